@@ -103,19 +103,28 @@ mod tests {
             decode_strict("A+/A"),
             Err(B64Error::InvalidCharacter { offset: 1, ch: '+' })
         );
-        assert_eq!(decode_strict("AQ B"), Err(B64Error::Whitespace { offset: 2 }));
+        assert_eq!(
+            decode_strict("AQ B"),
+            Err(B64Error::Whitespace { offset: 2 })
+        );
         assert_eq!(decode_strict("AQAC"), Ok(vec![1, 0, 2]));
         // "AR" decodes one byte with 4 unused bits; "AQ" is canonical, "AR" is not.
         assert_eq!(decode_strict("AQ"), Ok(vec![1]));
         assert_eq!(decode_strict("AR"), Err(B64Error::NonCanonicalTrailingBits));
-        assert_eq!(decode_strict("AQABA"), Err(B64Error::InvalidLength { len: 5 }));
+        assert_eq!(
+            decode_strict("AQABA"),
+            Err(B64Error::InvalidLength { len: 5 })
+        );
     }
 
     #[test]
     fn lenient_accepts_what_strict_refuses() {
         assert_eq!(decode_lenient("AQAB=").unwrap(), vec![1, 0, 1]);
         assert_eq!(decode_lenient("AR").unwrap(), vec![1]);
-        assert_eq!(decode_lenient("A+/A").unwrap(), decode_strict("A-_A").unwrap());
+        assert_eq!(
+            decode_lenient("A+/A").unwrap(),
+            decode_strict("A-_A").unwrap()
+        );
         assert_eq!(decode_lenient("AQ\nAB").unwrap(), vec![1, 0, 1]);
     }
 

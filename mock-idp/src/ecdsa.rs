@@ -37,7 +37,6 @@ pub fn cmp_be(a: &[u8], b: &[u8]) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-
 /// a − b for a ≥ b, as big-endian of `a.len()` octets.
 pub fn sub_be(a: &[u8], b: &[u8]) -> Vec<u8> {
     debug_assert!(cmp_be(a, b) != Ordering::Less);
@@ -45,7 +44,11 @@ pub fn sub_be(a: &[u8], b: &[u8]) -> Vec<u8> {
     let mut borrow = 0i16;
     for i in 0..out.len() {
         let ai = out.len() - 1 - i;
-        let bv = if i < b.len() { b[b.len() - 1 - i] as i16 } else { 0 };
+        let bv = if i < b.len() {
+            b[b.len() - 1 - i] as i16
+        } else {
+            0
+        };
         let mut d = out[ai] as i16 - bv - borrow;
         borrow = if d < 0 { 1 } else { 0 };
         if d < 0 {
@@ -196,14 +199,29 @@ mod tests {
         let ok: Vec<u8> = [one.clone(), one.clone()].concat();
         assert_eq!(check_range(c, &ok, true), Ok(()));
         assert_eq!(check_range(c, &[0; 64], false), Err(RangeError::RZero));
-        assert_eq!(check_range(c, &[one.clone(), vec![0; 32]].concat(), false), Err(RangeError::SZero));
-        assert_eq!(check_range(c, &[n.clone(), one.clone()].concat(), false), Err(RangeError::RTooLarge));
-        assert_eq!(check_range(c, &[one.clone(), n.clone()].concat(), false), Err(RangeError::STooLarge));
+        assert_eq!(
+            check_range(c, &[one.clone(), vec![0; 32]].concat(), false),
+            Err(RangeError::SZero)
+        );
+        assert_eq!(
+            check_range(c, &[n.clone(), one.clone()].concat(), false),
+            Err(RangeError::RTooLarge)
+        );
+        assert_eq!(
+            check_range(c, &[one.clone(), n.clone()].concat(), false),
+            Err(RangeError::STooLarge)
+        );
         let high = flip_s(c, &ok);
         assert_eq!(check_range(c, &high, false), Ok(()));
         assert_eq!(check_range(c, &high, true), Err(RangeError::HighS));
         assert_eq!(flip_s(c, &high), ok);
-        assert_eq!(check_range(c, &ok[..63], false), Err(RangeError::Length { expected: 64, found: 63 }));
+        assert_eq!(
+            check_range(c, &ok[..63], false),
+            Err(RangeError::Length {
+                expected: 64,
+                found: 63
+            })
+        );
     }
 
     #[test]

@@ -342,8 +342,14 @@ mod tests {
         assert_eq!(JsonObject::parse(b"\"x\""), Err(JsonError::NotObject));
         assert_eq!(JsonObject::parse(b"\xff"), Err(JsonError::NotUtf8));
         assert!(matches!(JsonObject::parse(b"{"), Err(JsonError::Syntax(_))));
-        assert!(matches!(JsonObject::parse(b"{} x"), Err(JsonError::Syntax(_))));
-        assert!(matches!(JsonObject::parse(br#"{"exp":1e400}"#), Err(JsonError::Syntax(_))));
+        assert!(matches!(
+            JsonObject::parse(b"{} x"),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            JsonObject::parse(br#"{"exp":1e400}"#),
+            Err(JsonError::Syntax(_))
+        ));
     }
 
     #[test]

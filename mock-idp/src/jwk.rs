@@ -52,7 +52,10 @@ pub enum JwkError {
     #[error("JWK member {0:?} is not a string")]
     NotString(String),
     #[error("JWK member {member:?} is not strict base64url: {error}")]
-    Base64 { member: &'static str, error: B64Error },
+    Base64 {
+        member: &'static str,
+        error: B64Error,
+    },
     #[error("unsupported kty {0:?}")]
     UnsupportedKty(String),
     #[error("EC coordinate {member:?} has {found} octets, {expected} expected for {crv}")]
@@ -149,7 +152,12 @@ impl Jwk {
                     EC_PRIVATE,
                 )
             }
-            "oct" => (JwkKey::Oct { k: b64_member(obj, "k")? }, &[]),
+            "oct" => (
+                JwkKey::Oct {
+                    k: b64_member(obj, "k")?,
+                },
+                &[],
+            ),
             other => return Err(JwkError::UnsupportedKty(other.to_owned())),
         };
         let key_ops = match obj.get("key_ops") {
@@ -251,8 +259,8 @@ impl Jwk {
     /// lexicographic order, no whitespace.
     pub fn thumbprint(&self) -> String {
         // serde_json's default Map is a BTreeMap, so keys serialise in lexicographic order.
-        let canonical = serde_json::to_vec(&Value::Object(self.required_members()))
-            .expect("map serialises");
+        let canonical =
+            serde_json::to_vec(&Value::Object(self.required_members())).expect("map serialises");
         b64::encode(digest::digest(&digest::SHA256, &canonical))
     }
 }
@@ -331,7 +339,10 @@ mod tests {
             "kid": "2011-04-29"
         }))
         .unwrap();
-        assert_eq!(jwk.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     // RFC 9449 §4.2 example proof key; extra members do not change the thumbprint.
@@ -344,13 +355,19 @@ mod tests {
             "crv": "P-256"
         });
         let jwk = Jwk::from_json(&base).unwrap();
-        assert_eq!(jwk.thumbprint(), "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+        assert_eq!(
+            jwk.thumbprint(),
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
         let mut decorated = base.clone();
         decorated["kid"] = json!("k");
         decorated["alg"] = json!("ES256");
         decorated["use"] = json!("sig");
         decorated["key_ops"] = json!(["verify"]);
-        assert_eq!(Jwk::from_json(&decorated).unwrap().thumbprint(), jwk.thumbprint());
+        assert_eq!(
+            Jwk::from_json(&decorated).unwrap().thumbprint(),
+            jwk.thumbprint()
+        );
     }
 
     // Spec §3.3 tp-ath and tp-pkce-s256.
@@ -395,7 +412,11 @@ mod tests {
         let y = b64::encode([1u8; 32]);
         assert!(matches!(
             Jwk::from_json(&json!({"kty":"EC","crv":"P-256","x":short,"y":y})),
-            Err(JwkError::CoordinateLength { member: "x", found: 31, .. })
+            Err(JwkError::CoordinateLength {
+                member: "x",
+                found: 31,
+                ..
+            })
         ));
         assert!(matches!(
             Jwk::from_json(&json!({"kty":"RSA","n":"AQAB=","e":"AQAB"})),

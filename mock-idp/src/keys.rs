@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsBigEndian, AsDer};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair,
+};
 use aws_lc_rs::{hmac, rsa};
 use serde_json::{Value, json};
 
@@ -171,8 +173,12 @@ impl SigningKey {
 
     /// PKCS#8 PEM of the private key (`None` for HMAC secrets).
     pub fn to_pkcs8_pem(&self) -> Option<String> {
-        (!self.pkcs8.is_empty())
-            .then(|| pem::encode(&pem::Pem::new("PRIVATE KEY", self.pkcs8.as_slice().to_vec())))
+        (!self.pkcs8.is_empty()).then(|| {
+            pem::encode(&pem::Pem::new(
+                "PRIVATE KEY",
+                self.pkcs8.as_slice().to_vec(),
+            ))
+        })
     }
 
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
@@ -249,8 +255,16 @@ impl SigningKey {
                 }
             }
             Material::Rsa(kp) => JwkKey::Rsa {
-                n: kp.public_key().modulus().big_endian_without_leading_zero().to_vec(),
-                e: kp.public_key().exponent().big_endian_without_leading_zero().to_vec(),
+                n: kp
+                    .public_key()
+                    .modulus()
+                    .big_endian_without_leading_zero()
+                    .to_vec(),
+                e: kp
+                    .public_key()
+                    .exponent()
+                    .big_endian_without_leading_zero()
+                    .to_vec(),
             },
             Material::Ed(kp) => JwkKey::Okp {
                 crv: "Ed25519".to_owned(),
@@ -351,11 +365,12 @@ impl fmt::Debug for VerifyingKey {
 impl VerifyingKey {
     /// Parses and validates the public key (EC points must lie on their curve).
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, KeyError> {
-        let invalid = |kty: &'static str, reason: String| KeyError::InvalidPublicKey { kty, reason };
+        let invalid =
+            |kty: &'static str, reason: String| KeyError::InvalidPublicKey { kty, reason };
         let inner = match &jwk.key {
             JwkKey::Ec { crv, x, y } => {
-                let curve =
-                    EcCurve::from_name(crv).ok_or_else(|| KeyError::UnsupportedCurve(crv.clone()))?;
+                let curve = EcCurve::from_name(crv)
+                    .ok_or_else(|| KeyError::UnsupportedCurve(crv.clone()))?;
                 let mut point = Vec::with_capacity(1 + x.len() + y.len());
                 point.push(0x04);
                 point.extend_from_slice(x);
@@ -464,7 +479,12 @@ mod tests {
 
     #[test]
     fn pem_round_trip_keeps_the_key() {
-        for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::Rs256, Algorithm::EdDsa] {
+        for alg in [
+            Algorithm::Es256,
+            Algorithm::Es384,
+            Algorithm::Rs256,
+            Algorithm::EdDsa,
+        ] {
             let key = SigningKey::generate(alg).unwrap();
             let pem = key.to_pkcs8_pem().unwrap();
             let again = SigningKey::from_pem(alg, &pem).unwrap();
@@ -489,7 +509,11 @@ mod tests {
     fn rsa_key_signs_under_both_rsa_algorithms_only() {
         let key = SigningKey::generate(Algorithm::Rs256).unwrap();
         let pss = key.sign_as(Algorithm::Ps256, b"m").unwrap();
-        assert_eq!(key.verifying_key().verify(Algorithm::Ps256, b"m", &pss, false), Ok(()));
+        assert_eq!(
+            key.verifying_key()
+                .verify(Algorithm::Ps256, b"m", &pss, false),
+            Ok(())
+        );
         assert!(key.sign_as(Algorithm::Es256, b"m").is_err());
     }
 
@@ -511,7 +535,8 @@ mod tests {
         let key = SigningKey::generate(Algorithm::Es384).unwrap();
         let sig = key.sign(b"m");
         assert!(matches!(
-            key.verifying_key().verify(Algorithm::Es256, b"m", &sig, false),
+            key.verifying_key()
+                .verify(Algorithm::Es256, b"m", &sig, false),
             Err(SignatureError::KeyAlgorithmMismatch { .. })
         ));
     }

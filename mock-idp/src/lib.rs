@@ -10,4 +10,24 @@ pub(crate) mod der;
 pub mod ecdsa;
 pub mod json;
 pub mod jwk;
+pub mod jws;
 pub mod keys;
+pub mod token;
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `n` random bytes, base64url-encoded: identifiers, nonces, secrets.
+pub fn random_b64url(n: usize) -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut buf = vec![0u8; n];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("system randomness available");
+    b64::encode(buf)
+}
