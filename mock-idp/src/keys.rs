@@ -47,6 +47,8 @@ pub enum SignatureError {
     Invalid,
 }
 
+// Lives behind an Arc, so the variant size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Material {
     Ec(EcdsaKeyPair, EcCurve),
     Rsa(RsaKeyPair),
@@ -339,6 +341,7 @@ fn rsa_private_parts(pkcs8: &[u8]) -> Option<Vec<Vec<u8>>> {
     (ints.len() >= 9).then(|| ints[3..9].to_vec())
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Verifier {
     Ec(EcCurve, ParsedPublicKey),
     Rsa { n: Vec<u8>, e: Vec<u8> },

@@ -113,7 +113,7 @@ impl TokenSpec {
     pub fn aud_array(self, auds: &[&str]) -> Self {
         self.claim("aud", json!(auds))
     }
-    pub fn sub(self, sub: &str) -> Self {
+    pub fn subject(self, sub: &str) -> Self {
         self.claim("sub", sub)
     }
     pub fn client_id(self, client_id: &str) -> Self {
