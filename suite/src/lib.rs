@@ -1,0 +1,6 @@
+//! mcp-authspec: the conformance runner and its command line.
+//!
+//! For now the command line hosts the mock IdP (`idp serve`) and its key tooling
+//! (`idp keygen`); the runner, catalogue and report sinks arrive in later layers.
+
+pub mod cli;
