@@ -4,3 +4,4 @@
 //! (`idp keygen`); the runner, catalogue and report sinks arrive in later layers.
 
 pub mod cli;
+pub mod wire;

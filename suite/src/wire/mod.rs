@@ -1,0 +1,5 @@
+//! Parsers for what a target sends back: challenges, metadata, OAuth syntax.
+
+pub mod discovery;
+pub mod oauth;
+pub mod www_authenticate;
