@@ -4,4 +4,5 @@
 //! (`idp keygen`); the runner, catalogue and report sinks arrive in later layers.
 
 pub mod cli;
+pub mod model;
 pub mod wire;
