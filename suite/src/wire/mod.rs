@@ -1,5 +1,6 @@
 //! Parsers for what a target sends back: challenges, metadata, OAuth syntax.
 
 pub mod discovery;
+pub mod metadata;
 pub mod oauth;
 pub mod www_authenticate;
