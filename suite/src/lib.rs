@@ -4,5 +4,6 @@
 //! (`idp keygen`); the runner, catalogue and report sinks arrive in later layers.
 
 pub mod cli;
+pub mod http;
 pub mod model;
 pub mod wire;

@@ -1,0 +1,204 @@
+//! The HTTP driver: sends probe requests exactly as asked (repeated header fields stay
+//! separate lines), never follows redirects, bounds every body and deadline, and records each
+//! exchange for evidence. Sinks only ever see the redacted form (`redact`).
+
+pub mod redact;
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Limits that protect the tool from a hostile target (design.md "Safety of the tool itself").
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Response bodies are cut here (1 MiB by default).
+    pub max_body_bytes: usize,
+    /// Whole request deadline, connect to last body byte.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A request as a check wants it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRequest {
+    pub method: String,
+    pub url: String,
+    /// In order; a name may repeat and each occurrence becomes its own field line.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl ProbeRequest {
+    pub fn new(method: &str, url: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json_body(mut self, body: &serde_json::Value) -> Self {
+        self.headers
+            .push(("content-type".into(), "application/json".into()));
+        self.body = Some(serde_json::to_vec(body).expect("JSON value serialises"));
+        self
+    }
+}
+
+/// A response as received (body possibly cut at the limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// True when the body went past `max_body_bytes` and was cut.
+    pub truncated: bool,
+}
+
+impl RecordedResponse {
+    /// Every value of a header, field lines kept apart (names compared case-insensitively).
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_values(name).into_iter().next()
+    }
+}
+
+/// Why no complete response came back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    #[error("request could not be built: {0}")]
+    BadRequest(String),
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("transport error: {0}")]
+    Other(String),
+}
+
+/// One request and what came of it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub request: ProbeRequest,
+    pub response: Result<RecordedResponse, TransportError>,
+    pub elapsed: Duration,
+}
+
+/// The HTTP client every probe goes through.
+#[derive(Debug, Clone)]
+pub struct Driver {
+    client: reqwest::Client,
+    limits: Limits,
+}
+
+impl Driver {
+    pub fn new(limits: Limits) -> Result<Self, TransportError> {
+        let client = reqwest::Client::builder()
+            // A redirect hides a missing 401 (spec §3.1 tp-no-auto-redirect), and credentials
+            // must never follow one to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(limits.request_timeout)
+            .connect_timeout(limits.request_timeout)
+            .build()
+            .map_err(|e| TransportError::Other(e.to_string()))?;
+        Ok(Self { client, limits })
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Sends the request and records the exchange; never panics on what the target does.
+    pub async fn send(&self, request: ProbeRequest) -> Exchange {
+        let started = Instant::now();
+        let deadline = self.limits.request_timeout;
+        let response = match tokio::time::timeout(deadline, self.perform(&request)).await {
+            Ok(result) => result,
+            Err(_) => Err(TransportError::Timeout(deadline)),
+        };
+        Exchange {
+            request,
+            response,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn perform(&self, request: &ProbeRequest) -> Result<RecordedResponse, TransportError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| TransportError::BadRequest(e.to_string()))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| TransportError::BadRequest(format!("header name {name:?}: {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| TransportError::BadRequest(format!("header {name}: {e}")))?;
+            headers.append(name, value);
+        }
+        let mut builder = self.client.request(method, &request.url).headers(headers);
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = builder.send().await.map_err(classify_error)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await.map_err(classify_error)? {
+            let room = self.limits.max_body_bytes - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(RecordedResponse {
+            status,
+            headers,
+            body,
+            truncated,
+        })
+    }
+}
+
+fn classify_error(e: reqwest::Error) -> TransportError {
+    if e.is_builder() {
+        TransportError::BadRequest(e.to_string())
+    } else if e.is_timeout() {
+        TransportError::Timeout(Duration::ZERO)
+    } else if e.is_connect() {
+        TransportError::Connect(e.to_string())
+    } else {
+        TransportError::Other(e.to_string())
+    }
+}
