@@ -237,11 +237,7 @@ pub fn encode_compact(header: &[u8], payload: &[u8], signature: &[u8]) -> String
 /// header says (spec §3.3 tp-jws-raw-mint: duplicates, odd whitespace and unknown `alg` must be
 /// producible).
 pub fn sign_raw(header: &[u8], payload: &[u8], key: &SigningKey) -> String {
-    let mut input = format!("{}.{}", b64::encode(header), b64::encode(payload));
-    let sig = key.sign(input.as_bytes());
-    input.push('.');
-    input.push_str(&b64::encode(sig));
-    input
+    sign_raw_as(header, payload, key, key.alg()).expect("a key always signs with its own algorithm")
 }
 
 /// Signs over the given header and payload with the key, under `alg` (e.g. PS256 with an
