@@ -4,6 +4,7 @@
 //! (`idp keygen`); the runner, catalogue and report sinks arrive in later layers.
 
 pub mod cli;
+pub mod expect;
 pub mod http;
 pub mod model;
 pub mod wire;

@@ -1,0 +1,402 @@
+//! Expected-response bundles (spec §0.4) as small reusable predicates, OIDF style: each
+//! sub-assertion carries its own level, and a bundle's verdict is the worst broken level.
+//! "Accepted" is precise (design rule 2): 2xx with a JSON-RPC `result`, never just "not 401".
+
+use crate::http::RecordedResponse;
+use crate::model::{Level, Verdict};
+use crate::wire::jsonrpc::{self, RpcOutcome};
+use crate::wire::oauth::is_valid_error_text;
+use crate::wire::www_authenticate::{self, Challenge};
+
+/// One graded sub-assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assertion {
+    pub level: Level,
+    /// What was required, e.g. "status is 401".
+    pub requirement: String,
+    pub holds: bool,
+    /// What was seen when it does not hold.
+    pub actual: String,
+}
+
+/// The graded sub-assertions of one response against one bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grade {
+    pub assertions: Vec<Assertion>,
+}
+
+impl Grade {
+    fn check(
+        &mut self,
+        level: Level,
+        requirement: impl Into<String>,
+        holds: bool,
+        actual: impl Into<String>,
+    ) {
+        self.assertions.push(Assertion {
+            level,
+            requirement: requirement.into(),
+            holds,
+            actual: if holds { String::new() } else { actual.into() },
+        });
+    }
+
+    /// Fail if a MUST is broken, Warn if a SHOULD is, Info for MAY/INFO, else Pass.
+    pub fn verdict(&self) -> Verdict {
+        self.assertions
+            .iter()
+            .filter(|a| !a.holds)
+            .map(|a| a.level.broken_verdict())
+            .min_by_key(|v| match v {
+                Verdict::Fail => 0,
+                Verdict::Warn => 1,
+                _ => 2,
+            })
+            .unwrap_or(Verdict::Pass)
+    }
+
+    pub fn broken(&self) -> impl Iterator<Item = &Assertion> {
+        self.assertions.iter().filter(|a| !a.holds)
+    }
+
+    /// The acceptable outcomes, one line per sub-assertion.
+    pub fn expected(&self) -> Vec<String> {
+        self.assertions
+            .iter()
+            .map(|a| format!("[{}] {}", a.level, a.requirement))
+            .collect()
+    }
+
+    /// What came back, for the broken sub-assertions.
+    pub fn actual(&self) -> String {
+        self.broken()
+            .map(|a| format!("{}: {}", a.requirement, a.actual))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The parsed challenges of a response, or the syntax error.
+pub fn challenges(
+    resp: &RecordedResponse,
+) -> Result<Vec<Challenge>, www_authenticate::SyntaxError> {
+    www_authenticate::parse_all(resp.header_values("www-authenticate"))
+}
+
+/// What the body says as JSON-RPC.
+pub fn rpc_outcome(resp: &RecordedResponse) -> RpcOutcome {
+    jsonrpc::classify(resp.header("content-type"), &resp.body)
+}
+
+/// [A]: 2xx (200, or 202 for notifications) with a JSON-RPC `result`.
+pub fn is_accepted(resp: &RecordedResponse) -> bool {
+    match resp.status {
+        200 => rpc_outcome(resp).is_result(),
+        202 => true,
+        _ => false,
+    }
+}
+
+fn describe(resp: &RecordedResponse) -> String {
+    let rpc = match rpc_outcome(resp) {
+        RpcOutcome::Result(_) => "JSON-RPC result".to_owned(),
+        RpcOutcome::Error { code, message } => format!("JSON-RPC error {code:?} {message:?}"),
+        RpcOutcome::Empty => "empty body".to_owned(),
+        RpcOutcome::NotJsonRpc(_) => "non-JSON-RPC body".to_owned(),
+    };
+    format!("HTTP {} with {rpc}", resp.status)
+}
+
+/// The common part of every refusal: never accepted, never 5xx (spec §0.4 rules).
+fn refusal_basics(g: &mut Grade, resp: &RecordedResponse) {
+    g.check(
+        Level::Must,
+        "not accepted (no 2xx JSON-RPC result)",
+        !is_accepted(resp),
+        describe(resp),
+    );
+    g.check(
+        Level::Must,
+        "no 5xx answer to a bad credential",
+        resp.status < 500,
+        format!("HTTP {}", resp.status),
+    );
+}
+
+fn bearer_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
+    match challenges(resp) {
+        Ok(list) => {
+            let seen = list
+                .iter()
+                .map(|c| c.scheme.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let bearer = list
+                .into_iter()
+                .find(|c| c.is_scheme("Bearer") || c.is_scheme("DPoP"));
+            (
+                bearer,
+                if seen.is_empty() {
+                    "no WWW-Authenticate".into()
+                } else {
+                    format!("schemes: {seen}")
+                },
+            )
+        }
+        Err(e) => (None, e.to_string()),
+    }
+}
+
+/// [U] unauthenticated challenge.
+pub fn unauthenticated(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Level::Must,
+        "status is 401",
+        resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+    let (challenge, seen) = bearer_challenge(resp);
+    g.check(
+        Level::Must,
+        "a Bearer (or DPoP) challenge in WWW-Authenticate",
+        challenge.is_some(),
+        seen,
+    );
+    if let Some(c) = challenge {
+        g.check(
+            Level::Must,
+            "resource_metadata parameter present",
+            c.param("resource_metadata").is_some(),
+            c.to_string(),
+        );
+        g.check(
+            Level::Should,
+            "no error parameter without credentials",
+            c.param("error").is_none(),
+            c.to_string(),
+        );
+        g.check(
+            Level::Should,
+            "scope parameter present",
+            c.param("scope").is_some(),
+            c.to_string(),
+        );
+    }
+    g
+}
+
+/// [X] invalid token.
+pub fn invalid_token(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Level::Must,
+        "status is 401",
+        resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+    let (challenge, seen) = bearer_challenge(resp);
+    g.check(
+        Level::Must,
+        "a Bearer (or DPoP) challenge in WWW-Authenticate",
+        challenge.is_some(),
+        seen,
+    );
+    if let Some(c) = challenge {
+        g.check(
+            Level::Should,
+            "error=\"invalid_token\"",
+            c.param("error") == Some("invalid_token"),
+            c.to_string(),
+        );
+        g.check(
+            Level::Should,
+            "resource_metadata parameter present",
+            c.param("resource_metadata").is_some(),
+            c.to_string(),
+        );
+        if let Some(e) = c.param("error_description") {
+            g.check(
+                Level::Must,
+                "error_description uses NQSCHAR only",
+                is_valid_error_text(e),
+                e,
+            );
+        }
+    }
+    g
+}
+
+/// [Q] malformed request: 400 invalid_request preferred, 401 tolerated (OQ-1), never [A].
+pub fn malformed_request(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Level::Must,
+        "status is 400 or 401",
+        resp.status == 400 || resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+    if resp.status == 400 {
+        let (challenge, seen) = bearer_challenge(resp);
+        g.check(
+            Level::Should,
+            "error=\"invalid_request\"",
+            challenge.as_ref().and_then(|c| c.param("error")) == Some("invalid_request"),
+            seen,
+        );
+    }
+    g
+}
+
+/// [F] insufficient scope; `needed` is the scope the operation requires.
+pub fn insufficient_scope(resp: &RecordedResponse, needed: &str) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Level::Must,
+        "status is 403",
+        resp.status == 403,
+        format!("HTTP {}", resp.status),
+    );
+    let (challenge, seen) = bearer_challenge(resp);
+    g.check(
+        Level::Must,
+        "a Bearer challenge in WWW-Authenticate",
+        challenge.is_some(),
+        seen,
+    );
+    if let Some(c) = challenge {
+        g.check(
+            Level::Should,
+            "error=\"insufficient_scope\"",
+            c.param("error") == Some("insufficient_scope"),
+            c.to_string(),
+        );
+        let names_needed = c.param("scope").is_some_and(|s| {
+            crate::wire::oauth::Scope::parse(s).covers(&crate::wire::oauth::Scope::parse(needed))
+        });
+        g.check(
+            Level::Should,
+            format!("scope names {needed:?}"),
+            names_needed,
+            c.to_string(),
+        );
+        g.check(
+            Level::Should,
+            "resource_metadata parameter present",
+            c.param("resource_metadata").is_some(),
+            c.to_string(),
+        );
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> RecordedResponse {
+        RecordedResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+        }
+    }
+
+    const RESULT: &str = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+
+    #[test]
+    fn acceptance_needs_a_jsonrpc_result() {
+        assert!(is_accepted(&resp(
+            200,
+            &[("content-type", "application/json")],
+            RESULT
+        )));
+        assert!(!is_accepted(&resp(
+            200,
+            &[],
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}"#
+        )));
+        assert!(!is_accepted(&resp(200, &[], "<html>login</html>")));
+        assert!(!is_accepted(&resp(302, &[("location", "/login")], "")));
+    }
+
+    #[test]
+    fn compliant_challenge_passes_u() {
+        let r = resp(
+            401,
+            &[(
+                "www-authenticate",
+                r#"Bearer resource_metadata="https://h/.well-known/oauth-protected-resource/mcp", scope="mcp:read""#,
+            )],
+            "",
+        );
+        assert_eq!(unauthenticated(&r).verdict(), Verdict::Pass);
+    }
+
+    #[test]
+    fn u_grades_each_part_by_level() {
+        // error= in a bare challenge is a SHOULD: Warn.
+        let r = resp(
+            401,
+            &[(
+                "www-authenticate",
+                r#"Bearer error="invalid_token", resource_metadata="https://x", scope="a""#,
+            )],
+            "",
+        );
+        let g = unauthenticated(&r);
+        assert_eq!(g.verdict(), Verdict::Warn);
+        assert_eq!(g.broken().count(), 1);
+        // No challenge at all is a MUST: Fail.
+        assert_eq!(
+            unauthenticated(&resp(401, &[], "")).verdict(),
+            Verdict::Fail
+        );
+        // Accepting is a Fail whatever else.
+        let g = unauthenticated(&resp(200, &[], RESULT));
+        assert_eq!(g.verdict(), Verdict::Fail);
+        assert!(g.actual().contains("JSON-RPC result"));
+    }
+
+    #[test]
+    fn x_q_and_f() {
+        let x = resp(
+            401,
+            &[(
+                "www-authenticate",
+                r#"Bearer error="invalid_token", resource_metadata="https://x""#,
+            )],
+            "",
+        );
+        assert_eq!(invalid_token(&x).verdict(), Verdict::Pass);
+        assert_eq!(
+            invalid_token(&resp(500, &[], "boom")).verdict(),
+            Verdict::Fail
+        );
+        let q = resp(
+            400,
+            &[("www-authenticate", r#"Bearer error="invalid_request""#)],
+            "",
+        );
+        assert_eq!(malformed_request(&q).verdict(), Verdict::Pass);
+        assert_eq!(malformed_request(&x).verdict(), Verdict::Pass);
+        let f = resp(
+            403,
+            &[(
+                "www-authenticate",
+                r#"Bearer error="insufficient_scope", scope="mcp:read mcp:write", resource_metadata="https://x""#,
+            )],
+            "",
+        );
+        assert_eq!(insufficient_scope(&f, "mcp:write").verdict(), Verdict::Pass);
+        assert_eq!(insufficient_scope(&x, "mcp:write").verdict(), Verdict::Fail);
+    }
+}
