@@ -1,0 +1,130 @@
+//! A check: its metadata next to its logic (zizmor style), and what it concludes.
+
+use std::time::Duration;
+
+use crate::expect::Grade;
+use crate::http::Exchange;
+use crate::model::{CheckId, Level, Verdict};
+
+/// Where a requirement comes from: document, section, the requirement in one line, a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpecRef {
+    pub source: &'static str,
+    pub section: &'static str,
+    pub requirement: &'static str,
+    pub url: &'static str,
+}
+
+/// What a check needs from the run to be evaluated at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Need {
+    /// Only anonymous requests.
+    Anonymous,
+    /// A valid token (from any source).
+    ValidToken,
+    /// Tokens minted with chosen defects: the target must trust the embedded mock IdP.
+    MintedToken,
+    /// The target takes DPoP-bound tokens.
+    Dpop,
+    /// A tool call whose side effect is observable.
+    Canary,
+}
+
+/// Everything about a check except its logic.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckMeta {
+    pub id: &'static str,
+    /// The row id in spec/requirements.md (`rs-aud-wrong`).
+    pub row: &'static str,
+    pub title: &'static str,
+    pub summary: &'static str,
+    pub level: Level,
+    pub refs: &'static [SpecRef],
+    pub needs: &'static [Need],
+    /// CVE ids and bug types the check exercises.
+    pub tags: &'static [&'static str],
+    /// Reference-server fault profiles that make this check fail (proven by a test).
+    pub broken_by: &'static [&'static str],
+}
+
+impl CheckMeta {
+    /// The validated id; a malformed id is a programming error caught by the catalogue test.
+    pub fn check_id(&self) -> CheckId {
+        CheckId::new(self.id).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+/// What a check concluded, with the evidence that proves it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub message: String,
+    /// The acceptable observations.
+    pub expected: Vec<String>,
+    /// What was observed instead (empty on a pass).
+    pub actual: String,
+    pub evidence: Vec<Exchange>,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    pub fn new(verdict: Verdict, message: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            message: message.into(),
+            expected: Vec::new(),
+            actual: String::new(),
+            evidence: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// The outcome of grading a response against a bundle, for a check of `level`: a broken
+    /// sub-assertion never earns more than the check's own level allows.
+    pub fn from_grade(level: Level, grade: &Grade, evidence: Vec<Exchange>) -> Self {
+        let verdict = cap(grade.verdict(), level);
+        let message = match verdict {
+            Verdict::Pass => "all sub-assertions hold".to_owned(),
+            _ => format!("{} sub-assertion(s) broken", grade.broken().count()),
+        };
+        Self {
+            verdict,
+            message,
+            expected: grade.expected(),
+            actual: grade.actual(),
+            evidence,
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// Could not judge (a control failed, unreachable, timeout).
+    pub fn error(message: impl Into<String>, evidence: Vec<Exchange>) -> Self {
+        Self {
+            evidence,
+            ..Self::new(Verdict::Error, message)
+        }
+    }
+}
+
+/// A SHOULD-level check cannot Fail, an INFO-level check cannot Warn (design rule 5).
+fn cap(verdict: Verdict, level: Level) -> Verdict {
+    match (verdict, level) {
+        (Verdict::Fail, Level::Should) => Verdict::Warn,
+        (Verdict::Fail | Verdict::Warn, Level::May | Level::Info) => Verdict::Info,
+        (v, _) => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_caps_the_verdict() {
+        assert_eq!(cap(Verdict::Fail, Level::Must), Verdict::Fail);
+        assert_eq!(cap(Verdict::Fail, Level::Should), Verdict::Warn);
+        assert_eq!(cap(Verdict::Warn, Level::Info), Verdict::Info);
+        assert_eq!(cap(Verdict::Pass, Level::Info), Verdict::Pass);
+        assert_eq!(cap(Verdict::Error, Level::Should), Verdict::Error);
+    }
+}
