@@ -1,0 +1,4 @@
+//! Running checks: selection, concurrency with deterministic order, deadlines.
+
+pub mod runner;
+pub mod select;

@@ -1,0 +1,168 @@
+//! Runs checks concurrently (bounded) and reports them in registry order, whatever order they
+//! finish in, so every output of a run is deterministic. A check that overruns its deadline or
+//! panics ends in `Error` with the reason; the run goes on.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt as _;
+use futures::stream::{self, StreamExt as _};
+
+use crate::check::{CheckMeta, Outcome};
+use crate::engine::select::Selection;
+
+/// The future a check's logic returns.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// A check over a context `C`: metadata plus logic.
+pub struct Check<C> {
+    pub meta: CheckMeta,
+    pub run: for<'a> fn(&'a C) -> CheckFuture<'a>,
+}
+
+/// How a run is executed.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub concurrency: usize,
+    pub check_deadline: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            check_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs the selected checks and calls `on_finished` for each in registry order.
+pub async fn run<C: Sync>(
+    checks: &[Check<C>],
+    selection: &Selection,
+    ctx: &C,
+    options: RunOptions,
+    mut on_finished: impl FnMut(&CheckMeta, &Outcome),
+) -> Vec<(CheckMeta, Outcome)> {
+    let selected = checks.iter().filter(|c| selection.selects(c.meta.id));
+    let mut results = Vec::new();
+    let mut outcomes = stream::iter(selected.map(|check| async move {
+        let started = Instant::now();
+        let guarded = std::panic::AssertUnwindSafe((check.run)(ctx)).catch_unwind();
+        let mut outcome = match tokio::time::timeout(options.check_deadline, guarded).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Outcome::error("the check panicked (a bug in mcp-authspec)", Vec::new()),
+            Err(_) => Outcome::error(
+                format!(
+                    "the check did not finish within {:?}",
+                    options.check_deadline
+                ),
+                Vec::new(),
+            ),
+        };
+        outcome.duration = started.elapsed();
+        (check.meta, outcome)
+    }))
+    .buffered(options.concurrency.max(1));
+    while let Some((meta, outcome)) = outcomes.next().await {
+        on_finished(&meta, &outcome);
+        results.push((meta, outcome));
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, Verdict};
+
+    fn meta(id: &'static str) -> CheckMeta {
+        CheckMeta {
+            id,
+            row: "test",
+            title: id,
+            summary: "",
+            level: Level::Must,
+            refs: &[],
+            needs: &[],
+            tags: &[],
+            broken_by: &[],
+        }
+    }
+
+    fn slow(ms: &u64) -> CheckFuture<'_> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            Outcome::new(Verdict::Pass, "slept")
+        })
+    }
+
+    fn hang(_: &u64) -> CheckFuture<'_> {
+        Box::pin(std::future::pending())
+    }
+
+    fn explode(_: &u64) -> CheckFuture<'_> {
+        Box::pin(async { panic!("boom") })
+    }
+
+    #[tokio::test]
+    async fn order_is_registry_order_and_failures_are_contained() {
+        let checks = vec![
+            Check {
+                meta: meta("rs.a.slow"),
+                run: slow,
+            },
+            Check {
+                meta: meta("rs.a.hang"),
+                run: hang,
+            },
+            Check {
+                meta: meta("rs.a.panic"),
+                run: explode,
+            },
+            Check {
+                meta: meta("rs.b.fast"),
+                run: slow,
+            },
+        ];
+        let options = RunOptions {
+            concurrency: 4,
+            check_deadline: Duration::from_millis(200),
+        };
+        let mut seen = Vec::new();
+        let results = run(&checks, &Selection::default(), &20u64, options, |m, _| {
+            seen.push(m.id)
+        })
+        .await;
+        assert_eq!(seen, ["rs.a.slow", "rs.a.hang", "rs.a.panic", "rs.b.fast"]);
+        let verdicts: Vec<_> = results.iter().map(|(_, o)| o.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [Verdict::Pass, Verdict::Error, Verdict::Error, Verdict::Pass]
+        );
+        assert!(results[1].1.message.contains("did not finish"));
+        assert!(results[2].1.message.contains("panicked"));
+    }
+
+    #[tokio::test]
+    async fn selection_filters() {
+        let checks = vec![
+            Check {
+                meta: meta("rs.a.one"),
+                run: slow,
+            },
+            Check {
+                meta: meta("rs.b.two"),
+                run: slow,
+            },
+        ];
+        let sel = Selection {
+            include: vec![crate::engine::select::Glob::new("rs.b.*")],
+            skip: vec![],
+        };
+        let results = run(&checks, &sel, &1u64, RunOptions::default(), |_, _| {}).await;
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].0.id, "rs.b.two");
+    }
+}
