@@ -72,7 +72,7 @@ fn classify_message(v: &Value) -> Option<RpcOutcome> {
 fn classify_sse(body: &[u8]) -> RpcOutcome {
     let text = String::from_utf8_lossy(body);
     let mut data = String::new();
-    let mut flush = |data: &mut String| -> Option<RpcOutcome> {
+    let flush = |data: &mut String| -> Option<RpcOutcome> {
         let out = serde_json::from_str::<Value>(data)
             .ok()
             .and_then(|v| classify_message(&v));

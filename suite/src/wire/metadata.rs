@@ -196,14 +196,13 @@ fn common_findings(object: &JsonObject, arrays: &[&str], urls: &[&str]) -> Vec<F
     for &member in urls {
         match object.get(member) {
             None => {}
-            Some(Value::String(u)) => {
-                if !is_https_or_loopback(u) {
-                    findings.push(Finding::NotHttps {
-                        member: member.to_owned(),
-                        value: u.clone(),
-                    });
-                }
+            Some(Value::String(u)) if !is_https_or_loopback(u) => {
+                findings.push(Finding::NotHttps {
+                    member: member.to_owned(),
+                    value: u.clone(),
+                })
             }
+            Some(Value::String(_)) => {}
             Some(_) => findings.push(Finding::WrongType {
                 member: member.to_owned(),
                 expected: "string",
