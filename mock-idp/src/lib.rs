@@ -7,11 +7,14 @@
 pub mod alg;
 pub mod b64;
 pub(crate) mod der;
+pub mod dpop;
 pub mod ecdsa;
 pub mod json;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod keystore;
+pub mod server;
 pub mod token;
 
 /// Seconds since the Unix epoch.

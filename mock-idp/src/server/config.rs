@@ -1,0 +1,126 @@
+//! Configuration of the mock IdP.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::alg::Algorithm;
+use crate::keystore::KeyRing;
+
+/// `sub` of the auto-approved test user.
+pub const DEFAULT_SUBJECT: &str = "test-user";
+
+/// `aud` of tokens requested without a `resource` (RFC 9068 §3 requires a default).
+pub const DEFAULT_AUDIENCE: &str = "urn:mcp-authspec:default-resource";
+
+/// Where the issuers' signing keys come from.
+#[derive(Debug, Clone, Default)]
+pub enum KeySource {
+    /// Fresh random rings for every start.
+    #[default]
+    Generate,
+    /// Rings loaded from (or generated and saved into) this folder, with kid prefixes
+    /// `trusted` and `rogue`, so a deployed target configured once keeps trusting them.
+    Dir(PathBuf),
+    /// Rings the caller already holds (tests share one pair to avoid key generation).
+    Rings { trusted: KeyRing, rogue: KeyRing },
+}
+
+/// How the mock IdP is started. `IdpConfig::default()` is a complete, working setup.
+#[derive(Debug, Clone)]
+pub struct IdpConfig {
+    /// Address to bind; default `127.0.0.1:0` (an ephemeral loopback port).
+    pub listen: SocketAddr,
+    /// Public base URL (`https://idp.example` or `https://host/prefix`) when it differs from
+    /// `http://<bound address>`, e.g. behind a reverse proxy. Issuers are this plus their path.
+    pub public_base_url: Option<String>,
+    /// Issuer paths under the base URL. Each is empty (the base URL itself is the issuer) or
+    /// `/seg[/seg…]` of unreserved characters; they must differ.
+    pub trusted_path: String,
+    pub rogue_path: String,
+    pub other_tenant_path: String,
+    pub keys: KeySource,
+    /// `sub` of the auto-approved user of the authorization endpoint.
+    pub subject: String,
+    /// `aud` when a request names no `resource`.
+    pub default_audience: String,
+    /// When set, only these `resource` values are accepted (others get `invalid_target`);
+    /// otherwise any absolute URI without a fragment is.
+    pub allowed_resources: Option<Vec<String>>,
+    /// `scopes_supported`; requests for other scopes get `invalid_scope`.
+    pub scopes_supported: Vec<String>,
+    /// Scope granted when a request names none (and the client has no registered scope).
+    pub default_scope: String,
+    /// Algorithm of the key access tokens are signed with.
+    pub signing_alg: Algorithm,
+    /// Lifetimes in seconds.
+    pub access_token_lifetime: i64,
+    pub code_lifetime: i64,
+    pub refresh_token_lifetime: i64,
+    /// Demand a server nonce in DPoP proofs at the token endpoint (RFC 9449 §8). Can be
+    /// switched at run time with `MockIdp::set_dpop_nonce_required`.
+    pub require_dpop_nonce: bool,
+    /// Cap on request bodies; larger bodies get `400 invalid_request`.
+    pub max_body_bytes: usize,
+    /// Cap on dynamically registered clients per issuer.
+    pub max_registered_clients: usize,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            public_base_url: None,
+            trusted_path: "/trusted".into(),
+            rogue_path: "/rogue".into(),
+            other_tenant_path: "/other-tenant".into(),
+            keys: KeySource::Generate,
+            subject: DEFAULT_SUBJECT.into(),
+            default_audience: DEFAULT_AUDIENCE.into(),
+            allowed_resources: None,
+            scopes_supported: ["mcp:read", "mcp:write", "mcp:admin"]
+                .map(String::from)
+                .to_vec(),
+            default_scope: "mcp:read".into(),
+            signing_alg: Algorithm::Es256,
+            access_token_lifetime: 300,
+            code_lifetime: 60,
+            refresh_token_lifetime: 3600,
+            require_dpop_nonce: false,
+            max_body_bytes: 64 * 1024,
+            max_registered_clients: 10_000,
+        }
+    }
+}
+
+/// True if `path` is a usable issuer path: empty, or `/`-separated non-empty segments of
+/// RFC 3986 unreserved characters (nothing axum's router would read as a pattern).
+pub(crate) fn valid_issuer_path(path: &str) -> bool {
+    path.is_empty()
+        || path.strip_prefix('/').is_some_and(|rest| {
+            rest.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_paths() {
+        for ok in ["", "/trusted", "/a/b-c", "/t~1.x"] {
+            assert!(valid_issuer_path(ok), "{ok}");
+        }
+        for bad in [
+            "trusted", "/", "/a/", "//a", "/{x}", "/*rest", "/a b", "/..", "/a/./b",
+        ] {
+            assert!(!valid_issuer_path(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! RFC 7662 token introspection. Callers authenticate as a confidential client allowed to
+//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`). Opaque tokens are looked up; JWT access
+//! tokens issued by this issuer are verified (signature, `iss`, `exp`, `nbf`, revocation).
+//! Anything else is `{"active": false}`.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::client_auth::authenticate;
+use super::error::{OAuthError, json_no_store};
+use super::params::read_form;
+use super::state::{Issuer, IssuerCtx, IssuerState};
+use crate::jws::Jws;
+
+pub(crate) async fn introspect(
+    State(ctx): State<IssuerCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&ctx, &headers, body).await {
+        Ok(v) => json_no_store(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let params = read_form(headers, body, ctx.shared.config.max_body_bytes).await?;
+    params.refuse_duplicates(&[])?;
+    let st = ctx.issuer().lock();
+    let client = authenticate(&st, headers, &params)?;
+    if client.is_public() {
+        return Err(OAuthError::invalid_client_challenge(
+            "introspection requires client authentication",
+        ));
+    }
+    if !client.may_introspect {
+        return Err(OAuthError::unauthorized_client(
+            "client may not use the introspection endpoint",
+        ));
+    }
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let now = ctx.shared.now();
+    Ok(match lookup(ctx.issuer(), &st, token, now) {
+        Some(mut claims) => {
+            claims.insert("active".into(), json!(true));
+            Value::Object(claims)
+        }
+        None => json!({ "active": false }),
+    })
+}
+
+/// The claims of an active token, `None` if it is unknown, expired, revoked or not ours.
+pub(crate) fn lookup(
+    issuer: &Issuer,
+    st: &IssuerState,
+    token: &str,
+    now: i64,
+) -> Option<Map<String, Value>> {
+    if let Some(t) = st.opaque.get(token) {
+        return time_valid(&t.claims, now, false).then(|| t.claims.clone());
+    }
+    let jws = Jws::parse(token).ok()?;
+    issuer.verifier.verify(&jws).ok()?;
+    let claims = jws.claims().ok()?.to_map();
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer.id.as_str())
+        || !time_valid(&claims, now, true)
+    {
+        return None;
+    }
+    if let Some(jti) = claims.get("jti").and_then(Value::as_str)
+        && st.revoked_jtis.contains_key(jti)
+    {
+        return None;
+    }
+    let mut claims = claims;
+    let token_type = if claims.contains_key("cnf") {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    claims
+        .entry("token_type")
+        .or_insert_with(|| json!(token_type));
+    Some(claims)
+}
+
+/// `exp` in the future (required for JWTs) and `nbf` not in the future.
+fn time_valid(claims: &Map<String, Value>, now: i64, exp_required: bool) -> bool {
+    let exp_ok = match claims.get("exp") {
+        None => !exp_required,
+        Some(v) => v.as_i64().is_some_and(|exp| now < exp),
+    };
+    let nbf_ok = match claims.get("nbf") {
+        None => true,
+        Some(v) => v.as_i64().is_some_and(|nbf| nbf <= now),
+    };
+    exp_ok && nbf_ok
+}

@@ -1,0 +1,125 @@
+//! Authorization server metadata (RFC 8414 §2), served at the path-inserted RFC 8414 URL and at
+//! both OpenID discovery URLs. `issuer` is exactly the issuer identifier; no member is an
+//! empty array (RFC 8414 §3.2).
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::clients::{ClientAuthMethod, GRANT_TYPES};
+use super::state::{Issuer, IssuerCtx, Shared};
+use crate::dpop::ValidatorConfig;
+
+/// DPoP proof algorithms the token endpoint accepts (asymmetric only).
+pub(crate) fn dpop_algs(config: &ValidatorConfig) -> Vec<&'static str> {
+    config
+        .allowed_algs
+        .iter()
+        .filter(|a| !a.is_symmetric())
+        .map(|a| a.name())
+        .collect()
+}
+
+/// The metadata document of one issuer.
+pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
+    let signing = shared.config.signing_alg.name();
+    let secret_methods = [
+        ClientAuthMethod::ClientSecretBasic.name(),
+        ClientAuthMethod::ClientSecretPost.name(),
+    ];
+    let mut doc = json!({
+        "issuer": issuer.id,
+        "authorization_endpoint": issuer.endpoint("authorize"),
+        "token_endpoint": issuer.endpoint("token"),
+        "jwks_uri": issuer.endpoint("jwks"),
+        "registration_endpoint": issuer.endpoint("register"),
+        "introspection_endpoint": issuer.endpoint("introspect"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GRANT_TYPES,
+        "token_endpoint_auth_methods_supported":
+            ClientAuthMethod::ALL.map(ClientAuthMethod::name),
+        "introspection_endpoint_auth_methods_supported": secret_methods,
+        "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": dpop_algs(shared.dpop.config()),
+        "authorization_response_iss_parameter_supported": true,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [signing],
+    });
+    if !shared.config.scopes_supported.is_empty() {
+        doc["scopes_supported"] = json!(shared.config.scopes_supported);
+    }
+    doc
+}
+
+/// `GET` of any of the three metadata URLs.
+pub(crate) async fn serve(State(ctx): State<IssuerCtx>) -> Response {
+    let doc = document(&ctx.shared, ctx.issuer());
+    let mut resp = (StatusCode::OK, axum::Json(doc)).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    resp
+}
+
+/// The metadata URLs of an issuer, in MCP discovery order (spec §3.2 tp-asm-url-build):
+/// RFC 8414 path-inserted, OpenID path-inserted, OpenID appended. For an issuer without a path
+/// the last two coincide and are given once.
+pub(crate) fn metadata_urls(issuer: &str) -> Vec<String> {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return Vec::new();
+    };
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/');
+    let mut urls = vec![
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!("{origin}/.well-known/openid-configuration{path}"),
+    ];
+    let appended = format!("{origin}{path}/.well-known/openid-configuration");
+    if !urls.contains(&appended) {
+        urls.push(appended);
+    }
+    urls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Spec §3.2 tp-asm-url-build.
+    #[test]
+    fn metadata_url_forms() {
+        assert_eq!(
+            metadata_urls("https://as/tenant1"),
+            [
+                "https://as/.well-known/oauth-authorization-server/tenant1",
+                "https://as/.well-known/openid-configuration/tenant1",
+                "https://as/tenant1/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(
+            metadata_urls("https://as"),
+            [
+                "https://as/.well-known/oauth-authorization-server",
+                "https://as/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(
+            metadata_urls("https://as/tenant1/"),
+            metadata_urls("https://as/tenant1")
+        );
+        assert_eq!(
+            metadata_urls("http://127.0.0.1:8080/a/b")[0],
+            "http://127.0.0.1:8080/.well-known/oauth-authorization-server/a/b"
+        );
+    }
+
+    #[test]
+    fn dpop_algs_are_asymmetric() {
+        let algs = dpop_algs(&ValidatorConfig::default());
+        assert!(algs.contains(&"ES256"));
+        assert!(!algs.iter().any(|a| a.starts_with("HS") || *a == "none"));
+    }
+}

@@ -1,0 +1,104 @@
+//! The mock identity provider: an OAuth 2.1 authorization server over HTTP (axum) that serves
+//! several issuers from one listener.
+//!
+//! # Issuer layout
+//!
+//! Every issuer has a path under the base URL (`http://127.0.0.1:<port>` unless a public base
+//! URL is configured), so the RFC 8414 path-inserted metadata form is always exercised:
+//!
+//! | issuer | default path | signing keys |
+//! |---|---|---|
+//! | trusted (`I`, spec §0.3) | `/trusted` | its own `KeyRing` (kids `trusted-<alg>`) |
+//! | rogue (`Ix`) | `/rogue` | its own `KeyRing` (kids `rogue-<alg>`) |
+//! | other tenant | `/other-tenant` | the **trusted** ring: same keys, different `iss` (the multi-tenant mix-up) |
+//!
+//! For an issuer `<I>` = `<base><p>` the server answers:
+//!
+//! | URL | what |
+//! |---|---|
+//! | `<origin>/.well-known/oauth-authorization-server<p>` | RFC 8414 metadata (path inserted) |
+//! | `<origin>/.well-known/openid-configuration<p>` | OpenID discovery, path inserted |
+//! | `<I>/.well-known/openid-configuration` | OpenID discovery, path appended |
+//! | `<I>/jwks` | JWK Set, public keys only |
+//! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user) |
+//! | `<I>/token` | token endpoint (POST, form) |
+//! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
+//! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated) |
+//!
+//! Each issuer is its own authorization server: it has its own clients (the pre-registered
+//! ones of [`clients`] exist at every issuer), codes, refresh tokens and opaque tokens.
+//! Requests are routed by the full path of the public URL, so a reverse proxy in front of a
+//! deployed server must forward paths unchanged.
+//!
+//! # Pre-registered clients (at every issuer)
+//!
+//! | client | authentication | grants | notes |
+//! |---|---|---|---|
+//! | [`CONFIDENTIAL_CLIENT_ID`] | secret (basic or post) | code, refresh, client_credentials | redirect URIs [`CONFIDENTIAL_REDIRECT_URIS`] |
+//! | [`PUBLIC_CLIENT_ID`] | `none` | code, refresh | loopback [`PUBLIC_REDIRECT_URIS`], any port |
+//! | [`RESOURCE_SERVER_CLIENT_ID`] | secret | none | calls the introspection endpoint |
+//! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials | opaque access tokens |
+//!
+//! # Error conventions
+//!
+//! JSON errors are `{"error", "error_description"}` with `Cache-Control: no-store`:
+//! `400` for every RFC 6749 §5.2 code (bodies over `max_body_bytes` included, as
+//! `invalid_request`); `401 invalid_client` with `WWW-Authenticate: Basic` when client
+//! authentication through the `Authorization` header failed or no credentials were sent
+//! (failures with body credentials get `400 invalid_client`); `405` with `Allow` for a wrong
+//! method; `404` for unknown paths. The authorization endpoint shows a 400 HTML page (never a
+//! redirect) while the client or redirect URI is unknown, and redirects errors afterwards.
+//! Refresh tokens of public clients that used DPoP are bound to the proof key (RFC 9449 §5);
+//! a confidential client's refresh tokens are bound to its credentials instead.
+
+mod authorize;
+mod client_auth;
+pub mod clients;
+mod config;
+mod dpop_check;
+mod error;
+mod handle;
+mod introspect;
+mod jwks;
+mod metadata;
+mod params;
+mod policy;
+mod register;
+mod state;
+mod token;
+
+pub use clients::{
+    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, CONFIDENTIAL_REDIRECT_URIS, Client,
+    ClientAuthMethod, OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET, OPAQUE_REDIRECT_URI,
+    PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS, RESOURCE_SERVER_CLIENT_ID,
+    RESOURCE_SERVER_CLIENT_SECRET, TokenFormat,
+};
+pub use config::{DEFAULT_AUDIENCE, DEFAULT_SUBJECT, IdpConfig, KeySource};
+pub use handle::{IdpError, IssuerUrls, MockIdp};
+
+/// Which of the served issuers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IssuerKind {
+    /// `I`: the issuer the target is configured to trust.
+    Trusted,
+    /// `Ix`: a rogue issuer with its own keys and JWKS.
+    Rogue,
+    /// An issuer that shares the trusted issuer's signing keys but has another `iss`.
+    OtherTenant,
+}
+
+impl IssuerKind {
+    pub const ALL: [IssuerKind; 3] = [
+        IssuerKind::Trusted,
+        IssuerKind::Rogue,
+        IssuerKind::OtherTenant,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            IssuerKind::Trusted => 0,
+            IssuerKind::Rogue => 1,
+            IssuerKind::OtherTenant => 2,
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! RFC 7591 dynamic client registration: JSON in, `201` with the client's metadata out
+//! (`Cache-Control: no-store`). Bad redirect URIs get `invalid_redirect_uri`; invalid or
+//! inconsistent metadata gets `invalid_client_metadata`.
+//!
+//! Extension: `"authspec_token_format": "opaque"` registers a client whose access tokens
+//! are opaque (resolved by introspection).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::clients::{Client, ClientAuthMethod, GRANT_TYPES, TokenFormat, check_redirect_uri};
+use super::error::{OAuthError, json_no_store};
+use super::params::{has_media_type, read_body};
+use super::state::IssuerCtx;
+use crate::json::{JsonError, JsonObject};
+use crate::random_b64url;
+
+/// Members that must be strings when present.
+const STRING_MEMBERS: [&str; 9] = [
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "software_version",
+    "jwks_uri",
+    "scope",
+];
+
+pub(crate) async fn register(
+    State(ctx): State<IssuerCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&ctx, &headers, body).await {
+        Ok(v) => json_no_store(StatusCode::CREATED, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let shared = &ctx.shared;
+    if !has_media_type(headers, "application/json") {
+        return Err(OAuthError::invalid_client_metadata(
+            "Content-Type must be application/json",
+        ));
+    }
+    let bytes = read_body(body, shared.config.max_body_bytes).await?;
+    let obj = JsonObject::parse(&bytes).map_err(|e| {
+        OAuthError::invalid_client_metadata(match e {
+            JsonError::NotObject => "client metadata must be a JSON object".to_owned(),
+            e => format!("client metadata is not JSON: {e}"),
+        })
+    })?;
+    if let Some(dup) = obj.duplicates().first() {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "member {dup} is repeated"
+        )));
+    }
+    let metadata = obj.to_map();
+    let mut client = validate(&shared.config.scopes_supported, &metadata)?;
+
+    let mut st = ctx.issuer().lock();
+    if st.registered >= shared.config.max_registered_clients {
+        return Err(OAuthError::invalid_client_metadata(
+            "registration limit of this server reached",
+        ));
+    }
+    let now = shared.now();
+    client.client_id = format!("dyn-{}", random_b64url(16));
+    let mut response = metadata;
+    response.insert("client_id".into(), json!(client.client_id));
+    response.insert("client_id_issued_at".into(), json!(now));
+    response.insert(
+        "token_endpoint_auth_method".into(),
+        json!(client.auth_method.name()),
+    );
+    response.insert("grant_types".into(), json!(client.grant_types));
+    let response_types: Vec<&str> = if client.allows_grant("authorization_code") {
+        vec!["code"]
+    } else {
+        Vec::new()
+    };
+    if response_types.is_empty() {
+        response.remove("response_types");
+    } else {
+        response.insert("response_types".into(), json!(response_types));
+    }
+    if client.auth_method != ClientAuthMethod::None {
+        let secret = random_b64url(32);
+        client.client_secret = Some(secret.clone());
+        response.insert("client_secret".into(), json!(secret));
+        response.insert("client_secret_expires_at".into(), json!(0));
+    }
+    client.metadata = response.clone();
+    st.registered += 1;
+    st.clients.insert(client.client_id.clone(), client);
+    Ok(Value::Object(response))
+}
+
+/// Builds the client from its metadata (client id and secret are filled in by the caller).
+fn validate(scopes_supported: &[String], m: &Map<String, Value>) -> Result<Client, OAuthError> {
+    let bad = OAuthError::invalid_client_metadata;
+    if m.contains_key("software_statement") {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unapproved_software_statement",
+            "software statements are not accepted",
+        ));
+    }
+    for name in STRING_MEMBERS {
+        if m.get(name).is_some_and(|v| !v.is_string()) {
+            return Err(bad(format!("{name} must be a string")));
+        }
+    }
+    let auth_method = match m.get("token_endpoint_auth_method") {
+        None => ClientAuthMethod::ClientSecretBasic,
+        Some(Value::String(s)) => ClientAuthMethod::from_name(s)
+            .ok_or_else(|| bad(format!("token_endpoint_auth_method {s} is not supported")))?,
+        Some(_) => return Err(bad("token_endpoint_auth_method must be a string".into())),
+    };
+    let grant_types = match m.get("grant_types") {
+        None => vec!["authorization_code".to_owned()],
+        Some(v) => string_array(v, "grant_types")?,
+    };
+    if grant_types.is_empty() {
+        return Err(bad("grant_types must not be empty".into()));
+    }
+    if let Some(g) = grant_types
+        .iter()
+        .find(|g| !GRANT_TYPES.contains(&g.as_str()))
+    {
+        return Err(bad(format!("grant type {g} is not supported")));
+    }
+    let code_flow = grant_types.iter().any(|g| g == "authorization_code");
+    let response_types = match m.get("response_types") {
+        None if code_flow => vec!["code".to_owned()],
+        None => Vec::new(),
+        Some(v) => string_array(v, "response_types")?,
+    };
+    if let Some(r) = response_types.iter().find(|r| *r != "code") {
+        return Err(bad(format!("response type {r} is not supported")));
+    }
+    if code_flow == response_types.is_empty() {
+        return Err(bad(
+            "grant_types and response_types are inconsistent (authorization_code needs code)"
+                .into(),
+        ));
+    }
+    if auth_method == ClientAuthMethod::None
+        && grant_types.iter().any(|g| g == "client_credentials")
+    {
+        return Err(bad("a public client cannot use client_credentials".into()));
+    }
+    if m.contains_key("jwks") && m.contains_key("jwks_uri") {
+        return Err(bad("jwks and jwks_uri must not both be present".into()));
+    }
+    if m.get("jwks").is_some_and(|v| !v.is_object()) {
+        return Err(bad("jwks must be a JWK Set object".into()));
+    }
+    let redirect_uris = match m.get("redirect_uris") {
+        None => Vec::new(),
+        Some(v) => string_array(v, "redirect_uris")?,
+    };
+    for uri in &redirect_uris {
+        check_redirect_uri(uri).map_err(OAuthError::invalid_redirect_uri)?;
+    }
+    if code_flow && redirect_uris.is_empty() {
+        return Err(OAuthError::invalid_redirect_uri(
+            "redirect_uris is required for the authorization_code grant",
+        ));
+    }
+    let scope = match m.get("scope").and_then(Value::as_str) {
+        None | Some("") => None,
+        Some(s) => {
+            if let Some(unknown) = s
+                .split(' ')
+                .find(|t| !scopes_supported.iter().any(|s| s == t))
+            {
+                return Err(bad(format!("scope {unknown:?} is not supported")));
+            }
+            Some(s.to_owned())
+        }
+    };
+    match m.get("application_type") {
+        None => {}
+        Some(Value::String(t)) if t == "web" || t == "native" => {}
+        Some(_) => return Err(bad("application_type must be web or native".into())),
+    }
+    if let Some(c) = m.get("contacts") {
+        string_array(c, "contacts")?;
+    }
+    let dpop_bound_access_tokens = match m.get("dpop_bound_access_tokens") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("dpop_bound_access_tokens must be a boolean".into())),
+    };
+    let token_format = match m.get("authspec_token_format") {
+        None => TokenFormat::Jwt,
+        Some(Value::String(s)) if s == "jwt" => TokenFormat::Jwt,
+        Some(Value::String(s)) if s == "opaque" => TokenFormat::Opaque,
+        Some(_) => return Err(bad("authspec_token_format must be jwt or opaque".into())),
+    };
+    Ok(Client {
+        client_id: String::new(),
+        client_secret: None,
+        auth_method,
+        redirect_uris,
+        grant_types,
+        scope,
+        token_format,
+        dpop_bound_access_tokens,
+        may_introspect: false,
+        metadata: Map::new(),
+    })
+}
+
+fn string_array(v: &Value, name: &str) -> Result<Vec<String>, OAuthError> {
+    v.as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| {
+            OAuthError::invalid_client_metadata(format!("{name} must be an array of strings"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(v: Value) -> Result<Client, &'static str> {
+        let scopes = ["mcp:read".to_string()];
+        validate(&scopes, v.as_object().unwrap()).map_err(|e| e.error)
+    }
+
+    #[test]
+    fn registration_metadata_rules() {
+        let ok = check(json!({
+            "redirect_uris": ["http://127.0.0.1:53117/cb"],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "client_name": "x",
+            "application_type": "native"
+        }))
+        .unwrap();
+        assert!(ok.is_public());
+        let meta = "invalid_client_metadata";
+        let redirect = "invalid_redirect_uri";
+        let cases = [
+            (
+                json!({"redirect_uris": ["http://client.test/cb"]}),
+                redirect,
+            ),
+            (json!({"redirect_uris": ["https://c.test/cb#f"]}), redirect),
+            (json!({"redirect_uris": ["/cb"]}), redirect),
+            (json!({"redirect_uris": ["javascript:alert(1)"]}), redirect),
+            (json!({}), redirect),
+            (json!({"redirect_uris": "https://c.test/cb"}), meta),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "jwks": {"keys": []}, "jwks_uri": "https://c.test/j"}),
+                meta,
+            ),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "grant_types": ["implicit"], "response_types": ["code"]}),
+                meta,
+            ),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "token_endpoint_auth_method": "bogus"}),
+                meta,
+            ),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "response_types": ["token"]}),
+                meta,
+            ),
+            (
+                json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
+                meta,
+            ),
+            (
+                json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+                meta,
+            ),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "scope": "root"}),
+                meta,
+            ),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "client_name": 7}),
+                meta,
+            ),
+            (
+                json!({"redirect_uris": ["https://c.test/cb"], "dpop_bound_access_tokens": "yes"}),
+                meta,
+            ),
+            (
+                json!({"software_statement": "x.y.z"}),
+                "unapproved_software_statement",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(check(input.clone()).err(), Some(expected), "{input}");
+        }
+        let cc = check(json!({"grant_types": ["client_credentials"]})).unwrap();
+        assert!(!cc.allows_grant("authorization_code"));
+    }
+}

@@ -1,0 +1,381 @@
+//! The token endpoint (OAuth 2.1 §3.2): `client_credentials`, `authorization_code` with PKCE
+//! S256, `refresh_token` with rotation; RFC 8707 `resource` → `aud`; DPoP binding (RFC 9449 §5)
+//! with optional nonces. Access tokens are RFC 9068 JWTs (or opaque handles for clients
+//! configured so).
+//!
+//! Checks run in this order, so a DPoP nonce challenge never burns a code: body and
+//! parameters, grant type, client authentication, DPoP proof, then the grant itself.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::client_auth::authenticate;
+use super::clients::{Client, GRANT_TYPES, TokenFormat};
+use super::dpop_check::check_proof;
+use super::error::{OAuthError, json_no_store};
+use super::params::{Params, is_pkce_string, read_form};
+use super::policy::{audience, check_resources, grant_scope, narrow_resources, narrow_scope};
+use super::state::{IssuerCtx, IssuerState, RefreshGrant};
+use crate::jwk::pkce_s256;
+use crate::random_b64url;
+use crate::token::TokenSpec;
+
+pub(crate) async fn token(
+    State(ctx): State<IssuerCtx>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&ctx, &headers, body).await {
+        Ok(body) => json_no_store(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let shared = &ctx.shared;
+    let params = read_form(headers, body, shared.config.max_body_bytes).await?;
+    params.refuse_duplicates(&["resource"])?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !GRANT_TYPES.contains(&grant_type) {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {grant_type} is not supported"
+        )));
+    }
+    let now = shared.now();
+    let mut st = ctx.issuer().lock();
+    let client = authenticate(&st, headers, &params)?;
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "client may not use grant_type {grant_type}"
+        )));
+    }
+    let jkt = check_proof(ctx, &mut st, headers, now)?;
+    if client.dpop_bound_access_tokens && jkt.is_none() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "client is registered with dpop_bound_access_tokens: a DPoP proof is required",
+        ));
+    }
+    let req = Request {
+        ctx,
+        client: &client,
+        params: &params,
+        jkt: jkt.as_deref(),
+        now,
+    };
+    match grant_type {
+        "client_credentials" => req.client_credentials(&mut st),
+        "authorization_code" => req.authorization_code(&mut st),
+        _ => req.refresh_token(&mut st),
+    }
+}
+
+/// One authenticated token request.
+struct Request<'a> {
+    ctx: &'a IssuerCtx,
+    client: &'a Client,
+    params: &'a Params,
+    /// Thumbprint of the validated DPoP proof's key.
+    jkt: Option<&'a str>,
+    now: i64,
+}
+
+/// What to issue.
+struct Issue<'a> {
+    subject: &'a str,
+    scope: &'a str,
+    resources: &'a [String],
+    family: u64,
+    /// `Some(scope)` to issue a refresh token carrying that scope.
+    refresh_scope: Option<&'a str>,
+    refresh_jkt: Option<&'a str>,
+}
+
+impl Request<'_> {
+    fn client_credentials(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
+        let config = &self.ctx.shared.config;
+        if self.client.is_public() {
+            return Err(OAuthError::unauthorized_client(
+                "public clients cannot use client_credentials",
+            ));
+        }
+        let scope = grant_scope(config, self.client, self.params.get("scope"))?;
+        let resources = check_resources(config, self.params.all("resource"))?;
+        let family = st.new_family();
+        Ok(self.issue(
+            st,
+            Issue {
+                subject: &self.client.client_id,
+                scope: &scope,
+                resources: &resources,
+                family,
+                refresh_scope: None,
+                refresh_jkt: None,
+            },
+        ))
+    }
+
+    fn authorization_code(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
+        let config = &self.ctx.shared.config;
+        let code = self
+            .params
+            .get("code")
+            .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+        let grant =
+            st.codes.get(code).cloned().ok_or_else(|| {
+                OAuthError::invalid_grant("unknown or expired authorization code")
+            })?;
+        if let Some(family) = grant.redeemed {
+            st.revoke_family(family);
+            return Err(OAuthError::invalid_grant(
+                "authorization code already used; the tokens issued with it are revoked",
+            ));
+        }
+        if self.now >= grant.expires_at {
+            return Err(OAuthError::invalid_grant("authorization code expired"));
+        }
+        if grant.client_id != self.client.client_id {
+            return Err(OAuthError::invalid_grant(
+                "authorization code was issued to another client",
+            ));
+        }
+        match self.params.get("redirect_uri") {
+            Some(r) if r == grant.redirect_uri => {}
+            Some(_) => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri differs from the authorization request",
+                ));
+            }
+            None if grant.redirect_uri_explicit => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri is required: the authorization request named one",
+                ));
+            }
+            None => {}
+        }
+        let verifier = self
+            .params
+            .get("code_verifier")
+            .ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
+        if !is_pkce_string(verifier) {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier must be 43 to 128 unreserved characters",
+            ));
+        }
+        if pkce_s256(verifier) != grant.code_challenge {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        if let Some(bound) = &grant.dpop_jkt {
+            match self.jkt {
+                None => {
+                    return Err(OAuthError::invalid_dpop_proof(
+                        "the code is bound to a DPoP key (dpop_jkt): a proof is required",
+                    ));
+                }
+                Some(jkt) if jkt != bound => {
+                    return Err(OAuthError::invalid_grant(
+                        "DPoP proof key differs from the dpop_jkt of the authorization request",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let requested = check_resources(config, self.params.all("resource"))?;
+        let resources = if grant.resources.is_empty() {
+            requested
+        } else {
+            narrow_resources(&grant.resources, requested)?
+        };
+        let family = st.new_family();
+        if let Some(g) = st.codes.get_mut(code) {
+            g.redeemed = Some(family);
+            // Remember the code as long as its tokens live, to revoke them on reuse.
+            g.expires_at = self.now
+                + config
+                    .refresh_token_lifetime
+                    .max(config.access_token_lifetime);
+        }
+        let refresh = self.client.allows_grant("refresh_token");
+        Ok(self.issue(
+            st,
+            Issue {
+                subject: &grant.subject,
+                scope: &grant.scope,
+                resources: &resources,
+                family,
+                refresh_scope: refresh.then_some(grant.scope.as_str()),
+                refresh_jkt: self.refresh_binding(None),
+            },
+        ))
+    }
+
+    fn refresh_token(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
+        let config = &self.ctx.shared.config;
+        let token = self
+            .params
+            .get("refresh_token")
+            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let grant = st
+            .refresh_tokens
+            .get(token)
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_grant("unknown or expired refresh token"))?;
+        if grant.client_id != self.client.client_id {
+            return Err(OAuthError::invalid_grant(
+                "refresh token was issued to another client",
+            ));
+        }
+        if grant.used || st.family_revoked(grant.family) {
+            st.revoke_family(grant.family);
+            return Err(OAuthError::invalid_grant(
+                "refresh token already used or revoked; its token family is revoked",
+            ));
+        }
+        if self.now >= grant.expires_at {
+            return Err(OAuthError::invalid_grant("refresh token expired"));
+        }
+        if let Some(bound) = &grant.jkt {
+            match self.jkt {
+                None => {
+                    return Err(OAuthError::invalid_dpop_proof(
+                        "refresh token is DPoP-bound: a proof with its key is required",
+                    ));
+                }
+                Some(jkt) if jkt != bound => {
+                    return Err(OAuthError::invalid_grant(
+                        "refresh token is bound to another DPoP key",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let scope = narrow_scope(&grant.scope, self.params.get("scope"))?;
+        let requested = check_resources(config, self.params.all("resource"))?;
+        let resources = narrow_resources(&grant.resources, requested)?;
+        if let Some(g) = st.refresh_tokens.get_mut(token) {
+            g.used = true;
+        }
+        Ok(self.issue(
+            st,
+            Issue {
+                subject: &grant.subject,
+                scope: &scope,
+                resources: &resources,
+                family: grant.family,
+                refresh_scope: Some(&grant.scope),
+                refresh_jkt: self.refresh_binding(grant.jkt.as_deref()),
+            },
+        ))
+    }
+
+    /// RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a confidential
+    /// client's is already bound to its credentials.
+    fn refresh_binding<'b>(&'b self, existing: Option<&'b str>) -> Option<&'b str> {
+        existing.or(if self.client.is_public() {
+            self.jkt
+        } else {
+            None
+        })
+    }
+
+    /// Mints the access token (and refresh token) and records them in their family.
+    fn issue(&self, st: &mut IssuerState, i: Issue<'_>) -> Value {
+        let shared = &self.ctx.shared;
+        let config = &shared.config;
+        let issuer = self.ctx.issuer();
+        let lifetime = config.access_token_lifetime;
+        let exp = self.now + lifetime;
+        let jti = random_b64url(16);
+        let aud = audience(config, i.resources);
+        let token_type = if self.jkt.is_some() { "DPoP" } else { "Bearer" };
+        let mut family_expiry = exp;
+        let access_token = match self.client.token_format {
+            TokenFormat::Jwt => {
+                let mut spec = TokenSpec::access_token(
+                    &issuer.id,
+                    "",
+                    i.subject,
+                    &self.client.client_id,
+                    i.scope,
+                )
+                .claim("aud", aud)
+                .iat(self.now)
+                .exp(exp)
+                .jti(&jti);
+                if let Some(jkt) = self.jkt {
+                    spec = spec.cnf_jkt(jkt);
+                }
+                let token = spec.mint(issuer.signing_key(config.signing_alg));
+                if let Some(f) = st.families.get_mut(&i.family) {
+                    f.access_jtis.push((jti, exp));
+                }
+                token
+            }
+            TokenFormat::Opaque => {
+                let handle = random_b64url(32);
+                let mut claims = Map::new();
+                claims.insert("iss".into(), json!(issuer.id));
+                claims.insert("sub".into(), json!(i.subject));
+                claims.insert("aud".into(), aud);
+                claims.insert("client_id".into(), json!(self.client.client_id));
+                if !i.scope.is_empty() {
+                    claims.insert("scope".into(), json!(i.scope));
+                }
+                claims.insert("iat".into(), json!(self.now));
+                claims.insert("exp".into(), json!(exp));
+                claims.insert("jti".into(), json!(jti));
+                claims.insert("token_type".into(), json!(token_type));
+                if let Some(jkt) = self.jkt {
+                    claims.insert("cnf".into(), json!({ "jkt": jkt }));
+                }
+                st.opaque
+                    .insert(handle.clone(), super::state::OpaqueToken { claims });
+                if let Some(f) = st.families.get_mut(&i.family) {
+                    f.opaque.push(handle.clone());
+                }
+                handle
+            }
+        };
+        let mut body = json!({
+            "access_token": access_token,
+            "token_type": token_type,
+            "expires_in": lifetime,
+        });
+        if !i.scope.is_empty() {
+            body["scope"] = json!(i.scope);
+        }
+        if let Some(refresh_scope) = i.refresh_scope {
+            let rt = random_b64url(32);
+            let expires_at = self.now + config.refresh_token_lifetime;
+            family_expiry = family_expiry.max(expires_at);
+            st.refresh_tokens.insert(
+                rt.clone(),
+                RefreshGrant {
+                    family: i.family,
+                    client_id: self.client.client_id.clone(),
+                    subject: i.subject.to_owned(),
+                    scope: refresh_scope.to_owned(),
+                    resources: i.resources.to_vec(),
+                    jkt: i.refresh_jkt.map(str::to_owned),
+                    expires_at,
+                    used: false,
+                },
+            );
+            if let Some(f) = st.families.get_mut(&i.family) {
+                f.refresh.push(rt.clone());
+            }
+            body["refresh_token"] = json!(rt);
+        }
+        if let Some(f) = st.families.get_mut(&i.family) {
+            f.expires_at = f.expires_at.max(family_expiry);
+        }
+        st.maybe_prune(self.now);
+        body
+    }
+}

@@ -1,0 +1,406 @@
+//! DPoP at the token endpoint (RFC 9449 §5, §8, §10): binding (`token_type: DPoP`,
+//! `cnf.jkt`), bound refresh tokens, defective proofs, replay, `dpop_jkt`, nonce mode.
+//! Proofs are built here with `TokenSpec`, independently of the crate's DPoP builder.
+
+mod idp_support;
+
+use idp_support::{authorize, claims, http, post_form, start};
+use mock_idp::alg::Algorithm;
+use mock_idp::keys::SigningKey;
+use mock_idp::server::{
+    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, MockIdp, OPAQUE_CLIENT_ID,
+    OPAQUE_CLIENT_SECRET, PUBLIC_CLIENT_ID, RESOURCE_SERVER_CLIENT_ID,
+    RESOURCE_SERVER_CLIENT_SECRET,
+};
+use mock_idp::token::TokenSpec;
+use mock_idp::{random_b64url, unix_now};
+use serde_json::Value;
+
+const LOOPBACK: &str = "http://127.0.0.1:53117/callback";
+
+fn key() -> SigningKey {
+    SigningKey::generate(Algorithm::Es256).unwrap()
+}
+
+fn thumbprint(key: &SigningKey) -> String {
+    key.public_jwk().thumbprint()
+}
+
+/// A valid proof's spec: `typ dpop+jwt`, `jwk`, `jti`, `htm`, `htu`, `iat`.
+fn proof_spec(key: &SigningKey, htm: &str, htu: &str) -> TokenSpec {
+    let mut jwk = key.public_jwk();
+    jwk.kid = None;
+    jwk.alg = None;
+    jwk.key_use = None;
+    TokenSpec::new()
+        .typ("dpop+jwt")
+        .jwk(&jwk)
+        .without_header("kid")
+        .claim("jti", random_b64url(16))
+        .claim("htm", htm)
+        .claim("htu", htu)
+        .claim("iat", unix_now())
+}
+
+fn proof(key: &SigningKey, idp: &MockIdp, nonce: Option<&str>) -> String {
+    let mut spec = proof_spec(key, "POST", &idp.token_endpoint());
+    if let Some(n) = nonce {
+        spec = spec.claim("nonce", n);
+    }
+    spec.mint(key)
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    nonces: Vec<String>,
+}
+
+async fn token_request(
+    idp: &MockIdp,
+    basic: Option<(&str, &str)>,
+    proofs: &[String],
+    form: &[(&str, &str)],
+) -> Answer {
+    let mut req = http().post(idp.token_endpoint()).form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    for p in proofs {
+        req = req.header("DPoP", p);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let nonces = resp
+        .headers()
+        .get_all("dpop-nonce")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    Answer {
+        status,
+        body: resp.json().await.unwrap_or(Value::Null),
+        nonces,
+    }
+}
+
+const CONF: Option<(&str, &str)> = Some((CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET));
+const CC: [(&str, &str); 1] = [("grant_type", "client_credentials")];
+
+async fn introspect(idp: &MockIdp, token: &str) -> Value {
+    post_form(
+        &http(),
+        &idp.introspection_endpoint(),
+        Some((RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET)),
+        &[("token", token)],
+    )
+    .await
+    .1
+}
+
+#[tokio::test]
+async fn code_flow_binds_tokens_and_refresh_token_to_the_proof_key() {
+    let idp = start().await;
+    let kc = key();
+    let http = http();
+    let (v, code) = authorize(
+        &http,
+        &idp.authorization_endpoint(),
+        PUBLIC_CLIENT_ID,
+        LOOPBACK,
+        &[],
+    )
+    .await;
+    let a = token_request(
+        &idp,
+        None,
+        &[proof(&kc, &idp, None)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", PUBLIC_CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", LOOPBACK),
+            ("code_verifier", &v),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["token_type"], "DPoP");
+    let at = a.body["access_token"].as_str().unwrap();
+    assert_eq!(claims(at)["cnf"]["jkt"], thumbprint(&kc).as_str());
+    let info = introspect(&idp, at).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["token_type"], "DPoP");
+    assert_eq!(info["cnf"]["jkt"], thumbprint(&kc).as_str());
+    let rt = a.body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("client_id", PUBLIC_CLIENT_ID),
+        ("refresh_token", rt.as_str()),
+    ];
+    // The public client's refresh token is bound: no proof, or another key, is refused.
+    let a = token_request(&idp, None, &[], &refresh).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+    let a = token_request(&idp, None, &[proof(&key(), &idp, None)], &refresh).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let a = token_request(&idp, None, &[proof(&kc, &idp, None)], &refresh).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["token_type"], "DPoP");
+    assert_eq!(
+        claims(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        thumbprint(&kc).as_str()
+    );
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_credentials_with_dpop_and_opaque_tokens() {
+    let idp = start().await;
+    for alg in [Algorithm::Es256, Algorithm::Rs256, Algorithm::EdDsa] {
+        let k = SigningKey::generate(alg).unwrap();
+        let a = token_request(&idp, CONF, &[proof(&k, &idp, None)], &CC).await;
+        assert_eq!(a.status, 200, "{alg}: {}", a.body);
+        assert_eq!(a.body["token_type"], "DPoP");
+        assert_eq!(
+            claims(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+            thumbprint(&k).as_str()
+        );
+    }
+    let k = key();
+    let a = token_request(
+        &idp,
+        Some((OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET)),
+        &[proof(&k, &idp, None)],
+        &CC,
+    )
+    .await;
+    assert_eq!(a.body["token_type"], "DPoP");
+    let info = introspect(&idp, a.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["token_type"], "DPoP");
+    assert_eq!(info["cnf"]["jkt"], thumbprint(&k).as_str());
+    // Without a proof: a Bearer token without cnf.
+    let a = token_request(&idp, CONF, &[], &CC).await;
+    assert_eq!(a.body["token_type"], "Bearer");
+    assert!(
+        claims(a.body["access_token"].as_str().unwrap())
+            .get("cnf")
+            .is_none()
+    );
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn defective_proofs_get_invalid_dpop_proof() {
+    let idp = start().await;
+    let k = key();
+    let url = idp.token_endpoint();
+    let now = unix_now();
+    let base = || proof_spec(&k, "POST", &url);
+    let flip_signature = |t: String| {
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let first = if sig.starts_with('A') { 'B' } else { 'A' };
+        format!("{head}.{first}{}", &sig[1..])
+    };
+    let rows: Vec<(&str, Vec<String>)> = vec![
+        ("htm GET", vec![base().claim("htm", "GET").mint(&k)]),
+        (
+            "htu of the RS",
+            vec![base().claim("htu", "https://mcp.test/mcp").mint(&k)],
+        ),
+        ("typ JWT", vec![base().typ("JWT").mint(&k)]),
+        ("no typ", vec![base().without_header("typ").mint(&k)]),
+        ("alg none", vec![base().alg("none").mint(&k)]),
+        ("alg HS256", vec![base().alg("HS256").mint(&k)]),
+        (
+            "private jwk",
+            vec![base().header("jwk", k.private_jwk()).mint(&k)],
+        ),
+        ("no jwk", vec![base().without_header("jwk").mint(&k)]),
+        (
+            "jwk of another key",
+            vec![base().jwk(&key().public_jwk()).mint(&k)],
+        ),
+        ("bad signature", vec![flip_signature(base().mint(&k))]),
+        (
+            "iat one hour ago",
+            vec![base().claim("iat", now - 3600).mint(&k)],
+        ),
+        (
+            "iat in one hour",
+            vec![base().claim("iat", now + 3600).mint(&k)],
+        ),
+        ("no jti", vec![base().without_claim("jti").mint(&k)]),
+        ("no htm", vec![base().without_claim("htm").mint(&k)]),
+        ("two DPoP headers", vec![base().mint(&k), base().mint(&k)]),
+        (
+            "two segments",
+            vec![{
+                let t = base().mint(&k);
+                t[..t.rfind('.').unwrap()].to_owned()
+            }],
+        ),
+        ("garbage", vec!["%%%".to_owned()]),
+    ];
+    let mut failures = Vec::new();
+    for (name, proofs) in rows {
+        let a = token_request(&idp, CONF, &proofs, &CC).await;
+        if (a.status, a.body["error"].as_str()) != (400, Some("invalid_dpop_proof"))
+            || a.body.get("access_token").is_some()
+        {
+            failures.push(format!("{name}: {} {}", a.status, a.body));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    // ±10 s of clock skew is tolerated (spec as-dpop-iat-skew).
+    for skew in [-10, 10] {
+        let p = base().claim("iat", unix_now() + skew).mint(&k);
+        let a = token_request(&idp, CONF, &[p], &CC).await;
+        assert_eq!(a.status, 200, "skew {skew}: {}", a.body);
+    }
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn replayed_proof_is_refused() {
+    let idp = start().await;
+    let k = key();
+    let p = proof(&k, &idp, None);
+    let a = token_request(&idp, CONF, std::slice::from_ref(&p), &CC).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = token_request(&idp, CONF, &[p], &CC).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("invalid_dpop_proof"))
+    );
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn dpop_jkt_binds_the_code_to_a_key() {
+    let idp = start().await;
+    let http = http();
+    let k1 = key();
+    let jkt = thumbprint(&k1);
+    let (v, code) = authorize(
+        &http,
+        &idp.authorization_endpoint(),
+        PUBLIC_CLIENT_ID,
+        LOOPBACK,
+        &[("dpop_jkt", &jkt)],
+    )
+    .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", PUBLIC_CLIENT_ID),
+        ("code", code.as_str()),
+        ("redirect_uri", LOOPBACK),
+        ("code_verifier", v.as_str()),
+    ];
+    let a = token_request(&idp, None, &[], &form).await;
+    assert_eq!(a.body["error"], "invalid_dpop_proof");
+    let a = token_request(&idp, None, &[proof(&key(), &idp, None)], &form).await;
+    assert_eq!(a.body["error"], "invalid_grant");
+    let a = token_request(&idp, None, &[proof(&k1, &idp, None)], &form).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        claims(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        jkt.as_str()
+    );
+    idp.shutdown().await;
+}
+
+fn is_nqchar(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+}
+
+#[tokio::test]
+async fn nonce_mode() {
+    let idp = start().await;
+    idp.set_dpop_nonce_required(true);
+    let k = key();
+    let http = http();
+    let (v, code) = authorize(
+        &http,
+        &idp.authorization_endpoint(),
+        PUBLIC_CLIENT_ID,
+        LOOPBACK,
+        &[],
+    )
+    .await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", PUBLIC_CLIENT_ID),
+        ("code", code.as_str()),
+        ("redirect_uri", LOOPBACK),
+        ("code_verifier", v.as_str()),
+    ];
+    // No nonce: 400 use_dpop_nonce with exactly one DPoP-Nonce header.
+    let a = token_request(&idp, None, &[proof(&k, &idp, None)], &form).await;
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{}",
+        a.body
+    );
+    assert_eq!(a.nonces.len(), 1);
+    let nonce = a.nonces[0].clone();
+    assert!(is_nqchar(&nonce), "{nonce}");
+    // A wrong nonce: refused, with a fresh nonce.
+    let b = token_request(&idp, None, &[proof(&k, &idp, Some("not-the-nonce"))], &form).await;
+    assert_eq!(b.status, 400);
+    assert_eq!(b.body["error"], "use_dpop_nonce");
+    assert_eq!(b.nonces.len(), 1);
+    // The retry with the nonce succeeds: the challenge did not burn the code.
+    let c = token_request(&idp, None, &[proof(&k, &idp, Some(&nonce))], &form).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.body["token_type"], "DPoP");
+    // Without a proof at all, nonce mode does not apply (a Bearer token is issued).
+    let d = token_request(&idp, CONF, &[], &CC).await;
+    assert_eq!(d.status, 200);
+    assert!(d.nonces.is_empty());
+    // Switched off again: no nonce needed.
+    idp.set_dpop_nonce_required(false);
+    let e = token_request(&idp, CONF, &[proof(&k, &idp, None)], &CC).await;
+    assert_eq!(e.status, 200, "{}", e.body);
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn proofs_from_the_crate_builder_are_accepted_and_its_defects_refused() {
+    use mock_idp::dpop::ProofBuilder;
+    let idp = start().await;
+    let k = key();
+    let good = ProofBuilder::new("POST", &idp.token_endpoint()).sign(&k);
+    let a = token_request(&idp, CONF, &[good], &CC).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        claims(a.body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        thumbprint(&k).as_str()
+    );
+    let base = || ProofBuilder::new("POST", &idp.token_endpoint());
+    for (name, p) in [
+        ("corrupt signature", base().corrupt_signature().sign(&k)),
+        ("signed by another key", base().signed_by(&key()).sign(&k)),
+        ("private jwk", base().private_jwk().sign(&k)),
+        ("htm GET", base().htm("GET").sign(&k)),
+        ("iat -1h", base().iat_offset(-3600).sign(&k)),
+        ("empty jti", base().empty_jti().sign(&k)),
+    ] {
+        let a = token_request(&idp, CONF, &[p], &CC).await;
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (400, Some("invalid_dpop_proof")),
+            "{name}: {}",
+            a.body
+        );
+    }
+    idp.shutdown().await;
+}
