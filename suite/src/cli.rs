@@ -1,10 +1,12 @@
 //! Command-line interface. Exit codes follow design.md: 0 success, 2 usage or config error.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mock_idp::keystore::KeyRing;
+use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
 
 use crate::model::exit;
 
@@ -28,6 +30,25 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum IdpCommand {
+    /// Serve the mock IdP (trusted, rogue and other-tenant issuers) until interrupted.
+    Serve {
+        /// Address to bind (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:9400", value_parser = parse_listen)]
+        listen: SocketAddr,
+        /// Public base URL when the IdP is reached under another name (proxy, port mapping);
+        /// default `http://<listen>`. Issuers are this URL plus their path.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Key folder: created on first start, reused afterwards so a server is configured once.
+        #[arg(long, default_value = ".mcp-authspec/idp-keys")]
+        keys: PathBuf,
+        /// Audience of the example token printed at start-up.
+        #[arg(long, default_value = mock_idp::server::DEFAULT_AUDIENCE)]
+        audience: String,
+        /// Demand server nonces in DPoP proofs at the token endpoint.
+        #[arg(long)]
+        dpop_nonce: bool,
+    },
     /// Generate a key ring (one key per algorithm) as PEM and JWK files.
     Keygen {
         /// Folder to write into (created if missing; existing keys are kept).
@@ -59,6 +80,23 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Idp(IdpCommand::Serve {
+            listen,
+            issuer,
+            keys,
+            audience,
+            dpop_nonce,
+        }) => {
+            let config = IdpConfig {
+                listen,
+                public_base_url: issuer,
+                keys: KeySource::Dir(keys),
+                require_dpop_nonce: dpop_nonce,
+                ..IdpConfig::default()
+            };
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(serve_idp(config, &audience))
+        }
         Command::Idp(IdpCommand::Keygen { out, prefix }) => {
             let ring = KeyRing::load_or_generate(&out, &prefix).map_err(|e| e.to_string())?;
             for key in ring.keys() {
@@ -72,4 +110,49 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|e| format!("{s:?} is not an address like 127.0.0.1:9400: {e}"))
+}
+
+async fn serve_idp(config: IdpConfig, audience: &str) -> Result<(), String> {
+    let idp = MockIdp::start(config).await.map_err(|e| e.to_string())?;
+    let trusted = idp.urls(IssuerKind::Trusted);
+    println!("mock IdP listening on {}", idp.local_addr());
+    println!();
+    println!("Configure the server under test to trust:");
+    println!("  issuer      {}", trusted.issuer);
+    println!("  jwks_uri    {}", trusted.jwks_uri);
+    println!("  metadata    {}", trusted.metadata_url);
+    println!("  token       {}", trusted.token_endpoint);
+    println!();
+    println!("Other issuers (never trusted by a correct server):");
+    for (label, kind) in [
+        ("rogue", IssuerKind::Rogue),
+        ("other tenant", IssuerKind::OtherTenant),
+    ] {
+        println!("  {label:<12} {}", idp.issuer_of(kind));
+    }
+    println!();
+    println!("Pre-registered clients:");
+    println!(
+        "  {} (client secret {})",
+        mock_idp::server::CONFIDENTIAL_CLIENT_ID,
+        mock_idp::server::CONFIDENTIAL_CLIENT_SECRET
+    );
+    println!(
+        "  {} (public, loopback redirect URIs)",
+        mock_idp::server::PUBLIC_CLIENT_ID
+    );
+    println!();
+    let example = idp.mint(&idp.valid_token_spec(audience, &idp.config().default_scope));
+    println!("Example valid access token (aud {audience}, 5 min):");
+    println!("{example}");
+    println!();
+    println!("Ctrl-C stops the IdP.");
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    idp.shutdown().await;
+    Ok(())
 }
