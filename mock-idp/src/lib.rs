@@ -9,6 +9,7 @@ pub mod b64;
 pub(crate) mod der;
 pub mod dpop;
 pub mod ecdsa;
+pub mod forge;
 pub mod json;
 pub mod jwk;
 pub mod jws;
