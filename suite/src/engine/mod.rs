@@ -1,4 +1,5 @@
 //! Running checks: selection, concurrency with deterministic order, deadlines.
 
+pub mod discovery;
 pub mod runner;
 pub mod select;
