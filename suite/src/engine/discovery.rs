@@ -4,8 +4,7 @@
 //! insertion, then OpenID discovery. Every exchange is kept so the discovery checks can grade
 //! each step.
 
-use serde_json::json;
-
+use crate::engine::probe::{self, Credential};
 use crate::http::{Driver, Exchange, ProbeRequest};
 use crate::wire::discovery::{as_metadata_urls, prm_urls};
 use crate::wire::metadata::{Document, parse_as_metadata, parse_prm};
@@ -66,22 +65,6 @@ impl Discovery {
     }
 }
 
-/// The anonymous probe: an `initialize` request with no credentials.
-pub fn anonymous_initialize(endpoint: &str) -> ProbeRequest {
-    ProbeRequest::new("POST", endpoint)
-        .header("accept", "application/json, text/event-stream")
-        .json_body(&json!({
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "mcp-authspec", "version": env!("CARGO_PKG_VERSION")}
-            }
-        }))
-}
-
 async fn get_json(driver: &Driver, url: &str, out: &mut Discovery) -> Option<Vec<u8>> {
     let exchange = driver
         .send(ProbeRequest::new("GET", url).header("accept", "application/json"))
@@ -107,7 +90,14 @@ pub async fn discover(driver: &Driver, endpoint: &str) -> Discovery {
         endpoint: endpoint.to_owned(),
         ..Discovery::default()
     };
-    let exchange = driver.send(anonymous_initialize(endpoint)).await;
+    let exchange = driver
+        .send(probe::rpc(
+            endpoint,
+            &Credential::None,
+            None,
+            &probe::initialize_body(),
+        ))
+        .await;
     if let Ok(resp) = &exchange.response {
         match www_authenticate::parse_all(resp.header_values("www-authenticate")) {
             Ok(challenges) => out.challenges = challenges,

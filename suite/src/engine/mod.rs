@@ -1,5 +1,6 @@
 //! Running checks: selection, concurrency with deterministic order, deadlines.
 
 pub mod discovery;
+pub mod probe;
 pub mod runner;
 pub mod select;
