@@ -18,7 +18,7 @@ pub enum Tamper {
     ReplacePayload(JsonObject),
     /// Replace the signature bytes.
     SetSignature(Vec<u8>),
-    /// Change the last 4 characters of the signature segment.
+    /// Flip the last two signature bytes (the last 4 characters of a 64- or 256-byte one).
     BreakSignature,
     /// `header.payload.` (the original `alg` kept).
     StripSignature,
@@ -79,17 +79,16 @@ pub fn tamper(token: &str, step: &Tamper) -> String {
             }
         }
         Tamper::SetSignature(sig) => map_signature(&mut parts, |_| sig.clone()),
-        Tamper::BreakSignature => {
-            if let Some(sig) = parts.get_mut(2) {
-                let keep = sig.len().saturating_sub(4);
-                let tail: String = sig[keep..]
-                    .chars()
-                    .map(|c| if c == 'A' { 'B' } else { 'A' })
-                    .collect();
-                sig.truncate(keep);
-                sig.push_str(&tail);
+        Tamper::BreakSignature => map_signature(&mut parts, |mut sig| {
+            // Flip every bit of the last two bytes: for the usual signature sizes that changes
+            // exactly the last 4 characters and keeps the encoding canonical, so only the
+            // signature check can catch it.
+            let n = sig.len();
+            for b in &mut sig[n.saturating_sub(2)..] {
+                *b ^= 0xFF;
             }
-        }
+            sig
+        }),
         Tamper::StripSignature => {
             if let Some(sig) = parts.get_mut(2) {
                 sig.clear();
