@@ -9,6 +9,8 @@ use mock_idp::keystore::KeyRing;
 use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
 
 use crate::model::exit;
+use crate::wire::discovery::as_metadata_urls;
+use reference_server::{Config as DemoConfig, Fault, ReferenceServer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +28,24 @@ pub enum Command {
     /// The embedded mock identity provider.
     #[command(subcommand)]
     Idp(IdpCommand),
+    /// Serve the reference MCP server (compliant, or with fault profiles) until interrupted.
+    DemoServer {
+        /// Address to bind (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:9500", value_parser = parse_listen)]
+        listen: SocketAddr,
+        /// Issuer whose tokens are accepted (exact `iss`).
+        #[arg(long)]
+        issuer: String,
+        /// JWKS URL of the issuer; default: read from its RFC 8414 / OpenID metadata.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// Resource identifier expected in `aud`; default the MCP endpoint URL.
+        #[arg(long)]
+        resource: Option<String>,
+        /// A fault profile to switch on (repeatable); `--fault list` prints them.
+        #[arg(long = "fault")]
+        faults: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +100,26 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::DemoServer {
+            listen,
+            issuer,
+            jwks_uri,
+            resource,
+            faults,
+        } => {
+            if faults.iter().any(|f| f == "list") {
+                for fault in Fault::ALL {
+                    println!("{:<24} {}", fault.name(), fault.description());
+                }
+                return Ok(());
+            }
+            let faults = faults
+                .iter()
+                .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?;
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(serve_demo(listen, issuer, jwks_uri, resource, faults))
+        }
         Command::Idp(IdpCommand::Serve {
             listen,
             issuer,
@@ -154,5 +194,70 @@ async fn serve_idp(config: IdpConfig, audience: &str) -> Result<(), String> {
     println!("Ctrl-C stops the IdP.");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     idp.shutdown().await;
+    Ok(())
+}
+
+/// The issuer's `jwks_uri`, read from its metadata in MCP discovery order.
+async fn discover_jwks_uri(issuer: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    for url in as_metadata_urls(issuer).map_err(|e| e.to_string())? {
+        let Ok(resp) = client.get(&url).send().await else {
+            continue;
+        };
+        if !resp.status().is_success() {
+            continue;
+        }
+        let Ok(doc) = resp.json::<serde_json::Value>().await else {
+            continue;
+        };
+        if doc["issuer"] == issuer
+            && let Some(jwks) = doc["jwks_uri"].as_str()
+        {
+            return Ok(jwks.to_owned());
+        }
+    }
+    Err(format!(
+        "no metadata with a jwks_uri found for issuer {issuer}; pass --jwks-uri"
+    ))
+}
+
+async fn serve_demo(
+    listen: SocketAddr,
+    issuer: String,
+    jwks_uri: Option<String>,
+    resource: Option<String>,
+    faults: std::collections::BTreeSet<Fault>,
+) -> Result<(), String> {
+    let jwks_uri = match jwks_uri {
+        Some(u) => u,
+        None => discover_jwks_uri(&issuer).await?,
+    };
+    let mut config = DemoConfig::new(&issuer, &jwks_uri);
+    config.listen = listen;
+    config.resource = resource;
+    config.faults = faults;
+    let server = ReferenceServer::start(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("reference MCP server on {}", server.mcp_url());
+    println!("  resource    {}", server.resource());
+    println!("  metadata    {}", server.prm_url());
+    println!("  trusts      {issuer} (keys from {jwks_uri})");
+    let names: Vec<_> = server.faults().iter().map(|f| f.name()).collect();
+    println!(
+        "  faults      {}",
+        if names.is_empty() {
+            "none (compliant)".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    println!("Ctrl-C stops the server.");
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    server.shutdown().await;
     Ok(())
 }

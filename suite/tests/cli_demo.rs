@@ -1,0 +1,84 @@
+//! `mcp-authspec demo-server` as a user runs it, against an in-process mock IdP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use mock_idp::server::{IdpConfig, MockIdp};
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_server_with_a_fault_shows_the_fault() {
+    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let mut child = binary()
+        .args([
+            "demo-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer",
+            idp.issuer(),
+            "--fault",
+            "ignore-aud",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first line, and keep draining stdout so the server never writes to a closed pipe.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = tokio::task::spawn_blocking(move || rx.recv().unwrap())
+        .await
+        .unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    let wrong_aud = idp.mint(&idp.valid_token_spec("https://other.test/mcp", "mcp:read"));
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .header("authorization", format!("Bearer {wrong_aud}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "ignore-aud accepts a token for another audience"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn fault_names_are_checked_and_listed() {
+    let out = binary()
+        .args([
+            "demo-server",
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--fault",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reject-everything"));
+    let out = binary()
+        .args([
+            "demo-server",
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--fault",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("accept-no-exp"));
+}
