@@ -55,6 +55,18 @@ impl Grade {
             .unwrap_or(Verdict::Pass)
     }
 
+    /// Only the sub-assertions of one level (a check that grades, say, just the MUST part).
+    pub fn at_level(mut self, level: Level) -> Self {
+        self.assertions.retain(|a| a.level == level);
+        self
+    }
+
+    /// Both grades' sub-assertions, for a check with several stimuli.
+    pub fn merge(mut self, other: Grade) -> Self {
+        self.assertions.extend(other.assertions);
+        self
+    }
+
     pub fn broken(&self) -> impl Iterator<Item = &Assertion> {
         self.assertions.iter().filter(|a| !a.holds)
     }

@@ -3,6 +3,7 @@
 //! For now the command line hosts the mock IdP (`idp serve`) and its key tooling
 //! (`idp keygen`); the runner, catalogue and report sinks arrive in later layers.
 
+pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod engine;

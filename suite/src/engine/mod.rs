@@ -1,6 +1,9 @@
 //! Running checks: selection, concurrency with deterministic order, deadlines.
 
+pub mod calibrate;
+pub mod context;
 pub mod discovery;
 pub mod probe;
 pub mod runner;
 pub mod select;
+pub mod session;

@@ -15,10 +15,25 @@ use crate::engine::select::Selection;
 /// The future a check's logic returns.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
+/// The logic of a check: a closure, so rows of a table can carry their data.
+pub type CheckFn<C> = Box<dyn for<'a> Fn(&'a C) -> CheckFuture<'a> + Send + Sync>;
+
 /// A check over a context `C`: metadata plus logic.
 pub struct Check<C> {
     pub meta: CheckMeta,
-    pub run: for<'a> fn(&'a C) -> CheckFuture<'a>,
+    pub run: CheckFn<C>,
+}
+
+impl<C> Check<C> {
+    pub fn new(
+        meta: CheckMeta,
+        run: impl for<'a> Fn(&'a C) -> CheckFuture<'a> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            meta,
+            run: Box::new(run),
+        }
+    }
 }
 
 /// How a run is executed.
@@ -111,19 +126,19 @@ mod tests {
         let checks = vec![
             Check {
                 meta: meta("rs.a.slow"),
-                run: slow,
+                run: Box::new(slow),
             },
             Check {
                 meta: meta("rs.a.hang"),
-                run: hang,
+                run: Box::new(hang),
             },
             Check {
                 meta: meta("rs.a.panic"),
-                run: explode,
+                run: Box::new(explode),
             },
             Check {
                 meta: meta("rs.b.fast"),
-                run: slow,
+                run: Box::new(slow),
             },
         ];
         let options = RunOptions {
@@ -150,11 +165,11 @@ mod tests {
         let checks = vec![
             Check {
                 meta: meta("rs.a.one"),
-                run: slow,
+                run: Box::new(slow),
             },
             Check {
                 meta: meta("rs.b.two"),
-                run: slow,
+                run: Box::new(slow),
             },
         ];
         let sel = Selection {

@@ -33,6 +33,7 @@ pub fn redact_header_value(name: &str, value: &str) -> String {
 /// JSON-RPC messages the tool wrote, never credentials.
 pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
     ProbeRequest {
+        url: redact_url(&request.url),
         headers: request
             .headers
             .iter()
@@ -40,6 +41,21 @@ pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
             .collect(),
         ..request.clone()
     }
+}
+
+/// The URL with the value of any `access_token` query parameter fingerprinted.
+pub fn redact_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("access_token", value)) => format!("access_token={}", fingerprint(value)),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
 }
 
 #[cfg(test)]
@@ -60,5 +76,7 @@ mod tests {
         assert!(text.contains(&format!("Bearer {}", fingerprint(token))));
         assert_eq!(red.headers[2].1, "application/json");
         assert_eq!(fingerprint("x").len(), "sha256:".len() + 12);
+        let q = redact_url(&format!("http://h/mcp?a=1&access_token={token}"));
+        assert!(!q.contains(token) && q.starts_with("http://h/mcp?a=1&access_token=sha256:"));
     }
 }

@@ -1,0 +1,51 @@
+//! The check catalogue. Folders and files follow spec/requirements.md; each file holds a small
+//! family of checks with their metadata next to their logic; `all()` is the registry.
+
+pub mod challenge;
+pub mod presentation;
+pub mod prm;
+pub mod scope;
+pub mod session;
+pub mod token;
+
+use crate::check::SpecRef;
+use crate::engine::context::Context;
+use crate::engine::runner::Check;
+
+/// Every check, in catalogue order.
+pub fn all() -> Vec<Check<Context>> {
+    let mut checks = Vec::new();
+    checks.extend(challenge::checks());
+    checks.extend(prm::checks());
+    checks.extend(presentation::checks());
+    checks.extend(token::checks());
+    checks.extend(scope::checks());
+    checks.extend(session::checks());
+    checks
+}
+
+const MCP_AUTH: &str =
+    "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization";
+
+pub(crate) const fn mcp(section: &'static str, requirement: &'static str) -> SpecRef {
+    SpecRef {
+        source: "MCP 2025-11-25 Authorization",
+        section,
+        requirement,
+        url: MCP_AUTH,
+    }
+}
+
+pub(crate) const fn rfc(
+    source: &'static str,
+    section: &'static str,
+    requirement: &'static str,
+    url: &'static str,
+) -> SpecRef {
+    SpecRef {
+        source,
+        section,
+        requirement,
+        url,
+    }
+}
