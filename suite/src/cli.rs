@@ -19,12 +19,18 @@ use reference_server::{Config as DemoConfig, Fault, ReferenceServer};
     about = "Conformance suite and fuzz harness for MCP authorization"
 )]
 pub struct Cli {
+    /// Without a command: `run` with its defaults (the embedded demo).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the conformance checks. Without --target: against the embedded reference server
+    /// and mock IdP on loopback.
+    Run(RunArgs),
+    /// List every check: id, level and title.
+    List,
     /// The embedded mock identity provider.
     #[command(subcommand)]
     Idp(IdpCommand),
@@ -46,6 +52,47 @@ pub enum Command {
         #[arg(long = "fault")]
         faults: Vec<String>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// MCP endpoint of a deployed server configured to trust the mock IdP this run hosts.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Switch on a fault of the embedded reference server (repeatable; not with --target).
+    #[arg(long = "demo-fault")]
+    pub demo_faults: Vec<String>,
+    /// Run only checks whose id matches (glob, repeatable).
+    #[arg(long = "check")]
+    pub checks: Vec<String>,
+    /// Skip checks whose id matches (glob, repeatable).
+    #[arg(long = "skip")]
+    pub skips: Vec<String>,
+    /// Write the JSON report (schema_version 1) here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Audience of valid tokens (default: PRM resource).
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Scope of valid tokens (default: the challenge's scope, else scopes_supported).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// With --target: where the mock IdP listens (the target must reach it).
+    #[arg(long, default_value = "127.0.0.1:9400", value_parser = parse_listen)]
+    pub idp_listen: SocketAddr,
+    /// With --target: the mock IdP's public base URL, if the target reaches it by another name.
+    #[arg(long)]
+    pub idp_issuer: Option<String>,
+    /// With --target: the key folder shared with `idp serve`, for targets that read keys only
+    /// at start-up.
+    #[arg(long, default_value = ".mcp-authspec/idp-keys")]
+    pub idp_keys: PathBuf,
+    /// Warnings fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Checks run at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +137,7 @@ pub fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(exit::USAGE)
@@ -98,8 +145,27 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
+fn run(cli: Cli) -> Result<u8, String> {
+    let command = match cli.command {
+        Some(c) => c,
+        // The defaults of `run`, exactly as if the user had typed it.
+        None => Cli::try_parse_from(["mcp-authspec", "run"])
+            .ok()
+            .and_then(|c| c.command)
+            .ok_or("internal: default run arguments do not parse")?,
+    };
+    match command {
+        Command::List => {
+            for check in crate::catalog::all() {
+                let m = check.meta;
+                println!("{:<40} {:<6} {}", m.id, m.level.as_str(), m.title);
+            }
+            Ok(exit::SUCCESS)
+        }
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(run_command(args))
+        }
         Command::DemoServer {
             listen,
             issuer,
@@ -111,14 +177,15 @@ fn run(cli: Cli) -> Result<(), String> {
                 for fault in Fault::ALL {
                     println!("{:<24} {}", fault.name(), fault.description());
                 }
-                return Ok(());
+                return Ok(exit::SUCCESS);
             }
             let faults = faults
                 .iter()
                 .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
                 .collect::<Result<_, _>>()?;
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            runtime.block_on(serve_demo(listen, issuer, jwks_uri, resource, faults))
+            runtime.block_on(serve_demo(listen, issuer, jwks_uri, resource, faults))?;
+            Ok(exit::SUCCESS)
         }
         Command::Idp(IdpCommand::Serve {
             listen,
@@ -135,7 +202,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 ..IdpConfig::default()
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            runtime.block_on(serve_idp(config, &audience))
+            runtime.block_on(serve_idp(config, &audience))?;
+            Ok(exit::SUCCESS)
         }
         Command::Idp(IdpCommand::Keygen { out, prefix }) => {
             let ring = KeyRing::load_or_generate(&out, &prefix).map_err(|e| e.to_string())?;
@@ -147,7 +215,7 @@ fn run(cli: Cli) -> Result<(), String> {
                         .display()
                 );
             }
-            Ok(())
+            Ok(exit::SUCCESS)
         }
     }
 }
@@ -260,4 +328,120 @@ async fn serve_demo(
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     server.shutdown().await;
     Ok(())
+}
+
+async fn run_command(args: RunArgs) -> Result<u8, String> {
+    use std::sync::Arc;
+
+    use crate::engine::select::{Glob, Selection};
+    use crate::engine::session::{self, Embedded, TokenDefaults};
+
+    let faults = args
+        .demo_faults
+        .iter()
+        .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    if args.target.is_some() && !faults.is_empty() {
+        return Err("--demo-fault applies to the embedded demo, not to --target".into());
+    }
+    let selection = Selection {
+        include: args.checks.iter().map(|g| Glob::new(g)).collect(),
+        skip: args.skips.iter().map(|g| Glob::new(g)).collect(),
+    };
+    let defaults = TokenDefaults {
+        audience: args.audience.clone(),
+        scope: args.scope.clone(),
+    };
+    // Keep the embedded servers (or the hosted IdP) alive for the whole run.
+    let (endpoint, idp, step_up, _embedded) = match &args.target {
+        None => {
+            let embedded = Embedded::start(&faults).await?;
+            let label = if faults.is_empty() {
+                "compliant".to_owned()
+            } else {
+                faults
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "Embedded demo: reference server {} ({label}), mock IdP {}",
+                embedded.server.mcp_url(),
+                embedded.idp.issuer()
+            );
+            (
+                embedded.server.mcp_url(),
+                embedded.idp.clone(),
+                Some(Embedded::step_up()),
+                Some(embedded),
+            )
+        }
+        Some(target) => {
+            let config = IdpConfig {
+                listen: args.idp_listen,
+                public_base_url: args.idp_issuer.clone(),
+                keys: KeySource::Dir(args.idp_keys.clone()),
+                ..IdpConfig::default()
+            };
+            let idp = MockIdp::start(config).await.map_err(|e| e.to_string())?;
+            let trusted = idp.urls(IssuerKind::Trusted);
+            println!("The server under test must trust this issuer for the run:");
+            println!("  issuer      {}", trusted.issuer);
+            println!("  jwks_uri    {}", trusted.jwks_uri);
+            println!("  audience    its own resource identifier (override with --audience)");
+            (target.clone(), Arc::new(idp), None, None)
+        }
+    };
+    let ctx = session::context(
+        &endpoint,
+        Some(idp),
+        &defaults,
+        step_up,
+        crate::http::Limits::default(),
+    )
+    .await?;
+    println!(
+        "Target {endpoint}; tokens for audience {} with scope {:?}",
+        ctx.audience, ctx.scope
+    );
+    println!();
+    let options = crate::engine::runner::RunOptions {
+        concurrency: args.concurrency.max(1),
+        ..Default::default()
+    };
+    let results = session::run_checks(&ctx, &selection, options, |meta, outcome| {
+        println!("{}", crate::output::line(meta, outcome));
+    })
+    .await;
+    let failing: Vec<_> = results
+        .iter()
+        .filter(|(_, o)| o.verdict != crate::model::Verdict::Pass)
+        .collect();
+    if !failing.is_empty() {
+        println!();
+        for (meta, outcome) in &failing {
+            print!("{}", crate::output::detail(meta, outcome));
+        }
+    }
+    if let Some(path) = &args.json {
+        let report = crate::output::json_report(&endpoint, &results);
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let code = session::exit_code(&results, args.strict, session::reachable(&ctx));
+    let summary = crate::output::summary(&results);
+    println!();
+    println!(
+        "{} checks: {} pass, {} fail, {} warn, {} error, {} not evaluated, {} skip, {} info. Exit {code}.",
+        summary["total"],
+        summary["pass"],
+        summary["fail"],
+        summary["warn"],
+        summary["error"],
+        summary["not_evaluated"],
+        summary["skip"],
+        summary["info"]
+    );
+    Ok(code)
 }

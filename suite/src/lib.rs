@@ -10,4 +10,5 @@ pub mod engine;
 pub mod expect;
 pub mod http;
 pub mod model;
+pub mod output;
 pub mod wire;

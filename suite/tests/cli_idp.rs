@@ -95,7 +95,7 @@ fn bad_arguments_exit_with_the_usage_code() {
     for args in [
         &["idp", "serve", "--listen", "not-an-address"][..],
         &["idp", "frobnicate"],
-        &[],
+        &["run", "--no-such-flag"],
     ] {
         let status = Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
             .args(args)

@@ -1,0 +1,121 @@
+//! `mcp-authspec run` and `list` as a user runs them: exit codes 0, 1, 2, 3 and 4 each from a
+//! real run, the JSON report's shape, and no token in any output.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn the_embedded_demo_passes_and_exits_0() {
+    // With no arguments at all, the binary runs the embedded demo.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("PASS  rs.token.aud-wrong"));
+}
+
+#[test]
+fn a_demo_fault_fails_its_checks_exits_1_and_writes_redacted_json() {
+    let json = std::env::temp_dir().join(format!("run-{}.json", mock_idp::random_b64url(6)));
+    let o = run(&[
+        "run",
+        "--demo-fault",
+        "accept-alg-none",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("FAIL  rs.token.alg-none"), "{out}");
+    let text = std::fs::read_to_string(&json).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    let failed: Vec<_> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["id"], "rs.token.alg-none");
+    for key in [
+        "id",
+        "title",
+        "level",
+        "verdict",
+        "message",
+        "expected",
+        "actual",
+        "evidence",
+        "duration_ms",
+    ] {
+        assert!(failed[0].get(key).is_some(), "{key}");
+    }
+    assert!(!failed[0]["evidence"].as_array().unwrap().is_empty());
+    assert_eq!(report["summary"]["fail"], 1);
+    // No JWT (every one starts with the base64url of '{"') in the terminal or the JSON.
+    assert!(!text.contains("eyJ") && !out.contains("eyJ"));
+    let _ = std::fs::remove_file(json);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["run", "--demo-fault", "nope"]).status.code(), Some(2));
+    assert_eq!(
+        run(&[
+            "run",
+            "--target",
+            "http://127.0.0.1:1/mcp",
+            "--demo-fault",
+            "ignore-aud"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn an_unreachable_target_exits_3() {
+    let o = run(&[
+        "run",
+        "--target",
+        "http://127.0.0.1:1/mcp",
+        "--idp-listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+}
+
+#[test]
+fn no_selected_check_exits_4() {
+    assert_eq!(run(&["run", "--check", "no.such.*"]).status.code(), Some(4));
+}
+
+#[test]
+fn list_prints_every_check() {
+    let o = run(&["list"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for id in [
+        "rs.challenge.no-token",
+        "rs.token.aud-wrong",
+        "rs.token.expired",
+        "rs.token.exp-missing",
+        "rs.token.nbf-future",
+        "rs.scope.insufficient",
+        "rs.token.iss-rogue",
+        "rs.token.iss-other-tenant",
+        "rs.session.cross-user",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(id)), "{id}");
+    }
+}
