@@ -110,6 +110,8 @@ pub struct Exchange {
 pub struct Driver {
     client: reqwest::Client,
     limits: Limits,
+    /// Requests sent through this driver and its clones.
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Driver {
@@ -122,15 +124,25 @@ impl Driver {
             .connect_timeout(limits.request_timeout)
             .build()
             .map_err(|e| TransportError::Other(e.to_string()))?;
-        Ok(Self { client, limits })
+        Ok(Self {
+            client,
+            limits,
+            sent: Default::default(),
+        })
     }
 
     pub fn limits(&self) -> Limits {
         self.limits
     }
 
+    /// How many requests were sent so far.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sends the request and records the exchange; never panics on what the target does.
     pub async fn send(&self, request: ProbeRequest) -> Exchange {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let deadline = self.limits.request_timeout;
         let response = match tokio::time::timeout(deadline, self.perform(&request)).await {
