@@ -8,9 +8,24 @@ use crate::wire::jsonrpc::{self, RpcOutcome};
 use crate::wire::oauth::is_valid_error_text;
 use crate::wire::www_authenticate::{self, Challenge};
 
+/// Which part of a bundle a sub-assertion checks, so a check can grade just some parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Part {
+    NotAccepted,
+    No5xx,
+    Status,
+    Challenge,
+    ResourceMetadata,
+    NoErrorParam,
+    ScopeParam,
+    ErrorCode,
+    ErrorDescription,
+}
+
 /// One graded sub-assertion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assertion {
+    pub part: Part,
     pub level: Level,
     /// What was required, e.g. "status is 401".
     pub requirement: String,
@@ -28,12 +43,14 @@ pub struct Grade {
 impl Grade {
     fn check(
         &mut self,
+        part: Part,
         level: Level,
         requirement: impl Into<String>,
         holds: bool,
         actual: impl Into<String>,
     ) {
         self.assertions.push(Assertion {
+            part,
             level,
             requirement: requirement.into(),
             holds,
@@ -55,15 +72,9 @@ impl Grade {
             .unwrap_or(Verdict::Pass)
     }
 
-    /// Only the sub-assertions of one level (a check that grades, say, just the MUST part).
-    pub fn at_level(mut self, level: Level) -> Self {
-        self.assertions.retain(|a| a.level == level);
-        self
-    }
-
-    /// Both grades' sub-assertions, for a check with several stimuli.
-    pub fn merge(mut self, other: Grade) -> Self {
-        self.assertions.extend(other.assertions);
+    /// Only the sub-assertions about these parts.
+    pub fn only(mut self, parts: &[Part]) -> Self {
+        self.assertions.retain(|a| parts.contains(&a.part));
         self
     }
 
@@ -122,12 +133,14 @@ fn describe(resp: &RecordedResponse) -> String {
 /// The common part of every refusal: never accepted, never 5xx (spec §0.4 rules).
 fn refusal_basics(g: &mut Grade, resp: &RecordedResponse) {
     g.check(
+        Part::NotAccepted,
         Level::Must,
         "not accepted (no 2xx JSON-RPC result)",
         !is_accepted(resp),
         describe(resp),
     );
     g.check(
+        Part::No5xx,
         Level::Must,
         "no 5xx answer to a bad credential",
         resp.status < 500,
@@ -164,6 +177,7 @@ pub fn unauthenticated(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
     g.check(
+        Part::Status,
         Level::Must,
         "status is 401",
         resp.status == 401,
@@ -171,6 +185,7 @@ pub fn unauthenticated(resp: &RecordedResponse) -> Grade {
     );
     let (challenge, seen) = bearer_challenge(resp);
     g.check(
+        Part::Challenge,
         Level::Must,
         "a Bearer (or DPoP) challenge in WWW-Authenticate",
         challenge.is_some(),
@@ -178,18 +193,21 @@ pub fn unauthenticated(resp: &RecordedResponse) -> Grade {
     );
     if let Some(c) = challenge {
         g.check(
+            Part::ResourceMetadata,
             Level::Must,
             "resource_metadata parameter present",
             c.param("resource_metadata").is_some(),
             c.to_string(),
         );
         g.check(
+            Part::NoErrorParam,
             Level::Should,
             "no error parameter without credentials",
             c.param("error").is_none(),
             c.to_string(),
         );
         g.check(
+            Part::ScopeParam,
             Level::Should,
             "scope parameter present",
             c.param("scope").is_some(),
@@ -204,6 +222,7 @@ pub fn invalid_token(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
     g.check(
+        Part::Status,
         Level::Must,
         "status is 401",
         resp.status == 401,
@@ -211,6 +230,7 @@ pub fn invalid_token(resp: &RecordedResponse) -> Grade {
     );
     let (challenge, seen) = bearer_challenge(resp);
     g.check(
+        Part::Challenge,
         Level::Must,
         "a Bearer (or DPoP) challenge in WWW-Authenticate",
         challenge.is_some(),
@@ -218,12 +238,14 @@ pub fn invalid_token(resp: &RecordedResponse) -> Grade {
     );
     if let Some(c) = challenge {
         g.check(
+            Part::ErrorCode,
             Level::Should,
             "error=\"invalid_token\"",
             c.param("error") == Some("invalid_token"),
             c.to_string(),
         );
         g.check(
+            Part::ResourceMetadata,
             Level::Should,
             "resource_metadata parameter present",
             c.param("resource_metadata").is_some(),
@@ -231,6 +253,7 @@ pub fn invalid_token(resp: &RecordedResponse) -> Grade {
         );
         if let Some(e) = c.param("error_description") {
             g.check(
+                Part::ErrorDescription,
                 Level::Must,
                 "error_description uses NQSCHAR only",
                 is_valid_error_text(e),
@@ -246,6 +269,7 @@ pub fn malformed_request(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
     g.check(
+        Part::Status,
         Level::Must,
         "status is 400 or 401",
         resp.status == 400 || resp.status == 401,
@@ -254,6 +278,7 @@ pub fn malformed_request(resp: &RecordedResponse) -> Grade {
     if resp.status == 400 {
         let (challenge, seen) = bearer_challenge(resp);
         g.check(
+            Part::ErrorCode,
             Level::Should,
             "error=\"invalid_request\"",
             challenge.as_ref().and_then(|c| c.param("error")) == Some("invalid_request"),
@@ -268,6 +293,7 @@ pub fn insufficient_scope(resp: &RecordedResponse, needed: &str) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
     g.check(
+        Part::Status,
         Level::Must,
         "status is 403",
         resp.status == 403,
@@ -275,6 +301,7 @@ pub fn insufficient_scope(resp: &RecordedResponse, needed: &str) -> Grade {
     );
     let (challenge, seen) = bearer_challenge(resp);
     g.check(
+        Part::Challenge,
         Level::Must,
         "a Bearer challenge in WWW-Authenticate",
         challenge.is_some(),
@@ -282,6 +309,7 @@ pub fn insufficient_scope(resp: &RecordedResponse, needed: &str) -> Grade {
     );
     if let Some(c) = challenge {
         g.check(
+            Part::ErrorCode,
             Level::Should,
             "error=\"insufficient_scope\"",
             c.param("error") == Some("insufficient_scope"),
@@ -291,12 +319,14 @@ pub fn insufficient_scope(resp: &RecordedResponse, needed: &str) -> Grade {
             crate::wire::oauth::Scope::parse(s).covers(&crate::wire::oauth::Scope::parse(needed))
         });
         g.check(
+            Part::ScopeParam,
             Level::Should,
             format!("scope names {needed:?}"),
             names_needed,
             c.to_string(),
         );
         g.check(
+            Part::ResourceMetadata,
             Level::Should,
             "resource_metadata parameter present",
             c.param("resource_metadata").is_some(),

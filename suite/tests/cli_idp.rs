@@ -49,6 +49,8 @@ fn serve(keys: &std::path::Path) -> Served {
         }
         next_is_token = line.starts_with("Example valid access token");
     }
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || for _ in lines {});
     Served {
         child,
         issuer,

@@ -6,7 +6,7 @@ use crate::engine::calibrate::judge;
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::Check;
-use crate::expect::{self, Grade};
+use crate::expect::{self, Grade, Part};
 use crate::http::RecordedResponse;
 use crate::model::Level;
 
@@ -95,19 +95,20 @@ fn anonymous<'a>(
 }
 
 fn no_token_grade(r: &RecordedResponse) -> Grade {
-    let mut g = expect::unauthenticated(r).at_level(Level::Must);
-    g.assertions
-        .retain(|a| !a.requirement.contains("resource_metadata"));
-    g
+    expect::unauthenticated(r).only(&[
+        Part::NotAccepted,
+        Part::No5xx,
+        Part::Status,
+        Part::Challenge,
+    ])
 }
 
-fn resource_metadata_grade(r: &RecordedResponse) -> Grade {
-    let mut g = expect::unauthenticated(r);
-    g.assertions
-        .retain(|a| a.requirement.contains("resource_metadata"));
-    if g.assertions.is_empty() {
-        // No challenge at all: resource_metadata is certainly missing.
-        g = expect::unauthenticated(r).at_level(Level::Must);
+/// resource_metadata on a 401 (MUST in V1, so graded MUST whatever the bundle says); a
+/// missing challenge means a missing parameter too.
+fn resource_metadata_grade(grade: Grade) -> Grade {
+    let mut g = grade.only(&[Part::Challenge, Part::ResourceMetadata]);
+    for a in &mut g.assertions {
+        a.level = Level::Must;
     }
     g
 }
@@ -118,34 +119,26 @@ pub fn checks() -> Vec<Check<Context>> {
         Check::new(RESOURCE_METADATA, |ctx: &Context| {
             Box::pin(async move {
                 let bare = ctx.initialize(&Credential::None).await;
-                let first = judge(Level::Must, bare, resource_metadata_grade);
+                let first = judge(Level::Must, bare, |r| {
+                    resource_metadata_grade(expect::unauthenticated(r))
+                });
                 if first.verdict != crate::model::Verdict::Pass {
                     return first;
                 }
                 let garbage = ctx.initialize(&Credential::Bearer("garbage".into())).await;
                 judge(Level::Must, garbage, |r| {
-                    let mut g = expect::invalid_token(r);
-                    g.assertions
-                        .retain(|a| a.requirement.contains("resource_metadata"));
-                    for a in &mut g.assertions {
-                        a.level = Level::Must;
-                    }
-                    g
+                    resource_metadata_grade(expect::invalid_token(r))
                 })
             })
         }),
         Check::new(NO_ERROR_WITHOUT_CREDS, |ctx| {
             anonymous(ctx, &NO_ERROR_WITHOUT_CREDS, |r| {
-                let mut g = expect::unauthenticated(r);
-                g.assertions.retain(|a| a.requirement.contains("no error"));
-                g
+                expect::unauthenticated(r).only(&[Part::NoErrorParam])
             })
         }),
         Check::new(SCOPE_HINT, |ctx| {
             anonymous(ctx, &SCOPE_HINT, |r| {
-                let mut g = expect::unauthenticated(r);
-                g.assertions.retain(|a| a.requirement.contains("scope"));
-                g
+                expect::unauthenticated(r).only(&[Part::ScopeParam])
             })
         }),
     ]

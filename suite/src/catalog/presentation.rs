@@ -6,7 +6,7 @@ use crate::engine::calibrate::{judge, negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::Check;
-use crate::expect;
+use crate::expect::{self, Part};
 use crate::model::{Level, Verdict};
 
 pub const BEARER_VALID: CheckMeta = CheckMeta {
@@ -70,7 +70,7 @@ pub fn checks() -> Vec<Check<Context>> {
                 let request = probe::rpc(&url, &Credential::None, None, &probe::initialize_body());
                 let exchange = ctx.driver.send(request).await;
                 judge(Level::Must, exchange, |r| {
-                    expect::unauthenticated(r).at_level(Level::Must)
+                    expect::unauthenticated(r).only(&[Part::NotAccepted, Part::No5xx])
                 })
             })
         }),
