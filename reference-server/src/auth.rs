@@ -48,6 +48,11 @@ pub fn bearer_token(
     query: &HashMap<String, String>,
 ) -> Result<String, AuthFailure> {
     let values: Vec<_> = headers.get_all("authorization").iter().collect();
+    let values = if shared.has(Fault::FirstAuthorizationWins) {
+        values.into_iter().take(1).collect()
+    } else {
+        values
+    };
     match values.as_slice() {
         [] => {
             if shared.has(Fault::AcceptQueryToken)
@@ -62,7 +67,12 @@ pub fn bearer_token(
                 .to_str()
                 .map_err(|_| AuthFailure::Malformed("Authorization is not ASCII"))?;
             let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
-            if !scheme.eq_ignore_ascii_case("bearer") {
+            let scheme_ok = if shared.has(Fault::CaseSensitiveScheme) {
+                scheme == "Bearer"
+            } else {
+                scheme.eq_ignore_ascii_case("bearer")
+            };
+            if !scheme_ok {
                 // An unsupported scheme counts as no usable credentials (OAuth 2.1 §5.3.2).
                 return Err(AuthFailure::NoToken);
             }

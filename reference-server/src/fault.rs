@@ -48,6 +48,9 @@ faults! {
     ProcessBeforeAuth = "process-before-auth": "runs a tools/call before checking the token (the canary counts refused calls)",
     Error500OnGarbage = "error-500-on-garbage": "answers 500 to a token that does not parse",
     RejectEverything = "reject-everything": "refuses every token, valid ones included",
+    CaseSensitiveScheme = "case-sensitive-scheme": "accepts only the exact spelling Bearer as auth-scheme",
+    FirstAuthorizationWins = "first-authorization-wins": "uses the first of several Authorization header fields",
+    SessionIsAuthentication = "session-is-authentication": "treats a known Mcp-Session-Id as authentication",
 }
 
 impl fmt::Display for Fault {

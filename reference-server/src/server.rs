@@ -165,6 +165,12 @@ impl ReferenceServer {
         self.shared.canary.load(Ordering::SeqCst)
     }
 
+    /// A handle that reads the canary count, usable after the server is moved.
+    pub fn canary_probe(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.canary.load(Ordering::SeqCst)
+    }
+
     pub fn faults(&self) -> &BTreeSet<Fault> {
         &self.shared.config.faults
     }
@@ -297,6 +303,24 @@ async fn mcp_post(
     }
     let principal = match authenticate(&shared, &headers, &query).await {
         Ok(p) => p,
+        Err(AuthFailure::NoToken) if shared.has(Fault::SessionIsAuthentication) => {
+            // The defect: a known session id stands in for the token.
+            let owner = session_header(&headers).and_then(|s| {
+                shared
+                    .sessions
+                    .lock()
+                    .expect("session lock")
+                    .get(&s)
+                    .cloned()
+            });
+            match owner {
+                Some(subject) => Principal {
+                    subject,
+                    scopes: [BASE_SCOPE.to_owned()].into(),
+                },
+                None => return refusal(&shared, &AuthFailure::NoToken),
+            }
+        }
         Err(failure) => return refusal(&shared, &failure),
     };
     let Some(message) = message else {

@@ -19,12 +19,26 @@ struct Reply {
 }
 
 async fn post(url: &str, token: Option<&str>, session: Option<&str>, body: Value) -> Reply {
+    let headers: Vec<(&str, String)> = token
+        .map(|t| ("authorization", format!("Bearer {t}")))
+        .into_iter()
+        .collect();
+    post_with(url, &headers, session, body).await
+}
+
+/// POSTs with exactly these extra header fields (repeated names stay separate lines).
+async fn post_with(
+    url: &str,
+    headers: &[(&str, String)],
+    session: Option<&str>,
+    body: Value,
+) -> Reply {
     let mut req = reqwest::Client::new()
         .post(url)
         .header("accept", "application/json, text/event-stream")
         .json(&body);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+    for (name, value) in headers {
+        req = req.header(*name, value);
     }
     if let Some(s) = session {
         req = req.header("mcp-session-id", s);
@@ -195,6 +209,40 @@ async fn broken(fault: Fault, idp: &MockIdp, server: &ReferenceServer) -> bool {
                 == StatusCode::INTERNAL_SERVER_ERROR
         }
         Fault::RejectEverything => !accepts(idp.mint(&v)).await,
+        Fault::CaseSensitiveScheme => {
+            let token = idp.mint(&v);
+            let reply = post_with(
+                &server.mcp_url(),
+                &[("authorization", format!("bearer {token}"))],
+                None,
+                initialize(),
+            )
+            .await;
+            reply.status != StatusCode::OK
+        }
+        Fault::FirstAuthorizationWins => {
+            let token = idp.mint(&v);
+            let headers = [
+                ("authorization", format!("Bearer {token}")),
+                ("authorization", "Bearer other".to_owned()),
+            ];
+            post_with(&server.mcp_url(), &headers, None, initialize())
+                .await
+                .status
+                == StatusCode::OK
+        }
+        Fault::SessionIsAuthentication => {
+            let token = idp.mint(&v);
+            let init = post(&server.mcp_url(), Some(&token), None, initialize()).await;
+            let reply = post(
+                &server.mcp_url(),
+                None,
+                init.session.as_deref(),
+                call(CANARY_TOOL),
+            )
+            .await;
+            reply.status == StatusCode::OK
+        }
     }
 }
 

@@ -33,6 +33,7 @@ fn main() {
                 Some(embedded.idp.clone()),
                 &TokenDefaults::default(),
                 Some(Embedded::step_up()),
+                Some(embedded.canary()),
                 Limits::default(),
             )
             .await

@@ -353,7 +353,7 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
         scope: args.scope.clone(),
     };
     // Keep the embedded servers (or the hosted IdP) alive for the whole run.
-    let (endpoint, idp, step_up, _embedded) = match &args.target {
+    let (endpoint, idp, step_up, embedded) = match &args.target {
         None => {
             let embedded = Embedded::start(&faults).await?;
             let label = if faults.is_empty() {
@@ -393,11 +393,13 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
             (target.clone(), Arc::new(idp), None, None)
         }
     };
+    let canary = embedded.as_ref().map(Embedded::canary);
     let ctx = session::context(
         &endpoint,
         Some(idp),
         &defaults,
         step_up,
+        canary,
         crate::http::Limits::default(),
     )
     .await?;

@@ -27,6 +27,7 @@ async fn run(
         Some(idp.clone()),
         &TokenDefaults::default(),
         Some(Embedded::step_up()),
+        Some(env.canary()),
         Limits::default(),
     )
     .await

@@ -39,6 +39,7 @@ fn env() -> &'static Env {
                 Some(embedded.idp.clone()),
                 &TokenDefaults::default(),
                 Some(Embedded::step_up()),
+                Some(embedded.canary()),
                 Limits::default(),
             )
             .await

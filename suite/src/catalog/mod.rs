@@ -4,6 +4,7 @@
 pub mod challenge;
 pub mod presentation;
 pub mod prm;
+pub mod request_auth;
 pub mod scope;
 pub mod session;
 pub mod token;
@@ -18,6 +19,7 @@ pub fn all() -> Vec<Check<Context>> {
     checks.extend(challenge::checks());
     checks.extend(prm::checks());
     checks.extend(presentation::checks());
+    checks.extend(request_auth::checks());
     checks.extend(token::checks());
     checks.extend(scope::checks());
     checks.extend(session::checks());

@@ -25,6 +25,15 @@ pub struct Context {
     pub idp: Option<Arc<MockIdp>>,
     /// A tool that needs a scope beyond `scope`, for the step-up checks.
     pub step_up: Option<StepUp>,
+    /// Reads how many canary calls the target processed (spec §0.3 Canary), when observable.
+    pub canary: Option<Canary>,
+}
+
+/// The canary tool and a way to read its side-effect count.
+#[derive(Clone)]
+pub struct Canary {
+    pub tool: String,
+    pub count: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 /// A tool whose call needs `extra_scope` on top of the default scope.

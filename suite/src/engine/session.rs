@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mock_idp::server::{IdpConfig, MockIdp};
-use reference_server::{ADMIN_SCOPE, ADMIN_TOOL, Config as DemoConfig, Fault, ReferenceServer};
+use reference_server::{
+    ADMIN_SCOPE, ADMIN_TOOL, CANARY_TOOL, Config as DemoConfig, Fault, ReferenceServer,
+};
 
 use crate::check::{CheckMeta, Outcome};
-use crate::engine::context::{Context, StepUp};
+use crate::engine::context::{Canary, Context, StepUp};
 use crate::engine::discovery::discover;
 use crate::engine::runner::{self, RunOptions};
 use crate::engine::select::Selection;
@@ -39,6 +41,14 @@ impl Embedded {
         Ok(Self { idp, server })
     }
 
+    /// The reference server's counted tool.
+    pub fn canary(&self) -> Canary {
+        Canary {
+            tool: CANARY_TOOL.to_owned(),
+            count: Arc::new(self.server.canary_probe()),
+        }
+    }
+
     /// The reference server's tool that needs an extra scope.
     pub fn step_up() -> StepUp {
         StepUp {
@@ -61,6 +71,7 @@ pub async fn context(
     idp: Option<Arc<MockIdp>>,
     defaults: &TokenDefaults,
     step_up: Option<StepUp>,
+    canary: Option<Canary>,
     limits: Limits,
 ) -> Result<Context, String> {
     let driver = Driver::new(limits).map_err(|e| e.to_string())?;
@@ -82,6 +93,7 @@ pub async fn context(
         scope,
         idp,
         step_up,
+        canary,
     })
 }
 
