@@ -35,13 +35,18 @@ fn cross_user(ctx: &Context) -> CheckFuture<'_> {
             Credential::Bearer(ctx.mint(&spec.clone().subject("alice")).unwrap_or_default());
         let bob = Credential::Bearer(ctx.mint(&spec.subject("bob")).unwrap_or_default());
         let init = ctx.initialize(&alice).await;
-        let session = init
+        let accepted = init
             .response
             .as_ref()
             .ok()
-            .filter(|r| expect::is_accepted(r))
-            .and_then(|r| r.header("mcp-session-id").map(str::to_owned));
-        let Some(session) = session else {
+            .filter(|r| expect::is_accepted(r));
+        let Some(accepted) = accepted else {
+            return Outcome::error(
+                "positive control: initialize with a valid token was not accepted",
+                vec![init],
+            );
+        };
+        let Some(session) = accepted.header("mcp-session-id").map(str::to_owned) else {
             return Outcome::new(
                 Verdict::Skip,
                 "the target issues no Mcp-Session-Id, so there is no session to bind",
