@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::catalog::{mcp, rfc};
 use crate::check::{CheckMeta, Need, Outcome};
-use crate::engine::calibrate::{judge, negative_control, positive_control};
+use crate::engine::calibrate::{judge, negative_control, open_session, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::{Check, CheckFuture};
@@ -129,23 +129,6 @@ fn multiple_authorization(ctx: &Context) -> CheckFuture<'_> {
         ]);
         let exchange = ctx.initialize(&credential).await;
         judge(Level::Should, exchange, expect::malformed_request)
-    })
-}
-
-/// Opens a session with a valid token; returns the session id, or the failed control.
-async fn open_session(ctx: &Context, credential: &Credential) -> Result<String, Outcome> {
-    let init = ctx.initialize(credential).await;
-    let session = init
-        .response
-        .as_ref()
-        .ok()
-        .filter(|r| expect::is_accepted(r))
-        .and_then(|r| r.header("mcp-session-id").map(str::to_owned));
-    session.ok_or_else(|| {
-        Outcome::error(
-            "positive control: initialize with a valid token gave no session",
-            vec![init],
-        )
     })
 }
 

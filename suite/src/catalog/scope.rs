@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::catalog::mcp;
 use crate::check::{CheckMeta, Need, Outcome};
-use crate::engine::calibrate::judge;
+use crate::engine::calibrate::{judge, open_session};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::{Check, CheckFuture};
@@ -41,18 +41,9 @@ fn insufficient(ctx: &Context) -> CheckFuture<'_> {
             );
         };
         let credential = Credential::Bearer(token);
-        let init = ctx.initialize(&credential).await;
-        let session = init
-            .response
-            .as_ref()
-            .ok()
-            .filter(|r| expect::is_accepted(r))
-            .and_then(|r| r.header("mcp-session-id").map(str::to_owned));
-        let Some(session) = session else {
-            return Outcome::error(
-                "positive control: initialize with a valid token failed",
-                vec![init],
-            );
+        let session = match open_session(ctx, &credential).await {
+            Ok(s) => s,
+            Err(o) => return o,
         };
         let call = ctx
             .send(

@@ -61,6 +61,23 @@ pub async fn negative_control(ctx: &Context) -> Result<Exchange, Outcome> {
     }
 }
 
+/// Opens a session with a valid token; returns the session id, or the failed control.
+pub async fn open_session(ctx: &Context, credential: &Credential) -> Result<String, Outcome> {
+    let init = ctx.initialize(credential).await;
+    let session = init
+        .response
+        .as_ref()
+        .ok()
+        .filter(|r| expect::is_accepted(r))
+        .and_then(|r| r.header("mcp-session-id").map(str::to_owned));
+    session.ok_or_else(|| {
+        Outcome::error(
+            "positive control: initialize with a valid token gave no session",
+            vec![init],
+        )
+    })
+}
+
 /// Runs `credential` as a calibrated negative stimulus and grades the response with `grade`.
 pub async fn refusal(
     ctx: &Context,
