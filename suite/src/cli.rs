@@ -9,6 +9,20 @@ use mock_idp::keystore::KeyRing;
 use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
 
 use crate::model::exit;
+
+// Output that never panics: a closed stdout (a pipe into `head`) just drops the rest.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
 use crate::wire::discovery::as_metadata_urls;
 use reference_server::{Config as DemoConfig, Fault, ReferenceServer};
 
@@ -158,7 +172,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         Command::List => {
             for check in crate::catalog::all() {
                 let m = check.meta;
-                println!("{:<40} {:<6} {}", m.id, m.level.as_str(), m.title);
+                say!("{:<40} {:<6} {}", m.id, m.level.as_str(), m.title);
             }
             Ok(exit::SUCCESS)
         }
@@ -175,7 +189,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         } => {
             if faults.iter().any(|f| f == "list") {
                 for fault in Fault::ALL {
-                    println!("{:<24} {}", fault.name(), fault.description());
+                    say!("{:<24} {}", fault.name(), fault.description());
                 }
                 return Ok(exit::SUCCESS);
             }
@@ -208,7 +222,7 @@ fn run(cli: Cli) -> Result<u8, String> {
         Command::Idp(IdpCommand::Keygen { out, prefix }) => {
             let ring = KeyRing::load_or_generate(&out, &prefix).map_err(|e| e.to_string())?;
             for key in ring.keys() {
-                println!(
+                say!(
                     "{}  {}",
                     key.alg(),
                     out.join(format!("{}.pem", key.kid().unwrap_or("?")))
@@ -228,38 +242,38 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 async fn serve_idp(config: IdpConfig, audience: &str) -> Result<(), String> {
     let idp = MockIdp::start(config).await.map_err(|e| e.to_string())?;
     let trusted = idp.urls(IssuerKind::Trusted);
-    println!("mock IdP listening on {}", idp.local_addr());
-    println!();
-    println!("Configure the server under test to trust:");
-    println!("  issuer      {}", trusted.issuer);
-    println!("  jwks_uri    {}", trusted.jwks_uri);
-    println!("  metadata    {}", trusted.metadata_url);
-    println!("  token       {}", trusted.token_endpoint);
-    println!();
-    println!("Other issuers (never trusted by a correct server):");
+    say!("mock IdP listening on {}", idp.local_addr());
+    say!();
+    say!("Configure the server under test to trust:");
+    say!("  issuer      {}", trusted.issuer);
+    say!("  jwks_uri    {}", trusted.jwks_uri);
+    say!("  metadata    {}", trusted.metadata_url);
+    say!("  token       {}", trusted.token_endpoint);
+    say!();
+    say!("Other issuers (never trusted by a correct server):");
     for (label, kind) in [
         ("rogue", IssuerKind::Rogue),
         ("other tenant", IssuerKind::OtherTenant),
     ] {
-        println!("  {label:<12} {}", idp.issuer_of(kind));
+        say!("  {label:<12} {}", idp.issuer_of(kind));
     }
-    println!();
-    println!("Pre-registered clients:");
-    println!(
+    say!();
+    say!("Pre-registered clients:");
+    say!(
         "  {} (client secret {})",
         mock_idp::server::CONFIDENTIAL_CLIENT_ID,
         mock_idp::server::CONFIDENTIAL_CLIENT_SECRET
     );
-    println!(
+    say!(
         "  {} (public, loopback redirect URIs)",
         mock_idp::server::PUBLIC_CLIENT_ID
     );
-    println!();
+    say!();
     let example = idp.mint(&idp.valid_token_spec(audience, &idp.config().default_scope));
-    println!("Example valid access token (aud {audience}, 5 min):");
-    println!("{example}");
-    println!();
-    println!("Ctrl-C stops the IdP.");
+    say!("Example valid access token (aud {audience}, 5 min):");
+    say!("{example}");
+    say!();
+    say!("Ctrl-C stops the IdP.");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     idp.shutdown().await;
     Ok(())
@@ -311,12 +325,12 @@ async fn serve_demo(
     let server = ReferenceServer::start(config)
         .await
         .map_err(|e| e.to_string())?;
-    println!("reference MCP server on {}", server.mcp_url());
-    println!("  resource    {}", server.resource());
-    println!("  metadata    {}", server.prm_url());
-    println!("  trusts      {issuer} (keys from {jwks_uri})");
+    say!("reference MCP server on {}", server.mcp_url());
+    say!("  resource    {}", server.resource());
+    say!("  metadata    {}", server.prm_url());
+    say!("  trusts      {issuer} (keys from {jwks_uri})");
     let names: Vec<_> = server.faults().iter().map(|f| f.name()).collect();
-    println!(
+    say!(
         "  faults      {}",
         if names.is_empty() {
             "none (compliant)".to_owned()
@@ -324,7 +338,7 @@ async fn serve_demo(
             names.join(", ")
         }
     );
-    println!("Ctrl-C stops the server.");
+    say!("Ctrl-C stops the server.");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     server.shutdown().await;
     Ok(())
@@ -365,7 +379,7 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            println!(
+            say!(
                 "Embedded demo: reference server {} ({label}), mock IdP {}",
                 embedded.server.mcp_url(),
                 embedded.idp.issuer()
@@ -386,10 +400,10 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
             };
             let idp = MockIdp::start(config).await.map_err(|e| e.to_string())?;
             let trusted = idp.urls(IssuerKind::Trusted);
-            println!("The server under test must trust this issuer for the run:");
-            println!("  issuer      {}", trusted.issuer);
-            println!("  jwks_uri    {}", trusted.jwks_uri);
-            println!("  audience    its own resource identifier (override with --audience)");
+            say!("The server under test must trust this issuer for the run:");
+            say!("  issuer      {}", trusted.issuer);
+            say!("  jwks_uri    {}", trusted.jwks_uri);
+            say!("  audience    its own resource identifier (override with --audience)");
             (target.clone(), Arc::new(idp), None, None)
         }
     };
@@ -403,17 +417,18 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
         crate::http::Limits::default(),
     )
     .await?;
-    println!(
+    say!(
         "Target {endpoint}; tokens for audience {} with scope {:?}",
-        ctx.audience, ctx.scope
+        ctx.audience,
+        ctx.scope
     );
-    println!();
+    say!();
     let options = crate::engine::runner::RunOptions {
         concurrency: args.concurrency.max(1),
         ..Default::default()
     };
     let results = session::run_checks(&ctx, &selection, options, |meta, outcome| {
-        println!("{}", crate::output::line(meta, outcome));
+        say!("{}", crate::output::line(meta, outcome));
     })
     .await;
     let failing: Vec<_> = results
@@ -421,9 +436,9 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
         .filter(|(_, o)| o.verdict != crate::model::Verdict::Pass)
         .collect();
     if !failing.is_empty() {
-        println!();
+        say!();
         for (meta, outcome) in &failing {
-            print!("{}", crate::output::detail(meta, outcome));
+            say_raw!("{}", crate::output::detail(meta, outcome));
         }
     }
     if let Some(path) = &args.json {
@@ -433,8 +448,8 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
     }
     let code = session::exit_code(&results, args.strict, session::reachable(&ctx));
     let summary = crate::output::summary(&results);
-    println!();
-    println!(
+    say!();
+    say!(
         "{} checks: {} pass, {} fail, {} warn, {} error, {} not evaluated, {} skip, {} info. Exit {code}.",
         summary["total"],
         summary["pass"],
