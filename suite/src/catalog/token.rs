@@ -226,7 +226,177 @@ const ROWS: &[Row] = &[
         &[rfc("RFC 9068", "§4", "the signature is validated", RFC9068)],
         &[],
         &["skip-signature"],
-        |ctx| forged(ctx, &[Attack::SignatureBroken, Attack::SignatureStripped]),
+        |ctx| forged(ctx, &[Attack::SignatureBroken]),
+    ),
+    row(
+        "rs.token.null-signature",
+        "rs-null-signature",
+        "Refuses a token whose signature was stripped",
+        &[rfc(
+            "RFC 7515",
+            "§5.2",
+            "the signature is validated",
+            "https://www.rfc-editor.org/rfc/rfc7515",
+        )],
+        &["CVE-2020-28042"],
+        &["skip-signature"],
+        |ctx| forged(ctx, &[Attack::SignatureStripped]),
+    ),
+    row(
+        "rs.token.iss-missing",
+        "rs-iss-missing",
+        "Refuses a token without iss",
+        &[rfc("RFC 9068", "§2.2", "iss is required", RFC9068)],
+        &[],
+        &["ignore-iss"],
+        |ctx| one(ctx, |s| s.without_claim("iss")),
+    ),
+    row(
+        "rs.token.iss-exact",
+        "rs-iss-exact",
+        "Compares iss without normalisation",
+        &[rfc(
+            "RFC 9068",
+            "§4",
+            "iss must exactly match the issuer",
+            RFC9068,
+        )],
+        &[],
+        &["ignore-iss"],
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            let issuer = idp.issuer();
+            let spec = ctx.valid_spec()?;
+            Some(vec![
+                ctx.mint(&spec.clone().iss(&format!("{issuer}/")))?,
+                ctx.mint(&spec.iss(&issuer.to_ascii_uppercase()))?,
+            ])
+        },
+    ),
+    row(
+        "rs.token.aud-client-id",
+        "rs-aud-client-id",
+        "Refuses a token whose audience is the client",
+        &[rfc("RFC 8725", "§3.9", "audience is validated", RFC8725)],
+        &["ID token confusion"],
+        &["ignore-aud"],
+        |ctx| one(ctx, |s| s.aud(mock_idp::server::CONFIDENTIAL_CLIENT_ID)),
+    ),
+    row(
+        "rs.token.aud-sibling-path",
+        "rs-aud-sibling-path",
+        "Refuses a token for another MCP server on the same origin",
+        &[mcp(
+            "Token Handling",
+            "tokens are issued for this specific resource",
+        )],
+        &["multi-tenant host"],
+        &["ignore-aud"],
+        |ctx| {
+            let url = url::Url::parse(&ctx.audience).ok()?;
+            let sibling = format!("{}/other-mcp", url.origin().ascii_serialization());
+            one(ctx, |s| s.aud(&sibling))
+        },
+    ),
+    row(
+        "rs.token.kid-unknown",
+        "rs-kid-unknown",
+        "Refuses a token signed with a key the issuer never published",
+        &[rfc(
+            "RFC 8725",
+            "§3.10",
+            "keys come from the issuer's JWKS only",
+            RFC8725,
+        )],
+        &[],
+        &["skip-signature"],
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            let spec = ctx.valid_spec()?.kid("nope");
+            Some(vec![spec.mint(idp.signing_key(IssuerKind::Rogue))])
+        },
+    ),
+    row(
+        "rs.token.hmac-secrets",
+        "rs-blank-hmac-secret",
+        "Refuses HS256 tokens with blank or common secrets",
+        &[rfc(
+            "RFC 8725",
+            "§3.5",
+            "no guessable HMAC secrets; one key, one algorithm",
+            RFC8725,
+        )],
+        &["CVE-2019-20933", "CVE-2020-28637"],
+        &["skip-signature"],
+        |ctx| {
+            let mut attacks = vec![Attack::HmacEmptySecret];
+            attacks.extend(mock_idp::forge::WEAK_SECRETS.map(Attack::HmacWeakSecret));
+            forged(ctx, &attacks)
+        },
+    ),
+    row(
+        "rs.token.kid-injection",
+        "rs-kid-injection",
+        "Never lets a hostile kid select a key",
+        &[rfc(
+            "RFC 8725",
+            "§3.10",
+            "kid is sanitised and never trusted to locate keys",
+            RFC8725,
+        )],
+        &["kid injection"],
+        &["skip-signature"],
+        |ctx| {
+            let attacks: Vec<Attack> = mock_idp::forge::KID_INJECTIONS
+                .iter()
+                .map(|&(kid, secret)| Attack::KidInjection { kid, secret })
+                .collect();
+            forged(ctx, &attacks)
+        },
+    ),
+    row(
+        "rs.token.ecdsa-range",
+        "rs-ecdsa-range",
+        "Refuses ECDSA signatures with r or s out of range",
+        &[rfc(
+            "RFC 7518",
+            "§3.4",
+            "ECDSA signatures are validated",
+            "https://www.rfc-editor.org/rfc/rfc7518",
+        )],
+        &["CVE-2022-21449"],
+        &["skip-signature"],
+        |ctx| {
+            use mock_idp::forge::ScalarDefect::*;
+            forged(
+                ctx,
+                &[RIsZero, SIsZero, RIsOrder, SIsOrder].map(Attack::ScalarOutOfRange),
+            )
+        },
+    ),
+    row(
+        "rs.token.ecdsa-length",
+        "rs-ecdsa-length",
+        "Refuses ECDSA signatures of the wrong size or encoding",
+        &[rfc(
+            "RFC 7518",
+            "§3.4",
+            "R and S are fixed-size octet strings",
+            "https://www.rfc-editor.org/rfc/rfc7518",
+        )],
+        &["Keycloak R-24 pattern"],
+        &["skip-signature"],
+        |ctx| {
+            forged(
+                ctx,
+                &[
+                    Attack::SignatureTrailingBytes,
+                    Attack::SignatureTruncated,
+                    Attack::DerSignature,
+                    Attack::SignatureWrongCurveSize,
+                ],
+            )
+        },
     ),
     row(
         "rs.token.psychic-signature",
