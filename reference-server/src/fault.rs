@@ -1,16 +1,18 @@
 //! Fault profiles: each breaks exactly one behaviour of the compliant server on purpose, so
 //! every check can be shown to fail. Several can be combined.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
 macro_rules! faults {
-    ($($variant:ident = $name:literal : $what:literal,)*) => {
+    ($($(#[$area:meta])* $variant:ident = $name:literal : $what:literal,)*) => {
         /// One deliberate defect.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Fault { $($variant,)* }
+        pub enum Fault { $($(#[$area])* $variant,)* }
 
         impl Fault {
+            /// Every fault, in declaration order (grouped by spec area).
             pub const ALL: &'static [Fault] = &[$(Fault::$variant,)*];
 
             /// The kebab-case name used on the command line and in check metadata.
@@ -27,30 +29,81 @@ macro_rules! faults {
 }
 
 faults! {
-    AcceptNoExp = "accept-no-exp": "accepts tokens without exp",
-    AcceptExpired = "accept-expired": "does not check exp",
-    IgnoreNbf = "ignore-nbf": "does not check nbf",
-    IgnoreAud = "ignore-aud": "does not check aud",
-    IgnoreIss = "ignore-iss": "does not check iss",
-    AcceptAlgNone = "accept-alg-none": "accepts unsigned tokens (alg none, any spelling)",
-    Hs256PublicKey = "hs256-public-key": "verifies HS256 with the issuer's public JWK text as the secret",
-    TrustEmbeddedJwk = "trust-embedded-jwk": "verifies with a jwk embedded in the token header",
-    SkipSignature = "skip-signature": "never verifies signatures",
-    IgnoreTyp = "ignore-typ": "accepts any typ, not only at+jwt",
-    NoResourceMetadata = "no-resource-metadata": "serves no protected resource metadata and no resource_metadata parameter",
-    PrmResourceMismatch = "prm-resource-mismatch": "PRM resource names another resource",
+    // §1.1 challenge, discovery and protected resource metadata
     NoWwwAuthenticate = "no-www-authenticate": "401 without a WWW-Authenticate header",
+    NoResourceMetadata = "no-resource-metadata": "serves no protected resource metadata and no resource_metadata parameter",
+    NoResourceMetadataParam = "no-resource-metadata-param": "challenges carry no resource_metadata parameter (the metadata is still served)",
     ErrorOnNoToken = "error-on-no-token": "puts error=invalid_token in the challenge to a request without credentials",
-    NoScopeInChallenge = "no-scope-in-challenge": "the 401 challenge has no scope parameter",
-    Scope401 = "scope-401": "answers insufficient scope with 401 invalid_token",
+    ErrorOnUnsupportedScheme = "error-on-unsupported-scheme": "answers credentials in another scheme (Basic, Token) with error=invalid_token",
+    NoScopeInChallenge = "no-scope-in-challenge": "the 401 challenges have no scope parameter",
+    AdvertiseOfflineAccess = "advertise-offline-access": "offline_access in the challenge scope and in scopes_supported",
+    MalformedChallenge = "malformed-challenge": "challenges repeat their scope parameter (not RFC 6750 syntax)",
+    PrmRequiresToken = "prm-requires-token": "the protected resource metadata answers 401 without a token",
+    PrmResourceMismatch = "prm-resource-mismatch": "PRM resource names another resource",
+    PrmResourceFragment = "prm-resource-fragment": "PRM resource carries a #fragment",
+    PrmNoAuthorizationServers = "prm-no-authorization-servers": "PRM has no authorization_servers member",
+    PrmIssuerMismatch = "prm-issuer-mismatch": "PRM lists the issuer with a trailing slash, so it resolves to no matching metadata",
+    PrmEmptyArray = "prm-empty-array": "PRM has an empty scopes_supported array",
+    PrmAdvertisesQuery = "prm-advertises-query": "PRM bearer_methods_supported lists query, which the server does not honour",
+    NoCorsExpose = "no-cors-expose": "no CORS headers: scripts cannot read WWW-Authenticate",
+    // §1.2 how the token is presented
     AcceptQueryToken = "accept-query-token": "takes the token from the access_token query parameter",
+    AcceptFormToken = "accept-form-token": "takes the token from an access_token form body and does not refuse two methods",
+    CaseSensitiveScheme = "case-sensitive-scheme": "accepts only the exact spelling Bearer as auth-scheme",
+    FirstAuthorizationWins = "first-authorization-wins": "uses the first of several Authorization header fields",
+    LenientCredentials = "lenient-credentials": "takes the first word of a malformed Bearer credential (Bearer V extra)",
+    AllowAnonymous = "allow-anonymous": "serves requests without credentials as an anonymous user",
+    SessionIsAuthentication = "session-is-authentication": "treats a known Mcp-Session-Id as authentication",
     SessionNotBound = "session-not-bound": "lets any valid token use any session",
+    UnauthenticatedDelete = "unauthenticated-delete": "DELETE ends a session without a token",
     ProcessBeforeAuth = "process-before-auth": "runs a tools/call before checking the token (the canary counts refused calls)",
     Error500OnGarbage = "error-500-on-garbage": "answers 500 to a token that does not parse",
     RejectEverything = "reject-everything": "refuses every token, valid ones included",
-    CaseSensitiveScheme = "case-sensitive-scheme": "accepts only the exact spelling Bearer as auth-scheme",
-    FirstAuthorizationWins = "first-authorization-wins": "uses the first of several Authorization header fields",
-    SessionIsAuthentication = "session-is-authentication": "treats a known Mcp-Session-Id as authentication",
+    // §1.3 audience, issuer, passthrough
+    IgnoreAud = "ignore-aud": "does not check aud",
+    AudSameOrigin = "aud-same-origin": "accepts any aud on the resource's origin (sibling paths, the bare origin)",
+    AudCaseSensitive = "aud-case-sensitive": "compares aud byte for byte (refuses an upper-case scheme or host)",
+    IgnoreIss = "ignore-iss": "does not check iss",
+    AcceptNoIss = "accept-no-iss": "checks iss only when the token has one",
+    IssNormalized = "iss-normalized": "compares iss after normalising case, default port and a trailing slash",
+    AcceptOtherTenant = "accept-other-tenant": "accepts any issuer on the trusted issuer's origin (a sibling tenant sharing its keys)",
+    AcceptRogueIssuer = "accept-rogue-issuer": "trusts any issuer, verifying with keys from the token's own iss metadata",
+    TokenPassthrough = "token-passthrough": "forwards the client's token to the canary's upstream",
+    // §1.4 JWT access-token validation
+    AcceptNoExp = "accept-no-exp": "accepts tokens without exp",
+    AcceptExpired = "accept-expired": "does not check exp",
+    LeewayHuge = "leeway-huge": "accepts tokens that expired up to a day ago",
+    IgnoreNbf = "ignore-nbf": "does not check nbf",
+    IgnoreIat = "ignore-iat": "accepts tokens issued in the future",
+    LaxClaimTypes = "lax-claim-types": "coerces claim types (numeric strings as dates, arrays and numbers as strings)",
+    LaxRequiredClaims = "lax-required-claims": "accepts tokens without client_id, iat or jti",
+    IgnoreTyp = "ignore-typ": "accepts any typ, not only at+jwt",
+    TypExact = "typ-exact": "accepts only the exact typ at+jwt (refuses application/at+jwt)",
+    AcceptIdToken = "accept-id-token": "takes ID tokens as access tokens: any typ, and aud may be the client (azp or client_id)",
+    AcceptDuplicateClaims = "accept-duplicate-claims": "parses claims with duplicate names, first one wins",
+    AcceptCritUnknown = "accept-crit-unknown": "treats every extension named in crit as understood",
+    LaxCrit = "lax-crit": "accepts malformed crit (empty, naming a registered or an absent parameter)",
+    IgnoreCrit = "ignore-crit": "never enforces the crit header parameter",
+    LenientBase64 = "lenient-base64": "accepts padding, +, / and line breaks in token segments",
+    NestedInnerOnly = "nested-inner-only": "for a nested JWT (cty JWT) checks only the inner token",
+    NoJwksRateLimit = "no-jwks-rate-limit": "refetches the issuer's JWKS for every unknown kid",
+    JwksNeverRefresh = "jwks-never-refresh": "fetches the issuer's JWKS once and never again (misses rotation)",
+    AcceptInactive = "accept-inactive": "never reads introspection active and checks claims only when present",
+    IntrospectionFailOpen = "introspection-fail-open": "accepts the token when introspection fails",
+    // §1.5 JWT attacks
+    AcceptAlgNone = "accept-alg-none": "accepts unsigned tokens (alg none, any spelling)",
+    SkipSignature = "skip-signature": "never verifies signatures",
+    Hs256PublicKey = "hs256-public-key": "verifies HS256 with the issuer's public key (JWK text or raw bytes) as the secret",
+    TrustEmbeddedJwk = "trust-embedded-jwk": "verifies with a jwk embedded in the token header",
+    TrustJku = "trust-jku": "fetches the JWKS named by the token's jku header and verifies with it",
+    AcceptPsychicSignature = "accept-psychic-signature": "accepts the ECDSA signature r = s = 0 (CVE-2022-21449)",
+    // §1.6 scope and step-up
+    Scope401 = "scope-401": "answers insufficient scope with 401 invalid_token",
+    Scope403Bare = "scope-403-bare": "answers insufficient scope with a 403 without WWW-Authenticate",
+    ScopeChallengeIncomplete = "scope-challenge-incomplete": "the 403 challenge names only the scopes the token already has",
+    IgnoreScopeHierarchy = "ignore-scope-hierarchy": "a broader scope does not imply the scopes it includes",
+    ScopeFirstOnly = "scope-first-only": "reads only the first value of the scope claim",
+    ScopeCaseInsensitive = "scope-case-insensitive": "compares scope values without regard to case",
 }
 
 impl fmt::Display for Fault {
@@ -72,14 +125,31 @@ fn known_names() -> String {
         .join(", ")
 }
 
-impl FromStr for Fault {
-    type Err = UnknownFault;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+impl Fault {
+    /// Looks a fault up by its kebab-case name (exact, case-sensitive).
+    pub fn from_name(name: &str) -> Result<Fault, UnknownFault> {
         Fault::ALL
             .iter()
             .copied()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| UnknownFault(s.to_owned()))
+            .find(|f| f.name() == name)
+            .ok_or_else(|| UnknownFault(name.to_owned()))
+    }
+
+    /// Parses a combination such as `ignore-aud+skip-signature` or `ignore-aud,ignore-iss`
+    /// (surrounding spaces ignored, empty parts skipped).
+    pub fn parse_set(list: &str) -> Result<BTreeSet<Fault>, UnknownFault> {
+        list.split(['+', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Fault::from_name)
+            .collect()
+    }
+}
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::from_name(s)
     }
 }
 
@@ -91,8 +161,25 @@ mod tests {
     fn names_round_trip_and_unknown_names_list_the_known_ones() {
         for f in Fault::ALL {
             assert_eq!(f.name().parse::<Fault>(), Ok(*f));
+            assert!(!f.description().is_empty());
+            assert!(
+                f.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{f} is not kebab-case"
+            );
         }
+        let names: BTreeSet<_> = Fault::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names.len(), Fault::ALL.len(), "names are unique");
         let err = "nope".parse::<Fault>().unwrap_err().to_string();
         assert!(err.contains("accept-no-exp") && err.contains("nope"));
+    }
+
+    #[test]
+    fn combinations_parse() {
+        let set = Fault::parse_set("ignore-aud+skip-signature, ignore-iss").unwrap();
+        assert_eq!(set.len(), 3);
+        assert!(Fault::parse_set("ignore-aud+Ignore-Iss").is_err());
+        assert!(Fault::parse_set("").unwrap().is_empty());
     }
 }

@@ -1,97 +1,95 @@
-//! The reference MCP server: streamable HTTP on `/mcp`, protected resource metadata, sessions,
-//! a counted canary tool, and the compliant OAuth behaviour with switchable faults.
+//! Start, routes, the handle, and the protected resource metadata (RFC 9728).
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::auth::{self, AuthFailure, Principal};
+use crate::challenge::refusal;
+use crate::config::Config;
+use crate::credentials::AuthFailure;
 use crate::fault::Fault;
-use crate::jwks::JwksCache;
+use crate::jwks::{self, JwksCache, Refresh};
+use crate::mcp::{self, Session};
 
-/// The scope every tool call needs.
-pub const BASE_SCOPE: &str = "mcp:read";
-/// The extra scope the privileged tool needs (step-up tests).
-pub const ADMIN_SCOPE: &str = "mcp:write";
-/// The counted tool.
-pub const CANARY_TOOL: &str = "canary";
-/// The counted tool that needs `ADMIN_SCOPE`.
-pub const ADMIN_TOOL: &str = "admin_canary";
-const PRM_PATH: &str = "/.well-known/oauth-protected-resource";
-
-/// How the reference server is started.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    /// The issuer whose tokens are accepted (`iss`, exact match).
-    pub issuer: String,
-    /// Where its keys are; fetched over HTTP.
-    pub jwks_uri: String,
-    /// The resource identifier; default the MCP endpoint URL.
-    pub resource: Option<String>,
-    pub faults: BTreeSet<Fault>,
-    /// Clock leeway for exp/nbf/iat, seconds.
-    pub leeway_secs: i64,
-    /// Minimum interval between two JWKS fetches triggered by unknown kids.
-    pub jwks_min_refresh: Duration,
-}
-
-impl Config {
-    /// A compliant server on an ephemeral loopback port trusting `issuer`.
-    pub fn new(issuer: &str, jwks_uri: &str) -> Self {
-        Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            issuer: issuer.to_owned(),
-            jwks_uri: jwks_uri.to_owned(),
-            resource: None,
-            faults: BTreeSet::new(),
-            leeway_secs: 60,
-            jwks_min_refresh: Duration::from_secs(10),
-        }
-    }
-
-    pub fn with_fault(mut self, fault: Fault) -> Self {
-        self.faults.insert(fault);
-        self
-    }
-}
+/// The well-known suffix of RFC 9728 §3.
+pub const PRM_WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+/// Path of the MCP endpoint.
+pub const MCP_PATH: &str = "/mcp";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot bind {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot discover the issuer's jwks_uri: {0}")]
+    Discovery(String),
 }
 
 pub(crate) struct Shared {
     pub config: Config,
     pub resource: String,
+    /// Path-inserted PRM URL (named in `resource_metadata`) and the root fallback.
     pub prm_url: String,
+    pub prm_root_url: String,
+    prm_paths: Vec<String>,
     pub jwks: JwksCache,
-    canary: AtomicU64,
-    sessions: Mutex<HashMap<String, String>>,
+    pub http: reqwest::Client,
+    pub canary: AtomicU64,
+    sessions: Mutex<HashMap<String, Session>>,
 }
 
 impl Shared {
     pub fn has(&self, fault: Fault) -> bool {
         self.config.faults.contains(&fault)
     }
+
+    pub fn session_owner(&self, id: &str) -> Option<String> {
+        self.sessions
+            .lock()
+            .expect("session lock")
+            .get(id)
+            .map(|s| s.subject.clone())
+    }
+
+    pub fn open_session(&self, id: String, session: Session) {
+        let mut sessions = self.sessions.lock().expect("session lock");
+        if mcp::cap_sessions(sessions.len())
+            && let Some(old) = sessions.keys().next().cloned()
+        {
+            sessions.remove(&old);
+        }
+        sessions.insert(id, session);
+    }
+
+    /// Removes the session if `allowed(owner)`; false if unknown or not allowed.
+    pub fn close_session(&self, id: &str, allowed: impl Fn(&str) -> bool) -> bool {
+        let mut sessions = self.sessions.lock().expect("session lock");
+        match sessions.get(id) {
+            Some(s) if allowed(&s.subject) => {
+                sessions.remove(id);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
-/// A running reference server. Dropping it stops the server.
+/// A running reference server (the handle). Dropping it stops the server.
 pub struct ReferenceServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -99,8 +97,41 @@ pub struct ReferenceServer {
     task: Option<JoinHandle<()>>,
 }
 
+/// The handle `ReferenceServer::start` returns.
+pub type Handle = ReferenceServer;
+
+/// The path of `resource` when it is an http(s) URL with a non-root path, else `/mcp`.
+fn resource_path(resource: &str) -> String {
+    match url::Url::parse(resource) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.path() != "/" => u.path().to_owned(),
+        _ => MCP_PATH.to_owned(),
+    }
+}
+
 impl ReferenceServer {
+    /// Validates the configuration, binds, discovers the JWKS URL if needed, and serves.
     pub async fn start(config: Config) -> Result<Self, StartError> {
+        if let Some(a) = config.allowed_algs.iter().find(|a| a.is_symmetric()) {
+            return Err(StartError::Config(format!(
+                "{a} is symmetric; only asymmetric algorithms can be allowed"
+            )));
+        }
+        if config.allowed_algs.is_empty() {
+            return Err(StartError::Config("no algorithm allowed".into()));
+        }
+        if url::Url::parse(&config.issuer).is_err() {
+            return Err(StartError::Config(format!(
+                "issuer {:?} is not an absolute URL",
+                config.issuer
+            )));
+        }
+        let http = jwks::client();
+        let jwks_uri = match &config.jwks_uri {
+            Some(u) => u.clone(),
+            None => jwks::discover_jwks_uri(&http, &config.issuer)
+                .await
+                .map_err(StartError::Discovery)?,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartError::Bind(config.listen, e))?;
@@ -111,19 +142,36 @@ impl ReferenceServer {
         let resource = config
             .resource
             .clone()
-            .unwrap_or_else(|| format!("{origin}/mcp"));
+            .unwrap_or_else(|| format!("{origin}{MCP_PATH}"));
+        let inserted = format!("{PRM_WELL_KNOWN}{}", resource_path(&resource));
+        let refresh = if config.faults.contains(&Fault::NoJwksRateLimit) {
+            Refresh::Always
+        } else if config.faults.contains(&Fault::JwksNeverRefresh) {
+            Refresh::Never
+        } else {
+            Refresh::Bounded(config.jwks_min_refresh)
+        };
         let shared = Arc::new(Shared {
-            prm_url: format!("{origin}{PRM_PATH}/mcp"),
-            jwks: JwksCache::new(config.jwks_uri.clone(), config.jwks_min_refresh),
+            prm_url: format!("{origin}{inserted}"),
+            prm_root_url: format!("{origin}{PRM_WELL_KNOWN}"),
+            prm_paths: vec![inserted, PRM_WELL_KNOWN.to_owned()],
+            jwks: JwksCache::new(jwks_uri, refresh),
+            http,
             resource,
             config,
             canary: AtomicU64::new(0),
             sessions: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
-            .route("/mcp", get(mcp_get).post(mcp_post).delete(mcp_delete))
-            .route(PRM_PATH, get(prm))
-            .route(&format!("{PRM_PATH}/mcp"), get(prm))
+            .route(
+                MCP_PATH,
+                get(mcp::get)
+                    .post(mcp::post)
+                    .delete(mcp::delete)
+                    .options(preflight),
+            )
+            .fallback(fallback)
+            .layer(middleware::from_fn_with_state(shared.clone(), cors))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -147,7 +195,7 @@ impl ReferenceServer {
 
     /// The MCP endpoint `E`.
     pub fn mcp_url(&self) -> String {
-        format!("http://{}/mcp", self.addr)
+        format!("http://{}{MCP_PATH}", self.addr)
     }
 
     /// The resource identifier `R` the server expects in `aud`.
@@ -155,9 +203,19 @@ impl ReferenceServer {
         &self.shared.resource
     }
 
-    /// The path-inserted PRM URL.
+    /// The issuer the server trusts.
+    pub fn issuer(&self) -> &str {
+        &self.shared.config.issuer
+    }
+
+    /// The path-inserted PRM URL (the one named in `resource_metadata`).
     pub fn prm_url(&self) -> &str {
         &self.shared.prm_url
+    }
+
+    /// The root PRM URL (fallback of RFC 9728 §3 / MCP discovery).
+    pub fn prm_root_url(&self) -> &str {
+        &self.shared.prm_root_url
     }
 
     /// How many canary tool calls were processed.
@@ -165,22 +223,41 @@ impl ReferenceServer {
         self.shared.canary.load(Ordering::SeqCst)
     }
 
-    /// A handle that reads the canary count, usable after the server is moved.
+    /// A closure that reads the canary count, usable after the server is moved.
     pub fn canary_probe(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
         let shared = self.shared.clone();
         move || shared.canary.load(Ordering::SeqCst)
+    }
+
+    /// How many times the trusted issuer's JWKS was requested.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.shared.jwks.fetches()
+    }
+
+    /// How many MCP sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.lock().expect("session lock").len()
     }
 
     pub fn faults(&self) -> &BTreeSet<Fault> {
         &self.shared.config.faults
     }
 
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Stops accepting connections and waits (at most 5 s) for open ones.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
         }
     }
 }
@@ -193,289 +270,108 @@ impl Drop for ReferenceServer {
     }
 }
 
-fn challenge(shared: &Shared, error: Option<(&str, &str)>, scope: Option<&str>) -> String {
-    let mut params = Vec::new();
-    if let Some((code, description)) = error {
-        params.push(format!("error=\"{code}\""));
-        let description: String = description
-            .chars()
-            .filter(|c| *c != '"' && *c != '\\' && c.is_ascii())
-            .collect();
-        params.push(format!("error_description=\"{description}\""));
-    }
-    if let Some(scope) = scope {
-        params.push(format!("scope=\"{scope}\""));
-    }
-    if !shared.has(Fault::NoResourceMetadata) {
-        params.push(format!("resource_metadata=\"{}\"", shared.prm_url));
-    }
-    format!("Bearer {}", params.join(", "))
-}
-
-fn refusal(shared: &Shared, failure: &AuthFailure) -> Response {
-    let (status, www) = match failure {
-        AuthFailure::NoToken => {
-            let error = shared
-                .has(Fault::ErrorOnNoToken)
-                .then_some(("invalid_token", "no token"));
-            let scope = (!shared.has(Fault::NoScopeInChallenge)).then_some(BASE_SCOPE);
-            (StatusCode::UNAUTHORIZED, challenge(shared, error, scope))
-        }
-        AuthFailure::Malformed(why) => (
-            StatusCode::BAD_REQUEST,
-            challenge(shared, Some(("invalid_request", why)), None),
-        ),
-        AuthFailure::Invalid(why) => (
-            StatusCode::UNAUTHORIZED,
-            challenge(shared, Some(("invalid_token", why)), None),
-        ),
-        AuthFailure::Crash => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
-        }
-    };
-    let mut resp = (status, axum::Json(json!({"error": "unauthorized"}))).into_response();
-    if !shared.has(Fault::NoWwwAuthenticate)
-        && let Ok(v) = HeaderValue::from_str(&www)
-    {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+/// CORS for browser clients: every answer may be read by scripts, including the challenge.
+async fn cors(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if !shared.has(Fault::NoCorsExpose) {
+        let h = resp.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, DPoP-Nonce"),
+        );
     }
     resp
 }
 
-async fn authenticate(
-    shared: &Shared,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<Principal, AuthFailure> {
-    let token = auth::bearer_token(shared, headers, query)?;
-    auth::validate(shared, &token).await
+async fn preflight(State(shared): State<Arc<Shared>>) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if !shared.has(Fault::NoCorsExpose) {
+        let h = resp.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, DPoP",
+            ),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    resp
 }
 
-async fn prm(State(shared): State<Arc<Shared>>) -> Response {
+/// The PRM URLs (matched on the path, so any resource path works) and 404 for the rest.
+async fn fallback(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let path = req.uri().path();
+    if !shared.prm_paths.iter().any(|p| p == path) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match *req.method() {
+        Method::GET | Method::HEAD => prm(&shared, req.headers()),
+        Method::OPTIONS => preflight(State(shared.clone())).await,
+        _ => {
+            let mut resp = StatusCode::METHOD_NOT_ALLOWED.into_response();
+            resp.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            );
+            resp
+        }
+    }
+}
+
+/// The protected resource metadata (RFC 9728 §2, §3.2). Readable without a token.
+fn prm(shared: &Shared, headers: &axum::http::HeaderMap) -> Response {
     if shared.has(Fault::NoResourceMetadata) {
         return StatusCode::NOT_FOUND.into_response();
     }
+    if shared.has(Fault::PrmRequiresToken) && !headers.contains_key(header::AUTHORIZATION) {
+        return refusal(shared, &AuthFailure::NoToken);
+    }
     let resource = if shared.has(Fault::PrmResourceMismatch) {
         format!("{}-other", shared.resource)
+    } else if shared.has(Fault::PrmResourceFragment) {
+        format!("{}#frag", shared.resource)
     } else {
         shared.resource.clone()
     };
-    axum::Json(json!({
-        "resource": resource,
-        "authorization_servers": [shared.config.issuer],
-        "scopes_supported": [BASE_SCOPE, ADMIN_SCOPE],
-        "bearer_methods_supported": ["header"],
-        "resource_name": "mcp-authspec reference server",
-    }))
-    .into_response()
-}
-
-fn rpc_result(id: &Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
-}
-
-fn rpc_error(id: &Value, code: i64, message: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-}
-
-fn session_header(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-async fn mcp_post(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let message: Option<Value> = serde_json::from_slice(&body).ok();
-    let method = message
-        .as_ref()
-        .and_then(|m| m.get("method"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if shared.has(Fault::ProcessBeforeAuth) && method == "tools/call" {
-        shared.canary.fetch_add(1, Ordering::SeqCst);
+    let mut scopes = shared.config.scopes_supported();
+    if shared.has(Fault::AdvertiseOfflineAccess) {
+        scopes.push("offline_access".into());
     }
-    let principal = match authenticate(&shared, &headers, &query).await {
-        Ok(p) => p,
-        Err(AuthFailure::NoToken) if shared.has(Fault::SessionIsAuthentication) => {
-            // The defect: a known session id stands in for the token.
-            let owner = session_header(&headers).and_then(|s| {
-                shared
-                    .sessions
-                    .lock()
-                    .expect("session lock")
-                    .get(&s)
-                    .cloned()
-            });
-            match owner {
-                Some(subject) => Principal {
-                    subject,
-                    scopes: [BASE_SCOPE.to_owned()].into(),
-                },
-                None => return refusal(&shared, &AuthFailure::NoToken),
-            }
-        }
-        Err(failure) => return refusal(&shared, &failure),
-    };
-    let Some(message) = message else {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(rpc_error(&Value::Null, -32700, "parse error")),
-        )
-            .into_response();
-    };
-    let id = message.get("id").cloned().unwrap_or(Value::Null);
-    if method.starts_with("notifications/") {
-        return StatusCode::ACCEPTED.into_response();
+    let mut methods = vec!["header"];
+    if shared.has(Fault::PrmAdvertisesQuery) {
+        methods.push("query");
     }
-    if method == "initialize" {
-        let session = mock_idp::random_b64url(16);
-        shared
-            .sessions
-            .lock()
-            .expect("session lock")
-            .insert(session.clone(), principal.subject.clone());
-        let result = json!({
-            "protocolVersion": message.pointer("/params/protocolVersion").cloned().unwrap_or(json!("2025-06-18")),
-            "capabilities": {"tools": {}},
-            "serverInfo": {"name": "mcp-authspec-reference", "version": env!("CARGO_PKG_VERSION")}
-        });
-        let mut resp = axum::Json(rpc_result(&id, result)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&session) {
-            resp.headers_mut().insert("mcp-session-id", v);
-        }
-        return resp;
+    let mut doc = serde_json::Map::new();
+    doc.insert("resource".into(), json!(resource));
+    if !shared.has(Fault::PrmNoAuthorizationServers) {
+        let issuer = if shared.has(Fault::PrmIssuerMismatch) {
+            format!("{}/", shared.config.issuer.trim_end_matches('/'))
+        } else {
+            shared.config.issuer.clone()
+        };
+        doc.insert("authorization_servers".into(), json!([issuer]));
     }
-    // Every other request belongs to a session of the same subject.
-    let Some(session) = session_header(&headers) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(rpc_error(&id, -32600, "Mcp-Session-Id required")),
-        )
-            .into_response();
-    };
-    let owner = shared
-        .sessions
-        .lock()
-        .expect("session lock")
-        .get(&session)
-        .cloned();
-    match owner {
-        None => {
-            return (
-                StatusCode::NOT_FOUND,
-                axum::Json(rpc_error(&id, -32600, "unknown session")),
-            )
-                .into_response();
-        }
-        Some(owner) if owner != principal.subject && !shared.has(Fault::SessionNotBound) => {
-            // Not found rather than forbidden: another subject's session is not revealed.
-            return (
-                StatusCode::NOT_FOUND,
-                axum::Json(rpc_error(&id, -32600, "unknown session")),
-            )
-                .into_response();
-        }
-        Some(_) => {}
-    }
-    let result = match method.as_str() {
-        "ping" => rpc_result(&id, json!({})),
-        "tools/list" => rpc_result(
-            &id,
-            json!({"tools": [
-                {"name": CANARY_TOOL, "description": "Counts its calls", "inputSchema": {"type": "object"}},
-                {"name": ADMIN_TOOL, "description": "Counts its calls; needs mcp:write", "inputSchema": {"type": "object"}}
-            ]}),
-        ),
-        "tools/call" => {
-            let tool = message
-                .pointer("/params/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let needed: &[&str] = match tool {
-                CANARY_TOOL => &[BASE_SCOPE],
-                ADMIN_TOOL => &[BASE_SCOPE, ADMIN_SCOPE],
-                _ => return axum::Json(rpc_error(&id, -32602, "unknown tool")).into_response(),
-            };
-            if let Some(missing) = needed.iter().find(|s| !principal.scopes.contains(**s)) {
-                return insufficient_scope(&shared, missing, needed);
-            }
-            if !shared.has(Fault::ProcessBeforeAuth) {
-                shared.canary.fetch_add(1, Ordering::SeqCst);
-            }
-            rpc_result(
-                &id,
-                json!({"content": [{"type": "text", "text": "counted"}]}),
-            )
-        }
-        _ => rpc_error(&id, -32601, "method not found"),
-    };
-    axum::Json(result).into_response()
-}
-
-fn insufficient_scope(shared: &Shared, missing: &str, needed: &[&str]) -> Response {
-    let (status, www) = if shared.has(Fault::Scope401) {
-        (
-            StatusCode::UNAUTHORIZED,
-            challenge(shared, Some(("invalid_token", "scope")), None),
-        )
+    let scopes = if shared.has(Fault::PrmEmptyArray) {
+        Vec::new()
     } else {
-        let description = format!("needs {missing}");
-        (
-            StatusCode::FORBIDDEN,
-            challenge(
-                shared,
-                Some(("insufficient_scope", &description)),
-                Some(&needed.join(" ")),
-            ),
-        )
+        scopes
     };
-    let mut resp = (status, axum::Json(json!({"error": "insufficient_scope"}))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&www) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
-}
-
-async fn mcp_get(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(failure) = authenticate(&shared, &headers, &query).await {
-        return refusal(&shared, &failure);
-    }
-    // No server-initiated stream is offered (streamable HTTP allows 405).
-    let mut resp = StatusCode::METHOD_NOT_ALLOWED.into_response();
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST, DELETE"));
-    resp
-}
-
-async fn mcp_delete(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let principal = match authenticate(&shared, &headers, &query).await {
-        Ok(p) => p,
-        Err(failure) => return refusal(&shared, &failure),
-    };
-    let Some(session) = session_header(&headers) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    let mut sessions = shared.sessions.lock().expect("session lock");
-    match sessions.get(&session) {
-        Some(owner) if *owner == principal.subject || shared.has(Fault::SessionNotBound) => {
-            sessions.remove(&session);
-            StatusCode::NO_CONTENT.into_response()
-        }
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
+    doc.insert("scopes_supported".into(), json!(scopes));
+    doc.insert("bearer_methods_supported".into(), json!(methods));
+    doc.insert(
+        "resource_name".into(),
+        json!("mcp-authspec reference server"),
+    );
+    axum::Json(serde_json::Value::Object(doc)).into_response()
 }

@@ -1,359 +1,614 @@
-//! Every fault profile is proven both ways over real loopback HTTP against the real mock IdP:
-//! the compliant server does the right thing, and the server with the fault does the wrong
-//! thing. The `match` in `broken` is exhaustive, so a new fault without a demonstration does
-//! not compile.
+//! Every fault profile proven both ways, over real loopback HTTP against the real mock IdP.
+//!
+//! `shows(f, …)` is the probe for fault `f`: it starts a reference server with the given
+//! faults and answers whether the defect `f` introduces is visible. The compliant server
+//! shows none; each fault shows its own; and (the matrix) each fault shows no other fault's
+//! defect except the overlaps declared in `OVERLAPS`. The `match` is exhaustive, so a new
+//! fault without a probe does not compile.
 
-use mock_idp::forge::{Attack, ForgeContext, PublicKeyForm};
-use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
-use mock_idp::token::TokenSpec;
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{Env, call, initialize};
+use mock_idp::alg::Algorithm;
+use mock_idp::forge::{Attack, CritForm, PublicKeyForm, Structure};
+use mock_idp::keys::SigningKey;
+use mock_idp::server::{
+    CONFIDENTIAL_CLIENT_ID, IssuerKind, RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET,
+};
 use mock_idp::unix_now;
-use reference_server::{ADMIN_TOOL, BASE_SCOPE, CANARY_TOOL, Config, Fault, ReferenceServer};
+use reference_server::{
+    ADMIN_SCOPE, ADMIN_TOOL, BASE_SCOPE, CANARY_TOOL, Config, Fault, IntrospectionConfig,
+    PARENT_SCOPE, ReferenceServer, UPSTREAM_CREDENTIAL,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct Reply {
-    status: StatusCode,
-    www_authenticate: Option<String>,
-    session: Option<String>,
-    body: Value,
+/// Server fault → other faults' probes it legitimately also shows (it is a superset).
+const OVERLAPS: &[(Fault, &[Fault])] = &[
+    (
+        Fault::IgnoreIss,
+        &[
+            Fault::AcceptNoIss,
+            Fault::IssNormalized,
+            Fault::AcceptOtherTenant,
+        ],
+    ),
+    (Fault::AcceptOtherTenant, &[Fault::IssNormalized]),
+    (Fault::AcceptRogueIssuer, &[Fault::AcceptOtherTenant]),
+    (Fault::IgnoreAud, &[Fault::AudSameOrigin]),
+    (Fault::AcceptExpired, &[Fault::LeewayHuge]),
+    (Fault::AcceptIdToken, &[Fault::IgnoreTyp]),
+    (
+        Fault::SkipSignature,
+        &[
+            Fault::AcceptAlgNone,
+            Fault::Hs256PublicKey,
+            Fault::TrustEmbeddedJwk,
+            Fault::TrustJku,
+            Fault::AcceptPsychicSignature,
+        ],
+    ),
+    (
+        Fault::SessionIsAuthentication,
+        &[Fault::UnauthenticatedDelete],
+    ),
+    (
+        Fault::IgnoreCrit,
+        &[Fault::AcceptCritUnknown, Fault::LaxCrit],
+    ),
+];
+
+fn overlaps(server: Fault, probe: Fault) -> bool {
+    OVERLAPS
+        .iter()
+        .any(|(s, probes)| *s == server && probes.contains(&probe))
 }
 
-async fn post(url: &str, token: Option<&str>, session: Option<&str>, body: Value) -> Reply {
-    let headers: Vec<(&str, String)> = token
-        .map(|t| ("authorization", format!("Bearer {t}")))
-        .into_iter()
-        .collect();
-    post_with(url, &headers, session, body).await
+async fn start(config: Config) -> ReferenceServer {
+    ReferenceServer::start(config).await.unwrap()
 }
 
-/// POSTs with exactly these extra header fields (repeated names stay separate lines).
-async fn post_with(
-    url: &str,
-    headers: &[(&str, String)],
-    session: Option<&str>,
-    body: Value,
-) -> Reply {
-    let mut req = reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .json(&body);
-    for (name, value) in headers {
-        req = req.header(*name, value);
-    }
-    if let Some(s) = session {
-        req = req.header("mcp-session-id", s);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let header = |n: &str| {
-        resp.headers()
-            .get(n)
-            .map(|v| v.to_str().unwrap().to_owned())
+/// Calibrated refusal: the base valid token is accepted and the variant is not.
+async fn refuses_variant(env: &Env, server: &ReferenceServer, variant: String) -> bool {
+    env.accepts(server, &env.mint(&env.valid(server))).await && !env.accepts(server, &variant).await
+}
+
+/// The anonymous `initialize` answer.
+async fn anonymous(env: &Env, server: &ReferenceServer) -> common::Reply {
+    env.post(&server.mcp_url()).json(initialize()).send().await
+}
+
+async fn prm(env: &Env, server: &ReferenceServer) -> Option<Value> {
+    let r = env.get(server.prm_url()).send().await;
+    (r.status == StatusCode::OK).then_some(r.body)
+}
+
+/// The answer to the admin tool with only the base scope, in a session the token opened.
+async fn step_up_reply(env: &Env, server: &ReferenceServer) -> Option<common::Reply> {
+    let token = env.mint(&env.valid(server));
+    let session = env.open_session(server, &token).await?;
+    let r = env
+        .post(&server.mcp_url())
+        .bearer(&token)
+        .session(&session)
+        .json(call(ADMIN_TOOL))
+        .send()
+        .await;
+    Some(r)
+}
+
+fn introspecting(env: &Env, config: Config, endpoint: &str) -> Config {
+    let mut config = config;
+    config.introspection = Some(IntrospectionConfig::new(
+        endpoint,
+        RESOURCE_SERVER_CLIENT_ID,
+        RESOURCE_SERVER_CLIENT_SECRET,
+    ));
+    let _ = env;
+    config
+}
+
+/// Whether a server with `faults` shows the defect `probe` introduces.
+async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
+    let config = env.config(faults);
+    let server = start(config.clone()).await;
+    let s = &server;
+    let v = env.valid(s);
+    let now = unix_now();
+    let accepts = |spec: mock_idp::token::TokenSpec| async move {
+        env.session_call(s, &env.mint(&spec), CANARY_TOOL).await
     };
-    let (www_authenticate, session) = (header("www-authenticate"), header("mcp-session-id"));
-    let body = resp.json().await.unwrap_or(Value::Null);
-    Reply {
-        status,
-        www_authenticate,
-        session,
-        body,
-    }
-}
-
-fn initialize() -> Value {
-    json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}})
-}
-
-fn call(tool: &str) -> Value {
-    json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":tool,"arguments":{}}})
-}
-
-/// initialize with `token`, then call `tool` in that session: true if the call was processed.
-async fn session_call(server: &ReferenceServer, token: &str, tool: &str) -> bool {
-    let before = server.canary_count();
-    let init = post(&server.mcp_url(), Some(token), None, initialize()).await;
-    let Some(session) = init.session else {
-        return false;
-    };
-    let reply = post(&server.mcp_url(), Some(token), Some(&session), call(tool)).await;
-    reply.status == StatusCode::OK
-        && reply.body.get("result").is_some()
-        && server.canary_count() == before + 1
-}
-
-fn valid(idp: &MockIdp, server: &ReferenceServer) -> TokenSpec {
-    idp.valid_token_spec(server.resource(), BASE_SCOPE)
-}
-
-fn forge(idp: &MockIdp, spec: &TokenSpec, attack: Attack) -> String {
-    let ctx = ForgeContext {
-        victim: idp.signing_key(IssuerKind::Trusted),
-        attacker: idp.signing_key(IssuerKind::Rogue),
-        listener_url: "http://127.0.0.1:9/jwks.json",
-        spec,
-    };
-    attack.forge(&ctx).unwrap()
-}
-
-/// Whether `server` shows the defect `fault` introduces.
-async fn broken(fault: Fault, idp: &MockIdp, server: &ReferenceServer) -> bool {
-    let v = valid(idp, server);
-    let accepts = |token: String| async move { session_call(server, &token, CANARY_TOOL).await };
-    let endpoint = server.mcp_url();
-    let anonymous = || post(&endpoint, None, None, initialize());
-    match fault {
-        Fault::AcceptNoExp => accepts(idp.mint(&v.clone().without_claim("exp"))).await,
-        Fault::AcceptExpired => {
-            accepts(idp.mint(&v.clone().iat(unix_now() - 900).exp(unix_now() - 600))).await
-        }
-        Fault::IgnoreNbf => accepts(idp.mint(&v.clone().nbf(unix_now() + 3600))).await,
-        Fault::IgnoreAud => accepts(idp.mint(&v.clone().aud("https://other.test/mcp"))).await,
-        Fault::IgnoreIss => {
-            let spec = idp.token_spec_for(IssuerKind::OtherTenant, server.resource(), BASE_SCOPE);
-            accepts(idp.mint_as(IssuerKind::OtherTenant, &spec)).await
-        }
-        Fault::AcceptAlgNone => {
-            accepts(forge(
-                idp,
-                &v,
-                Attack::AlgNone {
-                    spelling: "none",
-                    keep_signature: false,
-                },
-            ))
-            .await
-        }
-        Fault::Hs256PublicKey => {
-            accepts(forge(
-                idp,
-                &v,
-                Attack::HmacWithPublicKey(PublicKeyForm::JwkJson),
-            ))
-            .await
-        }
-        Fault::TrustEmbeddedJwk => {
-            accepts(forge(
-                idp,
-                &v,
-                Attack::EmbeddedJwk {
-                    keep_victim_kid: false,
-                },
-            ))
-            .await
-        }
-        Fault::SkipSignature => accepts(forge(idp, &v, Attack::SignatureBroken)).await,
-        Fault::IgnoreTyp => accepts(idp.mint(&v.clone().typ("JWT"))).await,
-        Fault::AcceptQueryToken => {
-            let url = format!("{}?access_token={}", server.mcp_url(), idp.mint(&v));
-            post(&url, None, None, initialize()).await.status == StatusCode::OK
+    let forged = |attack: Attack| env.forge(&env.valid(s), &attack).unwrap();
+    match probe {
+        // §1.1
+        Fault::NoWwwAuthenticate => {
+            let r = anonymous(env, s).await;
+            r.status == StatusCode::UNAUTHORIZED && r.www_authenticate().is_none()
         }
         Fault::NoResourceMetadata => {
-            let prm = reqwest::get(server.prm_url()).await.unwrap().status();
-            let challenge = anonymous().await.www_authenticate.unwrap_or_default();
-            prm == StatusCode::NOT_FOUND && !challenge.contains("resource_metadata")
+            env.get(s.prm_url()).send().await.status == StatusCode::NOT_FOUND
+                && env.get(s.prm_root_url()).send().await.status == StatusCode::NOT_FOUND
         }
-        Fault::PrmResourceMismatch => {
-            let prm: Value = reqwest::get(server.prm_url())
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            prm["resource"] != server.resource()
+        Fault::NoResourceMetadataParam => {
+            prm(env, s).await.is_some()
+                && anonymous(env, s)
+                    .await
+                    .challenge()
+                    .is_some_and(|c| c.get("resource_metadata").is_none())
         }
-        Fault::NoWwwAuthenticate => anonymous().await.www_authenticate.is_none(),
-        Fault::ErrorOnNoToken => anonymous()
+        Fault::ErrorOnNoToken => anonymous(env, s)
             .await
-            .www_authenticate
-            .unwrap_or_default()
-            .contains("error="),
-        Fault::NoScopeInChallenge => !anonymous()
+            .challenge()
+            .is_some_and(|c| c.get("error").is_some()),
+        Fault::ErrorOnUnsupportedScheme => env
+            .post(&s.mcp_url())
+            .header("authorization", "Basic dXNlcjpwYXNz")
+            .json(initialize())
+            .send()
             .await
-            .www_authenticate
-            .unwrap_or_default()
-            .contains("scope="),
-        Fault::Scope401 => {
-            let token = idp.mint(&v);
-            let init = post(&server.mcp_url(), Some(&token), None, initialize()).await;
-            let reply = post(
-                &server.mcp_url(),
-                Some(&token),
-                init.session.as_deref(),
-                call(ADMIN_TOOL),
-            )
-            .await;
-            reply.status == StatusCode::UNAUTHORIZED
+            .challenge()
+            .is_some_and(|c| c.get("error").is_some()),
+        Fault::NoScopeInChallenge => anonymous(env, s)
+            .await
+            .challenge()
+            .is_some_and(|c| c.get("scope").is_none()),
+        Fault::AdvertiseOfflineAccess => anonymous(env, s)
+            .await
+            .challenge()
+            .and_then(|c| c.get("scope").map(|s| s.contains("offline_access")))
+            .unwrap_or(false),
+        Fault::MalformedChallenge => anonymous(env, s)
+            .await
+            .challenge()
+            .is_some_and(|c| c.has_duplicates()),
+        Fault::PrmRequiresToken => {
+            env.get(s.prm_url()).send().await.status == StatusCode::UNAUTHORIZED
+        }
+        Fault::PrmResourceMismatch => prm(env, s).await.is_some_and(|p| {
+            let r = p["resource"].as_str().unwrap_or_default();
+            r.split('#').next() != Some(s.resource())
+        }),
+        Fault::PrmResourceFragment => prm(env, s)
+            .await
+            .is_some_and(|p| p["resource"].as_str().unwrap_or_default().contains('#')),
+        Fault::PrmNoAuthorizationServers => prm(env, s).await.is_some_and(|p| {
+            p.get("authorization_servers")
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.is_empty())
+        }),
+        Fault::PrmIssuerMismatch => prm(env, s).await.is_some_and(|p| {
+            p.get("authorization_servers")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty() && a[..] != [json!(env.idp.issuer())])
+        }),
+        Fault::PrmEmptyArray => prm(env, s).await.is_some_and(|p| {
+            p.as_object().unwrap().iter().any(|(k, v)| {
+                k != "bearer_methods_supported" && v.as_array().is_some_and(|a| a.is_empty())
+            })
+        }),
+        Fault::PrmAdvertisesQuery => prm(env, s).await.is_some_and(|p| {
+            p["bearer_methods_supported"]
+                .as_array()
+                .is_some_and(|m| m.contains(&json!("query")))
+        }),
+        Fault::NoCorsExpose => {
+            let r = env
+                .post(&s.mcp_url())
+                .header("origin", "https://client.test")
+                .json(initialize())
+                .send()
+                .await;
+            !r.header("access-control-expose-headers")
+                .is_some_and(|h| h.to_ascii_lowercase().contains("www-authenticate"))
+        }
+        // §1.2
+        Fault::AcceptQueryToken => {
+            let with = |t: String| {
+                env.post(&format!("{}?access_token={t}", s.mcp_url()))
+                    .json(initialize())
+                    .send()
+            };
+            with(env.mint(&v)).await.accepted()
+                && with("x.y.z".into())
+                    .await
+                    .challenge()
+                    .is_some_and(|c| c.get("error") == Some("invalid_token"))
+        }
+        Fault::AcceptFormToken => {
+            let with = |t: String| {
+                env.post(&s.mcp_url())
+                    .raw(
+                        "application/x-www-form-urlencoded",
+                        format!("access_token={t}"),
+                    )
+                    .send()
+            };
+            with(env.mint(&v)).await.status != StatusCode::UNAUTHORIZED
+                && with("x.y.z".into())
+                    .await
+                    .challenge()
+                    .is_some_and(|c| c.get("error") == Some("invalid_token"))
+        }
+        Fault::CaseSensitiveScheme => {
+            let token = env.mint(&v);
+            env.accepts(s, &token).await
+                && !env
+                    .post(&s.mcp_url())
+                    .header("authorization", format!("bearer {token}"))
+                    .json(initialize())
+                    .send()
+                    .await
+                    .accepted()
+        }
+        Fault::FirstAuthorizationWins => env
+            .post(&s.mcp_url())
+            .bearer(&env.mint(&v))
+            .header("authorization", "Bearer other")
+            .json(initialize())
+            .send()
+            .await
+            .accepted(),
+        Fault::LenientCredentials => env
+            .post(&s.mcp_url())
+            .header("authorization", format!("Bearer {} extra", env.mint(&v)))
+            .json(initialize())
+            .send()
+            .await
+            .accepted(),
+        Fault::AllowAnonymous => anonymous(env, s).await.accepted(),
+        Fault::SessionIsAuthentication => {
+            let Some(session) = env.open_session(s, &env.mint(&v)).await else {
+                return false;
+            };
+            let before = s.canary_count();
+            let r = env
+                .post(&s.mcp_url())
+                .session(&session)
+                .json(call(CANARY_TOOL))
+                .send()
+                .await;
+            r.accepted() && s.canary_count() == before + 1
         }
         Fault::SessionNotBound => {
-            let alice = idp.mint(&v.clone().subject("alice"));
-            let bob = idp.mint(&v.clone().subject("bob"));
-            let init = post(&server.mcp_url(), Some(&alice), None, initialize()).await;
-            let reply = post(
-                &server.mcp_url(),
-                Some(&bob),
-                init.session.as_deref(),
-                call(CANARY_TOOL),
-            )
-            .await;
-            reply.status == StatusCode::OK
+            let alice = env.mint(&v.clone().subject("alice"));
+            let bob = env.mint(&v.clone().subject("bob"));
+            let Some(session) = env.open_session(s, &alice).await else {
+                return false;
+            };
+            let before = s.canary_count();
+            let r = env
+                .post(&s.mcp_url())
+                .bearer(&bob)
+                .session(&session)
+                .json(call(CANARY_TOOL))
+                .send()
+                .await;
+            r.accepted() && s.canary_count() == before + 1
+        }
+        Fault::UnauthenticatedDelete => {
+            let Some(session) = env.open_session(s, &env.mint(&v)).await else {
+                return false;
+            };
+            env.delete(&s.mcp_url())
+                .session(&session)
+                .send()
+                .await
+                .status
+                .is_success()
         }
         Fault::ProcessBeforeAuth => {
-            let before = server.canary_count();
-            post(&server.mcp_url(), None, Some("nope"), call(CANARY_TOOL)).await;
-            server.canary_count() != before
+            let before = s.canary_count();
+            env.post(&s.mcp_url())
+                .session("nope")
+                .json(call(CANARY_TOOL))
+                .send()
+                .await;
+            s.canary_count() != before
         }
         Fault::Error500OnGarbage => {
-            post(&server.mcp_url(), Some("garbage"), None, initialize())
+            env.post(&s.mcp_url())
+                .bearer("garbage")
+                .json(initialize())
+                .send()
                 .await
                 .status
                 == StatusCode::INTERNAL_SERVER_ERROR
         }
-        Fault::RejectEverything => !accepts(idp.mint(&v)).await,
-        Fault::CaseSensitiveScheme => {
-            let token = idp.mint(&v);
-            let reply = post_with(
-                &server.mcp_url(),
-                &[("authorization", format!("bearer {token}"))],
-                None,
-                initialize(),
-            )
-            .await;
-            reply.status != StatusCode::OK
+        Fault::RejectEverything => !accepts(v).await,
+        // §1.3
+        Fault::IgnoreAud => accepts(v.aud("https://other.test/mcp")).await,
+        Fault::AudSameOrigin => {
+            let origin = url::Url::parse(s.resource())
+                .unwrap()
+                .origin()
+                .ascii_serialization();
+            accepts(v.aud(&format!("{origin}/other-mcp"))).await
         }
-        Fault::FirstAuthorizationWins => {
-            let token = idp.mint(&v);
-            let headers = [
-                ("authorization", format!("Bearer {token}")),
-                ("authorization", "Bearer other".to_owned()),
-            ];
-            post_with(&server.mcp_url(), &headers, None, initialize())
+        Fault::AudCaseSensitive => {
+            let upper = s.resource().replacen("http://", "HTTP://", 1);
+            refuses_variant(env, s, env.mint(&v.aud(&upper))).await
+        }
+        Fault::IgnoreIss => accepts(v.iss("http://127.0.0.1:9/evil")).await,
+        Fault::AcceptNoIss => accepts(v.without_claim("iss")).await,
+        Fault::IssNormalized => accepts(v.iss(&format!("{}/", env.idp.issuer()))).await,
+        Fault::AcceptOtherTenant => {
+            let spec = env
+                .idp
+                .token_spec_for(IssuerKind::OtherTenant, s.resource(), BASE_SCOPE);
+            env.session_call(
+                s,
+                &env.idp.mint_as(IssuerKind::OtherTenant, &spec),
+                CANARY_TOOL,
+            )
+            .await
+        }
+        Fault::AcceptRogueIssuer => {
+            let spec = env
+                .idp
+                .token_spec_for(IssuerKind::Rogue, s.resource(), BASE_SCOPE);
+            env.session_call(s, &env.idp.mint_rogue(&spec), CANARY_TOOL)
                 .await
-                .status
-                == StatusCode::OK
         }
-        Fault::SessionIsAuthentication => {
-            let token = idp.mint(&v);
-            let init = post(&server.mcp_url(), Some(&token), None, initialize()).await;
-            let reply = post(
-                &server.mcp_url(),
-                None,
-                init.session.as_deref(),
-                call(CANARY_TOOL),
+        Fault::TokenPassthrough => {
+            let mut config = config;
+            config.canary_upstream = Some(env.upstream_url());
+            let s = start(config).await;
+            let token = env.mint(&env.valid(&s));
+            let seen = env.harness.upstream_auth.lock().unwrap().len();
+            if !env.session_call(&s, &token, CANARY_TOOL).await {
+                return false;
+            }
+            let auth = env.harness.upstream_auth.lock().unwrap()[seen..].to_vec();
+            auth.iter().any(|a| a.contains(&token))
+                && !auth.iter().any(|a| a.contains(UPSTREAM_CREDENTIAL))
+        }
+        // §1.4
+        Fault::AcceptNoExp => accepts(v.without_claim("exp")).await,
+        Fault::AcceptExpired => accepts(v.iat(now - 3 * 86_400).exp(now - 2 * 86_400)).await,
+        Fault::LeewayHuge => accepts(v.iat(now - 1200).exp(now - 900)).await,
+        Fault::IgnoreNbf => accepts(v.nbf(now + 3600)).await,
+        Fault::IgnoreIat => accepts(v.iat(now + 3600)).await,
+        Fault::LaxClaimTypes => accepts(v.claim("exp", (now + 300).to_string())).await,
+        Fault::LaxRequiredClaims => accepts(v.without_claim("jti")).await,
+        Fault::IgnoreTyp => accepts(v.typ("JWT")).await,
+        Fault::TypExact => refuses_variant(env, s, env.mint(&v.typ("application/at+jwt"))).await,
+        Fault::AcceptIdToken => {
+            let id_token = v
+                .typ("JWT")
+                .aud(CONFIDENTIAL_CLIENT_ID)
+                .claim("azp", CONFIDENTIAL_CLIENT_ID)
+                .claim("nonce", "n-0S6_WzA2Mj")
+                .claim("auth_time", now)
+                .without_claim("scope");
+            env.accepts(s, &env.mint(&id_token)).await
+        }
+        Fault::AcceptDuplicateClaims => {
+            env.accepts(
+                s,
+                &forged(Attack::DuplicateAud {
+                    other: "https://other.test/mcp",
+                }),
             )
+            .await
+        }
+        Fault::AcceptCritUnknown => {
+            env.accepts(s, &forged(Attack::Crit(CritForm::Unknown)))
+                .await
+        }
+        Fault::LaxCrit => env.accepts(s, &forged(Attack::Crit(CritForm::Empty))).await,
+        Fault::IgnoreCrit => {
+            env.accepts(s, &forged(Attack::Crit(CritForm::Unknown)))
+                .await
+                && env.accepts(s, &forged(Attack::Crit(CritForm::Empty))).await
+        }
+        Fault::LenientBase64 => {
+            env.accepts(s, &forged(Attack::Malformed(Structure::Padding)))
+                .await
+        }
+        Fault::NestedInnerOnly => env.accepts(s, &forged(Attack::NestedAttackerOuter)).await,
+        Fault::NoJwksRateLimit => {
+            let rogue = env.idp.signing_key(IssuerKind::Rogue);
+            for i in 0..4 {
+                let spec = env.valid(s).kid(&format!("unknown-{i}"));
+                env.accepts(s, &spec.mint(rogue)).await;
+            }
+            s.jwks_fetches() >= 4
+        }
+        Fault::JwksNeverRefresh => {
+            let mut config = config;
+            config.jwks_uri = Some(env.harness_jwks_url());
+            config.jwks_min_refresh = Duration::ZERO;
+            let s = start(config).await;
+            if !env.accepts(&s, &env.mint(&env.valid(&s))).await {
+                return false;
+            }
+            let kid = format!("rotated-{}", mock_idp::random_b64url(6));
+            let key = SigningKey::generate(Algorithm::Es256)
+                .unwrap()
+                .with_kid(kid);
+            env.harness
+                .extra_keys
+                .lock()
+                .unwrap()
+                .push(key.public_jwk());
+            !env.accepts(&s, &env.valid(&s).mint(&key)).await
+        }
+        Fault::AcceptInactive => {
+            let s = start(introspecting(
+                env,
+                config,
+                &env.idp.introspection_endpoint(),
+            ))
             .await;
-            reply.status == StatusCode::OK
+            let expired = env.idp.register_opaque(json!({
+                "sub": "alice", "aud": s.resource(), "scope": BASE_SCOPE, "exp": now - 600
+            }));
+            env.accepts(&s, &expired).await
+        }
+        Fault::IntrospectionFailOpen => {
+            let s = start(introspecting(env, config, "http://127.0.0.1:9/introspect")).await;
+            env.accepts(&s, &mock_idp::random_b64url(32)).await
+        }
+        // §1.5
+        Fault::AcceptAlgNone => {
+            env.accepts(
+                s,
+                &forged(Attack::AlgNone {
+                    spelling: "none",
+                    keep_signature: false,
+                }),
+            )
+            .await
+        }
+        Fault::SkipSignature => env.accepts(s, &forged(Attack::SignatureBroken)).await,
+        Fault::Hs256PublicKey => {
+            env.accepts(
+                s,
+                &forged(Attack::HmacWithPublicKey(PublicKeyForm::JwkJson)),
+            )
+            .await
+        }
+        Fault::TrustEmbeddedJwk => {
+            env.accepts(
+                s,
+                &forged(Attack::EmbeddedJwk {
+                    keep_victim_kid: false,
+                }),
+            )
+            .await
+        }
+        Fault::TrustJku => env.accepts(s, &forged(Attack::Jku)).await,
+        Fault::AcceptPsychicSignature => {
+            env.accepts(s, &forged(Attack::PsychicSignature { der: false }))
+                .await
+        }
+        // §1.6
+        Fault::Scope401 => step_up_reply(env, s)
+            .await
+            .is_some_and(|r| r.status == StatusCode::UNAUTHORIZED),
+        Fault::Scope403Bare => step_up_reply(env, s)
+            .await
+            .is_some_and(|r| r.status == StatusCode::FORBIDDEN && r.www_authenticate().is_none()),
+        Fault::ScopeChallengeIncomplete => {
+            let Some(r) = step_up_reply(env, s).await else {
+                return false;
+            };
+            r.status == StatusCode::FORBIDDEN
+                && r.challenge().is_some_and(|c| {
+                    !c.get("scope")
+                        .unwrap_or_default()
+                        .split(' ')
+                        .any(|x| x == ADMIN_SCOPE)
+                })
+        }
+        Fault::IgnoreScopeHierarchy => {
+            env.accepts(s, &env.mint(&v)).await
+                && !env
+                    .session_call(s, &env.mint(&v.scope(PARENT_SCOPE)), ADMIN_TOOL)
+                    .await
+        }
+        Fault::ScopeFirstOnly => {
+            env.accepts(s, &env.mint(&v)).await
+                && !env
+                    .session_call(
+                        s,
+                        &env.mint(&v.scope(&format!("{ADMIN_SCOPE} {BASE_SCOPE}"))),
+                        CANARY_TOOL,
+                    )
+                    .await
+        }
+        Fault::ScopeCaseInsensitive => {
+            let upper = ADMIN_SCOPE.to_ascii_uppercase();
+            env.session_call(
+                s,
+                &env.mint(&v.scope(&format!("{BASE_SCOPE} {upper}"))),
+                ADMIN_TOOL,
+            )
+            .await
         }
     }
 }
 
-async fn start_idp() -> MockIdp {
-    MockIdp::start(IdpConfig::default()).await.unwrap()
-}
-
-async fn start(idp: &MockIdp, faults: &[Fault]) -> ReferenceServer {
-    let mut config = Config::new(idp.issuer(), &idp.jwks_url());
-    config.faults = faults.iter().copied().collect();
-    ReferenceServer::start(config).await.unwrap()
+#[tokio::test]
+async fn the_compliant_server_shows_no_defect() {
+    let env = Env::start().await;
+    let mut shown = Vec::new();
+    for &probe in Fault::ALL {
+        if shows(probe, &env, &[]).await {
+            shown.push(probe);
+        }
+    }
+    assert!(shown.is_empty(), "the compliant server shows {shown:?}");
+    assert_eq!(env.jku_hits(), 0, "the compliant server fetched a jku URL");
 }
 
 #[tokio::test]
-async fn every_fault_is_proven_both_ways() {
-    let idp = start_idp().await;
-    let compliant = start(&idp, &[]).await;
+async fn every_fault_shows_its_defect() {
+    let env = Env::start().await;
+    let mut missing = Vec::new();
     for &fault in Fault::ALL {
+        if !shows(fault, &env, &[fault]).await {
+            missing.push(fault);
+        }
+    }
+    assert!(missing.is_empty(), "faults that do not show: {missing:?}");
+}
+
+/// Each fault changes exactly its behaviour: run every probe against every faulty server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_changes_only_its_behaviour() {
+    let env = Env::start().await;
+    let mut unexpected = BTreeSet::new();
+    for &fault in Fault::ALL {
+        for &probe in Fault::ALL {
+            if probe == fault {
+                continue;
+            }
+            if shows(probe, &env, &[fault]).await != overlaps(fault, probe) {
+                unexpected.insert((fault.name(), probe.name()));
+            }
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "(server fault, probe) pairs that disagree with OVERLAPS: {unexpected:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_fault_but_reject_everything_still_serves_a_valid_token() {
+    let env = Env::start().await;
+    for &fault in Fault::ALL {
+        let server = env.server(&[fault]).await;
+        let token = env.mint(&env.valid(&server));
+        let works = env.session_call(&server, &token, CANARY_TOOL).await;
+        assert_eq!(works, fault != Fault::RejectEverything, "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn faults_combine() {
+    let env = Env::start().await;
+    let faults = [Fault::SkipSignature, Fault::IgnoreIss];
+    let server = env.server(&faults).await;
+    assert_eq!(server.faults().len(), 2);
+    // Neither fault alone accepts the rogue issuer's token; together they do.
+    let spec = env
+        .idp
+        .token_spec_for(IssuerKind::Rogue, server.resource(), BASE_SCOPE);
+    let rogue = env.idp.mint_rogue(&spec);
+    assert!(env.session_call(&server, &rogue, CANARY_TOOL).await);
+    for single in faults {
+        let s = env.server(&[single]).await;
+        let spec = env
+            .idp
+            .token_spec_for(IssuerKind::Rogue, s.resource(), BASE_SCOPE);
         assert!(
-            !broken(fault, &idp, &compliant).await,
-            "compliant server shows {fault}"
+            !env.accepts(&s, &env.idp.mint_rogue(&spec)).await,
+            "{single}"
         );
-        let faulty = start(&idp, &[fault]).await;
-        assert!(broken(fault, &idp, &faulty).await, "{fault} does not show");
-        faulty.shutdown().await;
     }
-}
-
-#[tokio::test]
-async fn compliant_server_serves_mcp_and_oauth_shapes() {
-    let idp = start_idp().await;
-    let server = start(&idp, &[]).await;
-    let token = idp.mint(&valid(&idp, &server));
-    assert!(session_call(&server, &token, CANARY_TOOL).await);
-    assert_eq!(server.canary_count(), 1);
-    // 401 challenge to no token: resource_metadata and scope, no error.
-    let r = post(&server.mcp_url(), None, None, initialize()).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let www = r.www_authenticate.unwrap();
-    assert!(
-        www.starts_with("Bearer ")
-            && www.contains(server.prm_url())
-            && www.contains("scope=")
-            && !www.contains("error=")
-    );
-    // Bad token: invalid_token.
-    let r = post(&server.mcp_url(), Some("a.b.c"), None, initialize()).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        r.www_authenticate
-            .unwrap()
-            .contains("error=\"invalid_token\"")
-    );
-    // Step-up: 403 insufficient_scope naming the needed scope.
-    let init = post(&server.mcp_url(), Some(&token), None, initialize()).await;
-    let r = post(
-        &server.mcp_url(),
-        Some(&token),
-        init.session.as_deref(),
-        call(ADMIN_TOOL),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let www = r.www_authenticate.unwrap();
-    assert!(
-        www.contains("insufficient_scope") && www.contains("mcp:write"),
-        "{www}"
-    );
-    // PRM at both well-known forms.
-    for url in [
-        server.prm_url().to_owned(),
-        format!(
-            "http://{}/.well-known/oauth-protected-resource",
-            server.local_addr()
-        ),
-    ] {
-        let prm: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
-        assert_eq!(prm["resource"], server.resource());
-        assert_eq!(prm["authorization_servers"][0], idp.issuer());
-    }
-    // The canary never moved for refused requests.
-    assert_eq!(server.canary_count(), 1);
-}
-
-#[tokio::test]
-async fn compliant_server_refuses_the_classic_defects() {
-    let idp = start_idp().await;
-    let server = start(&idp, &[]).await;
-    let v = valid(&idp, &server);
-    let rogue =
-        idp.mint_rogue(&idp.token_spec_for(IssuerKind::Rogue, server.resource(), BASE_SCOPE));
-    let attacks = [
-        Attack::AlgNone {
-            spelling: "nOnE",
-            keep_signature: true,
-        },
-        Attack::SignatureStripped,
-        Attack::PsychicSignature { der: false },
-        Attack::HmacWithPublicKey(PublicKeyForm::SpkiPem),
-        Attack::Jku,
-        Attack::Crit(mock_idp::forge::CritForm::Unknown),
-        Attack::DuplicateAud {
-            other: "https://other.test/mcp",
-        },
-    ];
-    let mut tokens: Vec<String> = attacks.into_iter().map(|a| forge(&idp, &v, a)).collect();
-    tokens.push(rogue);
-    tokens.push(idp.mint(&v.clone().without_claim("aud")));
-    tokens.push(idp.mint(&v.clone().iss(&format!("{}/", idp.issuer()))));
-    for token in tokens {
-        assert!(!session_call(&server, &token, CANARY_TOOL).await, "{token}");
-    }
-    assert_eq!(server.canary_count(), 0);
 }

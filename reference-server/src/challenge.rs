@@ -1,0 +1,153 @@
+//! Refusals: the `WWW-Authenticate: Bearer` challenges of RFC 6750 §3 with the RFC 9728
+//! `resource_metadata` parameter, and their status codes (401, 400, 403, 503).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::credentials::AuthFailure;
+use crate::fault::Fault;
+use crate::server::Shared;
+
+/// `error_description` keeps only the characters RFC 6750 §3 allows.
+fn description_chars(text: &str) -> String {
+    text.chars()
+        .filter(|&c| c == ' ' || c == '!' || (('#'..='~').contains(&c) && c != '\\'))
+        .take(200)
+        .collect()
+}
+
+/// The scope a request without a token needs.
+fn needed_scope(shared: &Shared) -> String {
+    let mut scope = shared.config.base_scope.clone();
+    if shared.has(Fault::AdvertiseOfflineAccess) {
+        scope.push_str(" offline_access");
+    }
+    scope
+}
+
+/// A Bearer challenge with these parameters, in this order.
+fn challenge(shared: &Shared, error: Option<(&str, &str)>, scope: Option<String>) -> String {
+    let mut params = Vec::new();
+    if let Some((code, description)) = error {
+        params.push(format!("error=\"{code}\""));
+        params.push(format!(
+            "error_description=\"{}\"",
+            description_chars(description)
+        ));
+    }
+    if let Some(scope) = scope {
+        params.push(format!("scope=\"{scope}\""));
+        if shared.has(Fault::MalformedChallenge) {
+            params.push(format!("scope=\"{scope}\""));
+        }
+    }
+    if !shared.has(Fault::NoResourceMetadata) && !shared.has(Fault::NoResourceMetadataParam) {
+        params.push(format!("resource_metadata=\"{}\"", shared.prm_url));
+    }
+    if params.is_empty() {
+        "Bearer".to_owned()
+    } else {
+        format!("Bearer {}", params.join(", "))
+    }
+}
+
+fn with_challenge(status: StatusCode, body: serde_json::Value, www: Option<String>) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    if let Some(v) = www.and_then(|w| HeaderValue::from_str(&w).ok()) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// The answer to a request that is not authenticated.
+pub fn refusal(shared: &Shared, failure: &AuthFailure) -> Response {
+    let scope = (!shared.has(Fault::NoScopeInChallenge)).then(|| needed_scope(shared));
+    let (status, code, description) = match failure {
+        AuthFailure::NoToken if shared.has(Fault::ErrorOnNoToken) => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "no token".to_owned(),
+        ),
+        AuthFailure::UnsupportedScheme if shared.has(Fault::ErrorOnUnsupportedScheme) => (
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "unsupported scheme".to_owned(),
+        ),
+        AuthFailure::NoToken | AuthFailure::UnsupportedScheme => {
+            (StatusCode::UNAUTHORIZED, None, String::new())
+        }
+        AuthFailure::Malformed(why) => (
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+            (*why).to_owned(),
+        ),
+        AuthFailure::Invalid(why) => (StatusCode::UNAUTHORIZED, Some("invalid_token"), why.clone()),
+        AuthFailure::Unavailable(why) => {
+            let mut resp = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": "temporarily_unavailable", "error_description": description_chars(why)})),
+            )
+                .into_response();
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return resp;
+        }
+        AuthFailure::Crash => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let www = match code {
+        // 400 is no authentication challenge, but RFC 6750 §3.1 still names the error there.
+        Some(c) if status == StatusCode::BAD_REQUEST => {
+            challenge(shared, Some((c, &description)), None)
+        }
+        Some(c) => challenge(shared, Some((c, &description)), scope),
+        None => challenge(shared, None, scope),
+    };
+    let body = match code {
+        Some(c) => json!({"error": c, "error_description": description_chars(&description)}),
+        None => {
+            json!({"error": "unauthorized", "error_description": "a Bearer access token is required"})
+        }
+    };
+    let www = (!shared.has(Fault::NoWwwAuthenticate) || status != StatusCode::UNAUTHORIZED)
+        .then_some(www);
+    with_challenge(status, body, www)
+}
+
+/// The step-up answer (RFC 6750 §3.1, MCP "Runtime Insufficient Scope Errors"): 403 naming
+/// every scope the operation needs.
+pub fn insufficient_scope(shared: &Shared, needed: &[String], granted: &[String]) -> Response {
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|s| !granted.contains(s))
+        .map(String::as_str)
+        .collect();
+    let description = format!("needs {}", missing.join(" "));
+    if shared.has(Fault::Scope401) {
+        let www = challenge(shared, Some(("invalid_token", &description)), None);
+        return with_challenge(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "invalid_token"}),
+            Some(www),
+        );
+    }
+    let scope = if shared.has(Fault::ScopeChallengeIncomplete) {
+        granted.join(" ")
+    } else {
+        needed.join(" ")
+    };
+    let www = (!shared.has(Fault::Scope403Bare)).then(|| {
+        challenge(
+            shared,
+            Some(("insufficient_scope", &description)),
+            Some(scope),
+        )
+    });
+    with_challenge(
+        StatusCode::FORBIDDEN,
+        json!({"error": "insufficient_scope", "error_description": description}),
+        www,
+    )
+}

@@ -1,0 +1,154 @@
+//! Who is asking: the Bearer credential taken from the request as RFC 6750 §2.1 says (the
+//! `Authorization` header only), and why a request has none.
+
+use std::collections::BTreeSet;
+
+use axum::http::{HeaderMap, header};
+
+use crate::fault::Fault;
+use crate::server::Shared;
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub scopes: BTreeSet<String>,
+    /// The presented token (only ever forwarded upstream by the `token-passthrough` fault).
+    pub token: Option<String>,
+}
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` header: 401 with the bare challenge.
+    NoToken,
+    /// Credentials in a scheme other than Bearer: treated as no usable credentials (OAuth 2.1
+    /// §5.3.2), 401 with the bare challenge.
+    UnsupportedScheme,
+    /// A malformed request (two Authorization fields, two methods, a credential that is not
+    /// one b64token): 400 invalid_request.
+    Malformed(&'static str),
+    /// A bad token: 401 invalid_token.
+    Invalid(String),
+    /// The introspection endpoint could not answer: 503, never acceptance.
+    Unavailable(String),
+    /// The server broke (the `error-500-on-garbage` fault only).
+    Crash,
+}
+
+impl AuthFailure {
+    pub fn invalid(why: impl Into<String>) -> Self {
+        AuthFailure::Invalid(why.into())
+    }
+}
+
+/// The parts of a request credentials may hide in.
+pub struct RequestParts<'a> {
+    pub headers: &'a HeaderMap,
+    pub query: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+fn form_value(encoded: &[u8], name: &str) -> Option<String> {
+    url::form_urlencoded::parse(encoded)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// One credential word: not empty, no whitespace, comma, quote or control character. Anything
+/// else that is not a valid token (odd characters, `=` inside) is a bad *token* (401
+/// invalid_token), not a malformed request.
+pub fn is_single_credential(s: &str) -> bool {
+    !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
+}
+
+/// Takes the token from the request. Only the `Authorization` header counts; a token in the
+/// query is ignored (OAuth 2.1 §5.1), a token in a form body is ignored alone and refused
+/// together with a header (two methods, RFC 6750 §2).
+pub fn bearer_token(shared: &Shared, req: &RequestParts<'_>) -> Result<String, AuthFailure> {
+    let mut values: Vec<_> = req.headers.get_all(header::AUTHORIZATION).iter().collect();
+    if shared.has(Fault::FirstAuthorizationWins) {
+        values.truncate(1);
+    }
+    let is_form = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let form_token = is_form
+        .then(|| form_value(req.body, "access_token"))
+        .flatten();
+    match values.as_slice() {
+        [] => {
+            if shared.has(Fault::AcceptQueryToken)
+                && let Some(t) = req
+                    .query
+                    .and_then(|q| form_value(q.as_bytes(), "access_token"))
+            {
+                return Ok(t);
+            }
+            if shared.has(Fault::AcceptFormToken)
+                && let Some(t) = form_token
+            {
+                return Ok(t);
+            }
+            Err(AuthFailure::NoToken)
+        }
+        [one] => {
+            let text = one
+                .to_str()
+                .map_err(|_| AuthFailure::Malformed("Authorization is not visible ASCII"))?;
+            let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+            let scheme_ok = if shared.has(Fault::CaseSensitiveScheme) {
+                scheme == "Bearer"
+            } else {
+                scheme.eq_ignore_ascii_case("bearer")
+            };
+            if !scheme_ok {
+                return Err(AuthFailure::UnsupportedScheme);
+            }
+            if form_token.is_some() && !shared.has(Fault::AcceptFormToken) {
+                return Err(AuthFailure::Malformed(
+                    "the token is presented by more than one method",
+                ));
+            }
+            let token = if shared.has(Fault::LenientCredentials) {
+                rest.split([' ', '\t', ','])
+                    .find(|w| !w.is_empty())
+                    .unwrap_or_default()
+            } else {
+                rest.trim_start_matches(' ')
+            };
+            if !is_single_credential(token) {
+                return Err(AuthFailure::Malformed(
+                    "the Bearer credential is not a single token",
+                ));
+            }
+            Ok(token.to_owned())
+        }
+        _ => Err(AuthFailure::Malformed(
+            "more than one Authorization header field",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_credential() {
+        for ok in ["abc", "a.b.c", "A-_~+/9", "abc==", "a=b.c", "é"] {
+            assert!(is_single_credential(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a,b", "a\"b", "a\tb", "a\u{7f}"] {
+            assert!(!is_single_credential(bad), "{bad}");
+        }
+    }
+}
