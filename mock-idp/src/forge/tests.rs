@@ -1,15 +1,19 @@
 //! Every forger's output, parsed back, has exactly the intended defect.
 
 use super::*;
+use crate::b64::{self, B64Error};
 use crate::ecdsa::RangeError;
-use crate::jws::{JwsError, ParseOptions, Verifier, VerifyError};
-use crate::keys::SignatureError;
+use crate::json::JsonObject;
+use crate::jws::{Jws, JwsError, Verifier, VerifyError};
+use crate::keys::{SignatureError, VerifyingKey};
 
 struct Keys {
     victim: SigningKey,
     attacker: SigningKey,
     spec: TokenSpec,
 }
+
+const LISTENER: &str = "http://127.0.0.1:9/jwks.json";
 
 fn keys(victim: Algorithm, attacker: Algorithm) -> Keys {
     Keys {
@@ -30,7 +34,7 @@ impl Keys {
         ForgeContext {
             victim: &self.victim,
             attacker: &self.attacker,
-            listener_url: "http://127.0.0.1:9/jwks.json",
+            listener_url: LISTENER,
             spec: &self.spec,
         }
     }
@@ -46,15 +50,34 @@ impl Keys {
     fn valid(&self) -> String {
         self.spec.mint(&self.victim)
     }
+    fn curve(&self) -> EcCurve {
+        match self.victim.alg().key_family() {
+            KeyFamily::Ec(c) => c,
+            _ => panic!("not an EC victim"),
+        }
+    }
 }
 
-fn lenient(token: &str) -> jws::Jws {
-    jws::Jws::parse_with(token, &ParseOptions::lenient()).unwrap()
+fn lenient(token: &str) -> Jws {
+    Jws::parse_with(token, &ParseOptions::lenient()).unwrap()
 }
 
 fn verify(v: &Verifier, token: &str) -> Result<(), VerifyError> {
-    v.verify(&jws::Jws::parse(token).expect("strictly parseable"))
+    v.verify(&Jws::parse(token).expect("strictly parseable"))
         .map(|_| ())
+}
+
+fn range(e: RangeError) -> VerifyError {
+    VerifyError::Signature(SignatureError::EcdsaRange(e))
+}
+
+fn mismatch(r: Result<(), VerifyError>) -> bool {
+    matches!(
+        r,
+        Err(VerifyError::Signature(
+            SignatureError::KeyAlgorithmMismatch { .. }
+        ))
+    )
 }
 
 /// Whether the token's signature is an HMAC-SHA256 over its signing input with `secret`
@@ -72,34 +95,78 @@ fn segments(token: &str) -> Vec<&str> {
 }
 
 #[test]
+fn catalogue_is_data_with_names_descriptions_and_provenance() {
+    let all = Attack::catalogue();
+    let mut names: Vec<String> = all.iter().map(Attack::name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), all.len(), "names are unique");
+    for a in &all {
+        assert!(!a.description().is_empty(), "{}", a.name());
+        assert!(!a.provenance().bug_type.is_empty(), "{}", a.name());
+        assert!(!a.provenance().reference.is_empty(), "{}", a.name());
+    }
+    let cves = |a: Attack| a.provenance().cves;
+    assert_eq!(cves(Attack::SignatureStripped), ["CVE-2020-28042"]);
+    assert_eq!(
+        cves(Attack::HmacWithPublicKey(PublicKeyForm::Raw)),
+        ["CVE-2016-10555"]
+    );
+    assert_eq!(
+        cves(Attack::HmacEmptySecret),
+        ["CVE-2019-20933", "CVE-2020-28637"]
+    );
+    assert_eq!(
+        cves(Attack::PsychicSignature { der: true }),
+        ["CVE-2022-21449"]
+    );
+    assert_eq!(
+        cves(Attack::EmbeddedJwk {
+            keep_victim_kid: false
+        }),
+        ["CVE-2018-0114"]
+    );
+    assert_eq!(Attack::Jku.provenance().reference, "jwt_tool -X s");
+}
+
+#[test]
 fn no_forgery_passes_a_strict_verifier() {
     // The only forgery a strict verifier accepts is a high-S signature: valid ECDSA, refused
     // only under a low-S policy. (A nested token fails here because its payload is not a
     // claims object.)
-    let beyond_the_verifier = [Attack::HighS.name()];
-    let k = keys(Algorithm::Es256, Algorithm::Es256);
-    let v = k.strict();
-    for attack in Attack::catalogue() {
-        let Ok(token) = attack.forge(&k.ctx()) else {
-            continue;
-        };
-        let accepted = jws::Jws::parse(&token)
-            .ok()
-            .filter(|j| v.verify(j).is_ok() && j.claims().is_ok())
-            .is_some();
-        assert_eq!(
-            accepted,
-            beyond_the_verifier.contains(&attack.name()),
-            "{}",
-            attack.name()
-        );
-        assert!(!attack.provenance().bug_type.is_empty());
+    for (victim, attacker) in [
+        (Algorithm::Es256, Algorithm::Es256),
+        (Algorithm::Es384, Algorithm::Rs256),
+        (Algorithm::Rs256, Algorithm::Es256),
+    ] {
+        let k = keys(victim, attacker);
+        let v = k.strict();
+        let mut forged = 0;
+        for attack in Attack::catalogue() {
+            let Ok(token) = attack.forge(&k.ctx()) else {
+                continue;
+            };
+            forged += 1;
+            let accepted = Jws::parse(&token)
+                .ok()
+                .filter(|j| v.verify(j).is_ok() && j.claims().is_ok())
+                .is_some();
+            assert_eq!(
+                accepted,
+                attack == Attack::HighS,
+                "{victim} {}",
+                attack.name()
+            );
+        }
+        assert!(forged > 50, "{victim}: {forged}");
     }
 }
 
 #[test]
-fn alg_none_in_four_spellings() {
+fn alg_none_in_four_spellings_with_empty_or_original_signature() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let valid = k.valid();
+    let original_header = b64::encode(k.spec.final_header(&k.victim).to_bytes());
     for spelling in ["none", "None", "NONE", "nOnE"] {
         for keep_signature in [false, true] {
             let t = k.forge(Attack::AlgNone {
@@ -108,7 +175,26 @@ fn alg_none_in_four_spellings() {
             });
             let j = lenient(&t);
             assert_eq!(j.alg(), Some(spelling));
+            assert_eq!(j.header().members()[0].0, "alg", "alg replaced in place");
+            assert_eq!(j.kid(), Some("k1"));
+            assert_eq!(segments(&t)[1], segments(&valid)[1], "payload text kept");
             assert_eq!(j.signature().is_empty(), !keep_signature);
+            if keep_signature {
+                // The kept signature is the original one: it covers the original header.
+                let original_input = format!("{original_header}.{}", segments(&t)[1]);
+                let vk = k.victim.verifying_key();
+                vk.verify(
+                    Algorithm::Es256,
+                    original_input.as_bytes(),
+                    j.signature(),
+                    false,
+                )
+                .unwrap();
+                assert!(
+                    vk.verify(Algorithm::Es256, j.signing_input(), j.signature(), false)
+                        .is_err()
+                );
+            }
             assert_eq!(
                 verify(&k.strict(), &t),
                 Err(VerifyError::AlgNone(spelling.into()))
@@ -118,82 +204,178 @@ fn alg_none_in_four_spellings() {
 }
 
 #[test]
-fn stripped_and_broken_signatures_keep_the_other_segments() {
+fn stripped_signature_keeps_header_and_payload_bytes() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
     let valid = k.valid();
     let stripped = k.forge(Attack::SignatureStripped);
     assert_eq!(segments(&stripped)[..2], segments(&valid)[..2]);
     assert_eq!(segments(&stripped)[2], "");
+    assert!(stripped.ends_with('.'));
     assert_eq!(lenient(&stripped).alg(), Some("ES256"));
-    let broken = tamper(&valid, &Tamper::BreakSignature);
-    let (a, b) = (segments(&valid)[2], segments(&broken)[2]);
-    assert_eq!(a.len(), b.len());
-    assert_eq!(a[..a.len() - 4], b[..b.len() - 4]);
-    assert_ne!(a[a.len() - 4..], b[b.len() - 4..]);
     assert_eq!(
-        verify(&k.strict(), &broken),
-        Err(VerifyError::Signature(SignatureError::Invalid))
+        verify(&k.strict(), &stripped),
+        Err(range(RangeError::Length {
+            expected: 64,
+            found: 0
+        }))
     );
 }
 
 #[test]
-fn hmac_with_public_key_bytes_is_a_real_mac_over_those_bytes() {
+fn broken_signature_changes_exactly_the_last_four_characters() {
+    for alg in [Algorithm::Es256, Algorithm::Es384, Algorithm::Rs256] {
+        let k = keys(alg, Algorithm::Es256);
+        let valid = k.valid();
+        let broken = tamper(&valid, &Tamper::BreakSignature);
+        assert_eq!(segments(&broken)[..2], segments(&valid)[..2], "{alg}");
+        let (a, b) = (segments(&valid)[2], segments(&broken)[2]);
+        assert_eq!(a.len(), b.len());
+        let n = a.len();
+        assert_eq!(a[..n - 4], b[..n - 4], "{alg}");
+        for i in n - 4..n {
+            assert_ne!(a.as_bytes()[i], b.as_bytes()[i], "{alg} char {i}");
+        }
+        // Still canonical base64url of the same size: only the signature check catches it.
+        assert_eq!(
+            b64::decode_strict(b).unwrap().len(),
+            lenient(&valid).signature().len()
+        );
+        assert_eq!(
+            verify(&k.strict(), &broken),
+            Err(VerifyError::Signature(SignatureError::Invalid)),
+            "{alg}"
+        );
+        assert_eq!(k.forge(Attack::SignatureBroken).len(), valid.len());
+    }
+    // Every remainder class of unpadded base64url stays canonical.
+    for len in [3usize, 4, 5, 6] {
+        let text = b64::encode(vec![0x5Au8; len]);
+        let changed = tamper::change_last_chars(&text, 4);
+        assert_eq!(b64::decode_strict(&changed).unwrap().len(), len, "{text}");
+        assert_ne!(changed, text);
+    }
+}
+
+#[test]
+fn hmac_with_rsa_public_key_bytes_is_a_real_mac_over_those_bytes() {
     let k = keys(Algorithm::Rs256, Algorithm::Es256);
     for form in PublicKeyForm::ALL {
         let t = k.forge(Attack::HmacWithPublicKey(form));
         let secret = public_key_bytes(&k.victim, form).unwrap();
+        let j = lenient(&t);
+        assert_eq!(j.alg(), Some("HS256"));
+        assert_eq!(j.kid(), Some("k1"));
         assert!(mac_verifies(&t, &secret), "{form:?}");
+        assert!(!mac_verifies(&t, &secret[1..]), "{form:?}");
         assert_eq!(
             verify(&k.strict(), &t),
             Err(VerifyError::AlgNotAllowed(Algorithm::Hs256))
         );
-        assert!(matches!(
-            verify(&k.verifier(&[Algorithm::Rs256, Algorithm::Hs256]), &t),
-            Err(VerifyError::Signature(
-                SignatureError::KeyAlgorithmMismatch { .. }
-            ))
-        ));
+        assert!(mismatch(verify(
+            &k.verifier(&[Algorithm::Rs256, Algorithm::Hs256]),
+            &t
+        )));
     }
-    let text = |f| String::from_utf8(public_key_bytes(&k.victim, f).unwrap()).unwrap();
+    let bytes = |f| public_key_bytes(&k.victim, f).unwrap();
+    let text = |f| String::from_utf8(bytes(f)).unwrap();
     assert!(text(PublicKeyForm::Pkcs1Pem).starts_with("-----BEGIN RSA PUBLIC KEY-----\n"));
+    assert!(text(PublicKeyForm::SpkiPem).starts_with("-----BEGIN PUBLIC KEY-----\n"));
     assert!(text(PublicKeyForm::SpkiPem).ends_with("-----END PUBLIC KEY-----\n"));
-    assert!(text(PublicKeyForm::SpkiPemNoTrailingNewline).ends_with("-----END PUBLIC KEY-----"));
-    // The PKCS#1 form really is the RSA key: its DER holds the modulus.
-    let n = public_key_bytes(&k.victim, PublicKeyForm::Raw).unwrap();
-    let pkcs1 = pem::parse(text(PublicKeyForm::Pkcs1Pem)).unwrap();
-    assert!(pkcs1.contents().windows(n.len()).any(|w| w == n.as_slice()));
-    // No PKCS#1 form for an EC key.
-    let ec = keys(Algorithm::Es256, Algorithm::Es256);
-    assert!(
-        Attack::HmacWithPublicKey(PublicKeyForm::Pkcs1Pem)
-            .forge(&ec.ctx())
-            .is_err()
+    assert_eq!(
+        text(PublicKeyForm::SpkiPemNoTrailingNewline) + "\n",
+        text(PublicKeyForm::SpkiPem)
     );
+    assert_eq!(
+        bytes(PublicKeyForm::SpkiDer),
+        k.victim.public_key_spki_der().unwrap()
+    );
+    let jwk: serde_json::Value = serde_json::from_slice(&bytes(PublicKeyForm::JwkJson)).unwrap();
+    assert_eq!(jwk, k.victim.public_jwk().to_json());
+    // The PKCS#1 form is RSAPublicKey ::= SEQUENCE { n, e } of this very key.
+    let JwkKey::Rsa { n, e } = k.victim.public_jwk().key else {
+        unreachable!()
+    };
+    assert_eq!(bytes(PublicKeyForm::Raw), n);
+    let pkcs1 = pem::parse(text(PublicKeyForm::Pkcs1Pem)).unwrap();
+    let (body, rest) = der::take(pkcs1.contents(), 0x30).unwrap();
+    assert!(rest.is_empty());
+    let (n_der, body) = der::take(body, 0x02).unwrap();
+    let (e_der, body) = der::take(body, 0x02).unwrap();
+    assert!(body.is_empty());
+    assert_eq!(der::strip_zeros(n_der), n);
+    assert_eq!(der::strip_zeros(e_der), e);
 }
 
 #[test]
-fn blank_and_weak_hmac_secrets() {
+fn hmac_with_ec_public_key_bytes_uses_the_forms_that_apply() {
+    let k = keys(Algorithm::Es256, Algorithm::Es256);
+    for form in PublicKeyForm::ALL {
+        let forged = Attack::HmacWithPublicKey(form).forge(&k.ctx());
+        if form == PublicKeyForm::Pkcs1Pem {
+            assert!(forged.is_err(), "no PKCS#1 form for an EC key");
+            continue;
+        }
+        let t = forged.unwrap();
+        assert!(
+            mac_verifies(&t, &public_key_bytes(&k.victim, form).unwrap()),
+            "{form:?}"
+        );
+        assert!(mismatch(verify(
+            &k.verifier(&[Algorithm::Es256, Algorithm::Hs256]),
+            &t
+        )));
+    }
+    let raw = public_key_bytes(&k.victim, PublicKeyForm::Raw).unwrap();
+    assert_eq!((raw.len(), raw[0]), (65, 0x04));
+    // An HMAC victim has no public key at all.
+    let h = keys(Algorithm::Hs256, Algorithm::Es256);
+    for form in PublicKeyForm::ALL {
+        assert!(Attack::HmacWithPublicKey(form).forge(&h.ctx()).is_err());
+    }
+}
+
+#[test]
+fn blank_weak_and_caller_given_hmac_secrets() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
     for (attack, secret) in [
         (Attack::HmacEmptySecret, &b""[..]),
         (Attack::HmacWeakSecret("secret"), b"secret"),
+        (Attack::HmacSecret(b"hunter2".to_vec()), b"hunter2"),
     ] {
+        let name = attack.name();
         let t = k.forge(attack);
-        assert!(mac_verifies(&t, secret));
-        assert_eq!(lenient(&t).kid(), Some("k1"));
+        let j = lenient(&t);
+        assert_eq!(j.alg(), Some("HS256"));
+        assert_eq!(j.kid(), Some("k1"));
+        assert!(mac_verifies(&t, secret), "{name}");
+        assert!(!mac_verifies(&t, b"other"), "{name}");
+        assert!(mismatch(verify(
+            &k.verifier(&[Algorithm::Es256, Algorithm::Hs256]),
+            &t
+        )));
     }
 }
 
 #[test]
-fn ecdsa_range_and_encoding_forgeries() {
+fn psychic_and_out_of_range_ecdsa_signatures() {
     for (alg, len) in [(Algorithm::Es256, 64), (Algorithm::Es384, 96)] {
         let k = keys(alg, Algorithm::Es256);
         let v = k.strict();
+        let n = ecdsa::curve_order(k.curve());
         let raw = k.forge(Attack::PsychicSignature { der: false });
+        assert_eq!(lenient(&raw).alg(), Some(alg.name()));
         assert_eq!(lenient(&raw).signature(), vec![0u8; len]);
-        assert_eq!(verify(&v, &raw), Err(RangeError::RZero.into_verify()));
-        let der = k.forge(Attack::PsychicSignature { der: true });
-        assert_eq!(segments(&der)[2], "MAYCAQACAQA");
+        assert_eq!(verify(&v, &raw), Err(range(RangeError::RZero)));
+        let der_form = k.forge(Attack::PsychicSignature { der: true });
+        assert_eq!(segments(&der_form)[2], "MAYCAQACAQA");
+        assert_eq!(lenient(&der_form).signature(), [0x30, 6, 2, 1, 0, 2, 1, 0]);
+        assert_eq!(
+            verify(&v, &der_form),
+            Err(range(RangeError::Length {
+                expected: len,
+                found: 8
+            }))
+        );
         for (defect, err) in [
             (ScalarDefect::RIsZero, RangeError::RZero),
             (ScalarDefect::SIsZero, RangeError::SZero),
@@ -201,28 +383,46 @@ fn ecdsa_range_and_encoding_forgeries() {
             (ScalarDefect::SIsOrder, RangeError::STooLarge),
         ] {
             let t = k.forge(Attack::ScalarOutOfRange(defect));
-            assert_eq!(verify(&v, &t), Err(err.into_verify()), "{defect:?}");
+            let sig = lenient(&t).signature().to_vec();
+            let (r, s) = sig.split_at(len / 2);
+            let (bad, kept) = match defect {
+                ScalarDefect::RIsZero | ScalarDefect::RIsOrder => (r, s),
+                ScalarDefect::SIsZero | ScalarDefect::SIsOrder => (s, r),
+            };
+            let expected_bad = match defect {
+                ScalarDefect::RIsZero | ScalarDefect::SIsZero => vec![0u8; len / 2],
+                _ => n.clone(),
+            };
+            assert_eq!(bad, expected_bad, "{alg} {defect:?}");
+            // The other scalar is the valid signature's: in range.
+            assert!(ecdsa::cmp_be(kept, &n).is_lt() && kept.iter().any(|&b| b != 0));
+            assert_eq!(verify(&v, &t), Err(range(err)), "{alg} {defect:?}");
         }
-        let curve = match alg {
-            Algorithm::Es256 => EcCurve::P256,
-            _ => EcCurve::P384,
-        };
+    }
+}
+
+#[test]
+fn high_s_der_and_wrong_length_ecdsa_signatures() {
+    for (alg, len) in [(Algorithm::Es256, 64), (Algorithm::Es384, 96)] {
+        let k = keys(alg, Algorithm::Es256);
+        let v = k.strict();
+        let curve = k.curve();
         let high = k.forge(Attack::HighS);
         let sig = lenient(&high).signature().to_vec();
         assert!(ecdsa::is_high_s(curve, &sig[len / 2..]));
-        assert!(
-            verify(&v, &high).is_ok(),
+        assert_eq!(
+            verify(&v, &high),
+            Ok(()),
             "high-S is a valid ECDSA signature"
         );
         assert_eq!(
             verify(&v.clone().require_low_s(true), &high),
-            Err(RangeError::HighS.into_verify())
+            Err(range(RangeError::HighS))
         );
         let der_sig = k.forge(Attack::DerSignature);
-        let bytes = lenient(&der_sig).signature().to_vec();
-        assert_eq!(bytes[0], 0x30);
-        let back = ecdsa::der_to_raw(&bytes, curve).unwrap();
         let j = lenient(&der_sig);
+        assert_eq!(j.signature()[0], 0x30);
+        let back = ecdsa::der_to_raw(j.signature(), curve).unwrap();
         k.victim
             .verifying_key()
             .verify(alg, j.signing_input(), &back, false)
@@ -233,37 +433,45 @@ fn ecdsa_range_and_encoding_forgeries() {
                 RangeError::Length { .. }
             )))
         ));
-        assert_eq!(
-            lenient(&k.forge(Attack::SignatureTruncated))
-                .signature()
-                .len(),
-            63
-        );
-        assert_eq!(
-            lenient(&k.forge(Attack::SignatureTrailingBytes))
-                .signature()
-                .len(),
-            len + 16
-        );
+        for (attack, found) in [
+            (Attack::SignatureTruncated, 63),
+            (Attack::SignatureTrailingBytes, len + 16),
+        ] {
+            let t = k.forge(attack);
+            assert_eq!(lenient(&t).signature().len(), found);
+            assert_eq!(
+                verify(&v, &t),
+                Err(range(RangeError::Length {
+                    expected: len,
+                    found
+                }))
+            );
+        }
     }
     let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let t = k.forge(Attack::SignatureWrongCurveSize);
+    assert_eq!(lenient(&t).alg(), Some("ES256"));
     assert_eq!(
-        lenient(&k.forge(Attack::SignatureWrongCurveSize))
-            .signature()
-            .len(),
-        96
+        verify(&k.strict(), &t),
+        Err(range(RangeError::Length {
+            expected: 64,
+            found: 96
+        }))
     );
+    // EC-only forgers refuse other keys instead of panicking.
     let rsa = keys(Algorithm::Rs256, Algorithm::Es256);
-    assert!(Attack::HighS.forge(&rsa.ctx()).is_err());
-}
-
-trait IntoVerify {
-    fn into_verify(self) -> VerifyError;
-}
-impl IntoVerify for RangeError {
-    fn into_verify(self) -> VerifyError {
-        VerifyError::Signature(SignatureError::EcdsaRange(self))
+    for attack in [
+        Attack::HighS,
+        Attack::DerSignature,
+        Attack::SignatureTruncated,
+        Attack::PsychicSignature { der: false },
+        Attack::ScalarOutOfRange(ScalarDefect::RIsOrder),
+    ] {
+        let err = attack.forge(&rsa.ctx()).unwrap_err();
+        assert_eq!(err.attack, attack.name());
     }
+    let es384 = keys(Algorithm::Es384, Algorithm::Es256);
+    assert!(Attack::SignatureWrongCurveSize.forge(&es384.ctx()).is_err());
 }
 
 #[test]
@@ -283,17 +491,20 @@ fn header_key_attacks() {
         );
         // It does verify with the embedded key: the trap is real.
         let embedded = crate::jwk::Jwk::from_json(j.header().get("jwk").unwrap()).unwrap();
-        crate::keys::VerifyingKey::from_jwk(&embedded)
+        VerifyingKey::from_jwk(&embedded)
             .unwrap()
             .verify(Algorithm::Es256, j.signing_input(), j.signature(), false)
             .unwrap();
     }
     for (attack, member) in [(Attack::Jku, "jku"), (Attack::X5u, "x5u")] {
         let t = k.forge(attack);
-        assert_eq!(
-            lenient(&t).header().get_str(member),
-            Some("http://127.0.0.1:9/jwks.json")
-        );
+        let j = lenient(&t);
+        assert_eq!(j.header().get_str(member), Some(LISTENER));
+        assert_eq!(j.kid(), Some("rogue-1"), "kid matches the listener's key");
+        k.attacker
+            .verifying_key()
+            .verify(Algorithm::Es256, j.signing_input(), j.signature(), false)
+            .unwrap();
         assert_eq!(
             verify(&k.strict(), &t),
             Err(VerifyError::UnknownKid("rogue-1".into()))
@@ -304,6 +515,19 @@ fn header_key_attacks() {
 #[test]
 fn kid_injection_payloads() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let kids: Vec<&str> = KID_INJECTIONS.iter().map(|(kid, _)| *kid).collect();
+    for kid in [
+        "",
+        "../../../../../../dev/null",
+        "/dev/null",
+        "x' UNION SELECT '1';--",
+        "|sleep 10",
+        "/invalid_path",
+    ] {
+        assert!(kids.contains(&kid), "{kid:?}");
+    }
+    assert!(KID_INJECTIONS.contains(&("/dev/null", b"\0")));
+    assert!(KID_INJECTIONS.contains(&("x' UNION SELECT '1';--", b"1")));
     for (kid, secret) in KID_INJECTIONS {
         let t = k.forge(Attack::KidInjection { kid, secret });
         let j = lenient(&t);
@@ -314,18 +538,36 @@ fn kid_injection_payloads() {
             verify(&k.strict(), &t),
             Err(VerifyError::AlgNotAllowed(Algorithm::Hs256))
         );
+        assert_eq!(
+            verify(&k.verifier(&[Algorithm::Hs256]), &t),
+            Err(VerifyError::UnknownKid(kid.into()))
+        );
     }
 }
 
 #[test]
 fn crit_forms() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let unknown = k.forge(Attack::Crit(CritForm::Unknown));
+    let j = lenient(&unknown);
+    assert_eq!(j.header().get("crit"), Some(&json!(["x-foo"])));
+    assert_eq!(j.header().get("x-foo"), Some(&json!(1)));
     assert_eq!(
-        verify(&k.strict(), &k.forge(Attack::Crit(CritForm::Unknown))),
+        verify(&k.strict(), &unknown),
         Err(VerifyError::CritNotUnderstood(vec!["x-foo".into()]))
     );
-    for form in [CritForm::Empty, CritForm::Registered, CritForm::Absent] {
+    // Validly signed: a verifier that understands x-foo accepts it.
+    assert_eq!(
+        verify(&k.strict().understand_crit("x-foo"), &unknown),
+        Ok(())
+    );
+    for (form, crit) in [
+        (CritForm::Empty, json!([])),
+        (CritForm::Registered, json!(["alg"])),
+        (CritForm::Absent, json!(["x-absent"])),
+    ] {
         let t = k.forge(Attack::Crit(form));
+        assert_eq!(lenient(&t).header().get("crit"), Some(&crit));
         assert!(
             matches!(verify(&k.strict(), &t), Err(VerifyError::CritMalformed(_))),
             "{form:?}"
@@ -335,97 +577,193 @@ fn crit_forms() {
 
 #[test]
 fn one_key_one_algorithm() {
+    // EC victim: its kid with HS256 (MACed with its own SPKI PEM) and with RS256.
     let k = keys(Algorithm::Es256, Algorithm::Rs256);
     let v = k.verifier(&[Algorithm::Es256, Algorithm::Rs256, Algorithm::Hs256]);
+    let t = k.forge(Attack::KidWithHmac);
+    assert_eq!(lenient(&t).alg(), Some("HS256"));
+    assert!(mac_verifies(
+        &t,
+        &public_key_bytes(&k.victim, PublicKeyForm::SpkiPem).unwrap()
+    ));
     for attack in [Attack::KidWithHmac, Attack::KidWithOtherKeyType] {
         let t = k.forge(attack.clone());
         assert_eq!(lenient(&t).kid(), Some("k1"));
-        assert!(
-            matches!(
-                verify(&v, &t),
-                Err(VerifyError::Signature(
-                    SignatureError::KeyAlgorithmMismatch { .. }
-                ))
-            ),
-            "{}",
-            attack.name()
-        );
+        assert!(mismatch(verify(&v, &t)), "{}", attack.name());
     }
+    // RSA victim: its kid with ES256, signed by the attacker's EC key.
     let r = keys(Algorithm::Rs256, Algorithm::Es256);
+    let t = r.forge(Attack::KidWithOtherKeyType);
+    let j = lenient(&t);
+    assert_eq!((j.alg(), j.kid()), (Some("ES256"), Some("k1")));
+    assert!(mismatch(verify(
+        &r.verifier(&[Algorithm::Rs256, Algorithm::Es256]),
+        &t
+    )));
+    let same = keys(Algorithm::Rs256, Algorithm::Rs256);
+    assert!(Attack::KidWithOtherKeyType.forge(&same.ctx()).is_err());
+    // RS256 -> PS256 with the same key: a valid PSS signature, refused by the pinned JWK.
     let t = r.forge(Attack::RsaFamilySwitch);
     let j = lenient(&t);
     assert_eq!(j.alg(), Some("PS256"));
     let mut unpinned = r.victim.public_jwk();
     unpinned.alg = None;
-    crate::keys::VerifyingKey::from_jwk(&unpinned)
+    VerifyingKey::from_jwk(&unpinned)
         .unwrap()
         .verify(Algorithm::Ps256, j.signing_input(), j.signature(), false)
         .unwrap();
-    assert!(matches!(
-        verify(&r.verifier(&[Algorithm::Rs256, Algorithm::Ps256]), &t),
-        Err(VerifyError::Signature(
-            SignatureError::KeyAlgorithmMismatch { .. }
-        ))
-    ));
+    assert!(mismatch(verify(
+        &r.verifier(&[Algorithm::Rs256, Algorithm::Ps256]),
+        &t
+    )));
+    assert!(Attack::RsaFamilySwitch.forge(&k.ctx()).is_err());
 }
 
 #[test]
 fn duplicate_members() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
     let t = k.forge(Attack::DuplicateAlgNone);
-    assert!(matches!(
-        jws::Jws::parse(&t),
-        Err(JwsError::DuplicateMember {
+    assert_eq!(
+        Jws::parse(&t).unwrap_err(),
+        JwsError::DuplicateMember {
             segment: Segment::Header,
-            ..
-        })
-    ));
+            path: "alg".into()
+        }
+    );
     let j = lenient(&t);
-    assert_eq!(j.header().get_first("alg"), Some(&json!("ES256")));
-    assert_eq!(j.alg(), Some("none"));
+    assert_eq!(j.header().duplicates(), ["alg"]);
+    assert_eq!(j.header().members()[0], ("alg".into(), json!("ES256")));
+    assert_eq!(j.header().members().last().unwrap().1, json!("none"));
+    assert_eq!(j.alg(), Some("none"), "last-wins parsers see none");
     assert!(j.signature().is_empty());
+    assert_eq!(segments(&t)[1], segments(&k.valid())[1]);
     let t = k.forge(Attack::DuplicateAud {
         other: "https://other.test/mcp",
     });
-    let j = jws::Jws::parse(&t).unwrap();
+    let j = Jws::parse(&t).unwrap();
     assert!(k.strict().verify(&j).is_ok(), "validly signed");
-    assert!(matches!(
-        j.claims(),
-        Err(JwsError::DuplicateMember {
+    assert_eq!(
+        j.claims().unwrap_err(),
+        JwsError::DuplicateMember {
             segment: Segment::Payload,
-            ..
-        })
-    ));
+            path: "aud".into()
+        }
+    );
     let claims = j.claims_lenient().unwrap();
+    assert_eq!(claims.duplicates(), ["aud"]);
     assert_eq!(claims.get_first("aud"), Some(&json!("https://rs.test/mcp")));
     assert_eq!(claims.get("aud"), Some(&json!("https://other.test/mcp")));
 }
 
 #[test]
+fn tampering_keeps_untouched_segments_byte_identical() {
+    let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let valid = k.valid();
+    let orig = segments(&valid);
+    let header = JsonObject::parse(br#"{"alg":"ES256","kid":"other"}"#).unwrap();
+    let t = tamper(&valid, &Tamper::ReplaceHeader(header.clone()));
+    assert_eq!(segments(&t)[1..], orig[1..]);
+    assert_eq!(lenient(&t).header(), &header);
+    assert_eq!(
+        verify(&k.strict(), &t),
+        Err(VerifyError::UnknownKid("other".into()))
+    );
+    let payload = JsonObject::parse(br#"{"sub":"mallory"}"#).unwrap();
+    let t = tamper(&valid, &Tamper::ReplacePayload(payload));
+    assert_eq!((segments(&t)[0], segments(&t)[2]), (orig[0], orig[2]));
+    assert_eq!(lenient(&t).payload(), br#"{"sub":"mallory"}"#);
+    assert_eq!(
+        verify(&k.strict(), &t),
+        Err(VerifyError::Signature(SignatureError::Invalid))
+    );
+    // Padding on each segment: only that segment changes, by trailing `=` only.
+    for (i, segment) in [Segment::Header, Segment::Payload, Segment::Signature]
+        .into_iter()
+        .enumerate()
+    {
+        let t = tamper(&valid, &Tamper::PadSegment(segment));
+        let got = segments(&t);
+        for other in (0..3).filter(|&o| o != i) {
+            assert_eq!(got[other], orig[other]);
+        }
+        let added = got[i].strip_prefix(orig[i]).unwrap();
+        assert!(!added.is_empty() && added.chars().all(|c| c == '='));
+        assert!(matches!(
+            Jws::parse(&t),
+            Err(JwsError::Base64 {
+                segment: s,
+                error: B64Error::Padding { .. }
+            }) if s == segment
+        ));
+        assert_eq!(t.replace('=', ""), valid);
+    }
+    // The standard alphabet: same bytes, other characters.
+    let text = "ab-_cd";
+    let t = tamper(
+        &format!("{text}.{text}.{text}"),
+        &Tamper::StandardAlphabet(Segment::Payload),
+    );
+    assert_eq!(t, "ab-_cd.ab+/cd.ab-_cd");
+    let t = tamper(&valid, &Tamper::LineBreak);
+    assert_eq!(t.matches('\n').count(), 1);
+    assert_eq!(t.replace('\n', ""), valid);
+    assert_eq!(tamper(&valid, &Tamper::TwoSegments), orig[..2].join("."));
+    assert_eq!(
+        tamper(&valid, &Tamper::FourSegments),
+        format!("{valid}.{}", orig[2])
+    );
+    assert_eq!(tamper(&valid, &Tamper::CutInHalf).len(), valid.len() / 2);
+    assert!(valid.starts_with(&tamper(&valid, &Tamper::CutInHalf)));
+    assert_eq!(
+        tamper(&valid, &Tamper::EmptyMiddleSegment),
+        format!("{}..{}", orig[0], orig[2])
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&b64::decode_strict(&tamper(&valid, &Tamper::AsJwsJson)).unwrap())
+            .unwrap();
+    assert_eq!(
+        doc,
+        json!({"protected": orig[0], "payload": orig[1], "signature": orig[2]})
+    );
+}
+
+#[test]
 fn structural_defects() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
-    let parse = |s: Structure| jws::Jws::parse(&k.forge(Attack::Malformed(s)));
+    let forge = |s: Structure| k.forge(Attack::Malformed(s));
+    let parse = |s: Structure| Jws::parse(&forge(s));
     assert!(matches!(
         parse(Structure::Padding),
         Err(JwsError::Base64 {
-            error: crate::b64::B64Error::Padding { .. },
-            ..
+            segment: Segment::Payload,
+            error: B64Error::Padding { .. }
         })
     ));
     assert!(matches!(
         parse(Structure::StandardAlphabet),
         Err(JwsError::Base64 {
-            error: crate::b64::B64Error::InvalidCharacter { .. },
+            error: B64Error::InvalidCharacter { .. },
             ..
         })
     ));
     assert!(matches!(
         parse(Structure::LineBreak),
         Err(JwsError::Base64 {
-            error: crate::b64::B64Error::Whitespace { .. },
-            ..
+            segment: Segment::Payload,
+            error: B64Error::Whitespace { .. }
         })
     ));
+    // Undoing each non-canonical change gives back a valid token: nothing else was touched.
+    for _ in 0..8 {
+        let t = forge(Structure::StandardAlphabet);
+        assert!(t.contains(['+', '/']));
+        let undone = t.replace('+', "-").replace('/', "_");
+        assert_eq!(verify(&k.strict(), &undone), Ok(()), "{t}");
+    }
+    let undone = forge(Structure::Padding).replace('=', "");
+    assert_eq!(verify(&k.strict(), &undone), Ok(()));
+    let undone = forge(Structure::LineBreak).replace('\n', "");
+    assert_eq!(verify(&k.strict(), &undone), Ok(()));
     for (s, found) in [
         (Structure::TwoSegments, 2),
         (Structure::FourSegments, 4),
@@ -440,49 +778,147 @@ fn structural_defects() {
         );
     }
     assert!(parse(Structure::CutInHalf).is_err());
-    assert!(
-        parse(Structure::EmptyMiddleSegment)
-            .unwrap()
-            .claims()
-            .is_err()
+    let empty_middle = parse(Structure::EmptyMiddleSegment).unwrap();
+    assert!(empty_middle.payload().is_empty());
+    assert!(empty_middle.claims().is_err());
+    let jwe = forge(Structure::JweShaped);
+    let header = JsonObject::parse(&b64::decode_strict(segments(&jwe)[0]).unwrap()).unwrap();
+    assert_eq!(header.get_str("enc"), Some("A256GCM"));
+    assert!(segments(&jwe).iter().all(|s| b64::decode_strict(s).is_ok()));
+    assert_eq!(
+        b64::decode_strict(&forge(Structure::Random)).unwrap().len(),
+        32
     );
-    // The padded and line-broken forms still decode leniently to the original payload.
-    let valid = jws::Jws::parse(&k.valid()).unwrap();
-    for s in [Structure::Padding, Structure::LineBreak] {
-        assert_eq!(
-            lenient(&k.forge(Attack::Malformed(s))).payload(),
-            valid.payload()
-        );
-    }
-    // The JWS JSON form carries the original three segments.
-    let json_form = k.forge(Attack::Malformed(Structure::JwsJsonSerialization));
+    let json_form = forge(Structure::JwsJsonSerialization);
     let doc: serde_json::Value =
-        serde_json::from_slice(&crate::b64::decode_strict(&json_form).unwrap()).unwrap();
-    assert_eq!(doc["protected"], json!(valid.segments()[0]));
+        serde_json::from_slice(&b64::decode_strict(&json_form).unwrap()).unwrap();
+    let inner = format!(
+        "{}.{}.{}",
+        doc["protected"].as_str().unwrap(),
+        doc["payload"].as_str().unwrap(),
+        doc["signature"].as_str().unwrap()
+    );
+    assert_eq!(verify(&k.strict(), &inner), Ok(()), "carries a valid token");
 }
 
 #[test]
 fn nested_tokens() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
-    let outer = jws::Jws::parse(&k.forge(Attack::NestedAttackerOuter)).unwrap();
+    let outer = Jws::parse(&k.forge(Attack::NestedAttackerOuter)).unwrap();
     assert_eq!(outer.header().get_str("cty"), Some("JWT"));
     assert_eq!(
         k.strict().verify(&outer).map(|_| ()),
         Err(VerifyError::Signature(SignatureError::Invalid))
     );
-    let inner = jws::Jws::parse(std::str::from_utf8(outer.payload()).unwrap()).unwrap();
+    k.attacker
+        .verifying_key()
+        .verify(
+            Algorithm::Es256,
+            outer.signing_input(),
+            outer.signature(),
+            false,
+        )
+        .unwrap();
+    let inner = Jws::parse(std::str::from_utf8(outer.payload()).unwrap()).unwrap();
     assert!(
         k.strict().verify(&inner).is_ok(),
         "the wrapped token is valid"
     );
-    let outer = jws::Jws::parse(&k.forge(Attack::NestedUnsignedInner)).unwrap();
+    let outer = Jws::parse(&k.forge(Attack::NestedUnsignedInner)).unwrap();
+    assert_eq!(outer.header().get_str("cty"), Some("JWT"));
     assert!(
         k.strict().verify(&outer).is_ok(),
         "the outer layer is validly signed"
     );
     let inner = lenient(std::str::from_utf8(outer.payload()).unwrap());
+    assert!(inner.signature().is_empty());
     assert_eq!(
         k.strict().verify(&inner).map(|_| ()),
         Err(VerifyError::AlgNone("none".into()))
     );
+}
+
+#[test]
+fn mint_then_tamper() {
+    let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let steps = [Tamper::StripSignature, Tamper::PadSegment(Segment::Header)];
+    let t = k.spec.mint_tampered(&k.victim, &steps);
+    let orig = k.valid();
+    assert_eq!(segments(&t)[1], segments(&orig)[1]);
+    assert!(segments(&t)[0].ends_with('='));
+    assert_eq!(segments(&t)[2], "");
+    assert_eq!(
+        tamper_all(&orig, &steps[..1]),
+        Tamper::StripSignature.apply(&orig)
+    );
+}
+
+#[test]
+fn nothing_panics_on_odd_keys_or_strings() {
+    let steps = [
+        Tamper::ReplaceHeader(JsonObject::new()),
+        Tamper::ReplacePayload(JsonObject::new()),
+        Tamper::SetSignature(vec![]),
+        Tamper::BreakSignature,
+        Tamper::StripSignature,
+        Tamper::PadSegment(Segment::Signature),
+        Tamper::StandardAlphabet(Segment::Header),
+        Tamper::LineBreak,
+        Tamper::TwoSegments,
+        Tamper::FourSegments,
+        Tamper::CutInHalf,
+        Tamper::EmptyMiddleSegment,
+        Tamper::AsJwsJson,
+        Tamper::FlipS(EcCurve::P256),
+        Tamper::DerSignature,
+        Tamper::TruncateSignature(63),
+        Tamper::AppendToSignature(vec![1]),
+    ];
+    for input in [
+        "",
+        ".",
+        "..",
+        "....",
+        "a",
+        "é",
+        "é.€€.ü",
+        "€€€€",
+        "a.b.=",
+        "x.y.é€",
+    ] {
+        for step in &steps {
+            let _ = tamper(input, step);
+        }
+    }
+    // Key types the attacks were not written for: each attack forges or says why not.
+    for (victim, attacker) in [
+        (Algorithm::Hs256, Algorithm::Hs256),
+        (Algorithm::EdDsa, Algorithm::Es256),
+        (Algorithm::Es512, Algorithm::EdDsa),
+        (Algorithm::Ps256, Algorithm::Es384),
+    ] {
+        let k = keys(victim, attacker);
+        for attack in Attack::catalogue() {
+            let _ = attack.forge(&k.ctx());
+        }
+    }
+    // A victim key without a kid: the attacks that reuse it are not applicable.
+    let k = keys(Algorithm::Es256, Algorithm::Rs256);
+    let no_kid = SigningKey::generate(Algorithm::Es256).unwrap();
+    let ctx = ForgeContext {
+        victim: &no_kid,
+        ..k.ctx()
+    };
+    assert_eq!(ctx.victim_kid(), None);
+    for attack in [
+        Attack::EmbeddedJwk {
+            keep_victim_kid: true,
+        },
+        Attack::KidWithHmac,
+        Attack::KidWithOtherKeyType,
+    ] {
+        assert!(attack.forge(&ctx).is_err(), "{}", attack.name());
+    }
+    let t = Attack::HmacEmptySecret.forge(&ctx).unwrap();
+    assert_eq!(lenient(&t).kid(), None, "no empty kid invented");
 }
