@@ -1,6 +1,7 @@
 //! Running checks: selection, concurrency with deterministic order, deadlines.
 
 pub mod calibrate;
+pub mod clock;
 pub mod context;
 pub mod discovery;
 pub mod probe;
