@@ -8,19 +8,16 @@ use clap::{Parser, Subcommand};
 use mock_idp::keystore::KeyRing;
 use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
 
+use crate::check::{CheckMeta, Outcome};
 use crate::model::exit;
+use reports::event::{Collector, Event, Fanout, RunEnd, RunInfo, Sink};
+use reports::terminal::{StatusLevel, Terminal};
 
 // Output that never panics: a closed stdout (a pipe into `head`) just drops the rest.
 macro_rules! say {
     ($($t:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($t)*);
-    }};
-}
-macro_rules! say_raw {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($t)*);
     }};
 }
 use crate::wire::discovery::as_metadata_urls;
@@ -85,6 +82,15 @@ pub struct RunArgs {
     /// Write the JSON report (schema_version 1) here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the Markdown summary (for a CI step summary or a pull-request comment) here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Which checks get a line as they finish.
+    #[arg(long, value_enum, default_value = "all")]
+    pub status_level: ShownChecks,
+    /// Which checks are repeated with their evidence at the end.
+    #[arg(long, value_enum, default_value = "non-pass")]
+    pub final_status_level: ShownChecks,
     /// Audience of valid tokens (default: PRM resource).
     #[arg(long)]
     pub audience: Option<String>,
@@ -107,6 +113,28 @@ pub struct RunArgs {
     /// Checks run at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+}
+
+/// Which checks the terminal shows (as nextest's status levels).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ShownChecks {
+    None,
+    Fail,
+    Warn,
+    NonPass,
+    All,
+}
+
+impl From<ShownChecks> for StatusLevel {
+    fn from(shown: ShownChecks) -> Self {
+        match shown {
+            ShownChecks::None => StatusLevel::None,
+            ShownChecks::Fail => StatusLevel::Fail,
+            ShownChecks::Warn => StatusLevel::Warn,
+            ShownChecks::NonPass => StatusLevel::NonPass,
+            ShownChecks::All => StatusLevel::All,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -367,7 +395,7 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
         scope: args.scope.clone(),
     };
     // Keep the embedded servers (or the hosted IdP) alive for the whole run.
-    let (endpoint, idp, step_up, embedded) = match &args.target {
+    let (endpoint, idp, step_up, embedded, profile) = match &args.target {
         None => {
             let embedded = Embedded::start(&faults).await?;
             let label = if faults.is_empty() {
@@ -389,6 +417,7 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
                 embedded.idp.clone(),
                 Some(Embedded::step_up()),
                 Some(embedded),
+                format!("embedded demo: {label}"),
             )
         }
         Some(target) => {
@@ -404,7 +433,13 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
             say!("  issuer      {}", trusted.issuer);
             say!("  jwks_uri    {}", trusted.jwks_uri);
             say!("  audience    its own resource identifier (override with --audience)");
-            (target.clone(), Arc::new(idp), None, None)
+            (
+                target.clone(),
+                Arc::new(idp),
+                None,
+                None,
+                "target trusting the run's mock IdP".to_owned(),
+            )
         }
     };
     let canary = embedded.as_ref().map(Embedded::canary);
@@ -418,47 +453,79 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
     )
     .await?;
     say!(
-        "Target {endpoint}; tokens for audience {} with scope {:?}",
+        "Tokens for audience {} with scope {:?}",
         ctx.audience,
         ctx.scope
     );
-    say!();
     let options = crate::engine::runner::RunOptions {
         concurrency: args.concurrency.max(1),
         ..Default::default()
     };
+    let selected = crate::catalog::all()
+        .iter()
+        .filter(|c| selection.selects(c.meta.id))
+        .count();
+    let info = RunInfo {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        spec_version: crate::catalog::MCP_SPEC_VERSION.to_owned(),
+        target: endpoint.clone(),
+        profile,
+        selected,
+    };
+    let started = std::time::Instant::now();
+    let mut terminal = Terminal::new(
+        std::io::stdout(),
+        args.status_level.into(),
+        args.final_status_level.into(),
+    );
+    let mut collector = Collector::default();
+    let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
+    stream.event(&Event::RunStarted(&info));
     let results = session::run_checks(&ctx, &selection, options, |meta, outcome| {
-        say!("{}", crate::output::line(meta, outcome));
+        stream.event(&Event::CheckFinished(&crate::output::record(meta, outcome)));
     })
     .await;
-    let failing: Vec<_> = results
-        .iter()
-        .filter(|(_, o)| o.verdict != crate::model::Verdict::Pass)
-        .collect();
-    if !failing.is_empty() {
-        say!();
-        for (meta, outcome) in &failing {
-            say_raw!("{}", crate::output::detail(meta, outcome));
-        }
-    }
-    if let Some(path) = &args.json {
-        let report = crate::output::json_report(&endpoint, &results);
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
-    }
     let code = session::exit_code(&results, args.strict, session::reachable(&ctx));
-    let summary = crate::output::summary(&results);
-    say!();
-    say!(
-        "{} checks: {} pass, {} fail, {} warn, {} error, {} not evaluated, {} skip, {} info. Exit {code}.",
-        summary["total"],
-        summary["pass"],
-        summary["fail"],
-        summary["warn"],
-        summary["error"],
-        summary["not_evaluated"],
-        summary["skip"],
-        summary["info"]
-    );
+    let end = RunEnd {
+        exit_code: code,
+        reason: exit_reason(code, &results, args.strict),
+        duration_ms: crate::model::duration_ms(&started.elapsed()),
+    };
+    stream.event(&Event::RunFinished(&end));
+    drop(stream);
+    let report = collector
+        .into_report()
+        .ok_or("the run produced no report")?;
+    if let Some(path) = &args.json {
+        write_file(path, &reports::json::render_text(&report))?;
+    }
+    if let Some(path) = &args.markdown {
+        write_file(path, &reports::markdown::render(&report))?;
+    }
     Ok(code)
+}
+
+/// Why the run ends with `code`, in one sentence for every report.
+fn exit_reason(code: u8, results: &[(CheckMeta, Outcome)], strict: bool) -> String {
+    use crate::model::Verdict;
+    let count = |v: Verdict| results.iter().filter(|(_, o)| o.verdict == v).count();
+    match code {
+        exit::SUCCESS if strict => "every selected check passed or was not applicable".into(),
+        exit::SUCCESS => "no MUST failed and nothing errored (warnings allowed without --strict)".into(),
+        exit::FAILURES => {
+            let mut parts = vec![format!("{} failed", count(Verdict::Fail))];
+            parts.push(format!("{} errored", count(Verdict::Error)));
+            if strict {
+                parts.push(format!("{} warned under --strict", count(Verdict::Warn)));
+            }
+            parts.join(", ")
+        }
+        exit::NOT_EVALUATED => "the target could not be evaluated: it did not answer".into(),
+        exit::NO_CHECKS => "no check matched the selection".into(),
+        _ => "unexpected exit code".into(),
+    }
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -1,137 +1,165 @@
-//! Run output until the report sinks land: one terminal line per check, each non-pass's
-//! evidence at the end, and the JSON document (schema_version 1). Evidence is always redacted.
+//! From a check's outcome to the record every report sink reads. This is where secrets leave
+//! the picture: credentials become fingerprints with their decoded, non-secret header and
+//! claims beside them, so no sink ever holds a token.
 
-use std::fmt::Write as _;
-
-use serde_json::{Value, json};
+use mock_idp::jws::{Jws, ParseOptions};
+use reports::record::{
+    CheckRecord, CredentialRecord, ExchangeOutcome, ExchangeRecord, RequestRecord, ResponseRecord,
+    SpecRefRecord,
+};
+use serde_json::Value;
 
 use crate::check::{CheckMeta, Outcome};
 use crate::http::Exchange;
-use crate::http::redact::{redact_header_value, redact_request};
-use crate::model::{Verdict, duration_ms};
+use crate::http::redact::{fingerprint, redact_header_value, redact_request};
+use crate::model::duration_ms;
 
-/// `PASS  rs.token.aud-wrong  Refuses a token for another audience  [12 ms]`
-pub fn line(meta: &CheckMeta, outcome: &Outcome) -> String {
-    format!(
-        "{}  {:<38} {}  [{} ms]",
-        outcome.verdict.label(),
-        meta.id,
-        meta.title,
-        duration_ms(&outcome.duration)
-    )
-}
+/// Response bodies are cut to this many bytes in reports (the evidence is the start).
+const BODY_REPORT_BYTES: usize = 4096;
 
-/// The redacted form of an exchange, as JSON.
-pub fn exchange_json(e: &Exchange) -> Value {
-    let request = redact_request(&e.request);
-    let response = match &e.response {
-        Ok(r) => json!({
-            "status": r.status,
-            "headers": r.headers.iter().map(|(n, v)| json!([n, redact_header_value(n, v)])).collect::<Vec<_>>(),
-            "body": String::from_utf8_lossy(&r.body[..r.body.len().min(4096)]),
-            "truncated": r.truncated,
-        }),
-        Err(err) => json!({ "error": err.to_string() }),
-    };
-    json!({
-        "request": {
-            "method": request.method,
-            "url": request.url,
-            "headers": request.headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
-        },
-        "response": response,
-        "elapsed_ms": duration_ms(&e.elapsed),
-    })
-}
-
-/// The block printed for a non-passing check.
-pub fn detail(meta: &CheckMeta, outcome: &Outcome) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "── {} {} ({})",
-        outcome.verdict.label().trim(),
-        meta.id,
-        meta.level
-    );
-    for r in meta.refs {
-        let _ = writeln!(
-            out,
-            "   Requirement: {} {}: {} <{}>",
-            r.source, r.section, r.requirement, r.url
-        );
-    }
-    let _ = writeln!(out, "   Verdict:     {}", outcome.message);
-    for e in &outcome.expected {
-        let _ = writeln!(out, "   Expected:    {e}");
-    }
-    if !outcome.actual.is_empty() {
-        let _ = writeln!(out, "   Actual:      {}", outcome.actual);
-    }
-    for e in &outcome.evidence {
-        let r = redact_request(&e.request);
-        let status = match &e.response {
-            Ok(resp) => {
-                let www = resp.header_values("www-authenticate").join(" | ");
-                format!(
-                    "HTTP {} {}",
-                    resp.status,
-                    if www.is_empty() {
-                        String::new()
-                    } else {
-                        format!("WWW-Authenticate: {www}")
-                    }
-                )
-            }
-            Err(err) => err.to_string(),
-        };
-        let auth = r
-            .headers
+/// The record of one finished check.
+pub fn record(meta: &CheckMeta, outcome: &Outcome) -> CheckRecord {
+    CheckRecord {
+        id: meta.id.to_owned(),
+        row: meta.row.to_owned(),
+        title: meta.title.to_owned(),
+        summary: meta.summary.to_owned(),
+        level: meta.level,
+        verdict: outcome.verdict,
+        message: outcome.message.clone(),
+        expected: outcome.expected.clone(),
+        actual: outcome.actual.clone(),
+        evidence: outcome.evidence.iter().map(exchange).collect(),
+        duration_ms: duration_ms(&outcome.duration),
+        refs: meta
+            .refs
             .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(
-            out,
-            "   Exchange:    {} {} [{}] → {}",
-            r.method,
-            r.url,
-            auth,
-            status.trim()
-        );
+            .map(|r| SpecRefRecord {
+                source: r.source.to_owned(),
+                section: r.section.to_owned(),
+                requirement: r.requirement.to_owned(),
+                url: r.url.to_owned(),
+            })
+            .collect(),
+        tags: meta.tags.iter().map(|t| (*t).to_owned()).collect(),
+        baseline: None,
     }
-    out
 }
 
-/// Counts per verdict.
-pub fn summary(results: &[(CheckMeta, Outcome)]) -> Value {
-    let mut counts = serde_json::Map::new();
-    for v in Verdict::ALL {
-        let n = results.iter().filter(|(_, o)| o.verdict == v).count();
-        counts.insert(v.as_str().to_owned(), json!(n));
+/// The redacted record of an exchange.
+pub fn exchange(e: &Exchange) -> ExchangeRecord {
+    let request = redact_request(&e.request);
+    let outcome = match &e.response {
+        Ok(r) => ExchangeOutcome::Response(ResponseRecord {
+            status: r.status,
+            headers: r
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), redact_header_value(n, v)))
+                .collect(),
+            body: String::from_utf8_lossy(&r.body[..r.body.len().min(BODY_REPORT_BYTES)])
+                .into_owned(),
+            truncated: r.truncated || r.body.len() > BODY_REPORT_BYTES,
+        }),
+        Err(err) => ExchangeOutcome::Error(err.to_string()),
+    };
+    ExchangeRecord {
+        request: RequestRecord {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+        },
+        outcome,
+        elapsed_ms: duration_ms(&e.elapsed),
+        credentials: credentials(e),
     }
-    counts.insert("total".into(), json!(results.len()));
-    Value::Object(counts)
 }
 
-/// The JSON report, schema_version 1.
-pub fn json_report(target: &str, results: &[(CheckMeta, Outcome)]) -> Value {
-    json!({
-        "schema_version": 1,
-        "tool": {"name": "mcp-authspec", "version": env!("CARGO_PKG_VERSION")},
-        "target": target,
-        "checks": results.iter().map(|(m, o)| json!({
-            "id": m.id,
-            "title": m.title,
-            "level": m.level,
-            "verdict": o.verdict,
-            "message": o.message,
-            "expected": o.expected,
-            "actual": o.actual,
-            "evidence": o.evidence.iter().map(exchange_json).collect::<Vec<_>>(),
-            "duration_ms": duration_ms(&o.duration),
-        })).collect::<Vec<_>>(),
-        "summary": summary(results),
-    })
+/// The credentials a request carried (from the unredacted request), each fingerprinted and,
+/// when it is a JWS, decoded.
+fn credentials(e: &Exchange) -> Vec<CredentialRecord> {
+    let mut found = Vec::new();
+    for (name, value) in &e.request.headers {
+        let carrier = name.to_ascii_lowercase();
+        let (scheme, credential) = match carrier.as_str() {
+            "authorization" => match value.split_once(' ') {
+                Some((scheme, rest)) => (Some(scheme.to_owned()), rest.trim()),
+                None => (None, value.trim()),
+            },
+            "dpop" => (None, value.trim()),
+            _ => continue,
+        };
+        found.push(credential_record(carrier, scheme, credential));
+    }
+    if let Some((_, query)) = e.request.url.split_once('?') {
+        for pair in query.split('&') {
+            if let Some(("access_token", token)) = pair.split_once('=') {
+                found.push(credential_record("query".into(), None, token));
+            }
+        }
+    }
+    found
+}
+
+fn credential_record(carrier: String, scheme: Option<String>, credential: &str) -> CredentialRecord {
+    let (jose_header, claims) = decode(credential);
+    CredentialRecord {
+        carrier,
+        scheme,
+        fingerprint: fingerprint(credential),
+        jose_header,
+        claims,
+    }
+}
+
+/// The JOSE header and claims of a compact JWS, read leniently (a forged token is evidence
+/// too). The signature is never shown.
+fn decode(credential: &str) -> (Option<Value>, Option<Value>) {
+    let Ok(jws) = Jws::parse_with(credential, &ParseOptions::lenient()) else {
+        return (None, None);
+    };
+    let header = Some(Value::Object(jws.header().to_map()));
+    let claims = jws
+        .claims_lenient()
+        .ok()
+        .map(|c| Value::Object(c.to_map()));
+    (header, claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ProbeRequest;
+    use std::time::Duration;
+
+    #[test]
+    fn a_token_becomes_a_fingerprint_with_its_decoded_parts() {
+        let key = mock_idp::keys::SigningKey::generate(mock_idp::alg::Algorithm::Es256).unwrap();
+        let token = mock_idp::token::TokenSpec::new()
+            .claim("sub", "alice")
+            .mint(&key);
+        let e = Exchange {
+            request: ProbeRequest {
+                method: "POST".into(),
+                url: format!("http://127.0.0.1:1/mcp?access_token={token}"),
+                headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+                body: None,
+            },
+            response: Err(crate::http::TransportError::Timeout(Duration::from_secs(1))),
+            elapsed: Duration::from_millis(3),
+        };
+        let r = exchange(&e);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains(&token), "{text}");
+        let sig = token.rsplit('.').next().unwrap();
+        assert!(!text.contains(sig), "{text}");
+        assert_eq!(r.credentials.len(), 2);
+        let bearer = &r.credentials[0];
+        assert_eq!(bearer.scheme.as_deref(), Some("Bearer"));
+        assert_eq!(bearer.fingerprint, fingerprint(&token));
+        assert_eq!(bearer.claims.as_ref().unwrap()["sub"], "alice");
+        assert_eq!(bearer.jose_header.as_ref().unwrap()["alg"], "ES256");
+        assert_eq!(r.credentials[1].carrier, "query");
+        assert!(matches!(r.outcome, ExchangeOutcome::Error(_)));
+    }
 }

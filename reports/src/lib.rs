@@ -1,0 +1,10 @@
+//! Report sinks of mcp-authspec: one event stream ([`event::Event`]) feeds every output —
+//! terminal, JUnit, JSON, Markdown, HTML — so they never disagree. The stable contract of a run
+//! ([`model`]) lives here too, beside the code that writes it out.
+
+pub mod event;
+pub mod json;
+pub mod markdown;
+pub mod terminal;
+pub mod model;
+pub mod record;
