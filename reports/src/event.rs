@@ -23,6 +23,8 @@ pub struct RunInfo {
     pub profile: String,
     /// How many checks were selected.
     pub selected: usize,
+    /// When the run started, in seconds since the epoch.
+    pub started_unix: i64,
 }
 
 /// Counts per verdict.

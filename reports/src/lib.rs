@@ -4,7 +4,8 @@
 
 pub mod event;
 pub mod json;
+pub mod junit;
 pub mod markdown;
-pub mod terminal;
 pub mod model;
 pub mod record;
+pub mod terminal;

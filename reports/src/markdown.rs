@@ -35,12 +35,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "| **total** | **{}** |", summary.total());
     if let Some(end) = &report.end {
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Exit code {}: {}",
-            end.exit_code,
-            escape(&end.reason)
-        );
+        let _ = writeln!(out, "Exit code {}: {}", end.exit_code, escape(&end.reason));
     }
     let listed: Vec<&CheckRecord> = report
         .checks

@@ -31,7 +31,13 @@ pub fn line(c: &CheckRecord) -> String {
 /// The block shown for a non-passing check.
 pub fn detail(c: &CheckRecord) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "── {} {} ({})", c.verdict.label().trim(), c.id, c.level);
+    let _ = writeln!(
+        out,
+        "── {} {} ({})",
+        c.verdict.label().trim(),
+        c.id,
+        c.level
+    );
     for r in &c.refs {
         let _ = writeln!(
             out,
@@ -99,7 +105,10 @@ pub fn summary(records: &[CheckRecord], end: &RunEnd) -> String {
         s.count(Verdict::Skip),
         s.count(Verdict::Info)
     );
-    for c in records.iter().filter(|c| c.verdict == Verdict::NotEvaluated) {
+    for c in records
+        .iter()
+        .filter(|c| c.verdict == Verdict::NotEvaluated)
+    {
         let _ = write!(out, "\n  not evaluated: {} — {}", c.id, c.message);
     }
     let _ = write!(out, "\nExit {}: {}.", end.exit_code, end.reason);

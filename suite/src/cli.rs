@@ -85,6 +85,13 @@ pub struct RunArgs {
     /// Write the Markdown summary (for a CI step summary or a pull-request comment) here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Write JUnit XML (one testsuite per area) here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write every report into this folder with default names (report.json, junit.xml,
+    /// summary.md); `--out` alone uses reports/out.
+    #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
+    pub out: Option<PathBuf>,
     /// Which checks get a line as they finish.
     #[arg(long, value_enum, default_value = "all")]
     pub status_level: ShownChecks,
@@ -471,6 +478,7 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
         target: endpoint.clone(),
         profile,
         selected,
+        started_unix: mock_idp::unix_now(),
     };
     let started = std::time::Instant::now();
     let mut terminal = Terminal::new(
@@ -496,13 +504,50 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
     let report = collector
         .into_report()
         .ok_or("the run produced no report")?;
-    if let Some(path) = &args.json {
-        write_file(path, &reports::json::render_text(&report))?;
-    }
-    if let Some(path) = &args.markdown {
-        write_file(path, &reports::markdown::render(&report))?;
+    for (path, kind) in report_files(&args)? {
+        let text = match kind {
+            ReportKind::Json => reports::json::render_text(&report),
+            ReportKind::Markdown => reports::markdown::render(&report),
+            ReportKind::Junit => {
+                reports::junit::render(&report, args.strict).map_err(|e| e.to_string())?
+            }
+        };
+        write_file(&path, &text)?;
     }
     Ok(code)
+}
+
+/// The report files a run writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportKind {
+    Json,
+    Markdown,
+    Junit,
+}
+
+/// Every requested report file: each explicit path, plus the `--out` folder's defaults.
+fn report_files(args: &RunArgs) -> Result<Vec<(PathBuf, ReportKind)>, String> {
+    let mut files: Vec<(PathBuf, ReportKind)> = [
+        (&args.json, ReportKind::Json),
+        (&args.markdown, ReportKind::Markdown),
+        (&args.junit, ReportKind::Junit),
+    ]
+    .into_iter()
+    .filter_map(|(path, kind)| path.clone().map(|p| (p, kind)))
+    .collect();
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for (name, kind) in [
+            ("report.json", ReportKind::Json),
+            ("summary.md", ReportKind::Markdown),
+            ("junit.xml", ReportKind::Junit),
+        ] {
+            if !files.iter().any(|(_, k)| *k == kind) {
+                files.push((dir.join(name), kind));
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Why the run ends with `code`, in one sentence for every report.
@@ -511,7 +556,9 @@ fn exit_reason(code: u8, results: &[(CheckMeta, Outcome)], strict: bool) -> Stri
     let count = |v: Verdict| results.iter().filter(|(_, o)| o.verdict == v).count();
     match code {
         exit::SUCCESS if strict => "every selected check passed or was not applicable".into(),
-        exit::SUCCESS => "no MUST failed and nothing errored (warnings allowed without --strict)".into(),
+        exit::SUCCESS => {
+            "no MUST failed and nothing errored (warnings allowed without --strict)".into()
+        }
         exit::FAILURES => {
             let mut parts = vec![format!("{} failed", count(Verdict::Fail))];
             parts.push(format!("{} errored", count(Verdict::Error)));

@@ -101,7 +101,11 @@ fn credentials(e: &Exchange) -> Vec<CredentialRecord> {
     found
 }
 
-fn credential_record(carrier: String, scheme: Option<String>, credential: &str) -> CredentialRecord {
+fn credential_record(
+    carrier: String,
+    scheme: Option<String>,
+    credential: &str,
+) -> CredentialRecord {
     let (jose_header, claims) = decode(credential);
     CredentialRecord {
         carrier,
@@ -119,10 +123,7 @@ fn decode(credential: &str) -> (Option<Value>, Option<Value>) {
         return (None, None);
     };
     let header = Some(Value::Object(jws.header().to_map()));
-    let claims = jws
-        .claims_lenient()
-        .ok()
-        .map(|c| Value::Object(c.to_map()));
+    let claims = jws.claims_lenient().ok().map(|c| Value::Object(c.to_map()));
     (header, claims)
 }
 

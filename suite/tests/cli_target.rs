@@ -28,7 +28,10 @@ struct Process {
 
 impl Process {
     fn spawn(command: &mut Command) -> Self {
-        let mut child = command.stdout(Stdio::piped()).spawn().expect("binary starts");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         // Keep draining stdout so the process never writes to a full or closed pipe.
@@ -195,9 +198,7 @@ fn a_server_that_reads_keys_once_is_tested_with_the_shared_key_folder() {
     let out = run_against(&mcp_url, idp_port, &keys, &json);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(&format!(
-            "issuer      http://127.0.0.1:{idp_port}/trusted"
-        )),
+        stdout.contains(&format!("issuer      http://127.0.0.1:{idp_port}/trusted")),
         "the run prints what the server must trust:\n{stdout}"
     );
     assert!(stdout.contains("jwks_uri"), "{stdout}");
@@ -205,7 +206,9 @@ fn a_server_that_reads_keys_once_is_tested_with_the_shared_key_folder() {
     assert!(results.len() > 10, "{results:?}");
     let passed = results.iter().filter(|(_, v)| v == "pass").count();
     assert!(
-        results.iter().any(|(id, v)| id == "rs.token.bearer-valid" && v == "pass"),
+        results
+            .iter()
+            .any(|(id, v)| id == "rs.token.bearer-valid" && v == "pass"),
         "the cached keys verify the run's tokens:\n{stdout}"
     );
     assert!(passed * 2 > results.len(), "{results:?}");
@@ -216,6 +219,9 @@ fn a_server_that_reads_keys_once_is_tested_with_the_shared_key_folder() {
     let out = run_against(&mcp_url, idp_port, &other_keys, &json);
     assert_ne!(out.status.code(), Some(0));
     for (id, verdict) in verdicts(&json) {
-        assert_ne!(verdict, "pass", "{id} passed with keys the server never saw");
+        assert_ne!(
+            verdict, "pass",
+            "{id} passed with keys the server never saw"
+        );
     }
 }

@@ -107,10 +107,7 @@ mod tests {
     #[test]
     fn obsolete_date_forms_parse_and_garbage_does_not() {
         let (s, r) = (at(784111777, 0), at(784111777, 0));
-        for date in [
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
-        ] {
+        for date in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
             assert!(ServerClock::from_date(date, s, r).is_some(), "{date}");
         }
         for date in ["", "yesterday", "Sun, 06 Nov 1994 25:49:37 GMT", "\u{0}"] {
