@@ -2,7 +2,9 @@
 //! terminal, JUnit, JSON, Markdown, HTML — so they never disagree. The stable contract of a run
 //! ([`model`]) lives here too, beside the code that writes it out.
 
+pub mod baseline;
 pub mod event;
+pub mod glob;
 pub mod json;
 pub mod junit;
 pub mod markdown;

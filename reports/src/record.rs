@@ -128,6 +128,21 @@ impl CheckRecord {
     }
 }
 
+/// The exit code of a finished run (design.md "Exit codes"): no check selected, target not
+/// reachable, a problem ([`CheckRecord::is_problem`]) or a stale baseline entry, else success.
+pub fn exit_code(records: &[CheckRecord], strict: bool, reachable: bool, stale: usize) -> u8 {
+    use crate::model::exit;
+    if records.is_empty() {
+        exit::NO_CHECKS
+    } else if !reachable {
+        exit::NOT_EVALUATED
+    } else if stale > 0 || records.iter().any(|r| r.is_problem(strict)) {
+        exit::FAILURES
+    } else {
+        exit::SUCCESS
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +184,17 @@ mod tests {
         let mut known = record("rs.a.b", Verdict::Fail);
         known.baseline = Some("tracked upstream".into());
         assert!(!known.is_problem(true));
+    }
+
+    #[test]
+    fn exit_codes_follow_the_design() {
+        let pass = [record("rs.a.b", Verdict::Pass)];
+        let warn = [record("rs.a.b", Verdict::Warn)];
+        assert_eq!(exit_code(&[], false, true, 0), 4);
+        assert_eq!(exit_code(&pass, false, false, 0), 3);
+        assert_eq!(exit_code(&pass, false, true, 0), 0);
+        assert_eq!(exit_code(&pass, false, true, 1), 1, "stale baseline entry");
+        assert_eq!(exit_code(&warn, false, true, 0), 0);
+        assert_eq!(exit_code(&warn, true, true, 0), 1);
     }
 }

@@ -8,9 +8,10 @@ use clap::{Parser, Subcommand};
 use mock_idp::keystore::KeyRing;
 use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
 
-use crate::check::{CheckMeta, Outcome};
 use crate::model::exit;
-use reports::event::{Collector, Event, Fanout, RunEnd, RunInfo, Sink};
+use reports::baseline::{Baseline, StaleEntry};
+use reports::event::{Collector, Event, Fanout, Report, RunEnd, RunInfo, Sink};
+use reports::record::CheckRecord;
 use reports::terminal::{StatusLevel, Terminal};
 
 // Output that never panics: a closed stdout (a pipe into `head`) just drops the rest.
@@ -42,6 +43,15 @@ pub enum Command {
     Run(RunArgs),
     /// List every check: id, level and title.
     List,
+    /// Show what a check tests: requirement, references, stimulus, accepted responses, and
+    /// the reference-server fault that demonstrates its failure.
+    Explain {
+        /// The check id (`mcp-authspec list` shows them).
+        id: String,
+    },
+    /// Baselines of known failures.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// The embedded mock identity provider.
     #[command(subcommand)]
     Idp(IdpCommand),
@@ -85,6 +95,10 @@ pub struct RunArgs {
     /// Write the Markdown summary (for a CI step summary or a pull-request comment) here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Known failures (TOML, each entry a check id or glob with a mandatory reason): listed
+    /// failures do not fail the run; a listed check that passes again does (stale entry).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Write JUnit XML (one testsuite per area) here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
@@ -142,6 +156,22 @@ impl From<ShownChecks> for StatusLevel {
             ShownChecks::All => StatusLevel::All,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Run the checks (same options as `run`) and write every failure, warning and error to
+    /// FILE as a known failure with the given reason.
+    Write {
+        /// The baseline file to write (TOML).
+        file: PathBuf,
+        /// Why these failures are expected (required: every entry carries one; edit the file
+        /// to give entries their own).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,7 +243,31 @@ fn run(cli: Cli) -> Result<u8, String> {
         }
         Command::Run(args) => {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            runtime.block_on(run_command(args))
+            runtime.block_on(run_command(args)).map(|(code, _)| code)
+        }
+        Command::Explain { id } => {
+            let checks = crate::catalog::all();
+            let check = checks
+                .iter()
+                .find(|c| c.meta.id == id)
+                .ok_or_else(|| format!("no check {id:?} (mcp-authspec list shows every id)"))?;
+            say!("{}", crate::explain::explain(&check.meta));
+            Ok(exit::SUCCESS)
+        }
+        Command::Baseline(BaselineCommand::Write { file, reason, run }) => {
+            if reason.trim().is_empty() {
+                return Err("--reason must say why the failures are expected".into());
+            }
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            let (_, report) = runtime.block_on(run_command(run))?;
+            let baseline = Baseline::from_failures(&report.checks, &reason);
+            write_file(&file, &baseline.to_toml())?;
+            say!(
+                "Wrote {} known failure(s) to {}",
+                baseline.entries().len(),
+                file.display()
+            );
+            Ok(exit::SUCCESS)
         }
         Command::DemoServer {
             listen,
@@ -379,7 +433,7 @@ async fn serve_demo(
     Ok(())
 }
 
-async fn run_command(args: RunArgs) -> Result<u8, String> {
+async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     use std::sync::Arc;
 
     use crate::engine::select::{Glob, Selection};
@@ -393,6 +447,14 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
     if args.target.is_some() && !faults.is_empty() {
         return Err("--demo-fault applies to the embedded demo, not to --target".into());
     }
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(Baseline::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let selection = Selection {
         include: args.checks.iter().map(|g| Glob::new(g)).collect(),
         skip: args.skips.iter().map(|g| Glob::new(g)).collect(),
@@ -489,14 +551,25 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
     let mut collector = Collector::default();
     let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
     stream.event(&Event::RunStarted(&info));
-    let results = session::run_checks(&ctx, &selection, options, |meta, outcome| {
-        stream.event(&Event::CheckFinished(&crate::output::record(meta, outcome)));
+    let mut records = Vec::new();
+    session::run_checks(&ctx, &selection, options, |meta, outcome| {
+        let mut record = crate::output::record(meta, outcome);
+        if let Some(baseline) = &baseline {
+            baseline.mark(&mut record);
+        }
+        stream.event(&Event::CheckFinished(&record));
+        records.push(record);
     })
     .await;
-    let code = session::exit_code(&results, args.strict, session::reachable(&ctx));
+    let stale = baseline
+        .as_ref()
+        .map(|b| b.stale(&records))
+        .unwrap_or_default();
+    let code =
+        reports::record::exit_code(&records, args.strict, session::reachable(&ctx), stale.len());
     let end = RunEnd {
         exit_code: code,
-        reason: exit_reason(code, &results, args.strict),
+        reason: exit_reason(code, &records, &stale, args.strict),
         duration_ms: crate::model::duration_ms(&started.elapsed()),
     };
     stream.event(&Event::RunFinished(&end));
@@ -514,7 +587,7 @@ async fn run_command(args: RunArgs) -> Result<u8, String> {
         };
         write_file(&path, &text)?;
     }
-    Ok(code)
+    Ok((code, report))
 }
 
 /// The report files a run writes.
@@ -551,21 +624,43 @@ fn report_files(args: &RunArgs) -> Result<Vec<(PathBuf, ReportKind)>, String> {
 }
 
 /// Why the run ends with `code`, in one sentence for every report.
-fn exit_reason(code: u8, results: &[(CheckMeta, Outcome)], strict: bool) -> String {
+fn exit_reason(code: u8, records: &[CheckRecord], stale: &[StaleEntry], strict: bool) -> String {
     use crate::model::Verdict;
-    let count = |v: Verdict| results.iter().filter(|(_, o)| o.verdict == v).count();
+    let count = |v: Verdict| {
+        records
+            .iter()
+            .filter(|r| r.verdict == v && r.baseline.is_none())
+            .count()
+    };
+    let expected = records.iter().filter(|r| r.baseline.is_some()).count();
+    let known = if expected > 0 {
+        format!(" ({expected} known failure(s) expected by the baseline)")
+    } else {
+        String::new()
+    };
     match code {
-        exit::SUCCESS if strict => "every selected check passed or was not applicable".into(),
+        exit::SUCCESS if strict => {
+            format!("every selected check passed or was not applicable{known}")
+        }
         exit::SUCCESS => {
-            "no MUST failed and nothing errored (warnings allowed without --strict)".into()
+            format!("no MUST failed and nothing errored (warnings allowed without --strict){known}")
         }
         exit::FAILURES => {
-            let mut parts = vec![format!("{} failed", count(Verdict::Fail))];
-            parts.push(format!("{} errored", count(Verdict::Error)));
+            let mut parts = vec![
+                format!("{} failed", count(Verdict::Fail)),
+                format!("{} errored", count(Verdict::Error)),
+            ];
             if strict {
                 parts.push(format!("{} warned under --strict", count(Verdict::Warn)));
             }
-            parts.join(", ")
+            for entry in stale {
+                parts.push(format!(
+                    "stale baseline entry {:?}: now passes ({})",
+                    entry.check,
+                    entry.now_passing.join(", ")
+                ));
+            }
+            parts.join(", ") + &known
         }
         exit::NOT_EVALUATED => "the target could not be evaluated: it did not answer".into(),
         exit::NO_CHECKS => "no check matched the selection".into(),

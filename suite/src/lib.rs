@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod engine;
+pub mod explain;
 pub mod expect;
 pub mod http;
 pub mod model;

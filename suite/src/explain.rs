@@ -1,0 +1,92 @@
+//! `mcp-authspec explain <id>`: everything the catalogue knows about one check, and how to see
+//! it fail against the reference server.
+
+use std::fmt::Write as _;
+
+use reference_server::Fault;
+
+use crate::check::CheckMeta;
+
+/// The explanation of one check, as plain text.
+pub fn explain(meta: &CheckMeta) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  ({})", meta.id, meta.level);
+    let _ = writeln!(out, "{}", meta.title);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", meta.summary);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Spec row:    {} (spec/requirements.md of mcp-authspec)",
+        meta.row
+    );
+    for r in meta.refs {
+        let _ = writeln!(
+            out,
+            "Requirement: {} {}: {}\n             {}",
+            r.source, r.section, r.requirement, r.url
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Level:       {} (a broken {} gives {})",
+        meta.level,
+        meta.level,
+        meta.level.broken_verdict()
+    );
+    if !meta.needs.is_empty() {
+        let needs: Vec<String> = meta.needs.iter().map(|n| format!("{n:?}")).collect();
+        let _ = writeln!(out, "Needs:       {}", needs.join(", "));
+    }
+    if !meta.tags.is_empty() {
+        let _ = writeln!(out, "Tags:        {}", meta.tags.join(", "));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Fails against the reference server with these fault profiles:"
+    );
+    for combo in meta.broken_by {
+        let described: Vec<String> = combo
+            .split('+')
+            .map(|name| match name.parse::<Fault>() {
+                Ok(f) => format!("{name} ({})", f.description()),
+                Err(_) => name.to_owned(),
+            })
+            .collect();
+        let _ = writeln!(out, "  {}", described.join(" + "));
+    }
+    if let Some(first) = meta.broken_by.first() {
+        let flags: Vec<String> = first
+            .split('+')
+            .map(|f| format!("--demo-fault {f}"))
+            .collect();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "See it fail:  mcp-authspec run {} --check {}",
+            flags.join(" "),
+            meta.id
+        );
+        let _ = writeln!(out, "See it pass:  mcp-authspec run --check {}", meta.id);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_explains_itself_with_a_fault_that_breaks_it() {
+        for check in crate::catalog::all() {
+            let text = explain(&check.meta);
+            assert!(text.starts_with(check.meta.id), "{text}");
+            assert!(text.contains(check.meta.row), "{}", check.meta.id);
+            assert!(text.contains("See it fail:"), "{}", check.meta.id);
+            for r in check.meta.refs {
+                assert!(text.contains(r.url), "{}", check.meta.id);
+            }
+        }
+    }
+}
