@@ -5,6 +5,7 @@
 pub mod baseline;
 pub mod event;
 pub mod glob;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;

@@ -102,8 +102,11 @@ pub struct RunArgs {
     /// Write JUnit XML (one testsuite per area) here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Write one self-contained HTML report (opens offline, loads nothing) here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// Write every report into this folder with default names (report.json, junit.xml,
-    /// summary.md); `--out` alone uses reports/out.
+    /// summary.md, report.html); `--out` alone uses reports/out.
     #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
     pub out: Option<PathBuf>,
     /// Which checks get a line as they finish.
@@ -584,6 +587,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             ReportKind::Junit => {
                 reports::junit::render(&report, args.strict).map_err(|e| e.to_string())?
             }
+            ReportKind::Html => reports::html::render(&report),
         };
         write_file(&path, &text)?;
     }
@@ -596,6 +600,7 @@ enum ReportKind {
     Json,
     Markdown,
     Junit,
+    Html,
 }
 
 /// Every requested report file: each explicit path, plus the `--out` folder's defaults.
@@ -604,6 +609,7 @@ fn report_files(args: &RunArgs) -> Result<Vec<(PathBuf, ReportKind)>, String> {
         (&args.json, ReportKind::Json),
         (&args.markdown, ReportKind::Markdown),
         (&args.junit, ReportKind::Junit),
+        (&args.html, ReportKind::Html),
     ]
     .into_iter()
     .filter_map(|(path, kind)| path.clone().map(|p| (p, kind)))
@@ -614,6 +620,7 @@ fn report_files(args: &RunArgs) -> Result<Vec<(PathBuf, ReportKind)>, String> {
             ("report.json", ReportKind::Json),
             ("summary.md", ReportKind::Markdown),
             ("junit.xml", ReportKind::Junit),
+            ("report.html", ReportKind::Html),
         ] {
             if !files.iter().any(|(_, k)| *k == kind) {
                 files.push((dir.join(name), kind));

@@ -49,16 +49,25 @@ pub fn record(meta: &CheckMeta, outcome: &Outcome) -> CheckRecord {
 /// The redacted record of an exchange.
 pub fn exchange(e: &Exchange) -> ExchangeRecord {
     let request = redact_request(&e.request);
+    let sent = sent_credentials(e);
+    // A hostile target may echo the credential back: it is replaced wherever it appears.
+    let scrub = |text: String| {
+        sent.iter().fold(text, |text, credential| {
+            text.replace(credential.as_str(), &fingerprint(credential))
+        })
+    };
     let outcome = match &e.response {
         Ok(r) => ExchangeOutcome::Response(ResponseRecord {
             status: r.status,
             headers: r
                 .headers
                 .iter()
-                .map(|(n, v)| (n.clone(), redact_header_value(n, v)))
+                .map(|(n, v)| (n.clone(), scrub(redact_header_value(n, v))))
                 .collect(),
-            body: String::from_utf8_lossy(&r.body[..r.body.len().min(BODY_REPORT_BYTES)])
-                .into_owned(),
+            body: scrub(
+                String::from_utf8_lossy(&r.body[..r.body.len().min(BODY_REPORT_BYTES)])
+                    .into_owned(),
+            ),
             truncated: r.truncated || r.body.len() > BODY_REPORT_BYTES,
         }),
         Err(err) => ExchangeOutcome::Error(err.to_string()),
@@ -75,9 +84,30 @@ pub fn exchange(e: &Exchange) -> ExchangeRecord {
     }
 }
 
+/// The raw credential strings a request carried (at least 8 characters: shorter ones are not
+/// secrets worth scrubbing and would mangle ordinary text).
+fn sent_credentials(e: &Exchange) -> Vec<String> {
+    let mut sent: Vec<String> = credentials_with_carriers(e)
+        .into_iter()
+        .map(|(_, _, credential)| credential)
+        .filter(|c| c.len() >= 8)
+        .collect();
+    // Longest first, so a token is replaced before any shorter credential inside it.
+    sent.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    sent
+}
+
 /// The credentials a request carried (from the unredacted request), each fingerprinted and,
 /// when it is a JWS, decoded.
 fn credentials(e: &Exchange) -> Vec<CredentialRecord> {
+    credentials_with_carriers(e)
+        .into_iter()
+        .map(|(carrier, scheme, credential)| credential_record(carrier, scheme, &credential))
+        .collect()
+}
+
+/// (carrier, scheme, credential) for every credential in the request.
+fn credentials_with_carriers(e: &Exchange) -> Vec<(String, Option<String>, String)> {
     let mut found = Vec::new();
     for (name, value) in &e.request.headers {
         let carrier = name.to_ascii_lowercase();
@@ -89,12 +119,12 @@ fn credentials(e: &Exchange) -> Vec<CredentialRecord> {
             "dpop" => (None, value.trim()),
             _ => continue,
         };
-        found.push(credential_record(carrier, scheme, credential));
+        found.push((carrier, scheme, credential.to_owned()));
     }
     if let Some((_, query)) = e.request.url.split_once('?') {
         for pair in query.split('&') {
             if let Some(("access_token", token)) = pair.split_once('=') {
-                found.push(credential_record("query".into(), None, token));
+                found.push(("query".into(), None, token.to_owned()));
             }
         }
     }
@@ -162,5 +192,28 @@ mod tests {
         assert_eq!(bearer.jose_header.as_ref().unwrap()["alg"], "ES256");
         assert_eq!(r.credentials[1].carrier, "query");
         assert!(matches!(r.outcome, ExchangeOutcome::Error(_)));
+    }
+
+    #[test]
+    fn a_credential_echoed_by_the_target_is_scrubbed_from_the_response() {
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        let e = Exchange {
+            request: ProbeRequest {
+                method: "POST".into(),
+                url: "http://127.0.0.1:1/mcp".into(),
+                headers: vec![("authorization".into(), format!("Bearer {token}"))],
+                body: None,
+            },
+            response: Ok(crate::http::RecordedResponse {
+                status: 401,
+                headers: vec![("x-echo".into(), format!("got {token}"))],
+                body: format!("{{\"your_token\":\"{token}\"}}").into_bytes(),
+                truncated: false,
+            }),
+            elapsed: Duration::from_millis(1),
+        };
+        let text = serde_json::to_string(&exchange(&e)).unwrap();
+        assert!(!text.contains(token), "{text}");
+        assert!(text.contains(&fingerprint(token)), "{text}");
     }
 }

@@ -135,6 +135,7 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
         ("json", reports::json::render_text(&report)),
         ("junit", reports::junit::render(&report, true).unwrap()),
         ("markdown", reports::markdown::render(&report)),
+        ("html", reports::html::render(&report)),
     ];
     for (sink, text) in &outputs {
         assert!(text.len() > 1000, "{sink} rendered the run");
