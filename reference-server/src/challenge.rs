@@ -26,6 +26,22 @@ fn needed_scope(shared: &Shared) -> String {
     scope
 }
 
+/// The PRM URL named in `resource_metadata`. The fault names it by the unspecified bind
+/// address, as servers that build URLs from their listening socket do: plain http on a host
+/// that is not loopback (connecting to it still reaches this machine, so no probe leaves it).
+fn advertised_prm_url(shared: &Shared) -> String {
+    if !shared.has(Fault::ResourceMetadataPlainHttp) {
+        return shared.prm_url.clone();
+    }
+    let Ok(mut url) = url::Url::parse(&shared.prm_url) else {
+        return shared.prm_url.clone();
+    };
+    if url.set_host(Some("0.0.0.0")).is_err() || url.set_scheme("http").is_err() {
+        return shared.prm_url.clone();
+    }
+    url.to_string()
+}
+
 /// A Bearer challenge with these parameters, in this order.
 fn challenge(shared: &Shared, error: Option<(&str, &str)>, scope: Option<String>) -> String {
     let mut params = Vec::new();
@@ -43,7 +59,10 @@ fn challenge(shared: &Shared, error: Option<(&str, &str)>, scope: Option<String>
         }
     }
     if !shared.has(Fault::NoResourceMetadata) && !shared.has(Fault::NoResourceMetadataParam) {
-        params.push(format!("resource_metadata=\"{}\"", shared.prm_url));
+        params.push(format!(
+            "resource_metadata=\"{}\"",
+            advertised_prm_url(shared)
+        ));
     }
     if params.is_empty() {
         "Bearer".to_owned()

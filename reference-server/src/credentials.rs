@@ -113,6 +113,13 @@ pub fn bearer_token(shared: &Shared, req: &RequestParts<'_>) -> Result<String, A
             if !scheme_ok {
                 return Err(AuthFailure::UnsupportedScheme);
             }
+            if shared.has(Fault::QueryTokenWins)
+                && let Some(t) = req
+                    .query
+                    .and_then(|q| form_value(q.as_bytes(), "access_token"))
+            {
+                return Ok(t);
+            }
             if form_token.is_some() && !shared.has(Fault::AcceptFormToken) {
                 return Err(AuthFailure::Malformed(
                     "the token is presented by more than one method",

@@ -35,6 +35,11 @@ pub fn client() -> reqwest::Client {
 
 /// Sends `req` and reads a JSON body of at most 256 KiB from a 200 answer.
 pub async fn fetch_json(req: reqwest::RequestBuilder) -> Result<Value, String> {
+    serde_json::from_slice(&fetch_body(req).await?).map_err(|e| e.to_string())
+}
+
+/// Sends `req` and reads a body of at most 256 KiB from a 200 answer.
+async fn fetch_body(req: reqwest::RequestBuilder) -> Result<Vec<u8>, String> {
     let mut resp = req.send().await.map_err(|e| e.to_string())?;
     if resp.status() != reqwest::StatusCode::OK {
         return Err(format!("status {}", resp.status()));
@@ -46,7 +51,26 @@ pub async fn fetch_json(req: reqwest::RequestBuilder) -> Result<Value, String> {
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|e| e.to_string())
+    Ok(body)
+}
+
+/// The public key of a DER certificate, read the way the `trust-x5c`/`trust-x5u` faults do:
+/// no chain, no trust anchor, no validity period.
+pub fn certificate_key(der: &[u8]) -> Result<VerifyingKey, String> {
+    let jwk = mock_idp::forge::cert::public_jwk(der).ok_or("unreadable certificate")?;
+    VerifyingKey::from_jwk(&jwk).map_err(|e| e.to_string())
+}
+
+/// Fetches the PEM certificate (chain) at `url` and returns the key of the first certificate
+/// (the `trust-x5u` fault).
+pub async fn fetch_certificate_key(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<VerifyingKey, String> {
+    let body = fetch_body(client.get(url)).await?;
+    let text = String::from_utf8(body).map_err(|_| "certificate is not PEM text")?;
+    let chain = mock_idp::forge::cert::from_pem(&text);
+    certificate_key(chain.first().ok_or("no CERTIFICATE in the PEM text")?)
 }
 
 /// Fetches a JWK Set and keeps the keys that parse as public verification keys.
@@ -62,8 +86,8 @@ pub async fn fetch_keys(client: &reqwest::Client, url: &str) -> Result<Vec<Verif
 }
 
 /// True when `url` points at this machine. The faults that fetch URLs taken from a token
-/// (`trust-jku`, `accept-rogue-issuer`) only ever follow such URLs: the defect is shown without
-/// turning a demo server into a fetcher of arbitrary hosts.
+/// (`trust-jku`, `trust-x5u`, `accept-rogue-issuer`) only ever follow such URLs: the defect is
+/// shown without turning a demo server into a fetcher of arbitrary hosts.
 pub fn is_loopback_url(url: &str) -> bool {
     match url::Url::parse(url)
         .ok()

@@ -2,7 +2,8 @@
 //!
 //! Order: parse (strict base64url, no duplicate header members) → `typ` → signature (alg
 //! allow-list, `crit`, key from the issuer's JWKS only) → claims (types, times, `iss`, `aud`,
-//! required claims, scope). Header-supplied keys (`jwk`, `jku`, `x5u`, `x5c`) are never used.
+//! required claims, scope). Header-supplied keys (`jwk`, `jku`, `x5u`, `x5c`) are never used,
+//! and ECDSA signatures must be low-S (spec rs-ecdsa-high-s: the refusal is the safer answer).
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::pin::Pin;
 
 use mock_idp::alg::{Algorithm, EcCurve, KeyFamily};
 use mock_idp::b64;
+use mock_idp::ecdsa::RangeError;
 use mock_idp::json::JsonObject;
 use mock_idp::jwk::Jwk;
 use mock_idp::jws::{Jws, ParseOptions};
@@ -166,32 +168,104 @@ fn check_crit(shared: &Shared, header: &JsonObject) -> Result<(), String> {
 }
 
 /// Verifies with keys chosen like `mock_idp::jws::Verifier`: the key named by `kid` (when
-/// present), which must fit `alg` (one key, one algorithm: RFC 8725 §3.1).
-fn verify_with(keys: &[VerifyingKey], alg: Algorithm, jws: &Jws) -> Result<(), String> {
-    let usable =
-        |k: &&VerifyingKey| k.fits(alg) && k.jwk().alg.as_deref().is_none_or(|a| a == alg.name());
-    let candidates: Vec<&VerifyingKey> = match jws.header().get("kid") {
+/// present), which must fit `alg` (one key, one algorithm: RFC 8725 §3.1), and whose JWK
+/// `alg`, when it has one, is `alg`. The §1.5 faults loosen exactly one of these rules.
+fn verify_with(
+    shared: &Shared,
+    keys: &[VerifyingKey],
+    alg: Algorithm,
+    jws: &Jws,
+) -> Result<(), String> {
+    let usable_with = |k: &VerifyingKey, alg: Algorithm| {
+        let pinned_alg_ok = k.jwk().alg.as_deref().is_none_or(|a| a == alg.name())
+            || (shared.has(Fault::RsaAnyPadding) && alg.key_family() == KeyFamily::Rsa);
+        k.fits(alg) && pinned_alg_ok
+    };
+    // (key, the algorithm it is verified under)
+    let candidates: Vec<(&VerifyingKey, Algorithm)> = match jws.header().get("kid") {
         Some(kid) => {
             let kid = kid.as_str().unwrap_or_default();
             let named: Vec<_> = keys.iter().filter(|k| k.kid() == Some(kid)).collect();
             if named.is_empty() {
                 return Err(format!("no key with kid {kid:?}"));
             }
-            named.into_iter().filter(usable).collect()
+            let fitting: Vec<_> = named
+                .iter()
+                .copied()
+                .filter(|k| usable_with(k, alg))
+                .map(|k| (k, alg))
+                .collect();
+            if !fitting.is_empty() {
+                fitting
+            } else if shared.has(Fault::EcdsaCurveFromKey)
+                && matches!(alg.key_family(), KeyFamily::Ec(_))
+            {
+                // The key decides: its own curve and hash, whatever alg says.
+                named
+                    .into_iter()
+                    .filter_map(|k| Some((k, own_ecdsa_alg(k)?)))
+                    .collect()
+            } else if shared.has(Fault::KidAlgFallback) {
+                keys.iter()
+                    .filter(|k| usable_with(k, alg))
+                    .map(|k| (k, alg))
+                    .collect()
+            } else {
+                Vec::new()
+            }
         }
-        None => keys.iter().filter(usable).collect(),
+        None => keys
+            .iter()
+            .filter(|k| usable_with(k, alg))
+            .map(|k| (k, alg))
+            .collect(),
     };
     if candidates.is_empty() {
         return Err(format!("no key usable with {alg}"));
     }
     candidates
         .iter()
-        .any(|k| {
-            k.verify(alg, jws.signing_input(), jws.signature(), false)
-                .is_ok()
-        })
+        .any(|(k, alg)| signature_verifies(shared, k, *alg, jws))
         .then_some(())
         .ok_or_else(|| "bad signature".to_owned())
+}
+
+/// The ECDSA algorithm of an EC key's own curve.
+fn own_ecdsa_alg(key: &VerifyingKey) -> Option<Algorithm> {
+    match key.jwk().ec_curve()? {
+        EcCurve::P256 => Some(Algorithm::Es256),
+        EcCurve::P384 => Some(Algorithm::Es384),
+        EcCurve::P521 => Some(Algorithm::Es512),
+    }
+}
+
+/// One signature check. Compliant: ECDSA signatures are exactly R‖S, with 1 ≤ r, s < n and
+/// in low-S form (the malleated twin of a valid signature is refused, spec rs-ecdsa-high-s).
+fn signature_verifies(shared: &Shared, key: &VerifyingKey, alg: Algorithm, jws: &Jws) -> bool {
+    let mut sig = jws.signature().to_vec();
+    if let KeyFamily::Ec(curve) = alg.key_family() {
+        let size = 2 * curve.coordinate_len();
+        if shared.has(Fault::EcdsaLenientLength) && sig.len() != size {
+            sig = match mock_idp::ecdsa::der_to_raw(&sig, curve) {
+                Some(raw) => raw,
+                None => sig.get(..size).map(<[u8]>::to_vec).unwrap_or(sig),
+            };
+        }
+        if shared.has(Fault::EcdsaNoRangeCheck)
+            && matches!(
+                mock_idp::ecdsa::check_range(curve, &sig, false),
+                Err(RangeError::RZero
+                    | RangeError::SZero
+                    | RangeError::RTooLarge
+                    | RangeError::STooLarge)
+            )
+        {
+            return true;
+        }
+    }
+    let require_low_s = !shared.has(Fault::AcceptHighS);
+    key.verify(alg, jws.signing_input(), &sig, require_low_s)
+        .is_ok()
 }
 
 /// `r = s = 0` in the raw or DER form.
@@ -216,6 +290,52 @@ fn public_key_secrets(jwk: &Jwk) -> Vec<Vec<u8>> {
     forms
 }
 
+/// The shared secret a weakly configured server verifies HS256 with (`accept-weak-hmac`).
+const WEAK_SECRET: &[u8] = b"secret";
+
+/// What a naive kid lookup returns (`hmac-kid-lookup`), simulated without touching any file
+/// or database: a path ending in `/dev/null` reads as empty; `' UNION SELECT '<v>` yields `<v>`.
+fn naive_kid_lookup(kid: &str) -> Option<Vec<u8>> {
+    if kid.ends_with("/dev/null") {
+        return Some(Vec::new());
+    }
+    let (_, selected) = kid.split_once("UNION SELECT '")?;
+    let (value, _) = selected.split_once('\'')?;
+    Some(value.as_bytes().to_vec())
+}
+
+/// The HMAC secrets the enabled HS256 faults would verify with (none when compliant: HS256 is
+/// not on the allow-list and no key is symmetric).
+fn hmac_secrets(shared: &Shared, jws: &Jws, keys: &[VerifyingKey]) -> Vec<Vec<u8>> {
+    let mut secrets = Vec::new();
+    if shared.has(Fault::Hs256PublicKey) {
+        secrets.extend(keys.iter().flat_map(|k| public_key_secrets(k.jwk())));
+    }
+    let kid = jws.header().get_str("kid");
+    if shared.has(Fault::Hs256KidPem)
+        && let Some(kid) = kid
+    {
+        secrets.extend(
+            keys.iter()
+                .filter(|k| k.kid() == Some(kid))
+                .filter_map(|k| mock_idp::forge::cert::spki_pem(k.jwk()))
+                .map(String::into_bytes),
+        );
+    }
+    if shared.has(Fault::AcceptBlankHmac) {
+        secrets.push(Vec::new());
+    }
+    if shared.has(Fault::AcceptWeakHmac) {
+        secrets.push(WEAK_SECRET.to_vec());
+    }
+    if shared.has(Fault::HmacKidLookup)
+        && let Some(secret) = kid.and_then(naive_kid_lookup)
+    {
+        secrets.push(secret);
+    }
+    secrets
+}
+
 async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure> {
     let invalid = |why: String| AuthFailure::Invalid(format!("signature: {why}"));
     let alg_name = match jws.header().get("alg") {
@@ -236,6 +356,9 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
         };
     }
     let alg = Algorithm::from_name(alg_name);
+    if shared.has(Fault::AcceptNullSignature) && alg.is_some() && jws.signature().is_empty() {
+        return Ok(());
+    }
     if shared.has(Fault::TrustEmbeddedJwk)
         && let Some(embedded) = jws.header().get("jwk")
     {
@@ -249,6 +372,14 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
             _ => Err(invalid("unusable embedded jwk".into())),
         };
     }
+    if shared.has(Fault::TrustX5c)
+        && let (Some(first), Some(a)) = (first_x5c_certificate(jws.header()), alg)
+    {
+        let key = jwks::certificate_key(&first).map_err(|e| invalid(format!("x5c: {e}")))?;
+        return key
+            .verify(a, jws.signing_input(), jws.signature(), false)
+            .map_err(|e| invalid(e.to_string()));
+    }
     if shared.has(Fault::TrustJku)
         && let (Some(jku), Some(a)) = (jws.header().get_str("jku"), alg)
         && jwks::is_loopback_url(jku)
@@ -256,15 +387,25 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
         let keys = jwks::fetch_keys(&shared.http, jku)
             .await
             .map_err(|e| invalid(format!("jku: {e}")))?;
-        return verify_with(&keys, a, jws).map_err(invalid);
+        return verify_with(shared, &keys, a, jws).map_err(invalid);
+    }
+    if shared.has(Fault::TrustX5u)
+        && let (Some(x5u), Some(a)) = (jws.header().get_str("x5u"), alg)
+        && jwks::is_loopback_url(x5u)
+    {
+        let key = jwks::fetch_certificate_key(&shared.http, x5u)
+            .await
+            .map_err(|e| invalid(format!("x5u: {e}")))?;
+        return key
+            .verify(a, jws.signing_input(), jws.signature(), false)
+            .map_err(|e| invalid(e.to_string()));
     }
     let keys = trusted_or_foreign_keys(shared, jws).await;
-    if shared.has(Fault::Hs256PublicKey) && alg == Some(Algorithm::Hs256) {
-        let ok = keys
-            .iter()
-            .flat_map(|k| public_key_secrets(k.jwk()))
-            .any(|secret| {
-                SigningKey::hmac(&secret)
+    if alg == Some(Algorithm::Hs256) {
+        let secrets = hmac_secrets(shared, jws, &keys);
+        if !secrets.is_empty() {
+            let ok = secrets.iter().any(|secret| {
+                SigningKey::hmac(secret)
                     .verifying_key()
                     .verify(
                         Algorithm::Hs256,
@@ -274,9 +415,10 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
                     )
                     .is_ok()
             });
-        return ok
-            .then_some(())
-            .ok_or_else(|| invalid("bad signature".into()));
+            return ok
+                .then_some(())
+                .ok_or_else(|| invalid("bad signature".into()));
+        }
     }
     let Some(alg) = alg.filter(|a| shared.config.allowed_algs.contains(a)) else {
         return Err(invalid(format!("alg {alg_name:?} is not allowed")));
@@ -290,7 +432,13 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
     {
         return Ok(());
     }
-    verify_with(&keys, alg, jws).map_err(invalid)
+    verify_with(shared, &keys, alg, jws).map_err(invalid)
+}
+
+/// The first certificate of an `x5c` header (standard base64 DER, RFC 7515 §4.1.6).
+fn first_x5c_certificate(header: &JsonObject) -> Option<Vec<u8>> {
+    let first = header.get("x5c")?.as_array()?.first()?.as_str()?;
+    b64::decode_lenient(first).ok()
 }
 
 /// The trusted issuer's keys; with `accept-rogue-issuer`, the keys of whatever issuer the
@@ -519,4 +667,21 @@ fn check_claims(shared: &Shared, obj: &JsonObject) -> Result<Principal, AuthFail
         scopes: parse_scopes(shared, scope.as_deref()),
         token: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_naive_kid_lookup_reads_what_the_injections_name() {
+        assert_eq!(naive_kid_lookup("../../../../../../dev/null"), Some(vec![]));
+        assert_eq!(naive_kid_lookup("/dev/null"), Some(vec![]));
+        assert_eq!(
+            naive_kid_lookup("x' UNION SELECT '1';--"),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(naive_kid_lookup("trusted-es256"), None);
+        assert_eq!(naive_kid_lookup("x' UNION SELECT 'open"), None);
+    }
 }

@@ -171,6 +171,7 @@ impl ReferenceServer {
                     .options(preflight),
             )
             .fallback(fallback)
+            .layer(middleware::from_fn_with_state(shared.clone(), origin_first))
             .layer(middleware::from_fn_with_state(shared.clone(), cors))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -285,6 +286,45 @@ async fn cors(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         );
     }
     resp
+}
+
+/// Fault `origin-check-leaks`: the Origin check runs before authentication, and its refusal
+/// carries what only an initialized client should learn (the serverInfo of `initialize`).
+/// Without the fault this layer does nothing; the MCP handler checks Origin after the token.
+async fn origin_first(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    if shared.has(Fault::OriginCheckLeaks)
+        && req.uri().path() == MCP_PATH
+        && !origin_allowed(&shared.config, req.headers())
+    {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {
+                "code": -32600,
+                "message": "Origin not allowed",
+                // The name mcp.rs answers `initialize` with.
+                "data": {"serverInfo": {"name": "mcp-authspec-reference", "version": env!("CARGO_PKG_VERSION")}}
+            }
+        });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    next.run(req).await
+}
+
+/// The MCP handler's Origin rule (DNS-rebinding guard), for the fault above: no `Origin`
+/// passes; otherwise the configured list, or loopback origins when there is none.
+fn origin_allowed(config: &Config, headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    match &config.allowed_origins {
+        Some(list) => list.iter().any(|o| o == origin),
+        None => url::Url::parse(origin)
+            .is_ok_and(|u| matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))),
+    }
 }
 
 async fn preflight(State(shared): State<Arc<Shared>>) -> Response {

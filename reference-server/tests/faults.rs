@@ -9,11 +9,15 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{Env, call, initialize};
 use mock_idp::alg::Algorithm;
-use mock_idp::forge::{Attack, CritForm, PublicKeyForm, Structure};
+use mock_idp::forge::{
+    Attack, CritForm, ForgeContext, PublicKeyForm, ScalarDefect, Structure, cert,
+};
 use mock_idp::keys::SigningKey;
 use mock_idp::server::{
     CONFIDENTIAL_CLIENT_ID, IssuerKind, RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET,
@@ -49,8 +53,22 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
             Fault::TrustEmbeddedJwk,
             Fault::TrustJku,
             Fault::AcceptPsychicSignature,
+            Fault::AcceptNullSignature,
+            Fault::AcceptBlankHmac,
+            Fault::AcceptWeakHmac,
+            Fault::HmacKidLookup,
+            Fault::Hs256KidPem,
+            Fault::KidAlgFallback,
+            Fault::RsaAnyPadding,
+            Fault::EcdsaCurveFromKey,
+            Fault::EcdsaNoRangeCheck,
+            Fault::EcdsaLenientLength,
+            Fault::AcceptHighS,
+            Fault::TrustX5c,
         ],
     ),
+    // No range check at all accepts r = s = 0 too.
+    (Fault::EcdsaNoRangeCheck, &[Fault::AcceptPsychicSignature]),
     (
         Fault::SessionIsAuthentication,
         &[Fault::UnauthenticatedDelete],
@@ -98,6 +116,46 @@ async fn step_up_reply(env: &Env, server: &ReferenceServer) -> Option<common::Re
         .send()
         .await;
     Some(r)
+}
+
+/// The trusted issuer's key of `alg` (its ring has one per algorithm).
+fn trusted_key(env: &Env, alg: Algorithm) -> &SigningKey {
+    env.idp.key_ring(IssuerKind::Trusted).get(alg).unwrap()
+}
+
+/// `attack` forged from `V` with the trusted key of `alg` as the victim.
+fn forged_against(
+    env: &Env,
+    v: &mock_idp::token::TokenSpec,
+    alg: Algorithm,
+    attack: Attack,
+) -> String {
+    let ctx = ForgeContext {
+        victim: trusted_key(env, alg),
+        attacker: env.idp.signing_key(IssuerKind::Rogue),
+        listener_url: "http://127.0.0.1:9/unused",
+        spec: v,
+    };
+    attack.forge(&ctx).unwrap()
+}
+
+/// A loopback server answering `body` at `/x5u.pem`, counting requests.
+async fn counted_listener(body: String) -> (String, Arc<AtomicU64>, tokio::task::JoinHandle<()>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/x5u.pem",
+        axum::routing::get(move || async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            body
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/x5u.pem", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, hits, task)
 }
 
 fn introspecting(env: &Env, config: Config, endpoint: &str) -> Config {
@@ -203,6 +261,24 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .await;
             !r.header("access-control-expose-headers")
                 .is_some_and(|h| h.to_ascii_lowercase().contains("www-authenticate"))
+        }
+        Fault::ResourceMetadataPlainHttp => anonymous(env, s)
+            .await
+            .challenge()
+            .and_then(|c| c.get("resource_metadata").map(str::to_owned))
+            .and_then(|u| url::Url::parse(&u).ok())
+            .is_some_and(|u| {
+                u.scheme() == "http"
+                    && !matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+            }),
+        Fault::OriginCheckLeaks => {
+            let r = env
+                .post(&s.mcp_url())
+                .header("origin", "https://evil.example")
+                .json(initialize())
+                .send()
+                .await;
+            r.status == StatusCode::FORBIDDEN && r.text.contains("mcp-authspec-reference")
         }
         // §1.2
         Fault::AcceptQueryToken => {
@@ -318,6 +394,20 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 == StatusCode::INTERNAL_SERVER_ERROR
         }
         Fault::RejectEverything => !accepts(v).await,
+        Fault::QueryTokenWins => {
+            let token = env.mint(&v);
+            let with_query = |query: &'static str| {
+                env.post(&format!("{}?access_token={query}", s.mcp_url()))
+                    .bearer(&token)
+                    .json(initialize())
+                    .send()
+            };
+            env.accepts(s, &token).await
+                && with_query("x.y.z")
+                    .await
+                    .challenge()
+                    .is_some_and(|c| c.get("error") == Some("invalid_token"))
+        }
         // §1.3
         Fault::IgnoreAud => accepts(v.aud("https://other.test/mcp")).await,
         Fault::AudSameOrigin => {
@@ -484,6 +574,58 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
         Fault::AcceptPsychicSignature => {
             env.accepts(s, &forged(Attack::PsychicSignature { der: false }))
                 .await
+        }
+        Fault::AcceptNullSignature => env.accepts(s, &forged(Attack::SignatureStripped)).await,
+        Fault::AcceptBlankHmac => env.accepts(s, &forged(Attack::HmacEmptySecret)).await,
+        Fault::AcceptWeakHmac => {
+            env.accepts(s, &forged(Attack::HmacWeakSecret("secret")))
+                .await
+        }
+        Fault::HmacKidLookup => {
+            let sql = Attack::KidInjection {
+                kid: "x' UNION SELECT '1';--",
+                secret: b"1",
+            };
+            env.accepts(s, &forged(sql)).await
+        }
+        Fault::Hs256KidPem => env.accepts(s, &forged(Attack::KidWithHmac)).await,
+        Fault::KidAlgFallback => {
+            let rsa = trusted_key(env, Algorithm::Rs256).kid().unwrap().to_owned();
+            env.accepts(s, &forged(Attack::ForeignKid(rsa))).await
+        }
+        Fault::RsaAnyPadding => {
+            let token = forged_against(env, &v, Algorithm::Rs256, Attack::RsaFamilySwitch);
+            env.accepts(s, &token).await
+        }
+        Fault::EcdsaCurveFromKey => {
+            let token = forged_against(env, &v, Algorithm::Es384, Attack::CurveRelabeled);
+            env.accepts(s, &token).await
+        }
+        Fault::EcdsaNoRangeCheck => {
+            let out_of_range = Attack::ScalarOutOfRange(ScalarDefect::RIsOrder);
+            env.accepts(s, &forged(out_of_range)).await
+        }
+        Fault::EcdsaLenientLength => {
+            env.accepts(s, &forged(Attack::SignatureTrailingBytes))
+                .await
+        }
+        Fault::AcceptHighS => env.accepts(s, &forged(Attack::HighS)).await,
+        Fault::TrustX5c => env.accepts(s, &forged(Attack::X5c)).await,
+        Fault::TrustX5u => {
+            // The defect is the fetch plus the trust: an x5u URL serving the rogue key's
+            // certificate is requested, and the token it signed is accepted.
+            let rogue = env.idp.signing_key(IssuerKind::Rogue);
+            let pem = cert::to_pem(&cert::self_signed(rogue).unwrap());
+            let (url, hits, listener) = counted_listener(pem).await;
+            let ctx = ForgeContext {
+                victim: env.idp.signing_key(IssuerKind::Trusted),
+                attacker: rogue,
+                listener_url: &url,
+                spec: &v,
+            };
+            let accepted = env.accepts(s, &Attack::X5u.forge(&ctx).unwrap()).await;
+            listener.abort();
+            accepted && hits.load(Ordering::SeqCst) > 0
         }
         // §1.6
         Fault::Scope401 => step_up_reply(env, s)

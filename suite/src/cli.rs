@@ -525,9 +525,10 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     )
     .await?;
     say!(
-        "Tokens for audience {} with scope {:?}",
+        "Tokens for audience {} with scope {:?}; {}",
         ctx.audience,
-        ctx.scope
+        ctx.scope,
+        ctx.clock.describe()
     );
     let options = crate::engine::runner::RunOptions {
         concurrency: args.concurrency.max(1),

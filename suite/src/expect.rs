@@ -336,6 +336,52 @@ pub fn insufficient_scope(resp: &RecordedResponse, needed: &str) -> Grade {
     g
 }
 
+/// [A] accept: 200 (or 202 for notifications) with a JSON-RPC `result`, for stimuli the
+/// target must take (a valid variant of `V`).
+pub fn accepted(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    g.check(
+        Part::Status,
+        Level::Must,
+        "accepted: 2xx with a JSON-RPC result",
+        is_accepted(resp),
+        describe(resp),
+    );
+    g
+}
+
+/// A token whose validation could not complete (introspection failed) is refused: 401, or 503
+/// for an unavailable dependency; never accepted, never another 5xx (spec
+/// rs-introspection-failure).
+pub fn fails_closed(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    g.check(
+        Part::NotAccepted,
+        Level::Must,
+        "not accepted (no 2xx JSON-RPC result)",
+        !is_accepted(resp),
+        describe(resp),
+    );
+    g.check(
+        Part::Status,
+        Level::Must,
+        "status is 401 or 503",
+        resp.status == 401 || resp.status == 503,
+        format!("HTTP {}", resp.status),
+    );
+    g
+}
+
+/// [X] for a 401 answer, [Q] for a 400 one: a token that is not a strict b64token may be
+/// treated as a malformed request (OQ-1); never accepted, never 5xx.
+pub fn invalid_token_or_malformed(resp: &RecordedResponse) -> Grade {
+    if resp.status == 400 {
+        malformed_request(resp)
+    } else {
+        invalid_token(resp)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,26 +2,77 @@
 //! server and fails — Fail or Warn as its level says — against each fault profile listed in
 //! its `broken_by`; against `reject-everything` no token check passes. A check without a
 //! fault that breaks it makes this test fail.
+//!
+//! Checks of opaque-token introspection (spec INTRO rows) apply only to a server that
+//! introspects at the mock IdP: they are Skip against the default reference server and are
+//! proven against one configured for introspection.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use mock_idp::server::{IdpConfig, MockIdp};
-use reference_server::Fault;
+use mock_idp::server::{
+    IdpConfig, MockIdp, RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET,
+};
+use reference_server::{Config as DemoConfig, Fault, IntrospectionConfig, ReferenceServer};
 use suite::catalog;
+use suite::catalog::token::needs_introspection;
 use suite::check::Need;
 use suite::engine::runner::RunOptions;
 use suite::engine::select::{Glob, Selection};
-use suite::engine::session::{Embedded, TokenDefaults, context, run_checks};
+use suite::engine::session::{Embedded, TokenDefaults, UpstreamRecorder, context, run_checks};
 use suite::http::Limits;
 use suite::model::Verdict;
+
+/// Which reference server a check is proven against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// The default: JWT access tokens validated locally.
+    Default,
+    /// Opaque tokens introspected at the mock IdP (JWTs still validated locally), with a short
+    /// introspection timeout so a stalled answer is a failure, not a wait.
+    Introspecting,
+}
+
+impl Server {
+    fn of(id: &str) -> Self {
+        if needs_introspection(id) {
+            Server::Introspecting
+        } else {
+            Server::Default
+        }
+    }
+}
+
+async fn start(idp: &Arc<MockIdp>, faults: &BTreeSet<Fault>, server: Server) -> Embedded {
+    if server == Server::Default {
+        return Embedded::start_with(idp.clone(), faults).await.unwrap();
+    }
+    let upstream = UpstreamRecorder::start().await.unwrap();
+    let mut config = DemoConfig::new(idp.issuer(), &idp.jwks_url());
+    config.faults = faults.clone();
+    config.canary_upstream = Some(upstream.url().to_owned());
+    let mut introspection = IntrospectionConfig::new(
+        &idp.introspection_endpoint(),
+        RESOURCE_SERVER_CLIENT_ID,
+        RESOURCE_SERVER_CLIENT_SECRET,
+    );
+    introspection.timeout = Duration::from_secs(1);
+    config.introspection = Some(introspection);
+    Embedded {
+        idp: idp.clone(),
+        server: ReferenceServer::start(config).await.unwrap(),
+        upstream,
+    }
+}
 
 async fn run(
     idp: &Arc<MockIdp>,
     faults: &BTreeSet<Fault>,
     selection: &Selection,
+    server: Server,
 ) -> Vec<(&'static str, Verdict, String)> {
-    let env = Embedded::start_with(idp.clone(), faults).await.unwrap();
+    let env = start(idp, faults, server).await;
     let ctx = context(
         &env.server.mcp_url(),
         Some(idp.clone()),
@@ -44,16 +95,53 @@ fn faults(combo: &str) -> BTreeSet<Fault> {
     combo.split('+').map(|f| f.parse().unwrap()).collect()
 }
 
+fn only(ids: &[&str]) -> Selection {
+    Selection {
+        include: ids.iter().map(|id| Glob::new(id)).collect(),
+        skip: vec![],
+    }
+}
+
+fn introspection_ids() -> Vec<&'static str> {
+    catalog::all()
+        .iter()
+        .map(|c| c.meta.id)
+        .filter(|id| needs_introspection(id))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_check_is_proven_both_ways() {
     let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
-    let compliant = run(&idp, &BTreeSet::new(), &Selection::default()).await;
+    let compliant = run(
+        &idp,
+        &BTreeSet::new(),
+        &Selection::default(),
+        Server::Default,
+    )
+    .await;
     assert_eq!(compliant.len(), catalog::all().len());
+    for (id, verdict, detail) in &compliant {
+        let expected = match Server::of(id) {
+            Server::Default => Verdict::Pass,
+            Server::Introspecting => Verdict::Skip,
+        };
+        assert_eq!(*verdict, expected, "{id} on the compliant server: {detail}");
+    }
+    let introspecting = introspection_ids();
+    let compliant = run(
+        &idp,
+        &BTreeSet::new(),
+        &only(&introspecting),
+        Server::Introspecting,
+    )
+    .await;
+    assert_eq!(compliant.len(), introspecting.len());
     for (id, verdict, detail) in &compliant {
         assert_eq!(
             *verdict,
             Verdict::Pass,
-            "{id} on the compliant server: {detail}"
+            "{id} on the compliant introspecting server: {detail}"
         );
     }
     for check in catalog::all() {
@@ -63,12 +151,8 @@ async fn every_check_is_proven_both_ways() {
             "{} has no fault profile that breaks it",
             meta.id
         );
-        let only = Selection {
-            include: vec![Glob::new(meta.id)],
-            skip: vec![],
-        };
         for combo in meta.broken_by {
-            let results = run(&idp, &faults(combo), &only).await;
+            let results = run(&idp, &faults(combo), &only(&[meta.id]), Server::of(meta.id)).await;
             assert_eq!(results.len(), 1);
             let (_, verdict, detail) = &results[0];
             assert_eq!(
@@ -84,13 +168,23 @@ async fn every_check_is_proven_both_ways() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_refuses_everything_passes_no_token_check() {
     let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
-    let results = run(&idp, &faults("reject-everything"), &Selection::default()).await;
     let needs_tokens: BTreeSet<&str> = catalog::all()
         .iter()
         .filter(|c| c.meta.needs.contains(&Need::MintedToken))
         .map(|c| c.meta.id)
         .collect();
     assert!(!needs_tokens.is_empty());
+    let refuse_all = faults("reject-everything");
+    let mut results = run(&idp, &refuse_all, &Selection::default(), Server::Default).await;
+    results.extend(
+        run(
+            &idp,
+            &refuse_all,
+            &only(&introspection_ids()),
+            Server::Introspecting,
+        )
+        .await,
+    );
     for (id, verdict, detail) in results {
         if needs_tokens.contains(id) {
             assert_ne!(

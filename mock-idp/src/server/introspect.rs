@@ -1,11 +1,13 @@
 //! RFC 7662 token introspection. Callers authenticate as a confidential client allowed to
-//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`). Opaque tokens are looked up; JWT access
-//! tokens issued by this issuer are verified (signature, `iss`, `exp`, `nbf`, revocation).
-//! Anything else is `{"active": false}`.
+//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`). Scripted tokens get their scripted answer;
+//! opaque tokens are looked up; JWT access tokens issued by this issuer are verified
+//! (signature, `iss`, `exp`, `nbf`, revocation). Anything else is `{"active": false}`.
+
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -15,18 +17,76 @@ use super::params::read_form;
 use super::state::{Issuer, IssuerCtx, IssuerState};
 use crate::jws::Jws;
 
+/// What the introspection endpoint answers for a scripted token, whatever the token's state:
+/// the defective or hostile answers a resource server must survive (spec rs-introspection-*).
+/// The caller still authenticates as usual; only the answer is scripted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IntrospectionScript {
+    /// `200` with exactly this JSON body (e.g. `{"active":false}`, or claims naming another
+    /// audience).
+    Answer(Value),
+    /// This status (4xx/5xx; anything else counts as 500) with an OAuth error body.
+    Status(u16),
+    /// `200`, `Content-Type: application/json`, and a body that is not JSON.
+    Malformed,
+    /// The scripted answer, sent only after this delay (a stalled authorization server).
+    Delayed(Duration, Box<IntrospectionScript>),
+}
+
+/// What one introspection request gets.
+enum Answer {
+    Json(Value),
+    Scripted(IntrospectionScript),
+}
+
 pub(crate) async fn introspect(
     State(ctx): State<IssuerCtx>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     match handle(&ctx, &headers, body).await {
-        Ok(v) => json_no_store(StatusCode::OK, &v),
+        Ok(Answer::Json(v)) => json_no_store(StatusCode::OK, &v),
+        Ok(Answer::Scripted(script)) => scripted(script).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+/// Plays a script (the state lock is no longer held, so a delay stalls only this answer).
+async fn scripted(mut script: IntrospectionScript) -> Response {
+    loop {
+        match script {
+            IntrospectionScript::Delayed(delay, then) => {
+                tokio::time::sleep(delay.min(MAX_SCRIPTED_DELAY)).await;
+                script = *then;
+            }
+            IntrospectionScript::Answer(v) => return json_no_store(StatusCode::OK, &v),
+            IntrospectionScript::Status(code) => {
+                let status = StatusCode::from_u16(code)
+                    .ok()
+                    .filter(|s| s.is_client_error() || s.is_server_error())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let body = json!({
+                    "error": "server_error",
+                    "error_description": "scripted introspection failure",
+                });
+                return json_no_store(status, &body);
+            }
+            IntrospectionScript::Malformed => {
+                let mut resp = (StatusCode::OK, "{\"active\": tru").into_response();
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return resp;
+            }
+        }
+    }
+}
+
+/// A scripted stall never holds a connection longer than this.
+const MAX_SCRIPTED_DELAY: Duration = Duration::from_secs(60);
+
+async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Answer, OAuthError> {
     let params = read_form(headers, body, ctx.shared.config.max_body_bytes).await?;
     params.refuse_duplicates(&[])?;
     let st = ctx.issuer().lock();
@@ -44,14 +104,17 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    if let Some(script) = st.scripted.get(token) {
+        return Ok(Answer::Scripted(script.clone()));
+    }
     let now = ctx.shared.now();
-    Ok(match lookup(ctx.issuer(), &st, token, now) {
+    Ok(Answer::Json(match lookup(ctx.issuer(), &st, token, now) {
         Some(mut claims) => {
             claims.insert("active".into(), json!(true));
             Value::Object(claims)
         }
         None => json!({ "active": false }),
-    })
+    }))
 }
 
 /// The claims of an active token, `None` if it is unknown, expired, revoked or not ours.

@@ -19,11 +19,11 @@
 //! | `<origin>/.well-known/oauth-authorization-server<p>` | RFC 8414 metadata (path inserted) |
 //! | `<origin>/.well-known/openid-configuration<p>` | OpenID discovery, path inserted |
 //! | `<I>/.well-known/openid-configuration` | OpenID discovery, path appended |
-//! | `<I>/jwks` | JWK Set, public keys only |
+//! | `<I>/jwks` | JWK Set, public keys only (plus keys published with `publish_key`); requests are counted (`jwks_requests`) |
 //! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user) |
 //! | `<I>/token` | token endpoint (POST, form) |
 //! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
-//! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated) |
+//! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated); tokens from `script_introspection` get their scripted answer |
 //!
 //! Each issuer is its own authorization server: it has its own clients (the pre-registered
 //! ones of [`clients`] exist at every issuer), codes, refresh tokens and opaque tokens.
@@ -75,6 +75,7 @@ pub use clients::{
 };
 pub use config::{DEFAULT_AUDIENCE, DEFAULT_SUBJECT, IdpConfig, KeySource};
 pub use handle::{IdpError, IssuerUrls, MockIdp};
+pub use introspect::IntrospectionScript;
 
 /// Which of the served issuers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

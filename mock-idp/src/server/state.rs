@@ -1,14 +1,16 @@
 //! Shared server state: the issuers, and per issuer its clients, authorization codes,
-//! refresh-token families, opaque tokens, DPoP nonces and seen proof `jti`s.
+//! refresh-token families, opaque tokens, scripted introspection answers, keys published
+//! beside the ring (rotation), the JWKS request count, DPoP nonces and seen proof `jti`s.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
 use super::clients::Client;
 use super::config::IdpConfig;
+use super::introspect::IntrospectionScript;
 use crate::alg::Algorithm;
 use crate::dpop::DpopValidator;
 use crate::jws::Verifier;
@@ -69,6 +71,9 @@ pub(crate) struct Issuer {
     /// Verifies this issuer's own JWTs (introspection of JWT access tokens).
     pub verifier: Verifier,
     pub state: Mutex<IssuerState>,
+    /// How many times the JWKS was requested: lets a check count a target's refetches
+    /// (spec rs-kid-unknown, bounded refresh).
+    pub jwks_requests: AtomicU64,
 }
 
 impl Issuer {
@@ -82,6 +87,7 @@ impl Issuer {
             ring,
             verifier,
             state: Mutex::new(IssuerState::new(Client::preregistered())),
+            jwks_requests: AtomicU64::new(0),
         }
     }
 
@@ -174,6 +180,10 @@ pub(crate) struct IssuerState {
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     pub families: HashMap<u64, Family>,
     pub opaque: HashMap<String, OpaqueToken>,
+    /// Tokens whose introspection answer is scripted.
+    pub scripted: HashMap<String, IntrospectionScript>,
+    /// Keys published in the JWKS beside the ring's (a rotated-in key), in publication order.
+    pub published: Vec<SigningKey>,
     /// Revoked JWT access-token `jti`s with their `exp`.
     pub revoked_jtis: HashMap<String, i64>,
     nonces: HashMap<String, i64>,
@@ -240,6 +250,7 @@ impl IssuerState {
             self.refresh_tokens.len(),
             self.families.len(),
             self.opaque.len(),
+            self.scripted.len(),
             self.revoked_jtis.len(),
             self.nonces.len(),
         ]
@@ -262,6 +273,11 @@ impl IssuerState {
         });
         self.revoked_jtis.retain(|_, exp| now < *exp);
         self.nonces.retain(|_, exp| now < *exp);
+        // Scripts have no expiry; past the threshold the table is simply emptied (a script
+        // is used within seconds of being written).
+        if self.scripted.len() > PRUNE_THRESHOLD {
+            self.scripted.clear();
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 //! family of checks with their metadata next to their logic; `all()` is the registry.
 
 pub mod challenge;
+pub mod passthrough;
 pub mod presentation;
 pub mod prm;
 pub mod request_auth;
 pub mod scope;
 pub mod session;
 pub mod token;
+pub mod transport;
 
 use crate::check::SpecRef;
 use crate::engine::context::Context;
@@ -21,8 +23,10 @@ pub fn all() -> Vec<Check<Context>> {
     checks.extend(presentation::checks());
     checks.extend(request_auth::checks());
     checks.extend(token::checks());
+    checks.extend(passthrough::checks());
     checks.extend(scope::checks());
     checks.extend(session::checks());
+    checks.extend(transport::checks());
     checks
 }
 

@@ -5,20 +5,22 @@ use serde_json::json;
 
 use crate::catalog::{mcp, rfc};
 use crate::check::{CheckMeta, Need, Outcome};
-use crate::engine::calibrate::{judge, negative_control, open_session, positive_control};
+use crate::engine::calibrate::{judge, negative_control, open_session, positive_control, refusal};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::{Check, CheckFuture};
-use crate::expect::{self, Part};
+use crate::expect::{self, Assertion, Grade, Part};
+use crate::http::{Exchange, ProbeRequest, RecordedResponse};
 use crate::model::{Level, Verdict};
 
 const RFC6750: &str = "https://www.rfc-editor.org/rfc/rfc6750";
+const OAUTH21: &str = "https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/";
 
 pub const SCHEME_CASE: CheckMeta = CheckMeta {
     id: "rs.token.scheme-case",
     row: "rs-scheme-case-insensitive",
     title: "Matches the Bearer scheme without regard to case",
-    summary: "bearer, BEARER and bEaReR are the same auth-scheme (RFC 9110 §11.1).",
+    summary: "bearer, BEARER and bEaReR are the same auth-scheme (RFC 9110 §11.1) and are accepted; the token itself is case-sensitive, so a case-flipped token gets 401 invalid_token [X].",
     level: Level::Must,
     refs: &[rfc(
         "RFC 9110",
@@ -35,7 +37,7 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     id: "rs.auth.multiple-authorization-headers",
     row: "rs-multiple-authorization-headers",
     title: "Refuses two Authorization header fields",
-    summary: "A request with two credentials is malformed: 400 invalid_request preferred, never accepted.",
+    summary: "Two credentials, as two Authorization fields or one comma-joined field: 400 invalid_request [Q] preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1), never accepted.",
     level: Level::Should,
     refs: &[rfc(
         "RFC 6750",
@@ -45,7 +47,7 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     )],
     needs: &[Need::MintedToken],
     tags: &["parser differential"],
-    broken_by: &["first-authorization-wins"],
+    broken_by: &["first-authorization-wins", "lenient-credentials"],
 };
 
 pub const EVERY_REQUEST: CheckMeta = CheckMeta {
@@ -78,8 +80,116 @@ pub const NO_PROCESSING: CheckMeta = CheckMeta {
     broken_by: &["process-before-auth"],
 };
 
+pub const UNSUPPORTED_SCHEME: CheckMeta = CheckMeta {
+    id: "rs.auth.unsupported-scheme",
+    row: "rs-auth-unsupported-scheme",
+    title: "Treats credentials in an unsupported scheme as no credentials",
+    summary: "Basic or Token credentials get the bare 401 challenge [U], without an error code: OAuth 2.1 §5.3.2 gives no error information for an unsupported method.",
+    level: Level::Should,
+    refs: &[rfc(
+        "OAuth 2.1",
+        "§5.3.2",
+        "a request without a usable authentication method gets no error code",
+        OAUTH21,
+    )],
+    needs: &[Need::MintedToken],
+    tags: &[],
+    broken_by: &["error-on-unsupported-scheme"],
+};
+
+pub const MALFORMED_CREDENTIALS: CheckMeta = CheckMeta {
+    id: "rs.auth.malformed-credentials",
+    row: "rs-auth-malformed-credentials",
+    title: "Refuses syntactically broken Bearer credentials without a 5xx",
+    summary: "Bearer without a token, with only spaces, with two words, with a quote, comma or tab inside, or 64 KB long: never accepted, never 5xx; 400 invalid_request [Q] or 401 invalid_token [X] both pass (OQ-1), 431 too for the 64 KB one.",
+    level: Level::Must,
+    refs: &[
+        rfc(
+            "RFC 6750",
+            "§2.1",
+            "credentials are \"Bearer\" 1*SP b64token: exactly one token",
+            RFC6750,
+        ),
+        rfc(
+            "RFC 6750",
+            "§3.1",
+            "a malformed request is invalid_request (400), a malformed token invalid_token (401)",
+            RFC6750,
+        ),
+    ],
+    needs: &[Need::MintedToken],
+    tags: &["parser differential", "fuzz seed"],
+    broken_by: &["lenient-credentials", "error-500-on-garbage"],
+};
+
+pub const ALL_METHODS: CheckMeta = CheckMeta {
+    id: "rs.auth.all-methods-protected",
+    row: "rs-all-methods-protected",
+    title: "Needs a token for GET and DELETE on the MCP endpoint too",
+    summary: "GET (the SSE stream) and DELETE (ending a session) without a token get 401 [U], or 405 where the method is unsupported; the session survives the unauthenticated DELETE.",
+    level: Level::Must,
+    refs: &[mcp(
+        "Token Requirements",
+        "authorization is included in every HTTP request from client to server",
+    )],
+    needs: &[Need::MintedToken],
+    tags: &["session hijacking"],
+    broken_by: &["unauthenticated-delete"],
+};
+
+/// One graded observation outside the §0.4 bundles, for checks with their own oracle.
+pub(crate) fn observation(
+    part: Part,
+    level: Level,
+    requirement: impl Into<String>,
+    holds: bool,
+    actual: impl Into<String>,
+) -> Assertion {
+    Assertion {
+        part,
+        level,
+        requirement: requirement.into(),
+        holds,
+        actual: if holds { String::new() } else { actual.into() },
+    }
+}
+
+/// The worse of two outcomes (Error, then Fail, Warn, Info, Pass), so a row with several
+/// stimuli reports its worst one.
+pub(crate) fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |v: Verdict| match v {
+        Verdict::Error => 0,
+        Verdict::Fail => 1,
+        Verdict::Warn => 2,
+        Verdict::Info => 3,
+        _ => 4,
+    };
+    if rank(b.verdict) < rank(a.verdict) {
+        b
+    } else {
+        a
+    }
+}
+
+/// `text` with the case of its ASCII letters swapped (tokens and scope values are
+/// case-sensitive, auth-scheme names are not).
+pub(crate) fn flip_case(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
+}
+
 fn scheme_case(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
+        if let Err(o) = negative_control(ctx).await {
+            return o;
+        }
         if let Err(o) = positive_control(ctx).await {
             return o;
         }
@@ -110,7 +220,25 @@ fn scheme_case(ctx: &Context) -> CheckFuture<'_> {
                 };
             }
         }
-        Outcome::new(Verdict::Pass, "every spelling of the scheme was accepted")
+        // The row's note: only the scheme is case-insensitive; a case-flipped token is invalid.
+        let flipped = ctx.initialize(&Credential::Bearer(flip_case(&token))).await;
+        let outcome = judge(Level::Must, flipped, expect::invalid_token);
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        if outcome.verdict != Verdict::Pass {
+            return Outcome {
+                message: format!(
+                    "the case-flipped token was not refused as invalid: {}",
+                    outcome.message
+                ),
+                ..outcome
+            };
+        }
+        Outcome::new(
+            Verdict::Pass,
+            "every spelling of the scheme was accepted and the case-flipped token refused",
+        )
     })
 }
 
@@ -123,12 +251,209 @@ fn multiple_authorization(ctx: &Context) -> CheckFuture<'_> {
             return o;
         }
         let token = ctx.valid_token().unwrap_or_default();
-        let credential = Credential::Headers(vec![
-            ("authorization".into(), format!("Bearer {token}")),
-            ("authorization".into(), "Bearer second-credential".into()),
-        ]);
-        let exchange = ctx.initialize(&credential).await;
-        judge(Level::Should, exchange, expect::malformed_request)
+        let first = format!("Bearer {token}");
+        let second = "Bearer second-credential";
+        // Two field lines, then the one comma-joined line a proxy may merge them into.
+        let forms = [
+            (
+                "two Authorization fields",
+                vec![
+                    ("authorization".to_owned(), first.clone()),
+                    ("authorization".to_owned(), second.to_owned()),
+                ],
+            ),
+            (
+                "one comma-joined Authorization field",
+                vec![("authorization".to_owned(), format!("{first}, {second}"))],
+            ),
+        ];
+        let mut worst = Outcome::new(Verdict::Pass, "both forms were refused as malformed");
+        for (name, fields) in forms {
+            let exchange = ctx.initialize(&Credential::Headers(fields)).await;
+            let outcome = judge(Level::Should, exchange, expect::malformed_request);
+            worst = worse(
+                worst,
+                Outcome {
+                    message: format!("{name}: {}", outcome.message),
+                    ..outcome
+                },
+            );
+        }
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        worst
+    })
+}
+
+fn unsupported_scheme(ctx: &Context) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let token = ctx.valid_token().unwrap_or_default();
+        let mut worst: Option<Outcome> = None;
+        for value in ["Basic dXNlcjpwYXNz".to_owned(), format!("Token {token}")] {
+            let credential = Credential::Headers(vec![("authorization".into(), value)]);
+            let outcome = refusal(ctx, Level::Should, credential, expect::unauthenticated).await;
+            worst = Some(match worst {
+                Some(w) => worse(w, outcome),
+                None => outcome,
+            });
+        }
+        worst.unwrap_or_else(|| Outcome::new(Verdict::NotEvaluated, "no stimulus"))
+    })
+}
+
+/// The malformed credentials of the row, each with a name for the report.
+fn malformed_credentials(token: &str) -> Vec<(&'static str, String)> {
+    let split = (0..=token.len() / 2)
+        .rev()
+        .find(|&i| token.is_char_boundary(i))
+        .unwrap_or(0);
+    let with = |c: char| format!("Bearer {}{c}{}", &token[..split], &token[split..]);
+    vec![
+        ("Bearer with nothing after it", "Bearer".to_owned()),
+        ("Bearer followed by spaces only", "Bearer    ".to_owned()),
+        (
+            "a valid token plus a second word",
+            format!("Bearer {token} extra"),
+        ),
+        ("a token with a double quote inside", with('"')),
+        ("a token with a comma inside", with(',')),
+        ("a token with a tab (control character) inside", with('\t')),
+        (
+            OVERSIZED_CREDENTIAL,
+            format!("Bearer {}", "A".repeat(64 * 1024)),
+        ),
+    ]
+}
+
+const OVERSIZED_CREDENTIAL: &str = "a 64 KB token";
+
+/// [Q] for a 400, [X] otherwise (OQ-1: either status passes); a 431 also passes for the
+/// oversized credential, which a server may refuse before it parses it.
+fn malformed_or_invalid(resp: &RecordedResponse, oversized: bool) -> Grade {
+    match resp.status {
+        400 => expect::malformed_request(resp),
+        431 if oversized => expect::malformed_request(resp).only(&[Part::NotAccepted, Part::No5xx]),
+        _ => expect::invalid_token(resp),
+    }
+}
+
+fn malformed(ctx: &Context) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let Some(token) = ctx.valid_token() else {
+            return Outcome::new(
+                Verdict::NotEvaluated,
+                "needs tokens minted by the embedded mock IdP",
+            );
+        };
+        if let Err(o) = negative_control(ctx).await {
+            return o;
+        }
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        let mut worst = Outcome::new(Verdict::Pass, "every malformed credential was refused");
+        for (name, value) in malformed_credentials(&token) {
+            let credential = Credential::Headers(vec![("authorization".into(), value)]);
+            let exchange = ctx.initialize(&credential).await;
+            let oversized = name == OVERSIZED_CREDENTIAL;
+            let outcome = judge(Level::Must, exchange, |r| {
+                malformed_or_invalid(r, oversized)
+            });
+            let outcome = Outcome {
+                message: format!("{name}: {}", outcome.message),
+                ..outcome
+            };
+            worst = worse(worst, outcome);
+        }
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        worst
+    })
+}
+
+/// A non-POST request to the endpoint on `session`, without credentials.
+fn bare_request(ctx: &Context, method: &str, session: &str) -> ProbeRequest {
+    ProbeRequest::new(method, &ctx.endpoint)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", probe::PROTOCOL_VERSION)
+        .header("mcp-session-id", session)
+}
+
+/// [U] (the parts about authentication), or 405 for a method the endpoint does not offer.
+fn unauthenticated_or_unsupported(resp: &RecordedResponse) -> Grade {
+    if resp.status == 405 {
+        return Grade {
+            assertions: vec![observation(
+                Part::Status,
+                Level::Must,
+                "405: the method is not offered at all",
+                true,
+                "",
+            )],
+        };
+    }
+    expect::unauthenticated(resp).only(&[
+        Part::NotAccepted,
+        Part::No5xx,
+        Part::Status,
+        Part::Challenge,
+    ])
+}
+
+fn all_methods(ctx: &Context) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let Some(token) = ctx.valid_token() else {
+            return Outcome::new(
+                Verdict::NotEvaluated,
+                "needs tokens minted by the embedded mock IdP",
+            );
+        };
+        if let Err(o) = negative_control(ctx).await {
+            return o;
+        }
+        let valid = Credential::Bearer(token);
+        let session = match open_session(ctx, &valid).await {
+            Ok(s) => s,
+            Err(o) => return o,
+        };
+        let mut worst = Outcome::new(Verdict::Pass, "GET and DELETE need a token");
+        let mut evidence: Vec<Exchange> = Vec::new();
+        for method in ["GET", "DELETE"] {
+            let exchange = ctx.driver.send(bare_request(ctx, method, &session)).await;
+            evidence.push(exchange.clone());
+            let outcome = judge(Level::Must, exchange, unauthenticated_or_unsupported);
+            worst = worse(
+                worst,
+                Outcome {
+                    message: format!("{method} without a token: {}", outcome.message),
+                    ..outcome
+                },
+            );
+        }
+        if worst.verdict != Verdict::Pass {
+            return worst;
+        }
+        // A refused DELETE has no effect: the session still serves its owner.
+        let after = ctx
+            .send(&valid, Some(&session), &probe::tools_list_body())
+            .await;
+        if !after.response.as_ref().is_ok_and(expect::is_accepted) {
+            evidence.push(after);
+            return Outcome {
+                expected: vec![
+                    "[MUST] a DELETE without a token leaves the session usable by its owner".into(),
+                ],
+                actual: "the owner's next request on the session was not accepted".into(),
+                evidence,
+                ..Outcome::new(
+                    Verdict::Fail,
+                    "the unauthenticated DELETE ended the session",
+                )
+            };
+        }
+        worst
     })
 }
 
@@ -167,7 +492,9 @@ fn no_processing(ctx: &Context) -> CheckFuture<'_> {
                 "needs tokens minted by the embedded mock IdP",
             );
         };
-        // Calibration: a valid call moves the canary by exactly one.
+        // Calibration: a valid call moves the canary by exactly one (no other check calls a
+        // tool meanwhile).
+        let _exclusive = ctx.tool_calls_exclusive().await;
         let valid = Credential::Bearer(token);
         let session = match open_session(ctx, &valid).await {
             Ok(s) => s,
@@ -207,8 +534,11 @@ fn no_processing(ctx: &Context) -> CheckFuture<'_> {
 pub fn checks() -> Vec<Check<Context>> {
     vec![
         Check::new(SCHEME_CASE, scheme_case),
+        Check::new(UNSUPPORTED_SCHEME, unsupported_scheme),
+        Check::new(MALFORMED_CREDENTIALS, malformed),
         Check::new(MULTIPLE_AUTHORIZATION, multiple_authorization),
         Check::new(EVERY_REQUEST, every_request),
+        Check::new(ALL_METHODS, all_methods),
         Check::new(NO_PROCESSING, no_processing),
     ]
 }

@@ -4,6 +4,7 @@ pub mod calibrate;
 pub mod clock;
 pub mod context;
 pub mod discovery;
+pub mod listener;
 pub mod probe;
 pub mod runner;
 pub mod select;

@@ -6,21 +6,27 @@ use std::sync::Arc;
 
 use mock_idp::server::{IdpConfig, MockIdp};
 use reference_server::{
-    ADMIN_SCOPE, ADMIN_TOOL, CANARY_TOOL, Config as DemoConfig, Fault, ReferenceServer,
+    ADMIN_SCOPE, ADMIN_TOOL, CANARY_TOOL, Config as DemoConfig, Fault, PARENT_SCOPE,
+    ReferenceServer,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 use crate::check::{CheckMeta, Outcome};
-use crate::engine::context::{Canary, Context, StepUp};
+use crate::engine::clock::ServerClock;
+use crate::engine::context::{Canary, Context, StepUp, UpstreamLog};
 use crate::engine::discovery::discover;
 use crate::engine::runner::{self, RunOptions};
 use crate::engine::select::Selection;
 use crate::http::{Driver, Limits};
-use crate::model::{Verdict, exit};
 
-/// The embedded demo: the mock IdP and the reference server it trusts, on loopback.
+/// The embedded demo: the mock IdP, the reference server it trusts, and the upstream API the
+/// server's canary calls, all on loopback.
 pub struct Embedded {
     pub idp: Arc<MockIdp>,
     pub server: ReferenceServer,
+    pub upstream: UpstreamRecorder,
 }
 
 impl Embedded {
@@ -33,29 +39,128 @@ impl Embedded {
 
     /// A reference server with these faults trusting an already running IdP.
     pub async fn start_with(idp: Arc<MockIdp>, faults: &BTreeSet<Fault>) -> Result<Self, String> {
+        let upstream = UpstreamRecorder::start()
+            .await
+            .map_err(|e| format!("cannot start the upstream recorder: {e}"))?;
         let mut config = DemoConfig::new(idp.issuer(), &idp.jwks_url());
         config.faults = faults.clone();
+        config.canary_upstream = Some(upstream.url().to_owned());
         let server = ReferenceServer::start(config)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Self { idp, server })
+        Ok(Self {
+            idp,
+            server,
+            upstream,
+        })
     }
 
-    /// The reference server's counted tool.
+    /// The reference server's counted tool, and what its upstream received.
     pub fn canary(&self) -> Canary {
         Canary {
             tool: CANARY_TOOL.to_owned(),
             count: Arc::new(self.server.canary_probe()),
+            upstream: Some(self.upstream.log()),
         }
     }
 
-    /// The reference server's tool that needs an extra scope.
+    /// The reference server's tool that needs an extra scope, and the scope that implies it.
     pub fn step_up() -> StepUp {
         StepUp {
             tool: ADMIN_TOOL.to_owned(),
             extra_scope: ADMIN_SCOPE.to_owned(),
+            parent_scope: Some(PARENT_SCOPE.to_owned()),
         }
     }
+}
+
+/// A mock upstream API on loopback that records every raw request and answers `200 {}`: the
+/// harness side of the canary (spec §0.3), so rs-token-passthrough can see what the target
+/// sends upstream. Stops when dropped.
+pub struct UpstreamRecorder {
+    log: UpstreamLog,
+    task: JoinHandle<()>,
+}
+
+/// A recorded request is cut here; what a target forwards fits easily.
+const MAX_UPSTREAM_REQUEST: usize = 256 * 1024;
+/// A connection that sends no complete request within this time is dropped.
+const UPSTREAM_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl UpstreamRecorder {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let url = format!("http://{}/upstream", listener.local_addr()?);
+        let log = UpstreamLog::new(&url);
+        let task = tokio::spawn(accept_upstream(listener, log.clone()));
+        Ok(Self { log, task })
+    }
+
+    /// Where the target's canary should send its upstream calls.
+    pub fn url(&self) -> &str {
+        self.log.url()
+    }
+
+    pub fn log(&self) -> UpstreamLog {
+        self.log.clone()
+    }
+}
+
+impl Drop for UpstreamRecorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_upstream(listener: TcpListener, log: UpstreamLog) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let log = log.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(UPSTREAM_READ_TIMEOUT, record_upstream(stream, log)).await;
+        });
+    }
+}
+
+/// Reads one request (head and body, bounded), records it, answers, closes.
+async fn record_upstream(mut stream: TcpStream, log: UpstreamLog) -> std::io::Result<()> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    while !request_complete(&raw) && raw.len() < MAX_UPSTREAM_REQUEST {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    raw.truncate(MAX_UPSTREAM_REQUEST);
+    log.record(raw);
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+        .await?;
+    stream.shutdown().await
+}
+
+/// Whether `raw` holds a whole HTTP/1.1 request: the head, then `Content-Length` bytes or a
+/// chunked body up to its last chunk.
+fn request_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    let header = |name: &str| {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim() == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    if header("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    let length = header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    body.len() >= length
 }
 
 /// Overrides of the valid-token defaults taken from discovery.
@@ -75,6 +180,7 @@ pub async fn context(
     limits: Limits,
 ) -> Result<Context, String> {
     let driver = Driver::new(limits).map_err(|e| e.to_string())?;
+    let clock = measure_clock(&driver, endpoint).await;
     let discovery = discover(&driver, endpoint).await;
     let audience = defaults
         .audience
@@ -94,7 +200,30 @@ pub async fn context(
         idp,
         step_up,
         canary,
+        tool_calls: tokio::sync::Mutex::new(()),
+        clock,
     })
+}
+
+/// Estimates the target's clock from the `Date` header of an anonymous request (tp-clock);
+/// without one, the local clock is assumed.
+async fn measure_clock(driver: &Driver, endpoint: &str) -> ServerClock {
+    let sent = std::time::SystemTime::now();
+    let exchange = driver
+        .send(crate::engine::probe::rpc(
+            endpoint,
+            &crate::engine::probe::Credential::None,
+            None,
+            &crate::engine::probe::initialize_body(),
+        ))
+        .await;
+    let received = std::time::SystemTime::now();
+    exchange
+        .response
+        .ok()
+        .and_then(|r| r.header("date").map(str::to_owned))
+        .and_then(|date| ServerClock::from_date(&date, sent, received))
+        .unwrap_or(ServerClock::LOCAL)
 }
 
 /// Whether the target answered at all: the anonymous discovery request got a response.
@@ -116,19 +245,38 @@ pub async fn run_checks(
     runner::run(&checks, selection, ctx, options, on_finished).await
 }
 
-/// The exit code of a finished run (design.md "Exit codes").
-pub fn exit_code(results: &[(CheckMeta, Outcome)], strict: bool, reachable: bool) -> u8 {
-    if results.is_empty() {
-        return exit::NO_CHECKS;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_complete_after_its_head_and_body() {
+        assert!(!request_complete(b"POST /upstream HTTP/1.1\r\nhost: h\r\n"));
+        assert!(request_complete(b"GET / HTTP/1.1\r\nhost: h\r\n\r\n"));
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n";
+        assert!(!request_complete(&[&head[..], b"ab"].concat()));
+        assert!(request_complete(&[&head[..], b"abcd"].concat()));
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n";
+        assert!(!request_complete(chunked));
+        assert!(request_complete(&[&chunked[..], b"0\r\n\r\n"].concat()));
     }
-    if !reachable {
-        return exit::NOT_EVALUATED;
-    }
-    let bad =
-        |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error) || (strict && v == Verdict::Warn);
-    if results.iter().any(|(_, o)| bad(o.verdict)) {
-        exit::FAILURES
-    } else {
-        exit::SUCCESS
+
+    #[tokio::test]
+    async fn the_upstream_recorder_keeps_what_it_received() {
+        let upstream = UpstreamRecorder::start().await.unwrap();
+        let log = upstream.log();
+        let reply = reqwest::Client::new()
+            .post(upstream.url())
+            .bearer_auth("forwarded")
+            .body("{\"n\":1}")
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success());
+        let seen = log.since(0);
+        assert_eq!(seen.len(), 1);
+        let text = String::from_utf8_lossy(&seen[0]);
+        assert!(text.contains("Bearer forwarded") && text.ends_with("{\"n\":1}"));
     }
 }

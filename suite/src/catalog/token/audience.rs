@@ -1,0 +1,308 @@
+//! Spec §1.3: audience and issuer. A token for another resource or from another issuer is
+//! refused; the canonical-URI variants of the resource's own identifier are recorded.
+
+use super::*;
+
+/// A resource that is certainly not the target.
+const OTHER_RESOURCE: &str = "https://other.test/mcp";
+
+/// `R` with its scheme and host upper-cased (MCP "Canonical Server URI": servers SHOULD
+/// accept them); `None` when `R` is not an absolute URL with a host.
+fn upper_cased(resource: &str) -> Option<String> {
+    let url = url::Url::parse(resource).ok()?;
+    let host = url.host_str()?;
+    let (scheme, rest) = resource.split_once("://")?;
+    let rest = rest.replacen(host, &host.to_ascii_uppercase(), 1);
+    Some(format!("{}://{rest}", scheme.to_ascii_uppercase()))
+}
+
+/// `R` with its scheme's default port made explicit; `None` when `R` already names a port.
+fn with_default_port(resource: &str) -> Option<String> {
+    let url = url::Url::parse(resource).ok()?;
+    if url.port().is_some() {
+        return None;
+    }
+    let port = url.port_or_known_default()?;
+    let host = url.host_str()?;
+    let (scheme, rest) = resource.split_once("://")?;
+    let rest = rest.replacen(host, &format!("{host}:{port}"), 1);
+    Some(format!("{scheme}://{rest}"))
+}
+
+/// A sibling MCP server on the target's origin (`<origin>/other-mcp`).
+fn sibling(resource: &str) -> Option<String> {
+    let url = url::Url::parse(resource).ok()?;
+    Some(format!("{}/other-mcp", url.origin().ascii_serialization()))
+}
+
+pub(super) const ROWS: &[Row] = &[
+    row(
+        "rs.token.aud-wrong",
+        "rs-aud-wrong",
+        "Refuses a token for another audience",
+        &[
+            mcp(
+                "Token Handling",
+                "servers accept only tokens issued for them (audience)",
+            ),
+            rfc("RFC 9068", "§4", "aud must name the resource", RFC9068),
+        ],
+        &["token passthrough"],
+        &["ignore-aud"],
+        |ctx| {
+            let spec = ctx.valid_spec()?;
+            Some(vec![
+                ctx.mint(&spec.clone().aud(OTHER_RESOURCE))?,
+                // An array of other resources names the target no more than a string does.
+                ctx.mint(&spec.aud_array(&[OTHER_RESOURCE, "https://other.test/api"]))?,
+            ])
+        },
+    ),
+    row(
+        "rs.token.aud-missing",
+        "rs-aud-missing",
+        "Refuses a token without aud",
+        &[rfc("RFC 9068", "§2.2", "aud is required", RFC9068)],
+        &[],
+        &["ignore-aud"],
+        |ctx| one(ctx, |s| s.without_claim("aud")),
+    ),
+    probed(
+        "rs.token.aud-array",
+        "rs-aud-array",
+        "Records how a multi-audience token that names the resource is treated",
+        &[
+            rfc(
+                "RFC 7519",
+                "§4.1.3",
+                "aud may be an array; the recipient must find itself in it",
+                RFC7519,
+            ),
+            rfc(
+                "RFC 9068",
+                "§4",
+                "reject the token if aud does not contain the resource",
+                RFC9068,
+            ),
+        ],
+        &[],
+        &["aud-same-origin", "ignore-aud"],
+        |ctx, _| {
+            let spec = ctx.valid_spec()?;
+            let sibling = sibling(&ctx.audience)?;
+            Some(vec![
+                Probe::accepted(
+                    "aud = [other resource, R]",
+                    ctx.mint(&spec.clone().aud_array(&[OTHER_RESOURCE, &ctx.audience]))?,
+                ),
+                Probe::refused(
+                    "aud = [other resource, sibling on R's origin] (no R)",
+                    ctx.mint(&spec.aud_array(&[OTHER_RESOURCE, &sibling]))?,
+                ),
+            ])
+        },
+    )
+    .level(Level::Info)
+    .summary(
+        "Preferred: an aud array is accepted when it contains R and refused when it does not \
+         (RFC 7519 §4.1.3, RFC 9068 §4; RFC 8707 allows several resources). Refusing every \
+         multi-audience token is the stricter reading of MCP's 'issued specifically for them' \
+         (OQ-9): recorded. Accepting an array without R means the acceptance does not come \
+         from matching R (rs.token.aud-wrong grades that as a MUST): recorded here.",
+    ),
+    probed(
+        "rs.token.aud-canonical",
+        "rs-aud-canonical-variants",
+        "Accepts its identifier with an upper-case scheme and host; records slash and port",
+        &[mcp(
+            "Canonical Server URI",
+            "servers should accept an upper-case scheme and host; no trailing slash",
+        )],
+        &[],
+        &["aud-case-sensitive"],
+        |ctx, _| {
+            let spec = ctx.valid_spec()?;
+            let mut probes = vec![
+                Probe::accepted(
+                    "aud = R with an upper-case scheme and host",
+                    ctx.mint(&spec.clone().aud(&upper_cased(&ctx.audience)?))?,
+                )
+                .at(Level::Should),
+            ];
+            if !ctx.audience.ends_with('/') {
+                probes.push(Probe::recorded(
+                    "aud = R + \"/\"",
+                    ctx.mint(&spec.clone().aud(&format!("{}/", ctx.audience)))?,
+                ));
+            }
+            if let Some(explicit) = with_default_port(&ctx.audience) {
+                probes.push(Probe::recorded(
+                    "aud = R with its default port explicit",
+                    ctx.mint(&spec.aud(&explicit))?,
+                ));
+            }
+            Some(probes)
+        },
+    )
+    .level(Level::Should)
+    .summary(
+        "The case variant of R is accepted (SHOULD, MCP Canonical Server URI: scheme and host \
+         are case-insensitive). R with a trailing slash or an explicit default port may be \
+         accepted or refused: recorded (OQ-9); the port variant applies only when R names no \
+         port.",
+    ),
+    row(
+        "rs.token.iss-rogue",
+        "rs-iss-untrusted",
+        "Refuses a token from an untrusted issuer",
+        &[
+            mcp(
+                "Token Handling",
+                "servers accept only tokens from their authorization servers",
+            ),
+            rfc(
+                "RFC 9068",
+                "§4",
+                "iss must be the trusted authorization server",
+                RFC9068,
+            ),
+        ],
+        &[],
+        &["accept-rogue-issuer"],
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            let spec = idp.token_spec_for(IssuerKind::Rogue, &ctx.audience, &ctx.scope);
+            Some(vec![idp.mint_rogue(&spec)])
+        },
+    ),
+    // The other tenant signs with the trusted issuer's keys, so only the iss check can refuse
+    // its tokens: the shared-key case of rs-iss-untrusted (its iss is not in the PRM's
+    // authorization_servers). It is not rs-iss-key-mismatch (whose iss is the trusted one) nor
+    // rs-multi-as-isolation (which needs two trusted issuers).
+    row(
+        "rs.token.iss-other-tenant",
+        "rs-iss-untrusted",
+        "Refuses a token of another tenant signed with a shared key",
+        &[rfc(
+            "RFC 8725",
+            "§3.8",
+            "validate the issuer, not only the key",
+            RFC8725,
+        )],
+        &["multi-tenant issuer mix-up"],
+        &["accept-other-tenant", "ignore-iss"],
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            let spec = idp.token_spec_for(IssuerKind::OtherTenant, &ctx.audience, &ctx.scope);
+            Some(vec![idp.mint_as(IssuerKind::OtherTenant, &spec)])
+        },
+    ),
+    row(
+        "rs.token.iss-key-mismatch",
+        "rs-iss-key-mismatch",
+        "Refuses a token naming the trusted issuer but signed with another issuer's key",
+        &[
+            rfc(
+                "RFC 8725",
+                "§3.8",
+                "the key must belong to the issuer the token names",
+                RFC8725,
+            ),
+            rfc(
+                "RFC 9068",
+                "§4",
+                "validate with the keys the authorization server provides",
+                RFC9068,
+            ),
+        ],
+        &["issuer/key mix-up"],
+        &["skip-signature"],
+        // V re-signed with K_x; its kid names K_x, which only the rogue issuer Ix publishes.
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            Some(vec![idp.mint_rogue(&ctx.valid_spec()?)])
+        },
+    ),
+    row(
+        "rs.token.iss-missing",
+        "rs-iss-missing",
+        "Refuses a token without iss",
+        &[rfc("RFC 9068", "§2.2", "iss is required", RFC9068)],
+        &[],
+        &["ignore-iss"],
+        |ctx| one(ctx, |s| s.without_claim("iss")),
+    ),
+    row(
+        "rs.token.iss-exact",
+        "rs-iss-exact",
+        "Compares iss without normalisation",
+        &[rfc(
+            "RFC 9068",
+            "§4",
+            "iss must exactly match the issuer",
+            RFC9068,
+        )],
+        &[],
+        &["ignore-iss"],
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            let issuer = idp.issuer();
+            let spec = ctx.valid_spec()?;
+            Some(vec![
+                ctx.mint(&spec.clone().iss(&format!("{issuer}/")))?,
+                ctx.mint(&spec.iss(&issuer.to_ascii_uppercase()))?,
+            ])
+        },
+    ),
+    row(
+        "rs.token.aud-client-id",
+        "rs-aud-client-id",
+        "Refuses a token whose audience is the client",
+        &[rfc("RFC 8725", "§3.9", "audience is validated", RFC8725)],
+        &["ID token confusion"],
+        &["ignore-aud"],
+        |ctx| one(ctx, |s| s.aud(mock_idp::server::CONFIDENTIAL_CLIENT_ID)),
+    ),
+    row(
+        "rs.token.aud-sibling-path",
+        "rs-aud-sibling-path",
+        "Refuses a token for another MCP server on the same origin",
+        &[mcp(
+            "Token Handling",
+            "tokens are issued for this specific resource",
+        )],
+        &["multi-tenant host"],
+        &["ignore-aud"],
+        |ctx| {
+            let sibling = sibling(&ctx.audience)?;
+            one(ctx, |s| s.aud(&sibling))
+        },
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_variants_of_the_resource() {
+        assert_eq!(
+            upper_cased("https://mcp.example/mcp").as_deref(),
+            Some("HTTPS://MCP.EXAMPLE/mcp")
+        );
+        assert_eq!(
+            upper_cased("http://127.0.0.1:8080/mcp").as_deref(),
+            Some("HTTP://127.0.0.1:8080/mcp")
+        );
+        assert_eq!(
+            with_default_port("https://mcp.example/mcp").as_deref(),
+            Some("https://mcp.example:443/mcp")
+        );
+        assert_eq!(with_default_port("http://127.0.0.1:8080/mcp"), None);
+        assert_eq!(
+            sibling("https://mcp.example/a/mcp").as_deref(),
+            Some("https://mcp.example/other-mcp")
+        );
+        assert_eq!(upper_cased("urn:x"), None);
+    }
+}

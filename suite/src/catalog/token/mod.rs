@@ -1,0 +1,553 @@
+//! Spec §1.3–§1.5: token validation, one file per spec section. Each row is data: a stimulus
+//! built from `V` (or a forged token) and the bundle it is graded by (the invalid-token bundle
+//! [X] unless the row says otherwise); the runner calibrates around every stimulus.
+//!
+//! Two shapes of row:
+//! - `row(...)`: every stimulus token is graded by the row's bundle at the row's level
+//!   (`.level()` and `.graded_by()` change those);
+//! - `probed(...)`: labelled [`Probe`]s, each with its own expectation, built against the
+//!   target's clock: rows that mix a graded case with recorded ones (spec "record"), or whose
+//!   preferred outcome is acceptance.
+//!
+//! A row is about JWT access tokens minted by the embedded mock IdP, or (`.opaque()`, spec
+//! INTRO) about opaque tokens the target introspects there; its controls use `V` in that form.
+
+mod attacks;
+mod audience;
+mod validation;
+
+use std::time::SystemTime;
+
+use mock_idp::forge::{Attack, ForgeContext, PublicKeyForm};
+use mock_idp::server::IssuerKind;
+use mock_idp::unix_now;
+use serde_json::{Value, json};
+
+use crate::catalog::{mcp, rfc};
+use crate::check::{CheckMeta, Need, Outcome, SpecRef};
+use crate::engine::calibrate::{judge, negative_control, positive_control};
+use crate::engine::clock::ServerClock;
+use crate::engine::context::Context;
+use crate::engine::probe::Credential;
+use crate::engine::runner::Check;
+use crate::expect::{self, Grade};
+use crate::http::{Exchange, RecordedResponse};
+use crate::model::{Level, Verdict};
+
+const RFC9068: &str = "https://www.rfc-editor.org/rfc/rfc9068";
+const RFC8725: &str = "https://www.rfc-editor.org/rfc/rfc8725";
+const RFC7519: &str = "https://www.rfc-editor.org/rfc/rfc7519";
+const RFC7515: &str = "https://www.rfc-editor.org/rfc/rfc7515";
+const RFC7662: &str = "https://www.rfc-editor.org/rfc/rfc7662";
+
+/// Builds the stimulus tokens of a row (several for rows with variants).
+type Stimuli = fn(&Context) -> Option<Vec<String>>;
+
+/// Builds the labelled probes of a row; the second argument is the target's clock (Unix
+/// seconds, estimated from its `Date` header: spec §0.4, time-based offsets).
+type Probes = fn(&Context, i64) -> Option<Vec<Probe>>;
+
+/// Grades the response to one stimulus.
+type Grader = fn(&RecordedResponse) -> Grade;
+
+/// Sums up what a probed row saw, for its message (e.g. the observed clock leeway).
+type Summary = fn(&[Seen]) -> Option<String>;
+
+/// How a row builds its stimuli.
+#[derive(Clone, Copy)]
+enum Stimulus {
+    /// Tokens, each graded by the row's bundle at the row's level.
+    Tokens(Stimuli),
+    /// Labelled probes, each with its own expectation.
+    Probes(Probes),
+}
+
+/// Which kind of access token a row is about, and so which `V` its controls present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFormat {
+    /// JWT access tokens signed by the embedded IdP (spec JWT-AT).
+    Jwt,
+    /// Opaque tokens the target introspects at the embedded IdP (spec INTRO); the row is Skip
+    /// when the target does not accept an opaque `V`.
+    Opaque,
+}
+
+/// One row of the token tables: metadata, stimuli, and how each stimulus is graded.
+struct Row {
+    meta: CheckMeta,
+    stimulus: Stimulus,
+    grade: Grader,
+    format: TokenFormat,
+    summary: Option<Summary>,
+}
+
+impl Row {
+    /// The row at another level (SHOULD rows warn, INFO rows record).
+    const fn level(mut self, level: Level) -> Self {
+        self.meta.level = level;
+        self
+    }
+
+    /// The row graded by another bundle than [X].
+    const fn graded_by(mut self, grade: Grader, summary: &'static str) -> Self {
+        self.grade = grade;
+        self.meta.summary = summary;
+        self
+    }
+
+    /// The row's one-line summary: for rows with a preferred outcome, which one and why.
+    const fn summary(mut self, summary: &'static str) -> Self {
+        self.meta.summary = summary;
+        self
+    }
+
+    /// A spec INTRO row: its stimuli and controls are opaque tokens.
+    const fn opaque(mut self) -> Self {
+        self.format = TokenFormat::Opaque;
+        self
+    }
+
+    /// Adds a line summing up the observations to the row's message.
+    const fn summarised(mut self, summary: Summary) -> Self {
+        self.summary = Some(summary);
+        self
+    }
+}
+
+const fn meta(
+    id: &'static str,
+    spec_row: &'static str,
+    title: &'static str,
+    refs: &'static [SpecRef],
+    tags: &'static [&'static str],
+    broken_by: &'static [&'static str],
+) -> CheckMeta {
+    CheckMeta {
+        id,
+        row: spec_row,
+        title,
+        summary: "A token with this defect is refused with 401 invalid_token and does nothing.",
+        level: Level::Must,
+        refs,
+        needs: &[Need::MintedToken],
+        tags,
+        broken_by,
+    }
+}
+
+const fn row(
+    id: &'static str,
+    spec_row: &'static str,
+    title: &'static str,
+    refs: &'static [SpecRef],
+    tags: &'static [&'static str],
+    broken_by: &'static [&'static str],
+    stimuli: Stimuli,
+) -> Row {
+    Row {
+        meta: meta(id, spec_row, title, refs, tags, broken_by),
+        stimulus: Stimulus::Tokens(stimuli),
+        grade: expect::invalid_token,
+        format: TokenFormat::Jwt,
+        summary: None,
+    }
+}
+
+/// A row of labelled probes (each carries its expectation; the row's level caps them).
+const fn probed(
+    id: &'static str,
+    spec_row: &'static str,
+    title: &'static str,
+    refs: &'static [SpecRef],
+    tags: &'static [&'static str],
+    broken_by: &'static [&'static str],
+    probes: Probes,
+) -> Row {
+    Row {
+        meta: meta(id, spec_row, title, refs, tags, broken_by),
+        stimulus: Stimulus::Probes(probes),
+        grade: expect::invalid_token,
+        format: TokenFormat::Jwt,
+        summary: None,
+    }
+}
+
+/// How the response to one probe is judged.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// Graded by a bundle at a level.
+    Graded(Level, Grader),
+    /// Recorded (spec "record"): acceptance and a proper [X] refusal are both fine and are
+    /// reported; anything else is graded by [X] at this level.
+    Recorded(Level),
+}
+
+/// One labelled stimulus of a probed row.
+struct Probe {
+    /// What the stimulus is, for the message (`aud = R + "/"`).
+    what: String,
+    token: String,
+    expect: Expect,
+}
+
+impl Probe {
+    /// Must be refused: [X], MUST.
+    fn refused(what: impl Into<String>, token: String) -> Self {
+        Self::graded(what, token, Level::Must, expect::invalid_token)
+    }
+
+    /// Must be accepted: [A], MUST.
+    fn accepted(what: impl Into<String>, token: String) -> Self {
+        Self::graded(what, token, Level::Must, expect::accepted)
+    }
+
+    /// Either outcome is fine; which one is reported.
+    fn recorded(what: impl Into<String>, token: String) -> Self {
+        Self {
+            what: what.into(),
+            token,
+            expect: Expect::Recorded(Level::Info),
+        }
+    }
+
+    fn graded(what: impl Into<String>, token: String, level: Level, grade: Grader) -> Self {
+        Self {
+            what: what.into(),
+            token,
+            expect: Expect::Graded(level, grade),
+        }
+    }
+
+    /// The same expectation at another level.
+    fn at(mut self, level: Level) -> Self {
+        self.expect = match self.expect {
+            Expect::Graded(_, grade) => Expect::Graded(level, grade),
+            Expect::Recorded(_) => Expect::Recorded(level),
+        };
+        self
+    }
+}
+
+/// What one probe saw, for summaries.
+struct Seen {
+    what: String,
+    accepted: bool,
+    /// One line: "accepted", "refused: HTTP 401 invalid_token", …
+    observed: String,
+}
+
+/// `V` as another issuer would sign it, or with every forger of `attacks` applied.
+fn forged(ctx: &Context, attacks: &[Attack]) -> Option<Vec<String>> {
+    let idp = ctx.idp.as_ref()?;
+    let spec = ctx.valid_spec()?;
+    let fctx = ForgeContext {
+        victim: idp.signing_key(IssuerKind::Trusted),
+        attacker: idp.signing_key(IssuerKind::Rogue),
+        listener_url: "http://127.0.0.1:9/jwks.json",
+        spec: &spec,
+    };
+    Some(attacks.iter().filter_map(|a| a.forge(&fctx).ok()).collect())
+}
+
+/// One forged token with its attack's description as the probe label.
+fn forged_probe(ctx: &Context, attack: Attack) -> Option<Probe> {
+    let token = forged(ctx, std::slice::from_ref(&attack))?.pop()?;
+    Some(Probe::refused(attack.description(), token))
+}
+
+fn one(
+    ctx: &Context,
+    edit: impl Fn(mock_idp::token::TokenSpec) -> mock_idp::token::TokenSpec,
+) -> Option<Vec<String>> {
+    Some(vec![ctx.mint(&edit(ctx.valid_spec()?))?])
+}
+
+/// The claims `V` stands for, as an introspection answer would carry them (without
+/// `active`): spec §0.3 "For INTRO runs, V is an opaque handle whose introspection answer
+/// carries the same claims".
+fn introspection_claims(ctx: &Context, now: i64) -> Value {
+    let mut claims = json!({
+        "sub": mock_idp::server::DEFAULT_SUBJECT,
+        "aud": ctx.audience,
+        "client_id": mock_idp::server::CONFIDENTIAL_CLIENT_ID,
+        "token_type": "Bearer",
+        "iat": now,
+        "exp": now + 300,
+    });
+    if !ctx.scope.is_empty() {
+        claims["scope"] = json!(ctx.scope);
+    }
+    if let Some(idp) = &ctx.idp {
+        claims["iss"] = json!(idp.issuer());
+    }
+    claims
+}
+
+/// `V` as an opaque token registered at the embedded IdP.
+fn opaque_valid(ctx: &Context) -> Option<String> {
+    let idp = ctx.idp.as_ref()?;
+    Some(idp.register_opaque(introspection_claims(ctx, idp.now())))
+}
+
+/// The target's current time, from the `Date` header of a response it just sent.
+fn server_now(exchange: &Exchange) -> i64 {
+    let received = SystemTime::now();
+    let sent = received.checked_sub(exchange.elapsed).unwrap_or(received);
+    exchange
+        .response
+        .as_ref()
+        .ok()
+        .and_then(|r| r.header("date"))
+        .and_then(|date| ServerClock::from_date(date, sent, received))
+        .unwrap_or(ServerClock::LOCAL)
+        .now()
+}
+
+/// The positive control of a row: `V` in the row's token format is accepted. An opaque `V`
+/// refused before any stimulus means the target does not introspect at the embedded IdP:
+/// the row does not apply (Skip); refused after the stimuli, the control broke (Error).
+async fn control(ctx: &Context, format: TokenFormat, before: bool) -> Result<(), Outcome> {
+    match format {
+        TokenFormat::Jwt => positive_control(ctx).await.map(|_| ()),
+        TokenFormat::Opaque => {
+            let Some(token) = opaque_valid(ctx) else {
+                return Err(not_evaluated());
+            };
+            let exchange = ctx.initialize(&Credential::Bearer(token)).await;
+            if exchange.response.as_ref().is_ok_and(expect::is_accepted) {
+                return Ok(());
+            }
+            let seen = observe(&exchange);
+            Err(if before {
+                // Only a target that takes the JWT V shows it merely does not introspect here;
+                // one that refuses both forms cannot be judged at all.
+                if let Err(mut jwt_control) = positive_control(ctx).await {
+                    jwt_control.message = format!(
+                        "positive controls: the opaque V was {seen}, and {}",
+                        jwt_control.message
+                    );
+                    jwt_control.evidence.insert(0, exchange);
+                    return Err(jwt_control);
+                }
+                Outcome {
+                    evidence: vec![exchange],
+                    ..Outcome::new(
+                        Verdict::Skip,
+                        format!(
+                            "the target takes JWT access tokens but not opaque tokens \
+                             introspected at the embedded mock IdP (an opaque V, reported active \
+                             with V's claims, was {seen}): spec INTRO rows apply only to targets \
+                             that introspect there"
+                        ),
+                    )
+                }
+            } else {
+                Outcome::error(
+                    format!(
+                        "positive control after the stimuli: the opaque V was {seen}, so no \
+                         refusal can be judged"
+                    ),
+                    vec![exchange],
+                )
+            })
+        }
+    }
+}
+
+fn not_evaluated() -> Outcome {
+    Outcome::new(
+        Verdict::NotEvaluated,
+        "needs tokens minted by the embedded mock IdP, which the target must trust \
+         (run with the embedded IdP and configure the target to trust it)",
+    )
+}
+
+/// One line about a response: accepted, or how it refused.
+fn observe(exchange: &Exchange) -> String {
+    match &exchange.response {
+        Err(e) => format!("not answered ({e})"),
+        Ok(r) if expect::is_accepted(r) => "accepted".into(),
+        Ok(r) => {
+            let error = expect::challenges(r)
+                .ok()
+                .and_then(|cs| {
+                    cs.iter()
+                        .find_map(|c| c.param("error").map(|e| format!(" {e}")))
+                })
+                .unwrap_or_default();
+            format!("refused: HTTP {}{error}", r.status)
+        }
+    }
+}
+
+/// How bad a verdict is, worst first.
+fn severity(v: Verdict) -> u8 {
+    match v {
+        Verdict::Error => 0,
+        Verdict::Fail => 1,
+        Verdict::Warn => 2,
+        Verdict::Info => 3,
+        Verdict::Pass => 4,
+        _ => 5,
+    }
+}
+
+/// The weaker of two levels (a probe never grades above its row).
+fn weaker(a: Level, b: Level) -> Level {
+    a.max(b)
+}
+
+/// Judges one probe's exchange.
+fn judge_probe(row_level: Level, expect: Expect, exchange: Exchange) -> Outcome {
+    match expect {
+        Expect::Graded(level, grade) => judge(weaker(level, row_level), exchange, grade),
+        Expect::Recorded(level) => {
+            if exchange.response.as_ref().is_ok_and(expect::is_accepted) {
+                Outcome {
+                    evidence: vec![exchange],
+                    ..Outcome::new(Verdict::Pass, "accepted (recorded)")
+                }
+            } else {
+                judge(weaker(level, row_level), exchange, expect::invalid_token)
+            }
+        }
+    }
+}
+
+async fn run_row(ctx: &Context, row: &Row) -> Outcome {
+    if ctx.idp.is_none() {
+        return not_evaluated();
+    }
+    let negative = match negative_control(ctx).await {
+        Ok(exchange) => exchange,
+        Err(o) => return o,
+    };
+    let now = server_now(&negative);
+    let probes = match row.stimulus {
+        Stimulus::Tokens(stimuli) => stimuli(ctx).map(|tokens| {
+            let n = tokens.len();
+            tokens
+                .into_iter()
+                .enumerate()
+                .map(|(i, token)| Probe {
+                    what: format!("stimulus {} of {n}", i + 1),
+                    token,
+                    expect: Expect::Graded(row.meta.level, row.grade),
+                })
+                .collect::<Vec<_>>()
+        }),
+        Stimulus::Probes(build) => build(ctx, now),
+    };
+    let Some(probes) = probes.filter(|p| !p.is_empty()) else {
+        return Outcome::new(
+            Verdict::NotEvaluated,
+            "no stimulus could be built for this target",
+        );
+    };
+    if let Err(o) = control(ctx, row.format, true).await {
+        return o;
+    }
+    let mut results = Vec::with_capacity(probes.len());
+    for probe in probes {
+        let exchange = ctx.initialize(&Credential::Bearer(probe.token)).await;
+        let seen = observe(&exchange);
+        let accepted = exchange.response.as_ref().is_ok_and(expect::is_accepted);
+        let outcome = judge_probe(row.meta.level, probe.expect, exchange);
+        results.push((
+            Seen {
+                what: probe.what,
+                accepted,
+                observed: seen,
+            },
+            outcome,
+        ));
+    }
+    if let Err(o) = control(ctx, row.format, false).await {
+        return o;
+    }
+    match row.stimulus {
+        Stimulus::Tokens(_) => worst_of(results),
+        Stimulus::Probes(_) => combined(results, row.summary),
+    }
+}
+
+/// The worst outcome as it is (rows of uniform stimuli: the first of equally bad ones).
+fn worst_of(results: Vec<(Seen, Outcome)>) -> Outcome {
+    let mut worst: Option<Outcome> = None;
+    for (_, outcome) in results {
+        if worst
+            .as_ref()
+            .is_none_or(|w| severity(outcome.verdict) < severity(w.verdict))
+        {
+            worst = Some(outcome);
+        }
+    }
+    worst.unwrap_or_else(|| Outcome::new(Verdict::NotEvaluated, "no stimulus was sent"))
+}
+
+/// The worst outcome, with every probe's observation in the message and the evidence of
+/// every probe that did not pass.
+fn combined(results: Vec<(Seen, Outcome)>, summary: Option<Summary>) -> Outcome {
+    let (seen, outcomes): (Vec<Seen>, Vec<Outcome>) = results.into_iter().unzip();
+    let lines = seen
+        .iter()
+        .map(|s| format!("{}: {}", s.what, s.observed))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let note = summary.and_then(|f| f(&seen));
+    let Some(worst_index) = (0..outcomes.len()).min_by_key(|&i| (severity(outcomes[i].verdict), i))
+    else {
+        return Outcome::new(Verdict::NotEvaluated, "no stimulus was sent");
+    };
+    let mut evidence = Vec::new();
+    let mut worst = None;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        if i == worst_index {
+            worst = Some(outcome);
+        } else if outcome.verdict != Verdict::Pass {
+            evidence.extend(outcome.evidence);
+        }
+    }
+    let Some(mut outcome) = worst else {
+        return Outcome::new(Verdict::NotEvaluated, "no stimulus was sent");
+    };
+    outcome.evidence.extend(evidence);
+    let head = if outcome.verdict == Verdict::Pass {
+        "every stimulus as expected".to_owned()
+    } else {
+        format!("{}: {}", seen[worst_index].what, outcome.message)
+    };
+    outcome.message = match note {
+        Some(note) => format!("{head} — {note} — seen: {lines}"),
+        None => format!("{head} — seen: {lines}"),
+    };
+    outcome
+}
+
+/// The token checks, in spec order (§1.3, §1.4, §1.5).
+pub fn checks() -> Vec<Check<Context>> {
+    let rows = |rows: &'static [Row]| {
+        rows.iter()
+            .map(|row| Check::new(row.meta, move |ctx| Box::pin(run_row(ctx, row))))
+    };
+    let mut checks: Vec<Check<Context>> =
+        rows(audience::ROWS).chain(rows(validation::ROWS)).collect();
+    checks.extend(validation::jwks_checks());
+    checks.extend(rows(validation::INTROSPECTION_ROWS));
+    checks.extend(rows(attacks::ROWS));
+    checks
+}
+
+/// Whether a check applies only to targets that introspect opaque tokens at the embedded
+/// mock IdP (spec INTRO rows); against other targets it is Skip.
+pub fn needs_introspection(id: &str) -> bool {
+    [
+        audience::ROWS,
+        validation::ROWS,
+        validation::INTROSPECTION_ROWS,
+        attacks::ROWS,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|row| row.meta.id == id && row.format == TokenFormat::Opaque)
+}

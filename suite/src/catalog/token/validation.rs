@@ -1,0 +1,933 @@
+//! Spec §1.4: JWT access-token validation (RFC 9068, RFC 7519, RFC 7515): claims, header,
+//! structure, the issuer's keys (JWKS refresh and rotation), and the introspection of opaque
+//! tokens (RFC 7662).
+
+use std::time::{Duration, Instant};
+
+use mock_idp::dpop::ProofBuilder;
+use mock_idp::forge::{CritForm, Structure};
+use mock_idp::keys::SigningKey;
+use mock_idp::server::{CONFIDENTIAL_CLIENT_ID, DEFAULT_SUBJECT, IntrospectionScript};
+use mock_idp::token::TokenSpec;
+use mock_idp::{jws, random_b64url};
+
+use super::*;
+
+/// A resource that is certainly not the target.
+const OTHER_RESOURCE: &str = "https://other.test/mcp";
+
+/// How long ago the exp-leeway probes' tokens expired, in seconds; the last one is beyond "a
+/// few minutes" (RFC 9068 §4) and must be refused, the others are recorded.
+const EXPIRED_FOR: [i64; 6] = [5, 30, 90, 180, 300, 900];
+
+/// What the leeway probes show: the largest accepted and the smallest refused expiry age.
+fn leeway_summary(seen: &[Seen]) -> Option<String> {
+    let ages = || EXPIRED_FOR.iter().copied().zip(seen);
+    let accepted = ages().filter(|(_, s)| s.accepted).map(|(a, _)| a).max();
+    let refused = ages().filter(|(_, s)| !s.accepted).map(|(a, _)| a).min();
+    Some(match (accepted, refused) {
+        (None, Some(r)) => format!("observed leeway: under {r} s (every expired token refused)"),
+        (Some(a), Some(r)) if a < r => format!("observed leeway: at least {a} s, under {r} s"),
+        (Some(a), Some(r)) => {
+            format!("observed leeway: inconsistent (accepted {a} s after exp, refused {r} s)")
+        }
+        (Some(a), None) => {
+            format!("observed leeway: at least {a} s (every expired token accepted)")
+        }
+        (None, None) => return None,
+    })
+}
+
+/// A valid ID token of the trusted issuer for the confidential client (OIDC Core §2):
+/// `typ: JWT`, `aud` = the client, `azp`, `nonce`, `auth_time`, no `scope`.
+fn id_token(ctx: &Context, now: i64) -> Option<TokenSpec> {
+    let idp = ctx.idp.as_ref()?;
+    Some(
+        TokenSpec::new()
+            .typ("JWT")
+            .claim("iss", idp.issuer())
+            .claim("sub", DEFAULT_SUBJECT)
+            .claim("aud", CONFIDENTIAL_CLIENT_ID)
+            .claim("exp", now + 300)
+            .claim("iat", now)
+            .claim("auth_time", now - 60)
+            .claim("nonce", random_b64url(12))
+            .claim("azp", CONFIDENTIAL_CLIENT_ID),
+    )
+}
+
+/// The JWTs of other protocols (RFC 8725 §3.12): as their protocol shapes them, then two
+/// carrying every claim of `V` so that only their type tells them apart.
+fn other_jwt_kinds(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
+    let idp = ctx.idp.as_ref()?;
+    let issuer = idp.issuer();
+    let v = ctx.valid_token()?;
+    // The client's own key: proofs and client assertions are signed by the client.
+    let client_key = SigningKey::generate(mock_idp::alg::Algorithm::Es256)
+        .ok()?
+        .with_kid("client-key");
+    let logout_event = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
+    let logout = TokenSpec::new()
+        .typ("logout+jwt")
+        .claim("iss", issuer)
+        .claim("sub", DEFAULT_SUBJECT)
+        .claim("aud", CONFIDENTIAL_CLIENT_ID)
+        .claim("iat", now)
+        .claim("exp", now + 120)
+        .claim("jti", random_b64url(16))
+        .claim("sid", random_b64url(8))
+        .claim("events", logout_event.clone());
+    let assertion = TokenSpec::new()
+        .claim("iss", CONFIDENTIAL_CLIENT_ID)
+        .claim("sub", CONFIDENTIAL_CLIENT_ID)
+        .claim("aud", idp.token_endpoint())
+        .claim("iat", now)
+        .claim("exp", now + 60)
+        .claim("jti", random_b64url(16));
+    let statement = TokenSpec::new()
+        .claim("iss", issuer)
+        .claim("software_id", "mcp-authspec-client")
+        .claim("software_version", "1")
+        .claim("client_name", "mcp-authspec")
+        .claim("redirect_uris", json!(["http://127.0.0.1/callback"]))
+        .claim("iat", now);
+    let metadata = TokenSpec::new()
+        .claim("iss", issuer)
+        .claim("issuer", issuer)
+        .claim("token_endpoint", idp.token_endpoint())
+        .claim("jwks_uri", idp.jwks_url())
+        .claim("iat", now)
+        .claim("exp", now + 3600);
+    let spec = ctx.valid_spec()?;
+    Some(vec![
+        Probe::refused(
+            "a DPoP proof for this request (typ dpop+jwt, signed by the client key)",
+            ProofBuilder::new("POST", &ctx.endpoint)
+                .now(now)
+                .ath_for(&v)
+                .sign(&client_key),
+        ),
+        Probe::refused(
+            "a private_key_jwt client assertion (aud = the token endpoint)",
+            assertion.mint(&client_key),
+        ),
+        Probe::refused(
+            "a back-channel logout token of the issuer (typ logout+jwt)",
+            ctx.mint(&logout)?,
+        ),
+        Probe::refused(
+            "a software statement signed by the issuer",
+            ctx.mint(&statement)?,
+        ),
+        Probe::refused(
+            "the issuer's signed authorization server metadata",
+            ctx.mint(&metadata)?,
+        ),
+        Probe::refused(
+            "V's claims in a logout token (typ logout+jwt, events, sid)",
+            ctx.mint(
+                &spec
+                    .clone()
+                    .typ("logout+jwt")
+                    .claim("events", logout_event)
+                    .claim("sid", random_b64url(8)),
+            )?,
+        ),
+        Probe::refused(
+            "V's claims in a security event token (typ secevent+jwt, events)",
+            ctx.mint(
+                &spec
+                    .typ("secevent+jwt")
+                    .claim("events", json!({"https://schemas.example/event/x": {}})),
+            )?,
+        ),
+    ])
+}
+
+/// `V` with `exp` written as the JSON number `1e400` (beyond every float: RFC 7519 §2
+/// NumericDate), validly signed.
+fn exp_overflowing(ctx: &Context) -> Option<String> {
+    const MARK: i64 = 4_242_424_242;
+    let idp = ctx.idp.as_ref()?;
+    let key = idp.signing_key(IssuerKind::Trusted);
+    let spec = ctx.valid_spec()?.exp(MARK);
+    let payload = String::from_utf8(spec.claims_json().to_bytes())
+        .ok()?
+        .replacen(&MARK.to_string(), "1e400", 1);
+    Some(jws::sign_raw(
+        &spec.final_header(key).to_bytes(),
+        payload.as_bytes(),
+        key,
+    ))
+}
+
+pub(super) const ROWS: &[Row] = &[
+    row(
+        "rs.token.expired",
+        "rs-exp-past",
+        "Refuses an expired token",
+        &[
+            mcp("Token Handling", "expired tokens get 401"),
+            rfc("RFC 7519", "§4.1.4", "exp is checked", RFC7519),
+        ],
+        &[],
+        &["accept-expired"],
+        |ctx| one(ctx, |s| s.iat(unix_now() - 1200).exp(unix_now() - 600)),
+    ),
+    probed(
+        "rs.token.exp-leeway",
+        "rs-exp-leeway",
+        "Allows at most a few minutes of clock leeway on exp",
+        &[rfc(
+            "RFC 9068",
+            "§4",
+            "a small leeway for clock skew, no more than a few minutes",
+            RFC9068,
+        )],
+        &[],
+        &["leeway-huge", "accept-expired"],
+        |ctx, now| {
+            let spec = ctx.valid_spec()?;
+            EXPIRED_FOR
+                .iter()
+                .map(|&age| {
+                    let token = ctx.mint(&spec.clone().iat(now - age - 300).exp(now - age))?;
+                    let what = format!("exp {age} s ago");
+                    Some(if age > 300 {
+                        Probe::refused(what, token)
+                    } else {
+                        Probe::recorded(what, token)
+                    })
+                })
+                .collect()
+        },
+    )
+    .summarised(leeway_summary)
+    .summary(
+        "A token expired 900 s ago (beyond a few minutes) is refused (MUST, RFC 9068 §4); \
+         tokens expired 5 to 300 s ago may be accepted within the target's leeway: recorded, \
+         with the observed leeway in the message.",
+    ),
+    row(
+        "rs.token.exp-missing",
+        "rs-exp-missing",
+        "Refuses a token without exp",
+        &[rfc("RFC 9068", "§2.2", "exp is required", RFC9068)],
+        &[],
+        &["accept-no-exp"],
+        |ctx| one(ctx, |s| s.without_claim("exp")),
+    ),
+    row(
+        "rs.token.nbf-future",
+        "rs-nbf-future",
+        "Refuses a token that is not yet valid",
+        &[rfc("RFC 7519", "§4.1.5", "nbf is checked", RFC7519)],
+        &[],
+        &["ignore-nbf"],
+        |ctx| one(ctx, |s| s.nbf(unix_now() + 3600)),
+    ),
+    probed(
+        "rs.token.iat-future",
+        "rs-iat-future",
+        "Refuses a token issued in the future",
+        &[rfc(
+            "RFC 9068",
+            "§2.2",
+            "iat is required (no check rule is given: OQ-22)",
+            RFC9068,
+        )],
+        &[],
+        &["ignore-iat"],
+        |ctx, now| {
+            let token = ctx.mint(&ctx.valid_spec()?.iat(now + 3600).exp(now + 3900))?;
+            Some(vec![Probe::refused(
+                "iat 1 h ahead of the target's clock",
+                token,
+            )])
+        },
+    )
+    .level(Level::Should)
+    .summary(
+        "A token whose iat is an hour ahead is refused with 401 invalid_token (preferred, \
+         OQ-22: SHOULD refuse beyond the leeway); accepting it is a warning.",
+    ),
+    probed(
+        "rs.token.claim-types",
+        "rs-claim-types",
+        "Refuses claims of the wrong JSON type without a 5xx",
+        &[
+            rfc(
+                "RFC 7519",
+                "§2",
+                "NumericDate is a JSON number; StringOrURI is a string",
+                RFC7519,
+            ),
+            rfc(
+                "RFC 9068",
+                "§2.2.3",
+                "scope is a space-delimited string",
+                RFC9068,
+            ),
+        ],
+        &["type confusion"],
+        &["lax-claim-types"],
+        |ctx, now| {
+            let idp = ctx.idp.as_ref()?;
+            let spec = ctx.valid_spec()?;
+            let edit = |f: &dyn Fn(TokenSpec) -> TokenSpec| ctx.mint(&f(spec.clone()));
+            let scope_words: Vec<&str> = ctx.scope.split(' ').filter(|s| !s.is_empty()).collect();
+            Some(vec![
+                Probe::refused(
+                    "exp as a numeric string (in the future)",
+                    edit(&|s| s.claim("exp", (now + 300).to_string()))?,
+                ),
+                Probe::refused("exp = 1e400", exp_overflowing(ctx)?),
+                Probe::refused("exp = -1", edit(&|s| s.claim("exp", -1))?),
+                Probe::refused("aud = {}", edit(&|s| s.claim("aud", json!({})))?),
+                Probe::refused(
+                    "iss = [I] (an array)",
+                    edit(&|s| s.claim("iss", json!([idp.issuer()])))?,
+                ),
+                Probe::refused("sub = 123 (a number)", edit(&|s| s.claim("sub", 123))?),
+                // rs-scope-format records the array form as a vendor variant; here it is a
+                // type error of the RFC 9068 claim, graded at the lower of the two levels.
+                Probe::refused(
+                    "scope as a JSON array",
+                    edit(&|s| s.claim("scope", json!(scope_words)))?,
+                )
+                .at(Level::Should),
+            ])
+        },
+    ),
+    probed(
+        "rs.token.required-claims",
+        "rs-required-claims",
+        "Refuses a token without sub, client_id, iat or jti",
+        &[rfc(
+            "RFC 9068",
+            "§2.2",
+            "sub, client_id, iat and jti are required",
+            RFC9068,
+        )],
+        &[],
+        &["lax-required-claims"],
+        |ctx, _| {
+            let spec = ctx.valid_spec()?;
+            ["sub", "client_id", "iat", "jti"]
+                .into_iter()
+                .map(|claim| {
+                    let token = ctx.mint(&spec.clone().without_claim(claim))?;
+                    Some(Probe::refused(format!("without {claim}"), token))
+                })
+                .collect()
+        },
+    )
+    .level(Level::Should)
+    .summary(
+        "Each of sub, client_id, iat and jti (REQUIRED in RFC 9068 §2.2) removed in turn: \
+         refusal with 401 invalid_token is preferred; the RFC states no reaction, so \
+         acceptance is a warning.",
+    ),
+    row(
+        "rs.token.typ",
+        "rs-typ-at-jwt",
+        "Accepts only typ at+jwt access tokens",
+        &[rfc("RFC 9068", "§4", "typ must be at+jwt", RFC9068)],
+        &["JWT confusion"],
+        &["ignore-typ"],
+        |ctx| {
+            let spec = ctx.valid_spec()?;
+            Some(vec![
+                ctx.mint(&spec.clone().typ("JWT"))?,
+                ctx.mint(&spec.clone().without_header("typ"))?,
+                ctx.mint(&spec.typ("dpop+jwt"))?,
+            ])
+        },
+    ),
+    probed(
+        "rs.token.typ-variants",
+        "rs-typ-variants",
+        "Accepts the media-type form application/at+jwt",
+        &[rfc(
+            "RFC 9068",
+            "§4",
+            "typ is at+jwt or application/at+jwt",
+            RFC9068,
+        )],
+        &[],
+        &["typ-exact"],
+        |ctx, _| {
+            let spec = ctx.valid_spec()?;
+            Some(vec![
+                Probe::accepted(
+                    "typ application/at+jwt",
+                    ctx.mint(&spec.clone().typ("application/at+jwt"))?,
+                ),
+                Probe::recorded("typ AT+JWT", ctx.mint(&spec.typ("AT+JWT"))?),
+            ])
+        },
+    )
+    .summary(
+        "V with typ application/at+jwt is accepted (MUST for RFC 9068 resource servers, which \
+         the embedded IdP's tokens are); typ AT+JWT is recorded (media types ignore case, \
+         OQ-10).",
+    ),
+    probed(
+        "rs.token.id-token",
+        "rs-id-token-as-at",
+        "Refuses an ID token of the trusted issuer as an access token",
+        &[
+            rfc(
+                "RFC 9068",
+                "§5",
+                "ID tokens and access tokens must not be confused",
+                RFC9068,
+            ),
+            rfc(
+                "RFC 8725",
+                "§3.12",
+                "mutually exclusive validation rules per kind of JWT",
+                RFC8725,
+            ),
+        ],
+        &["ID token confusion"],
+        &["accept-id-token"],
+        |ctx, now| {
+            let id = id_token(ctx, now)?;
+            Some(vec![
+                Probe::refused(
+                    "an OIDC ID token (aud = client_id, typ JWT, nonce, auth_time, azp, no scope)",
+                    ctx.mint(&id)?,
+                ),
+                // Many IdPs stamp jti and client_id on every JWT they sign: then only typ and
+                // aud tell the ID token apart.
+                Probe::refused(
+                    "the same ID token with jti and client_id",
+                    ctx.mint(
+                        &id.claim("jti", random_b64url(16))
+                            .claim("client_id", CONFIDENTIAL_CLIENT_ID),
+                    )?,
+                ),
+            ])
+        },
+    ),
+    probed(
+        "rs.token.other-jwt-kinds",
+        "rs-other-jwt-kinds",
+        "Refuses JWTs of other kinds from the same issuer or client",
+        &[rfc(
+            "RFC 8725",
+            "§3.12",
+            "a JWT of one kind is never accepted as another",
+            RFC8725,
+        )],
+        &["JWT confusion"],
+        &["ignore-typ", "accept-id-token"],
+        other_jwt_kinds,
+    ),
+    row(
+        "rs.token.not-a-jwt",
+        "rs-not-a-jwt",
+        "Refuses garbage and truncated tokens without a 5xx",
+        &[rfc(
+            "RFC 6750",
+            "§3.1",
+            "malformed tokens are invalid_token",
+            "https://www.rfc-editor.org/rfc/rfc6750",
+        )],
+        &[],
+        &["error-500-on-garbage"],
+        |ctx| {
+            let v = ctx.valid_token()?;
+            Some(vec![
+                mock_idp::random_b64url(32),
+                v[..v.len() / 2].to_owned(),
+                "a.b.c".into(),
+            ])
+        },
+    ),
+    row(
+        "rs.token.jwe",
+        "rs-jwe-token",
+        "Refuses an encrypted token it cannot decrypt",
+        &[rfc(
+            "RFC 9068",
+            "§4",
+            "decrypt only when encryption was agreed",
+            RFC9068,
+        )],
+        &[],
+        &["error-500-on-garbage"],
+        |ctx| forged(ctx, &[Attack::Malformed(Structure::JweShaped)]),
+    ),
+    row(
+        "rs.token.jws-json",
+        "rs-jws-json-serialization",
+        "Refuses a JWS in the JSON serialisation",
+        &[rfc(
+            "RFC 7519",
+            "§7.2",
+            "a JWT uses the compact serialisation",
+            RFC7519,
+        )],
+        &[],
+        &["error-500-on-garbage"],
+        |ctx| forged(ctx, &[Attack::Malformed(Structure::JwsJsonSerialization)]),
+    ),
+    probed(
+        "rs.token.duplicate-members",
+        "rs-duplicate-members",
+        "Never lets a duplicate header or claim name weaken validation",
+        &[
+            rfc(
+                "RFC 7515",
+                "§4",
+                "duplicate header names are refused or the last one wins",
+                RFC7515,
+            ),
+            rfc(
+                "RFC 7519",
+                "§4",
+                "duplicate claim names are refused or the last one wins",
+                RFC7519,
+            ),
+        ],
+        &["parser differential"],
+        &["accept-duplicate-claims"],
+        |ctx, _| {
+            Some(vec![
+                forged_probe(ctx, Attack::DuplicateAlgNone)?,
+                forged_probe(
+                    ctx,
+                    Attack::DuplicateAud {
+                        other: OTHER_RESOURCE,
+                    },
+                )?,
+            ])
+        },
+    ),
+    row(
+        "rs.token.crit-unknown",
+        "rs-crit-unknown",
+        "Refuses a token whose crit names an extension it does not understand",
+        &[rfc(
+            "RFC 7515",
+            "§4.1.11",
+            "a JWS with a critical extension the recipient does not understand is invalid",
+            RFC7515,
+        )],
+        &[],
+        &["accept-crit-unknown", "ignore-crit"],
+        |ctx| forged(ctx, &[Attack::Crit(CritForm::Unknown)]),
+    ),
+    probed(
+        "rs.token.crit-malformed",
+        "rs-crit-malformed",
+        "Refuses an empty crit, or one naming a registered or an absent parameter",
+        &[rfc(
+            "RFC 7515",
+            "§4.1.11",
+            "producers must not emit these crit forms; recipients may refuse them",
+            RFC7515,
+        )],
+        &[],
+        &["lax-crit", "ignore-crit"],
+        |ctx, _| {
+            [CritForm::Empty, CritForm::Registered, CritForm::Absent]
+                .into_iter()
+                .map(|form| forged_probe(ctx, Attack::Crit(form)))
+                .collect()
+        },
+    )
+    .level(Level::Should)
+    .summary(
+        "crit [], crit [\"alg\"] and crit naming an absent header, each validly signed: \
+         refusal with 401 invalid_token is preferred (RFC 7515 §4.1.11 lets recipients treat \
+         them as invalid); acceptance is a warning.",
+    ),
+    row(
+        "rs.token.b64-noncanonical",
+        "rs-b64-noncanonical",
+        "Refuses token segments that are not strict base64url",
+        &[rfc(
+            "RFC 7515",
+            "§2",
+            "base64url without padding, + or /",
+            RFC7515,
+        )],
+        &["lenient parsing"],
+        &["lenient-base64"],
+        // A line break cannot be sent: HTTP field values must not contain CR or LF.
+        |ctx| {
+            forged(
+                ctx,
+                &[Structure::Padding, Structure::StandardAlphabet].map(Attack::Malformed),
+            )
+        },
+    )
+    .level(Level::Should)
+    .graded_by(
+        expect::invalid_token_or_malformed,
+        "V with = padding, or with + and / for - and _, is refused: 401 invalid_token or 400 \
+         invalid_request (OQ-1) preferred; acceptance is a warning.",
+    ),
+    probed(
+        "rs.token.nested",
+        "rs-nested-jwt",
+        "Validates every layer of a nested JWT",
+        &[rfc(
+            "RFC 8725",
+            "§3.3",
+            "every layer of a nested JWT is validated",
+            RFC8725,
+        )],
+        &["nested JWT"],
+        &["nested-inner-only"],
+        |ctx, _| {
+            Some(vec![
+                forged_probe(ctx, Attack::NestedAttackerOuter)?,
+                forged_probe(ctx, Attack::NestedUnsignedInner)?,
+            ])
+        },
+    ),
+    row(
+        "rs.token.kid-unknown",
+        "rs-kid-unknown",
+        "Refuses a token signed with a key the issuer never published",
+        &[rfc(
+            "RFC 8725",
+            "§3.10",
+            "keys come from the issuer's JWKS only",
+            RFC8725,
+        )],
+        &[],
+        &["skip-signature"],
+        |ctx| {
+            let idp = ctx.idp.as_ref()?;
+            let spec = ctx.valid_spec()?.kid("nope");
+            Some(vec![spec.mint(idp.signing_key(IssuerKind::Rogue))])
+        },
+    ),
+];
+
+// ---- the issuer's keys: bounded refetch and rotation ----
+
+/// Tokens with unknown kids sent in one burst, and the JWKS requests they may cause.
+const REFETCH_BURST: usize = 10;
+const MAX_REFETCHES: u64 = 3;
+/// How long a refetch may still arrive after the burst (a target fetching in the background).
+const REFETCH_SETTLE: Duration = Duration::from_millis(250);
+
+/// How long a rotated-in key has to be picked up, and how often it is tried.
+const ROTATION_WINDOW: Duration = Duration::from_secs(20);
+const ROTATION_POLL: Duration = Duration::from_secs(1);
+
+const REFETCH_BOUNDED: CheckMeta = CheckMeta {
+    id: "rs.token.jwks-refetch-bounded",
+    row: "rs-kid-unknown",
+    title: "Refetches the issuer's JWKS at a bounded rate for unknown kids",
+    summary: "A burst of tokens with unknown kids causes at most a few JWKS requests at the \
+              embedded IdP (SHOULD: a bounded refresh, so hostile tokens cannot turn the target \
+              into a JWKS hammer). Their refusal is graded by rs.token.kid-unknown.",
+    level: Level::Should,
+    refs: &[
+        rfc(
+            "RFC 8725",
+            "§3.10",
+            "an unknown kid is refused after at most a bounded refresh",
+            RFC8725,
+        ),
+        rfc(
+            "RFC 9068",
+            "§4",
+            "use the keys the issuer publishes",
+            RFC9068,
+        ),
+    ],
+    needs: &[Need::MintedToken],
+    tags: &["JWKS hammering"],
+    broken_by: &["no-jwks-rate-limit"],
+};
+
+const ROTATION: CheckMeta = CheckMeta {
+    id: "rs.token.jwks-rotation",
+    row: "rs-jwks-rotation",
+    title: "Picks up a key newly published in the issuer's JWKS",
+    summary: "After a new key k2 is published in the embedded IdP's JWKS, V signed with k2 is \
+              accepted within 20 s (SHOULD: the target refreshes its keys on an unknown kid \
+              within its refresh window).",
+    level: Level::Should,
+    refs: &[rfc(
+        "RFC 9068",
+        "§4",
+        "validate with the keys the authorization server currently publishes",
+        RFC9068,
+    )],
+    needs: &[Need::MintedToken],
+    tags: &["key rotation"],
+    broken_by: &["jwks-never-refresh"],
+};
+
+/// The checks of the issuer's JWKS, which count and publish at the embedded IdP.
+pub(super) fn jwks_checks() -> Vec<Check<Context>> {
+    vec![
+        Check::new(REFETCH_BOUNDED, |ctx| Box::pin(jwks_refetch_bounded(ctx))),
+        Check::new(ROTATION, |ctx| Box::pin(jwks_rotation(ctx))),
+    ]
+}
+
+async fn jwks_refetch_bounded(ctx: &Context) -> Outcome {
+    let Some(idp) = ctx.idp.as_ref() else {
+        return not_evaluated();
+    };
+    let Some(spec) = ctx.valid_spec() else {
+        return not_evaluated();
+    };
+    if let Err(o) = negative_control(ctx).await {
+        return o;
+    }
+    if let Err(o) = positive_control(ctx).await {
+        return o;
+    }
+    let rogue = idp.signing_key(IssuerKind::Rogue);
+    let before = idp.jwks_requests(IssuerKind::Trusted);
+    let started = Instant::now();
+    let mut evidence = Vec::new();
+    let mut accepted = 0;
+    let tag = random_b64url(6);
+    for i in 0..REFETCH_BURST {
+        let token = spec.clone().kid(&format!("unknown-{tag}-{i}")).mint(rogue);
+        let exchange = ctx.initialize(&Credential::Bearer(token)).await;
+        if exchange.response.as_ref().is_ok_and(expect::is_accepted) {
+            accepted += 1;
+        }
+        if evidence.is_empty() {
+            evidence.push(exchange);
+        }
+    }
+    let burst = started.elapsed();
+    tokio::time::sleep(REFETCH_SETTLE).await;
+    let fetched = idp
+        .jwks_requests(IssuerKind::Trusted)
+        .saturating_sub(before);
+    if let Err(o) = positive_control(ctx).await {
+        return o;
+    }
+    let seen = format!(
+        "{fetched} JWKS request(s) at the embedded IdP for {REFETCH_BURST} tokens with unknown \
+         kids sent within {} ms",
+        burst.as_millis()
+    );
+    let refused_note = if accepted > 0 {
+        format!(" ({accepted} of them accepted: see rs.token.kid-unknown)")
+    } else {
+        String::new()
+    };
+    let bounded = fetched <= MAX_REFETCHES;
+    Outcome {
+        expected: vec![format!(
+            "[SHOULD] at most {MAX_REFETCHES} JWKS requests for {REFETCH_BURST} tokens with \
+             unknown kids in one burst"
+        )],
+        actual: if bounded { String::new() } else { seen.clone() },
+        evidence: if bounded { Vec::new() } else { evidence },
+        ..Outcome::new(
+            if bounded {
+                Verdict::Pass
+            } else {
+                Verdict::Warn
+            },
+            format!("{seen}{refused_note}"),
+        )
+    }
+}
+
+async fn jwks_rotation(ctx: &Context) -> Outcome {
+    let Some(idp) = ctx.idp.as_ref() else {
+        return not_evaluated();
+    };
+    let Some(spec) = ctx.valid_spec() else {
+        return not_evaluated();
+    };
+    if let Err(o) = negative_control(ctx).await {
+        return o;
+    }
+    // The control makes the target fetch (and cache) the JWKS before k2 exists.
+    if let Err(o) = positive_control(ctx).await {
+        return o;
+    }
+    let alg = idp.signing_key(IssuerKind::Trusted).alg();
+    let kid = format!("trusted-rotated-{}", random_b64url(6));
+    let k2 = match SigningKey::generate(alg) {
+        Ok(k) => k.with_kid(kid.clone()),
+        Err(e) => return Outcome::error(format!("cannot generate the new key: {e}"), Vec::new()),
+    };
+    idp.publish_key(IssuerKind::Trusted, k2.clone());
+    let started = Instant::now();
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        let exchange = ctx
+            .initialize(&Credential::Bearer(
+                spec.clone().jti(&random_b64url(16)).mint(&k2),
+            ))
+            .await;
+        let accepted = exchange.response.as_ref().is_ok_and(expect::is_accepted);
+        let waited = started.elapsed();
+        if accepted || waited >= ROTATION_WINDOW {
+            let mut outcome = judge(Level::Should, exchange, expect::accepted);
+            outcome.message = if accepted {
+                format!(
+                    "V signed with the new key {kid} accepted {} s after it was published \
+                     (attempt {attempts})",
+                    waited.as_secs()
+                )
+            } else {
+                format!(
+                    "V signed with the new key {kid} still refused {} s after it was published \
+                     ({attempts} attempts): the target does not pick up rotated keys",
+                    waited.as_secs()
+                )
+            };
+            break outcome;
+        }
+        tokio::time::sleep(ROTATION_POLL).await;
+    };
+    idp.retire_key(IssuerKind::Trusted, &kid);
+    if let Err(o) = positive_control(ctx).await {
+        return o;
+    }
+    outcome
+}
+
+// ---- opaque tokens: RFC 7662 introspection (spec INTRO) ----
+
+/// How long a stalled introspection answer is held back: longer than the timeouts resource
+/// servers commonly use for it, shorter than this tool's own request deadline.
+const INTROSPECTION_STALL: Duration = Duration::from_secs(7);
+
+pub(super) const INTROSPECTION_ROWS: &[Row] = &[
+    probed(
+        "rs.token.introspection-inactive",
+        "rs-introspection-inactive",
+        "Refuses a token the introspection endpoint reports inactive",
+        &[rfc(
+            "RFC 7662",
+            "§2.2",
+            "active false means the token is not usable",
+            RFC7662,
+        )],
+        &[],
+        &["accept-inactive"],
+        |ctx, now| {
+            let idp = ctx.idp.as_ref()?;
+            let script = |answer| {
+                idp.script_introspection(IssuerKind::Trusted, IntrospectionScript::Answer(answer))
+            };
+            let mut with_claims = introspection_claims(ctx, now);
+            with_claims["active"] = json!(false);
+            Some(vec![
+                Probe::refused(
+                    "introspection answers {\"active\":false}",
+                    script(json!({"active": false})),
+                ),
+                Probe::refused(
+                    "introspection answers active false with V's claims",
+                    script(with_claims),
+                ),
+            ])
+        },
+    )
+    .opaque(),
+    probed(
+        "rs.token.introspection-aud",
+        "rs-introspection-aud",
+        "Refuses an active token whose introspected audience is another resource",
+        &[
+            mcp(
+                "Token Handling",
+                "servers accept only tokens issued for them (audience)",
+            ),
+            rfc("RFC 7662", "§2.2", "aud of the introspected token", RFC7662),
+        ],
+        &["token passthrough"],
+        &["ignore-aud"],
+        |ctx, now| {
+            let idp = ctx.idp.as_ref()?;
+            let mut claims = introspection_claims(ctx, now);
+            claims["aud"] = json!(OTHER_RESOURCE);
+            Some(vec![Probe::refused(
+                "introspection answers active true, aud another resource",
+                idp.register_opaque(claims),
+            )])
+        },
+    )
+    .opaque(),
+    probed(
+        "rs.token.introspection-failure",
+        "rs-introspection-failure",
+        "Fails closed when introspection fails",
+        &[mcp(
+            "Security Considerations",
+            "no data to unauthorised parties: a token that cannot be validated is refused",
+        )],
+        &["fail open"],
+        &["introspection-fail-open"],
+        |ctx, _| {
+            let idp = ctx.idp.as_ref()?;
+            let script = |s| idp.script_introspection(IssuerKind::Trusted, s);
+            let fails_closed =
+                |what: &str, token| Probe::graded(what, token, Level::Must, expect::fails_closed);
+            Some(vec![
+                fails_closed(
+                    "introspection answers HTTP 500",
+                    script(IntrospectionScript::Status(500)),
+                ),
+                fails_closed(
+                    "introspection answers malformed JSON",
+                    script(IntrospectionScript::Malformed),
+                ),
+                fails_closed(
+                    "introspection stalls 7 s, then answers active false",
+                    script(IntrospectionScript::Delayed(
+                        INTROSPECTION_STALL,
+                        Box::new(IntrospectionScript::Answer(json!({"active": false}))),
+                    )),
+                ),
+            ])
+        },
+    )
+    .summary(
+        "When the introspection endpoint answers 500, malformed JSON, or stalls, the token is \
+         refused with 401 or 503 (MUST*: never accepted, no other 5xx).",
+    )
+    .opaque(),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(accepted: &[bool]) -> Vec<Seen> {
+        accepted
+            .iter()
+            .map(|&accepted| Seen {
+                what: String::new(),
+                accepted,
+                observed: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_leeway_summary_brackets_the_observed_leeway() {
+        let summary = |a: &[bool]| leeway_summary(&seen(a)).unwrap();
+        assert_eq!(
+            summary(&[true, true, false, false, false, false]),
+            "observed leeway: at least 30 s, under 90 s"
+        );
+        assert!(summary(&[false; 6]).contains("every expired token refused"));
+        assert!(summary(&[true; 6]).contains("at least 900 s"));
+        assert!(summary(&[false, true, false, false, false, false]).contains("inconsistent"));
+    }
+}

@@ -1,0 +1,287 @@
+//! A loopback listener under the tool's control: it serves documents the attacker controls
+//! (the rogue key `K_x` as a JWKS for `jku`, its self-signed certificate for `x5u`) at
+//! unguessable paths and counts every request, so a check can tell whether the target fetched a
+//! URL taken from a token header (spec rs-jku-spoof, rs-x5u-x5c-spoof: the SSRF half, SHOULD).
+//!
+//! One listener per process, on its own thread with blocking I/O, so it outlives any one async
+//! runtime (tests start several). Checks group what they publish under a topic: `begin` forgets
+//! the topic's earlier documents, `topic_hits` counts the requests for the current ones and
+//! `take_new_hits` those since it was last asked. Two runs of the same check at the same time in
+//! one process share the topic and may see each other's requests.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Longest request head read; the rest of a larger request is ignored.
+const MAX_REQUEST_HEAD: usize = 8 * 1024;
+/// Connections served at once; more are closed unanswered (the target is untrusted).
+const MAX_CONNECTIONS: usize = 16;
+/// How long one connection may take to send its request head.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A served document and the requests it received.
+struct Document {
+    content_type: &'static str,
+    body: Vec<u8>,
+    hits: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// Path → document.
+    documents: HashMap<String, Document>,
+    /// Topic → the paths published under it since its last `begin`.
+    topics: HashMap<&'static str, Vec<String>>,
+    /// Topic → the requests `take_new_hits` already reported.
+    reported: HashMap<&'static str, u64>,
+}
+
+/// The process-wide loopback listener.
+pub struct Listener {
+    base_url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Listener {
+    /// The listener, started on first use; `None` when no loopback port can be bound.
+    pub fn shared() -> Option<&'static Listener> {
+        static SHARED: OnceLock<Option<Listener>> = OnceLock::new();
+        SHARED.get_or_init(Listener::start).as_ref()
+    }
+
+    fn start() -> Option<Listener> {
+        let socket = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+        let base_url = format!("http://{}", socket.local_addr().ok()?);
+        let state = Arc::new(Mutex::new(State::default()));
+        let served = state.clone();
+        std::thread::Builder::new()
+            .name("mcp-authspec-listener".into())
+            .spawn(move || accept_loop(socket, served))
+            .ok()?;
+        Some(Listener { base_url, state })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps inconsistent; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Serves `body` at a fresh unguessable path ending in `file_name`; returns its URL.
+    pub fn publish(&self, file_name: &str, content_type: &'static str, body: Vec<u8>) -> String {
+        let path = format!("/{}/{file_name}", mock_idp::random_b64url(12));
+        let url = format!("{}{path}", self.base_url);
+        self.lock().documents.insert(
+            path,
+            Document {
+                content_type,
+                body,
+                hits: 0,
+            },
+        );
+        url
+    }
+
+    /// Requests received so far for a URL `publish` returned (0 for any other URL).
+    pub fn hits(&self, url: &str) -> u64 {
+        let path = url.strip_prefix(&self.base_url).unwrap_or(url);
+        self.lock().documents.get(path).map_or(0, |d| d.hits)
+    }
+
+    /// Starts a topic afresh: its earlier documents are no longer served or counted.
+    pub fn begin(&self, topic: &'static str) {
+        let mut state = self.lock();
+        state.reported.remove(topic);
+        let old = state.topics.remove(topic).unwrap_or_default();
+        for path in old {
+            state.documents.remove(&path);
+        }
+    }
+
+    /// `publish` under a topic.
+    pub fn publish_for(
+        &self,
+        topic: &'static str,
+        file_name: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> String {
+        let url = self.publish(file_name, content_type, body);
+        let path = url[self.base_url.len()..].to_owned();
+        self.lock().topics.entry(topic).or_default().push(path);
+        url
+    }
+
+    /// Requests received for the topic's documents since its last `begin`.
+    pub fn topic_hits(&self, topic: &'static str) -> u64 {
+        Self::hits_of(&self.lock(), topic)
+    }
+
+    /// Requests received for the topic's documents since the last call (or `begin`): a check
+    /// that sends its stimuli one by one and grades each answer before sending the next sees
+    /// the requests each stimulus caused.
+    pub fn take_new_hits(&self, topic: &'static str) -> u64 {
+        let mut state = self.lock();
+        let total = Self::hits_of(&state, topic);
+        let before = state.reported.insert(topic, total).unwrap_or(0);
+        total.saturating_sub(before)
+    }
+
+    fn hits_of(state: &State, topic: &'static str) -> u64 {
+        state.topics.get(topic).map_or(0, |paths| {
+            paths
+                .iter()
+                .filter_map(|p| state.documents.get(p))
+                .map(|d| d.hits)
+                .sum()
+        })
+    }
+}
+
+fn accept_loop(socket: TcpListener, state: Arc<Mutex<State>>) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for stream in socket.incoming().flatten() {
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closes the connection
+        }
+        let state = state.clone();
+        let done = active.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mcp-authspec-listener-conn".into())
+            .spawn(move || {
+                serve(stream, &state);
+                done.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Answers one request: the document at its path (any method counts as a hit), else 404.
+fn serve(mut stream: TcpStream, state: &Mutex<State>) {
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+    let Some(path) = read_request_path(&mut stream) else {
+        return;
+    };
+    let found = {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        state.documents.get_mut(&path).map(|d| {
+            d.hits += 1;
+            (d.content_type, d.body.clone())
+        })
+    };
+    let (status, content_type, body) = match found {
+        Some((content_type, body)) => ("200 OK", content_type, body),
+        None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
+         cache-control: no-store\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
+}
+
+/// The path of the request line (query dropped), once the head is read; `None` for anything
+/// that is not a bounded HTTP/1 request head.
+fn read_request_path(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() >= MAX_REQUEST_HEAD {
+            break;
+        }
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    request_path(&head)
+}
+
+fn request_path(head: &[u8]) -> Option<String> {
+    let line = head.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut words = line.split(' ');
+    let (_method, target, version) = (words.next()?, words.next()?, words.next()?);
+    if !version.starts_with("HTTP/1.") {
+        return None;
+    }
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    path.starts_with('/').then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(url: &str) -> Option<(String, Vec<u8>)> {
+        let rest = url.strip_prefix("http://")?;
+        let (host, path) = rest.split_at(rest.find('/')?);
+        let mut s = TcpStream::connect(host).ok()?;
+        write!(s, "GET {path}?x=1 HTTP/1.1\r\nhost: {host}\r\n\r\n").ok()?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).ok()?;
+        let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+        Some((head, answer[split + 4..].to_vec()))
+    }
+
+    #[test]
+    fn serves_published_documents_and_counts_requests_per_topic() {
+        let l = Listener::shared().expect("a loopback port");
+        l.begin("test-topic");
+        let url = l.publish_for(
+            "test-topic",
+            "jwks.json",
+            "application/json",
+            b"{}".to_vec(),
+        );
+        assert!(url.starts_with(l.base_url()) && url.ends_with("/jwks.json"));
+        assert_eq!((l.hits(&url), l.topic_hits("test-topic")), (0, 0));
+        let (head, body) = get(&url).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        assert!(head.contains("content-type: application/json"));
+        assert_eq!(body, b"{}");
+        assert_eq!(l.take_new_hits("test-topic"), 1);
+        get(&url).unwrap();
+        assert_eq!((l.hits(&url), l.topic_hits("test-topic")), (2, 2));
+        assert_eq!(l.take_new_hits("test-topic"), 1);
+        assert_eq!(l.take_new_hits("test-topic"), 0);
+        // Unknown paths are 404 and count for nothing.
+        let (head, _) = get(&format!("{}/nope/jwks.json", l.base_url())).unwrap();
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+        // A new round forgets the earlier documents.
+        l.begin("test-topic");
+        assert_eq!((l.hits(&url), l.topic_hits("test-topic")), (0, 0));
+        assert_eq!(l.take_new_hits("test-topic"), 0);
+        let (head, _) = get(&url).unwrap();
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    }
+
+    #[test]
+    fn request_lines_are_read_strictly() {
+        assert_eq!(
+            request_path(b"GET /a/b?c=d HTTP/1.1\r\nhost: x\r\n\r\n"),
+            Some("/a/b".into())
+        );
+        assert_eq!(request_path(b"GET http://x/a HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(request_path(b"GET /a\r\n\r\n"), None);
+        assert_eq!(request_path(b"\xff\xfe /a HTTP/1.1\r\n"), None);
+        assert_eq!(request_path(b""), None);
+    }
+}
