@@ -255,6 +255,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                 .find(|c| c.meta.id == id)
                 .ok_or_else(|| format!("no check {id:?} (mcp-authspec list shows every id)"))?;
             say!("{}", crate::explain::explain(&check.meta));
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            say!("{}", runtime.block_on(crate::explain::demonstrate(&check.meta))?);
             Ok(exit::SUCCESS)
         }
         Command::Baseline(BaselineCommand::Write { file, reason, run }) => {

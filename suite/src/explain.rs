@@ -73,6 +73,87 @@ pub fn explain(meta: &CheckMeta) -> String {
     out
 }
 
+/// Runs the check against the embedded demo, compliant and then with its first fault
+/// profile, and shows what it sends (credentials decoded, never in full), which answers it
+/// accepts, and what the faulty server answers instead.
+pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
+    use std::collections::BTreeSet;
+
+    use crate::engine::runner::RunOptions;
+    use crate::engine::select::{Glob, Selection};
+    use crate::engine::session::{Embedded, TokenDefaults, context, run_checks};
+
+    let selection = Selection {
+        include: vec![Glob::new(meta.id)],
+        skip: vec![],
+    };
+    let run = |faults: BTreeSet<Fault>| {
+        let selection = selection.clone();
+        async move {
+            let env = Embedded::start(&faults).await?;
+            let ctx = context(
+                &env.server.mcp_url(),
+                Some(env.idp.clone()),
+                &TokenDefaults::default(),
+                Some(Embedded::step_up()),
+                Some(env.canary()),
+                crate::http::Limits::default(),
+            )
+            .await?;
+            let results = run_checks(&ctx, &selection, RunOptions::default(), |_, _| {}).await;
+            env.server.shutdown().await;
+            results
+                .into_iter()
+                .next()
+                .map(|(_, outcome)| outcome)
+                .ok_or_else(|| "the check did not run".to_owned())
+        }
+    };
+    let mut out = String::new();
+    let compliant = run(BTreeSet::new()).await?;
+    let _ = writeln!(
+        out,
+        "Against the compliant reference server: {} — {}",
+        compliant.verdict, compliant.message
+    );
+    for e in &compliant.evidence {
+        let record = crate::output::exchange(e);
+        let _ = writeln!(
+            out,
+            "  Stimulus: {} {}",
+            record.request.method, record.request.url
+        );
+        for c in &record.credentials {
+            let scheme = c.scheme.as_deref().unwrap_or("");
+            let _ = writeln!(out, "    {}: {scheme} {}", c.carrier, c.fingerprint);
+            for (what, value) in [("header", &c.jose_header), ("claims", &c.claims)] {
+                if let Some(v) = value {
+                    let _ = writeln!(out, "      {what} {v}");
+                }
+            }
+        }
+    }
+    for e in &compliant.expected {
+        let _ = writeln!(out, "  Accepts:  {e}");
+    }
+    if let Some(combo) = meta.broken_by.first() {
+        let faults = combo
+            .split('+')
+            .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let broken = run(faults).await?;
+        let _ = writeln!(
+            out,
+            "Against the reference server with {combo}: {} — {}",
+            broken.verdict, broken.message
+        );
+        if !broken.actual.is_empty() {
+            let _ = writeln!(out, "  Actual:   {}", broken.actual);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

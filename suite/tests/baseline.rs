@@ -137,6 +137,12 @@ fn explain_shows_the_requirement_and_how_to_see_it_fail() {
         "https://www.rfc-editor.org/rfc/rfc9068",
         "ignore-aud (does not check aud)",
         "See it fail:  mcp-authspec run --demo-fault ignore-aud --check rs.token.aud-wrong",
+        // Shown live: the stimulus decoded, what is accepted, and what the faulty server does.
+        "Against the compliant reference server: pass",
+        "authorization: Bearer sha256:",
+        "\"aud\":\"https://other.test/mcp\"",
+        "Accepts:  [MUST] status is 401",
+        "Against the reference server with ignore-aud: fail",
     ] {
         assert!(text.contains(expected), "{expected:?} in\n{text}");
     }
