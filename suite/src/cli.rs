@@ -12,7 +12,7 @@ use crate::model::exit;
 use reports::baseline::{Baseline, StaleEntry};
 use reports::event::{Collector, Event, Fanout, Report, RunEnd, RunInfo, Sink};
 use reports::record::CheckRecord;
-use reports::terminal::{StatusLevel, Terminal};
+use reports::terminal::{StatusLevel, Style, Terminal};
 
 // Output that never panics: a closed stdout (a pipe into `head`) just drops the rest.
 macro_rules! say {
@@ -109,6 +109,9 @@ pub struct RunArgs {
     /// summary.md, report.html); `--out` alone uses reports/out.
     #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
     pub out: Option<PathBuf>,
+    /// Colours on the terminal: auto (a terminal, and NO_COLOR unset), always or never.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
     /// Which checks get a line as they finish.
     #[arg(long, value_enum, default_value = "all")]
     pub status_level: ShownChecks,
@@ -137,6 +140,14 @@ pub struct RunArgs {
     /// Checks run at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+}
+
+/// When the terminal gets colours.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Which checks the terminal shows (as nextest's status levels).
@@ -256,7 +267,10 @@ fn run(cli: Cli) -> Result<u8, String> {
                 .ok_or_else(|| format!("no check {id:?} (mcp-authspec list shows every id)"))?;
             say!("{}", crate::explain::explain(&check.meta));
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            say!("{}", runtime.block_on(crate::explain::demonstrate(&check.meta))?);
+            say!(
+                "{}",
+                runtime.block_on(crate::explain::demonstrate(&check.meta))?
+            );
             Ok(exit::SUCCESS)
         }
         Command::Baseline(BaselineCommand::Write { file, reason, run }) => {
@@ -549,10 +563,21 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         started_unix: mock_idp::unix_now(),
     };
     let started = std::time::Instant::now();
-    let mut terminal = Terminal::new(
+    let style = {
+        use std::io::IsTerminal as _;
+        let choice = match args.color {
+            ColorChoice::Auto => None,
+            ColorChoice::Always => Some(true),
+            ColorChoice::Never => Some(false),
+        };
+        let no_color = std::env::var("NO_COLOR").ok();
+        Style::for_output(std::io::stdout().is_terminal(), choice, no_color.as_deref())
+    };
+    let mut terminal = Terminal::styled(
         std::io::stdout(),
         args.status_level.into(),
         args.final_status_level.into(),
+        style,
     );
     let mut collector = Collector::default();
     let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
