@@ -76,6 +76,26 @@ fn the_file_is_small_and_shaped_like_wycheproof() {
         assert!(t["flags"].as_array().is_some_and(|f| !f.is_empty()));
         assert!(t["cves"].is_array());
     }
+    // The JSON Schema the file names, beside it: required members present, no others in a test.
+    let schema_text =
+        std::fs::read_to_string(root().join("fixtures/vectors").join(SCHEMA)).unwrap();
+    let schema: Value = serde_json::from_str(&schema_text).unwrap();
+    let names = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect()
+    };
+    for member in names(&schema["required"]) {
+        assert!(file.get(&member).is_some(), "{member}");
+    }
+    let test_schema = &schema["properties"]["testGroups"]["items"]["properties"]["tests"]["items"];
+    let required = names(&test_schema["required"]);
+    for (_, t) in &tests {
+        let present: BTreeSet<String> = t.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(present, required, "{}", t["tcId"]);
+    }
 }
 
 #[test]

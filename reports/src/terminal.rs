@@ -348,12 +348,12 @@ mod tests {
 
     #[test]
     fn colour_follows_the_choice_the_terminal_and_no_color() {
-        assert_eq!(Style::for_output(true, None, None).color, true);
-        assert_eq!(Style::for_output(false, None, None).color, false);
-        assert_eq!(Style::for_output(true, None, Some("1")).color, false);
-        assert_eq!(Style::for_output(true, None, Some("")).color, true);
-        assert_eq!(Style::for_output(false, Some(true), Some("1")).color, true);
-        assert_eq!(Style::for_output(true, Some(false), None).color, false);
+        assert!(Style::for_output(true, None, None).color);
+        assert!(!Style::for_output(false, None, None).color);
+        assert!(!Style::for_output(true, None, Some("1")).color);
+        assert!(Style::for_output(true, None, Some("")).color);
+        assert!(Style::for_output(false, Some(true), Some("1")).color);
+        assert!(!Style::for_output(true, Some(false), None).color);
         assert!(!Style::for_output(false, Some(true), None).progress);
     }
 

@@ -40,7 +40,11 @@ async fn a_target_ten_minutes_ahead_gets_tokens_dated_by_its_clock() {
     let offset = ctx.clock.offset_secs();
     assert!((599..=601).contains(&offset), "offset {offset}");
     let spec = ctx.valid_spec().unwrap();
-    let iat = spec.claims_json().get("iat").and_then(|v| v.as_i64()).unwrap();
+    let iat = spec
+        .claims_json()
+        .get("iat")
+        .and_then(|v| v.as_i64())
+        .unwrap();
     assert!((iat - (idp.now() + 600)).abs() <= 2, "iat {iat}");
     assert!(ctx.clock.describe().contains("ahead"));
 }

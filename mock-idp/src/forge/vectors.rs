@@ -21,8 +21,8 @@ use crate::keys::{KeyError, SignatureError, SigningKey};
 use crate::keystore::kid_for;
 use crate::token::TokenSpec;
 
-/// The `schema` value of the vector file.
-pub const SCHEMA: &str = "mcp-authspec/jwt_attack_test_schema_v1";
+/// The `schema` value of the vector file: the JSON Schema beside it in fixtures/vectors.
+pub const SCHEMA: &str = "jwt_attack_test_schema_v1.json";
 /// The issuer of every vector token (the `iss` a verifier of these vectors trusts).
 pub const ISSUER: &str = "https://as.example";
 /// The resource every vector token is for.

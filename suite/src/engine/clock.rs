@@ -32,10 +32,19 @@ impl ServerClock {
         let server_ms = millis(server)?;
         // The server stamped the answer somewhere in the round trip; the midpoint is the best
         // guess, and `Date` truncates to the second, so its true value is half a second later.
-        let local_ms = (millis(sent)? + millis(received)?) / 2;
+        let (sent_ms, received_ms) = (millis(sent)?, millis(received)?);
+        let local_ms = (sent_ms + received_ms) / 2;
         let offset_ms = server_ms + 500 - local_ms;
+        // Within the measurement's own uncertainty (half a second of `Date` truncation, half
+        // the round trip, and rounding) the clocks agree: no offset is applied.
+        let uncertainty_ms = 1000 + (received_ms - sent_ms).abs() / 2;
+        let offset_secs = if offset_ms.abs() <= uncertainty_ms {
+            0
+        } else {
+            (offset_ms as f64 / 1000.0).round() as i64
+        };
         Some(Self {
-            offset_secs: (offset_ms as f64 / 1000.0).round() as i64,
+            offset_secs,
             measured: true,
         })
     }
@@ -81,6 +90,18 @@ mod tests {
 
     fn at(secs: u64, ms: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_date_that_just_ticked_over_is_still_in_step() {
+        // Sent at .950, answered at 1.050 of the next second, stamped with either second.
+        let (s, r) = (at(784111776, 950), at(784111777, 50));
+        for date in [
+            "Sun, 06 Nov 1994 08:49:36 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(ServerClock::from_date(date, s, r).unwrap().offset_secs(), 0);
+        }
     }
 
     #[test]

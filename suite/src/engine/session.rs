@@ -44,6 +44,9 @@ impl Embedded {
             .map_err(|e| format!("cannot start the upstream recorder: {e}"))?;
         let mut config = DemoConfig::new(idp.issuer(), &idp.jwks_url());
         config.faults = faults.clone();
+        // A short key-refresh cooldown keeps the demo quick (rs.token.jwks-rotation waits it
+        // out); it still bounds refetches, which rs.token.jwks-refetch-bounded checks.
+        config.jwks_min_refresh = std::time::Duration::from_secs(2);
         config.canary_upstream = Some(upstream.url().to_owned());
         let server = ReferenceServer::start(config)
             .await
@@ -244,7 +247,6 @@ pub async fn run_checks(
     let checks = crate::catalog::all();
     runner::run(&checks, selection, ctx, options, on_finished).await
 }
-
 
 #[cfg(test)]
 mod tests {

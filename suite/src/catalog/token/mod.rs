@@ -16,17 +16,13 @@ mod attacks;
 mod audience;
 mod validation;
 
-use std::time::SystemTime;
-
 use mock_idp::forge::{Attack, ForgeContext, PublicKeyForm};
 use mock_idp::server::IssuerKind;
-use mock_idp::unix_now;
 use serde_json::{Value, json};
 
 use crate::catalog::{mcp, rfc};
 use crate::check::{CheckMeta, Need, Outcome, SpecRef};
 use crate::engine::calibrate::{judge, negative_control, positive_control};
-use crate::engine::clock::ServerClock;
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::Check;
@@ -43,8 +39,8 @@ const RFC7662: &str = "https://www.rfc-editor.org/rfc/rfc7662";
 /// Builds the stimulus tokens of a row (several for rows with variants).
 type Stimuli = fn(&Context) -> Option<Vec<String>>;
 
-/// Builds the labelled probes of a row; the second argument is the target's clock (Unix
-/// seconds, estimated from its `Date` header: spec §0.4, time-based offsets).
+/// Builds the labelled probes of a row; the second argument is the target's clock
+/// (`ctx.now()`, Unix seconds), the base of every time-based stimulus (spec §0.4).
 type Probes = fn(&Context, i64) -> Option<Vec<Probe>>;
 
 /// Grades the response to one stimulus.
@@ -68,7 +64,7 @@ enum TokenFormat {
     /// JWT access tokens signed by the embedded IdP (spec JWT-AT).
     Jwt,
     /// Opaque tokens the target introspects at the embedded IdP (spec INTRO); the row is Skip
-    /// when the target does not accept an opaque `V`.
+    /// when the target takes the JWT `V` but not an opaque one.
     Opaque,
 }
 
@@ -286,26 +282,13 @@ fn introspection_claims(ctx: &Context, now: i64) -> Value {
 /// `V` as an opaque token registered at the embedded IdP.
 fn opaque_valid(ctx: &Context) -> Option<String> {
     let idp = ctx.idp.as_ref()?;
-    Some(idp.register_opaque(introspection_claims(ctx, idp.now())))
-}
-
-/// The target's current time, from the `Date` header of a response it just sent.
-fn server_now(exchange: &Exchange) -> i64 {
-    let received = SystemTime::now();
-    let sent = received.checked_sub(exchange.elapsed).unwrap_or(received);
-    exchange
-        .response
-        .as_ref()
-        .ok()
-        .and_then(|r| r.header("date"))
-        .and_then(|date| ServerClock::from_date(date, sent, received))
-        .unwrap_or(ServerClock::LOCAL)
-        .now()
+    Some(idp.register_opaque(introspection_claims(ctx, ctx.now())))
 }
 
 /// The positive control of a row: `V` in the row's token format is accepted. An opaque `V`
-/// refused before any stimulus means the target does not introspect at the embedded IdP:
-/// the row does not apply (Skip); refused after the stimuli, the control broke (Error).
+/// refused before any stimulus, while the JWT `V` is accepted, means the target does not
+/// introspect at the embedded IdP: the row does not apply (Skip). Refused together with the
+/// JWT `V`, or after the stimuli, the control broke (Error).
 async fn control(ctx: &Context, format: TokenFormat, before: bool) -> Result<(), Outcome> {
     match format {
         TokenFormat::Jwt => positive_control(ctx).await.map(|_| ()),
@@ -357,13 +340,24 @@ async fn control(ctx: &Context, format: TokenFormat, before: bool) -> Result<(),
 fn not_evaluated() -> Outcome {
     Outcome::new(
         Verdict::NotEvaluated,
-        "needs tokens minted by the embedded mock IdP, which the target must trust \
-         (run with the embedded IdP and configure the target to trust it)",
+        "needs tokens minted by the embedded mock IdP, which the target must trust",
     )
 }
 
-/// One line about a response: accepted, or how it refused.
+/// Answers slower than this have their time reported (a stalled dependency shows).
+const SLOW_ANSWER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One line about a response: accepted, or how it refused (and after how long, when slow).
 fn observe(exchange: &Exchange) -> String {
+    let seen = describe_answer(exchange);
+    if exchange.elapsed >= SLOW_ANSWER {
+        format!("{seen} after {:.1} s", exchange.elapsed.as_secs_f64())
+    } else {
+        seen
+    }
+}
+
+fn describe_answer(exchange: &Exchange) -> String {
     match &exchange.response {
         Err(e) => format!("not answered ({e})"),
         Ok(r) if expect::is_accepted(r) => "accepted".into(),
@@ -418,11 +412,6 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
     if ctx.idp.is_none() {
         return not_evaluated();
     }
-    let negative = match negative_control(ctx).await {
-        Ok(exchange) => exchange,
-        Err(o) => return o,
-    };
-    let now = server_now(&negative);
     let probes = match row.stimulus {
         Stimulus::Tokens(stimuli) => stimuli(ctx).map(|tokens| {
             let n = tokens.len();
@@ -436,7 +425,7 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
                 })
                 .collect::<Vec<_>>()
         }),
-        Stimulus::Probes(build) => build(ctx, now),
+        Stimulus::Probes(build) => build(ctx, ctx.now()),
     };
     let Some(probes) = probes.filter(|p| !p.is_empty()) else {
         return Outcome::new(
@@ -444,6 +433,9 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
             "no stimulus could be built for this target",
         );
     };
+    if let Err(o) = negative_control(ctx).await {
+        return o;
+    }
     if let Err(o) = control(ctx, row.format, true).await {
         return o;
     }
@@ -550,4 +542,124 @@ pub fn needs_introspection(id: &str) -> bool {
     .into_iter()
     .flatten()
     .any(|row| row.meta.id == id && row.format == TokenFormat::Opaque)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ProbeRequest;
+
+    fn exchange(status: u16, www: Option<&str>, body: &str) -> Exchange {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        if let Some(w) = www {
+            headers.push(("www-authenticate".to_owned(), w.to_owned()));
+        }
+        Exchange {
+            request: ProbeRequest::new("POST", "http://127.0.0.1:9/mcp"),
+            response: Ok(RecordedResponse {
+                status,
+                headers,
+                body: body.as_bytes().to_vec(),
+                truncated: false,
+            }),
+            elapsed: std::time::Duration::from_millis(5),
+        }
+    }
+
+    fn accepted() -> Exchange {
+        exchange(200, None, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
+    }
+
+    fn refused() -> Exchange {
+        exchange(
+            401,
+            Some(r#"Bearer error="invalid_token", resource_metadata="http://x""#),
+            "{}",
+        )
+    }
+
+    fn seen(what: &str, e: &Exchange) -> Seen {
+        Seen {
+            what: what.into(),
+            accepted: e.response.as_ref().is_ok_and(expect::is_accepted),
+            observed: observe(e),
+        }
+    }
+
+    #[test]
+    fn a_recorded_probe_passes_on_either_acceptable_outcome() {
+        let recorded = Expect::Recorded(Level::Info);
+        for e in [accepted(), refused()] {
+            assert_eq!(judge_probe(Level::Must, recorded, e).verdict, Verdict::Pass);
+        }
+        let crash = exchange(500, None, "boom");
+        assert_eq!(
+            judge_probe(Level::Must, recorded, crash).verdict,
+            Verdict::Info
+        );
+    }
+
+    #[test]
+    fn a_probe_never_grades_above_its_row() {
+        let must_refuse = Expect::Graded(Level::Must, expect::invalid_token);
+        assert_eq!(
+            judge_probe(Level::Must, must_refuse, accepted()).verdict,
+            Verdict::Fail
+        );
+        assert_eq!(
+            judge_probe(Level::Should, must_refuse, accepted()).verdict,
+            Verdict::Warn
+        );
+        assert_eq!(
+            judge_probe(Level::Info, must_refuse, accepted()).verdict,
+            Verdict::Info
+        );
+    }
+
+    #[test]
+    fn the_worst_probe_decides_and_every_observation_is_reported() {
+        let probes = [("first", refused()), ("second", accepted())];
+        let results: Vec<(Seen, Outcome)> = probes
+            .into_iter()
+            .map(|(what, e)| {
+                let s = seen(what, &e);
+                let expect = Expect::Graded(Level::Info, expect::invalid_token);
+                (s, judge_probe(Level::Info, expect, e))
+            })
+            .collect();
+        let outcome = combined(results, None);
+        // An Info after a Pass still shows: INFO rows report what deviates.
+        assert_eq!(outcome.verdict, Verdict::Info);
+        assert!(
+            outcome.message.starts_with("second: "),
+            "{}",
+            outcome.message
+        );
+        assert!(
+            outcome
+                .message
+                .contains("first: refused: HTTP 401 invalid_token; second: accepted"),
+            "{}",
+            outcome.message
+        );
+        assert_eq!(outcome.evidence.len(), 1);
+    }
+
+    #[test]
+    fn uniform_rows_keep_the_first_of_equally_bad_outcomes() {
+        let fail = |message: &str| (seen("x", &accepted()), Outcome::new(Verdict::Fail, message));
+        let pass = (seen("y", &refused()), Outcome::new(Verdict::Pass, "ok"));
+        let outcome = worst_of(vec![pass, fail("first"), fail("second")]);
+        assert_eq!(
+            (outcome.verdict, outcome.message.as_str()),
+            (Verdict::Fail, "first")
+        );
+    }
+
+    #[test]
+    fn slow_answers_show_their_time() {
+        let mut e = refused();
+        e.elapsed = std::time::Duration::from_millis(2500);
+        assert_eq!(observe(&e), "refused: HTTP 401 invalid_token after 2.5 s");
+    }
 }

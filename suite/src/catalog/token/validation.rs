@@ -172,7 +172,10 @@ pub(super) const ROWS: &[Row] = &[
         ],
         &[],
         &["accept-expired"],
-        |ctx| one(ctx, |s| s.iat(unix_now() - 1200).exp(unix_now() - 600)),
+        |ctx| {
+            let now = ctx.now();
+            one(ctx, |s| s.iat(now - 1200).exp(now - 600))
+        },
     ),
     probed(
         "rs.token.exp-leeway",
@@ -224,7 +227,10 @@ pub(super) const ROWS: &[Row] = &[
         &[rfc("RFC 7519", "§4.1.5", "nbf is checked", RFC7519)],
         &[],
         &["ignore-nbf"],
-        |ctx| one(ctx, |s| s.nbf(unix_now() + 3600)),
+        |ctx| {
+            let now = ctx.now();
+            one(ctx, |s| s.nbf(now + 3600))
+        },
     ),
     probed(
         "rs.token.iat-future",
