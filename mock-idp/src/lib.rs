@@ -10,6 +10,7 @@ pub(crate) mod der;
 pub mod dpop;
 pub mod ecdsa;
 pub mod forge;
+pub mod fuzzing;
 pub mod json;
 pub mod jwk;
 pub mod jws;

@@ -135,3 +135,129 @@ proptest! {
         let _ = Jws::parse_with(&text, &ParseOptions::lenient());
     }
 }
+
+/// Any JWK (every key type, optional members, extra members) round-trips through JSON with
+/// the same thumbprint.
+fn any_jwk() -> impl Strategy<Value = Jwk> {
+    use mock_idp::jwk::JwkKey;
+    let bytes = |n: std::ops::Range<usize>| prop::collection::vec(any::<u8>(), n);
+    let key = prop_oneof![
+        (bytes(32..33), bytes(32..33)).prop_map(|(x, y)| JwkKey::Ec {
+            crv: "P-256".into(),
+            x,
+            y
+        }),
+        (bytes(1..300), bytes(1..4)).prop_map(|(n, e)| JwkKey::Rsa { n, e }),
+        bytes(32..33).prop_map(|x| JwkKey::Okp {
+            crv: "Ed25519".into(),
+            x
+        }),
+        bytes(0..64).prop_map(|k| JwkKey::Oct { k }),
+    ];
+    (
+        key,
+        prop::option::of("[ -~]{0,12}"),
+        prop::option::of("[A-Z0-9]{2,6}"),
+        prop::option::of(prop::sample::select(vec!["sig", "enc"])),
+        prop::option::of(prop::collection::vec("[a-z]{1,8}", 0..3)),
+        prop::collection::btree_map("x_[a-z]{1,5}", json_leaf(), 0..3),
+    )
+        .prop_map(|(key, kid, alg, key_use, key_ops, extra)| {
+            let mut jwk = Jwk::new(key);
+            jwk.kid = kid;
+            jwk.alg = alg;
+            jwk.key_use = key_use.map(str::to_owned);
+            jwk.key_ops = key_ops;
+            jwk.extra = extra.into_iter().collect();
+            jwk
+        })
+}
+
+/// The fixed DPoP request of the fuzz targets, and a fresh validator per case (no replay
+/// state shared between cases).
+mod dpop_support {
+    use mock_idp::alg::Algorithm;
+    use mock_idp::dpop::{DpopValidator, ProofBuilder, RequestContext, ValidatorConfig};
+    use mock_idp::fuzzing::{self, ACCESS_TOKEN, DPOP_METHOD, DPOP_URL, FIXED_NOW};
+
+    pub fn builder() -> ProofBuilder {
+        ProofBuilder::new(DPOP_METHOD, DPOP_URL)
+            .now(FIXED_NOW)
+            .jti("fixed-jti")
+            .ath_for(ACCESS_TOKEN)
+    }
+
+    pub fn key() -> &'static mock_idp::keys::SigningKey {
+        fuzzing::fixture_key(Algorithm::Es256)
+    }
+
+    pub fn accepted(proof: &str) -> bool {
+        let validator = DpopValidator::new(ValidatorConfig::default());
+        let ctx = RequestContext::new(DPOP_METHOD, DPOP_URL)
+            .with_access_token(ACCESS_TOKEN)
+            .with_expected_jkt(fuzzing::dpop_bound_jkt());
+        validator.validate(&[proof], &ctx, FIXED_NOW).is_ok()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_jwk_round_trips(jwk in any_jwk()) {
+        let back = Jwk::from_json(&jwk.to_json()).unwrap();
+        prop_assert_eq!(back.thumbprint(), jwk.thumbprint());
+        prop_assert_eq!(back, jwk);
+    }
+
+    /// The DPoP validator refuses a valid proof with any one header member or claim changed
+    /// to any other value, signature kept.
+    #[test]
+    fn dpop_refuses_any_member_changed(which in any::<prop::sample::Index>(), value in json_value()) {
+        let proof = dpop_support::builder().sign(dpop_support::key());
+        prop_assert!(dpop_support::accepted(&proof));
+        let jws = Jws::parse(&proof).unwrap();
+        let (mut header, mut claims) = (jws.header().clone(), jws.claims().unwrap());
+        let names: Vec<(bool, String)> = header.members().iter().map(|(n, _)| (true, n.clone()))
+            .chain(claims.members().iter().map(|(n, _)| (false, n.clone())))
+            .collect();
+        let (in_header, name) = &names[which.index(names.len())];
+        let target = if *in_header { &mut header } else { &mut claims };
+        prop_assume!(target.get(name) != Some(&value));
+        target.set(name.clone(), value);
+        let mutated = format!(
+            "{}.{}.{}",
+            b64::encode(header.to_bytes()),
+            b64::encode(claims.to_bytes()),
+            jws.segments()[2]
+        );
+        prop_assert!(!dpop_support::accepted(&mutated), "{} changed and accepted", name);
+    }
+
+    /// Re-signing does not help: a proof whose htm, htu, ath, typ or iat is changed (iat out of
+    /// the window) is refused even when validly signed by the bound key.
+    #[test]
+    fn dpop_refuses_semantic_changes_even_when_resigned(
+        which in 0usize..5,
+        text in "[ -~]{0,24}",
+        iat_shift in prop_oneof![301i64..100_000, -100_000i64..-301],
+    ) {
+        use mock_idp::fuzzing::{ACCESS_TOKEN, DPOP_METHOD, DPOP_URL, FIXED_NOW};
+        let b = dpop_support::builder();
+        let (name, differs) = match which {
+            0 => ("htm", text != DPOP_METHOD),
+            1 => ("htu", text != DPOP_URL),
+            2 => ("ath", text != mock_idp::jwk::access_token_hash(ACCESS_TOKEN)),
+            3 => ("typ", text != "dpop+jwt"),
+            _ => ("iat", true),
+        };
+        prop_assume!(differs);
+        let b = match name {
+            "typ" => b.typ(&text),
+            "iat" => b.iat(FIXED_NOW + iat_shift),
+            _ => b.claim(name, text.as_str()),
+        };
+        let proof = b.sign(dpop_support::key());
+        prop_assert!(!dpop_support::accepted(&proof), "{} → {:?} accepted", name, text);
+    }
+}

@@ -1,7 +1,9 @@
 //! How the reference server is started.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mock_idp::alg::Algorithm;
@@ -40,6 +42,18 @@ pub enum ResponseMode {
     Sse,
 }
 
+/// Whether the server takes DPoP-bound tokens (RFC 9449, SEP-1932).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopMode {
+    /// Bearer only; the DPoP scheme counts as unsupported.
+    #[default]
+    Off,
+    /// Bearer and DPoP; a DPoP-bound token must come with the DPoP scheme and a proof.
+    Optional,
+    /// DPoP only (PRM `dpop_bound_access_tokens_required: true`); Bearer is refused.
+    Required,
+}
+
 /// RFC 7662 introspection for opaque tokens (tokens that are not a compact JWS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntrospectionConfig {
@@ -61,6 +75,48 @@ impl IntrospectionConfig {
     }
 }
 
+/// An authorization server trusted beside the main issuer (spec rs-multi-as-isolation): a
+/// token's `iss` selects the issuer, and only that issuer's keys verify it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuer {
+    /// The issuer identifier (`iss`, exact match).
+    pub issuer: String,
+    /// Where its keys are, fetched over HTTP and cached apart from every other issuer's.
+    pub jwks_uri: String,
+}
+
+impl TrustedIssuer {
+    pub fn new(issuer: &str, jwks_uri: &str) -> Self {
+        Self {
+            issuer: issuer.to_owned(),
+            jwks_uri: jwks_uri.to_owned(),
+        }
+    }
+}
+
+/// The PRM members an issuer attests (a JSON object) → the compact JWS served as
+/// `signed_metadata` (RFC 9728 §2.2). Signing is the issuer's business, so the server is
+/// given a signer rather than the issuer's key; it runs once, at start.
+#[derive(Clone)]
+pub struct MetadataSigner(pub Arc<SignMetadata>);
+
+/// The signing function of a `MetadataSigner`: metadata members in, compact JWS out.
+pub type SignMetadata = dyn Fn(&serde_json::Map<String, serde_json::Value>) -> String + Send + Sync;
+
+impl MetadataSigner {
+    pub fn new(
+        sign: impl Fn(&serde_json::Map<String, serde_json::Value>) -> String + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(sign))
+    }
+}
+
+impl fmt::Debug for MetadataSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MetadataSigner")
+    }
+}
+
 /// How the reference server is started. `Config::new` is a complete compliant setup.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -71,6 +127,11 @@ pub struct Config {
     /// Where its keys are, fetched over HTTP; `None` = discovered from the issuer's RFC 8414
     /// (then OpenID Connect) metadata at start.
     pub jwks_uri: Option<String>,
+    /// Further trusted authorization servers, each with its own keys; PRM
+    /// `authorization_servers` lists them after `issuer`.
+    pub additional_issuers: Vec<TrustedIssuer>,
+    /// When set, the PRM carries `signed_metadata` made by this signer from its members.
+    pub signed_metadata: Option<MetadataSigner>,
     /// The resource identifier `R`; default the MCP endpoint URL `http://<addr>/mcp`.
     pub resource: Option<String>,
     pub faults: BTreeSet<Fault>,
@@ -98,6 +159,10 @@ pub struct Config {
     /// Origins allowed on requests that carry `Origin` (DNS-rebinding guard); `None` allows
     /// loopback origins only. Requests without `Origin` are always allowed.
     pub allowed_origins: Option<Vec<String>>,
+    /// DPoP support (default off).
+    pub dpop: DpopMode,
+    /// With DPoP on: demand a server nonce in every proof (RFC 9449 §9).
+    pub dpop_nonce: bool,
 }
 
 impl Config {
@@ -114,6 +179,8 @@ impl Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             issuer: issuer.to_owned(),
             jwks_uri: None,
+            additional_issuers: Vec::new(),
+            signed_metadata: None,
             resource: None,
             faults: BTreeSet::new(),
             leeway_secs: 60,
@@ -130,6 +197,8 @@ impl Config {
             introspection: None,
             canary_upstream: None,
             allowed_origins: None,
+            dpop: DpopMode::Off,
+            dpop_nonce: false,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Who is asking: the Bearer credential taken from the request as RFC 6750 §2.1 says (the
-//! `Authorization` header only), and why a request has none.
+//! Who is asking: the Bearer (or, with DPoP on, DPoP) credential taken from the request as
+//! RFC 6750 §2.1 and RFC 9449 §7.1 say (the `Authorization` header only), and why a request
+//! has none.
 
 use std::collections::BTreeSet;
 
@@ -34,6 +35,27 @@ pub enum AuthFailure {
     Unavailable(String),
     /// The server broke (the `error-500-on-garbage` fault only).
     Crash,
+    /// A request under the DPoP scheme failed: its proof, its binding, or its token
+    /// (401 with a `DPoP` challenge).
+    Dpop(DpopFailure),
+}
+
+/// Why a DPoP request was refused, as its challenge says it (RFC 9449 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopFailure {
+    /// `invalid_dpop_proof`, `use_dpop_nonce` or `invalid_token`.
+    pub code: &'static str,
+    pub description: String,
+    /// A fresh nonce for the `DPoP-Nonce` header (with `use_dpop_nonce`).
+    pub nonce: Option<String>,
+}
+
+/// The authentication scheme a credential came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1 (only recognised with DPoP on).
+    Dpop,
 }
 
 impl AuthFailure {
@@ -44,6 +66,8 @@ impl AuthFailure {
 
 /// The parts of a request credentials may hide in.
 pub struct RequestParts<'a> {
+    /// The HTTP method (a DPoP proof's `htm` must name it).
+    pub method: &'a str,
     pub headers: &'a HeaderMap,
     pub query: Option<&'a str>,
     pub body: &'a [u8],
@@ -65,10 +89,13 @@ pub fn is_single_credential(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
 }
 
-/// Takes the token from the request. Only the `Authorization` header counts; a token in the
-/// query is ignored (OAuth 2.1 §5.1), a token in a form body is ignored alone and refused
-/// together with a header (two methods, RFC 6750 §2).
-pub fn bearer_token(shared: &Shared, req: &RequestParts<'_>) -> Result<String, AuthFailure> {
+/// Takes the token and its scheme from the request. Only the `Authorization` header counts;
+/// a token in the query is ignored (OAuth 2.1 §5.1), a token in a form body is ignored alone
+/// and refused together with a header (two methods, RFC 6750 §2).
+pub fn presented_token(
+    shared: &Shared,
+    req: &RequestParts<'_>,
+) -> Result<(Scheme, String), AuthFailure> {
     let mut values: Vec<_> = req.headers.get_all(header::AUTHORIZATION).iter().collect();
     if shared.has(Fault::FirstAuthorizationWins) {
         values.truncate(1);
@@ -91,12 +118,12 @@ pub fn bearer_token(shared: &Shared, req: &RequestParts<'_>) -> Result<String, A
                     .query
                     .and_then(|q| form_value(q.as_bytes(), "access_token"))
             {
-                return Ok(t);
+                return Ok((Scheme::Bearer, t));
             }
             if shared.has(Fault::AcceptFormToken)
                 && let Some(t) = form_token
             {
-                return Ok(t);
+                return Ok((Scheme::Bearer, t));
             }
             Err(AuthFailure::NoToken)
         }
@@ -105,20 +132,28 @@ pub fn bearer_token(shared: &Shared, req: &RequestParts<'_>) -> Result<String, A
                 .to_str()
                 .map_err(|_| AuthFailure::Malformed("Authorization is not visible ASCII"))?;
             let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
-            let scheme_ok = if shared.has(Fault::CaseSensitiveScheme) {
+            let bearer = if shared.has(Fault::CaseSensitiveScheme) {
                 scheme == "Bearer"
             } else {
                 scheme.eq_ignore_ascii_case("bearer")
             };
-            if !scheme_ok {
-                return Err(AuthFailure::UnsupportedScheme);
-            }
+            let dpop = crate::dpop::enabled(&shared.config)
+                && if shared.has(Fault::DpopSchemeCaseSensitive) {
+                    scheme == "DPoP"
+                } else {
+                    scheme.eq_ignore_ascii_case("dpop")
+                };
+            let scheme = match (bearer, dpop) {
+                (true, _) => Scheme::Bearer,
+                (_, true) => Scheme::Dpop,
+                _ => return Err(AuthFailure::UnsupportedScheme),
+            };
             if shared.has(Fault::QueryTokenWins)
                 && let Some(t) = req
                     .query
                     .and_then(|q| form_value(q.as_bytes(), "access_token"))
             {
-                return Ok(t);
+                return Ok((scheme, t));
             }
             if form_token.is_some() && !shared.has(Fault::AcceptFormToken) {
                 return Err(AuthFailure::Malformed(
@@ -137,7 +172,7 @@ pub fn bearer_token(shared: &Shared, req: &RequestParts<'_>) -> Result<String, A
                     "the Bearer credential is not a single token",
                 ));
             }
-            Ok(token.to_owned())
+            Ok((scheme, token.to_owned()))
         }
         _ => Err(AuthFailure::Malformed(
             "more than one Authorization header field",

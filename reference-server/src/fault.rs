@@ -48,6 +48,8 @@ faults! {
     NoCorsExpose = "no-cors-expose": "no CORS headers: scripts cannot read WWW-Authenticate",
     ResourceMetadataPlainHttp = "resource-metadata-plain-http": "names its PRM in resource_metadata by its bind address over plain http (http://0.0.0.0:<port>), a host that is not loopback",
     OriginCheckLeaks = "origin-check-leaks": "checks Origin before the token, and its 403 to an unauthenticated request names the server (serverInfo)",
+    PrmSignedMetadataUnsigned = "prm-signed-metadata-unsigned": "serves signed_metadata as an unsigned JWS (alg none) of the same claims",
+    PrmSignedMetadataBadSignature = "prm-signed-metadata-bad-signature": "serves signed_metadata whose signature does not verify (one bit flipped)",
     // §1.2 how the token is presented
     AcceptQueryToken = "accept-query-token": "takes the token from the access_token query parameter",
     AcceptFormToken = "accept-form-token": "takes the token from an access_token form body and does not refuse two methods",
@@ -72,6 +74,7 @@ faults! {
     AcceptOtherTenant = "accept-other-tenant": "accepts any issuer on the trusted issuer's origin (a sibling tenant sharing its keys)",
     AcceptRogueIssuer = "accept-rogue-issuer": "trusts any issuer, verifying with keys from the token's own iss metadata",
     TokenPassthrough = "token-passthrough": "forwards the client's token to the canary's upstream",
+    IssuerKeysPooled = "issuer-keys-pooled": "with several trusted issuers, verifies with the union of their keys, whatever the token's iss",
     // §1.4 JWT access-token validation
     AcceptNoExp = "accept-no-exp": "accepts tokens without exp",
     AcceptExpired = "accept-expired": "does not check exp",
@@ -93,6 +96,7 @@ faults! {
     JwksNeverRefresh = "jwks-never-refresh": "fetches the issuer's JWKS once and never again (misses rotation)",
     AcceptInactive = "accept-inactive": "never reads introspection active and checks claims only when present",
     IntrospectionFailOpen = "introspection-fail-open": "accepts the token when introspection fails",
+    Error500OnLongKid = "error-500-on-long-kid": "answers 500 to a token whose kid header is longer than 64 bytes (the network fuzzer's demonstration)",
     // §1.5 JWT attacks
     AcceptAlgNone = "accept-alg-none": "accepts unsigned tokens (alg none, any spelling)",
     SkipSignature = "skip-signature": "never verifies signatures",
@@ -113,6 +117,7 @@ faults! {
     AcceptHighS = "accept-high-s": "accepts the malleated high-S form (r, n - s) of a valid ECDSA signature",
     TrustX5c = "trust-x5c": "verifies with the key of the first x5c certificate (no chain, no trust anchor)",
     TrustX5u = "trust-x5u": "fetches the certificate the x5u header names and verifies with its key",
+    KidCommandSleep = "kid-command-sleep": "a kid of the form |sleep N runs as a shell command would: the answer waits min(N, 6) s (simulated), then refuses",
     // §1.6 scope and step-up
     Scope401 = "scope-401": "answers insufficient scope with 401 invalid_token",
     Scope403Bare = "scope-403-bare": "answers insufficient scope with a 403 without WWW-Authenticate",
@@ -120,6 +125,32 @@ faults! {
     IgnoreScopeHierarchy = "ignore-scope-hierarchy": "a broader scope does not imply the scopes it includes",
     ScopeFirstOnly = "scope-first-only": "reads only the first value of the scope claim",
     ScopeCaseInsensitive = "scope-case-insensitive": "compares scope values without regard to case",
+    // §1.7 DPoP at the resource server (effective with DPoP on)
+    DpopProofOptional = "dpop-proof-optional": "takes a DPoP-bound token under the DPoP scheme without a usable proof (no DPoP field, or one that is not a JWT)",
+    DpopFirstProofWins = "dpop-first-proof-wins": "uses the first of several DPoP proofs (separate fields or a comma-separated list)",
+    DpopLaxTyp = "dpop-lax-typ": "accepts a proof of any typ",
+    DpopSkipSignature = "dpop-skip-signature": "never verifies the proof's alg and signature (alg none, HS256 and corrupted signatures pass)",
+    DpopAcceptPrivateJwk = "dpop-accept-private-jwk": "accepts a proof whose jwk carries private key members",
+    DpopIgnoreHtm = "dpop-ignore-htm": "neither requires nor checks the proof's htm",
+    DpopIgnoreHtu = "dpop-ignore-htu": "neither requires nor checks the proof's htu",
+    DpopIgnoreIat = "dpop-ignore-iat": "neither requires iat nor bounds the proof's age",
+    DpopIgnoreAth = "dpop-ignore-ath": "neither requires nor checks the proof's ath",
+    DpopIgnoreJkt = "dpop-ignore-jkt": "does not compare the proof key with the token's cnf.jkt",
+    DpopAcceptBearerDowngrade = "dpop-accept-bearer-downgrade": "accepts a DPoP-bound token presented with the Bearer scheme",
+    DpopAcceptUnbound = "dpop-accept-unbound": "accepts a token without cnf.jkt under the DPoP scheme",
+    DpopNoReplayCache = "dpop-no-replay-cache": "keeps no jti replay cache",
+    DpopReplayRace = "dpop-replay-race": "looks a jti up and records it in two steps a store round trip apart (not atomic)",
+    DpopBearerChallenge = "dpop-bearer-challenge": "answers every refusal with a Bearer challenge only (no DPoP challenge)",
+    DpopAdvertiseHs256 = "dpop-advertise-hs256": "lists the symmetric HS256 in dpop_signing_alg_values_supported and algs",
+    DpopPrmClaimsRequired = "dpop-prm-claims-required": "PRM says dpop_bound_access_tokens_required while Bearer tokens are still accepted",
+    DpopNonceAnyValue = "dpop-nonce-any-value": "with nonces on, accepts any nonce value",
+    DpopNonceNoHeader = "dpop-nonce-no-header": "with nonces on, sends use_dpop_nonce without a DPoP-Nonce header",
+    DpopAthPadded = "dpop-ath-padded": "expects ath in standard base64 with padding (refuses the base64url ath of valid proofs)",
+    DpopHtuExact = "dpop-htu-exact": "compares htu with the endpoint URL byte for byte (no RFC 3986 normalisation)",
+    DpopIatNoFuture = "dpop-iat-no-future": "refuses proofs dated more than 2 s ahead of its clock",
+    DpopReplayByBytes = "dpop-replay-by-bytes": "detects replays by the proof's exact text, not by jti (a re-signed proof passes)",
+    DpopSchemeCaseSensitive = "dpop-scheme-case-sensitive": "accepts only the exact spelling DPoP as auth-scheme",
+    DpopAlgsUnenforced = "dpop-algs-unenforced": "verifies proofs of any asymmetric algorithm it can, not only those it advertises (ES512 passes)",
 }
 
 impl fmt::Display for Fault {

@@ -29,6 +29,9 @@ const REGISTERED_HEADER_PARAMS: &[&str] = &[
     "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c",
 ];
 
+/// A `kid` longer than this crashes the `error-500-on-long-kid` fault's key lookup.
+const LONG_KID: usize = 64;
+
 /// Tolerated expiry for the `leeway-huge` fault.
 const HUGE_LEEWAY: i64 = 86_400;
 
@@ -57,6 +60,9 @@ async fn validate_at_depth(
         Err(e) => return Err(AuthFailure::invalid(format!("malformed token: {e}"))),
     };
     let header = jws.header();
+    if shared.has(Fault::Error500OnLongKid) && jws.kid().is_some_and(|k| k.len() > LONG_KID) {
+        return Err(AuthFailure::Crash);
+    }
     if shared.has(Fault::NestedInnerOnly)
         && depth == 0
         && header
@@ -290,6 +296,26 @@ fn public_key_secrets(jwk: &Jwk) -> Vec<Vec<u8>> {
     forms
 }
 
+/// The longest wait of `kid-command-sleep`: beyond the 5 s latency bound of rs-kid-injection,
+/// well within a client's request deadline.
+const KID_SLEEP_CAP_SECS: u64 = 6;
+
+/// The `N` of a `sleep N` that a shell would run from `kid` (`kid-command-sleep`, simulated:
+/// nothing is executed): the command follows a shell separator (`|`, `;`, `&`, `` ` ``, `$(`).
+fn shell_sleep_seconds(kid: &str) -> Option<u64> {
+    let (before, after) = kid.split_once("sleep ")?;
+    let before = before.trim_end();
+    if !(before.ends_with(['|', ';', '&', '`']) || before.ends_with("$(")) {
+        return None;
+    }
+    let digits: String = after
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 /// The shared secret a weakly configured server verifies HS256 with (`accept-weak-hmac`).
 const WEAK_SECRET: &[u8] = b"secret";
 
@@ -345,6 +371,15 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
     };
     // crit belongs to JWS processing, whatever the signature check does.
     check_crit(shared, jws.header()).map_err(invalid)?;
+    if shared.has(Fault::KidCommandSleep)
+        && let Some(seconds) = jws.kid().and_then(shell_sleep_seconds)
+    {
+        // What handing the kid to a shell would cost; capped, so the demo stays quick.
+        tokio::time::sleep(std::time::Duration::from_secs(
+            seconds.min(KID_SLEEP_CAP_SECS),
+        ))
+        .await;
+    }
     if shared.has(Fault::SkipSignature) {
         return Ok(());
     }
@@ -441,13 +476,19 @@ fn first_x5c_certificate(header: &JsonObject) -> Option<Vec<u8>> {
     b64::decode_lenient(first).ok()
 }
 
-/// The trusted issuer's keys; with `accept-rogue-issuer`, the keys of whatever issuer the
-/// (not yet verified) token names.
+/// The keys of the trusted issuer the (not yet verified) token names in `iss`: an additional
+/// issuer's own keys when `iss` is exactly one of them, else the main issuer's (a token
+/// naming no trusted issuer is refused by the claims check anyway). With
+/// `issuer-keys-pooled`, every trusted issuer's keys; with `accept-rogue-issuer`, the keys of
+/// whatever issuer the token names.
 async fn trusted_or_foreign_keys(shared: &Shared, jws: &Jws) -> Vec<VerifyingKey> {
+    let iss = jws
+        .claims_lenient()
+        .ok()
+        .and_then(|claims| claims.get_str("iss").map(str::to_owned));
     if shared.has(Fault::AcceptRogueIssuer)
-        && let Ok(claims) = jws.claims_lenient()
-        && let Some(iss) = claims.get_str("iss")
-        && iss != shared.config.issuer
+        && let Some(iss) = iss.as_deref()
+        && !shared.trusted_issuers().any(|t| t == iss)
         && jwks::is_loopback_url(iss)
     {
         if let Ok(uri) = jwks::discover_jwks_uri(&shared.http, iss).await
@@ -459,7 +500,21 @@ async fn trusted_or_foreign_keys(shared: &Shared, jws: &Jws) -> Vec<VerifyingKey
         }
         return Vec::new();
     }
-    shared.jwks.keys_for(jws.kid()).await
+    if shared.has(Fault::IssuerKeysPooled) {
+        let mut pooled = shared.jwks.keys_for(jws.kid()).await;
+        for (_, cache) in &shared.issuer_keys {
+            pooled.extend(cache.keys_for(jws.kid()).await);
+        }
+        return pooled;
+    }
+    match shared
+        .issuer_keys
+        .iter()
+        .find(|(issuer, _)| Some(issuer.as_str()) == iss.as_deref())
+    {
+        Some((_, cache)) => cache.keys_for(jws.kid()).await,
+        None => shared.jwks.keys_for(jws.kid()).await,
+    }
 }
 
 /// Claim readers that honour `lax-claim-types`.
@@ -561,7 +616,7 @@ pub fn audience_matches(shared: &Shared, aud: &str) -> bool {
 
 fn issuer_matches(shared: &Shared, iss: &str) -> bool {
     let trusted = shared.config.issuer.as_str();
-    if iss == trusted || shared.has(Fault::AcceptRogueIssuer) {
+    if shared.trusted_issuers().any(|t| t == iss) || shared.has(Fault::AcceptRogueIssuer) {
         return true;
     }
     if shared.has(Fault::AcceptOtherTenant)
@@ -682,6 +737,11 @@ mod tests {
             Some(b"1".to_vec())
         );
         assert_eq!(naive_kid_lookup("trusted-es256"), None);
+        assert_eq!(shell_sleep_seconds("|sleep 10"), Some(10));
+        assert_eq!(shell_sleep_seconds("x; sleep 3 #"), Some(3));
+        assert_eq!(shell_sleep_seconds("$(sleep 2)"), Some(2));
+        assert_eq!(shell_sleep_seconds("sleep 10"), None);
+        assert_eq!(shell_sleep_seconds("|sleep x"), None);
         assert_eq!(naive_kid_lookup("x' UNION SELECT 'open"), None);
     }
 }

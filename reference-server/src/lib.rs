@@ -12,6 +12,7 @@
 mod challenge;
 pub mod config;
 mod credentials;
+mod dpop;
 pub mod fault;
 mod introspect;
 mod jwks;
@@ -20,8 +21,9 @@ mod mcp;
 mod server;
 
 pub use config::{
-    ADMIN_SCOPE, ADMIN_TOOL, BASE_SCOPE, CANARY_TOOL, Config, DEFAULT_ALGS, IntrospectionConfig,
-    PARENT_SCOPE, ResponseMode, UPSTREAM_CREDENTIAL,
+    ADMIN_SCOPE, ADMIN_TOOL, BASE_SCOPE, CANARY_TOOL, Config, DEFAULT_ALGS, DpopMode,
+    IntrospectionConfig, MetadataSigner, PARENT_SCOPE, ResponseMode, TrustedIssuer,
+    UPSTREAM_CREDENTIAL,
 };
 pub use fault::{Fault, UnknownFault};
 pub use mcp::PROTOCOL_VERSIONS;

@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::challenge::{insufficient_scope, refusal};
-use crate::config::{ADMIN_TOOL, CANARY_TOOL, ResponseMode, UPSTREAM_CREDENTIAL};
-use crate::credentials::{self, AuthFailure, Principal, RequestParts};
+use crate::config::{ADMIN_TOOL, CANARY_TOOL, DpopMode, ResponseMode, UPSTREAM_CREDENTIAL};
+use crate::credentials::{self, AuthFailure, DpopFailure, Principal, RequestParts, Scheme};
 use crate::fault::Fault;
 use crate::server::Shared;
-use crate::{introspect, jwt};
+use crate::{dpop, introspect, jwt};
 
 /// Protocol revisions this server speaks; the last one is offered when the client asks for
 /// an unknown one.
@@ -37,15 +37,45 @@ pub async fn authenticate(
     shared: &Shared,
     req: &RequestParts<'_>,
 ) -> Result<Principal, AuthFailure> {
-    let token = credentials::bearer_token(shared, req)?;
-    if shared.has(Fault::RejectEverything) {
-        return Err(AuthFailure::invalid("token refused"));
+    let (scheme, token) = credentials::presented_token(shared, req)?;
+    if scheme == Scheme::Bearer && shared.config.dpop == DpopMode::Required {
+        // A DPoP-only server does not take the Bearer scheme at all (RFC 9449 §7.2).
+        return Err(AuthFailure::UnsupportedScheme);
     }
-    match &shared.config.introspection {
-        Some(cfg) if token.bytes().filter(|&b| b == b'.').count() != 2 => {
-            introspect::validate(shared, cfg, &token).await
+    let validated = if shared.has(Fault::RejectEverything) {
+        Err(AuthFailure::invalid("token refused"))
+    } else {
+        match &shared.config.introspection {
+            Some(cfg) if token.bytes().filter(|&b| b == b'.').count() != 2 => {
+                introspect::validate(shared, cfg, &token).await
+            }
+            _ => jwt::validate(shared, &token).await,
         }
-        _ => jwt::validate(shared, &token).await,
+    };
+    match scheme {
+        Scheme::Bearer => {
+            let principal = validated?;
+            if dpop::bound_jkt(&token).is_some() && !shared.has(Fault::DpopAcceptBearerDowngrade) {
+                return Err(AuthFailure::invalid(
+                    "a DPoP-bound token needs the DPoP scheme and a proof",
+                ));
+            }
+            Ok(principal)
+        }
+        Scheme::Dpop => {
+            // A bad token under the DPoP scheme is answered in a DPoP challenge.
+            let principal = validated.map_err(|failure| match failure {
+                AuthFailure::Invalid(why) => AuthFailure::Dpop(DpopFailure {
+                    code: "invalid_token",
+                    description: why,
+                    nonce: None,
+                }),
+                other => other,
+            })?;
+            let fields = dpop::proof_fields(req.headers);
+            dpop::check_proof(&shared.dpop, &shared.config, req.method, &token, &fields).await?;
+            Ok(principal)
+        }
     }
 }
 
@@ -186,6 +216,7 @@ pub async fn post(
         }
     }
     let req = RequestParts {
+        method: "POST",
         headers: &headers,
         query: query.as_deref(),
         body: &body,
@@ -429,6 +460,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Response {
     let req = RequestParts {
+        method: "GET",
         headers: &headers,
         query: query.as_deref(),
         body: &[],
@@ -449,6 +481,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Response {
     let req = RequestParts {
+        method: "DELETE",
         headers: &headers,
         query: query.as_deref(),
         body: &[],

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::challenge::refusal;
 use crate::config::Config;
 use crate::credentials::AuthFailure;
+use crate::dpop::DpopState;
 use crate::fault::Fault;
 use crate::jwks::{self, JwksCache, Refresh};
 use crate::mcp::{self, Session};
@@ -48,14 +49,26 @@ pub(crate) struct Shared {
     pub prm_root_url: String,
     prm_paths: Vec<String>,
     pub jwks: JwksCache,
+    /// The keys of each further trusted issuer (`Config::additional_issuers`), cached apart.
+    pub issuer_keys: Vec<(String, JwksCache)>,
+    /// The `signed_metadata` JWS of the PRM, made at start (RFC 9728 §2.2).
+    pub signed_metadata: Option<String>,
     pub http: reqwest::Client,
     pub canary: AtomicU64,
     sessions: Mutex<HashMap<String, Session>>,
+    /// DPoP proofs, nonces and replay detection (used with DPoP on).
+    pub dpop: DpopState,
 }
 
 impl Shared {
     pub fn has(&self, fault: Fault) -> bool {
         self.config.faults.contains(&fault)
+    }
+
+    /// Every trusted issuer: the main one first, then the additional ones.
+    pub fn trusted_issuers(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.config.issuer.as_str())
+            .chain(self.issuer_keys.iter().map(|(issuer, _)| issuer.as_str()))
     }
 
     pub fn session_owner(&self, id: &str) -> Option<String> {
@@ -119,11 +132,19 @@ impl ReferenceServer {
         if config.allowed_algs.is_empty() {
             return Err(StartError::Config("no algorithm allowed".into()));
         }
-        if url::Url::parse(&config.issuer).is_err() {
-            return Err(StartError::Config(format!(
-                "issuer {:?} is not an absolute URL",
-                config.issuer
-            )));
+        let issuers = std::iter::once(&config.issuer)
+            .chain(config.additional_issuers.iter().map(|i| &i.issuer));
+        for (n, issuer) in issuers.enumerate() {
+            if url::Url::parse(issuer).is_err() {
+                return Err(StartError::Config(format!(
+                    "issuer {issuer:?} is not an absolute URL"
+                )));
+            }
+            if n > 0 && *issuer == config.issuer {
+                return Err(StartError::Config(format!(
+                    "issuer {issuer:?} is trusted twice"
+                )));
+            }
         }
         let http = jwks::client();
         let jwks_uri = match &config.jwks_uri {
@@ -151,11 +172,29 @@ impl ReferenceServer {
         } else {
             Refresh::Bounded(config.jwks_min_refresh)
         };
+        let issuer_keys = config
+            .additional_issuers
+            .iter()
+            .map(|i| {
+                (
+                    i.issuer.clone(),
+                    JwksCache::new(i.jwks_uri.clone(), refresh),
+                )
+            })
+            .collect();
+        let signed_metadata = config
+            .signed_metadata
+            .as_ref()
+            .map(|sign| (sign.0)(&attested_members(&config, &resource)));
+        let dpop = DpopState::new(&config, format!("{origin}{MCP_PATH}"));
         let shared = Arc::new(Shared {
+            dpop,
             prm_url: format!("{origin}{inserted}"),
             prm_root_url: format!("{origin}{PRM_WELL_KNOWN}"),
             prm_paths: vec![inserted, PRM_WELL_KNOWN.to_owned()],
             jwks: JwksCache::new(jwks_uri, refresh),
+            issuer_keys,
+            signed_metadata,
             http,
             resource,
             config,
@@ -207,6 +246,16 @@ impl ReferenceServer {
     /// The issuer the server trusts.
     pub fn issuer(&self) -> &str {
         &self.shared.config.issuer
+    }
+
+    /// Every issuer the server trusts, the main one first.
+    pub fn trusted_issuers(&self) -> Vec<String> {
+        self.shared.trusted_issuers().map(str::to_owned).collect()
+    }
+
+    /// The `signed_metadata` the PRM carries (compliant form), if configured.
+    pub fn signed_metadata(&self) -> Option<&str> {
+        self.shared.signed_metadata.as_deref()
     }
 
     /// The path-inserted PRM URL (the one named in `resource_metadata`).
@@ -395,12 +444,11 @@ fn prm(shared: &Shared, headers: &axum::http::HeaderMap) -> Response {
     let mut doc = serde_json::Map::new();
     doc.insert("resource".into(), json!(resource));
     if !shared.has(Fault::PrmNoAuthorizationServers) {
-        let issuer = if shared.has(Fault::PrmIssuerMismatch) {
-            format!("{}/", shared.config.issuer.trim_end_matches('/'))
-        } else {
-            shared.config.issuer.clone()
-        };
-        doc.insert("authorization_servers".into(), json!([issuer]));
+        let mut issuers: Vec<String> = shared.trusted_issuers().map(str::to_owned).collect();
+        if shared.has(Fault::PrmIssuerMismatch) {
+            issuers[0] = format!("{}/", shared.config.issuer.trim_end_matches('/'));
+        }
+        doc.insert("authorization_servers".into(), json!(issuers));
     }
     let scopes = if shared.has(Fault::PrmEmptyArray) {
         Vec::new()
@@ -413,5 +461,56 @@ fn prm(shared: &Shared, headers: &axum::http::HeaderMap) -> Response {
         "resource_name".into(),
         json!("mcp-authspec reference server"),
     );
+    if crate::dpop::enabled(&shared.config) {
+        let required = shared.config.dpop == crate::DpopMode::Required
+            || shared.has(Fault::DpopPrmClaimsRequired);
+        doc.insert(
+            "dpop_signing_alg_values_supported".into(),
+            json!(shared.dpop.advertised_algs(&shared.config)),
+        );
+        doc.insert("dpop_bound_access_tokens_required".into(), json!(required));
+    }
+    if let Some(signed) = &shared.signed_metadata {
+        doc.insert(
+            "signed_metadata".into(),
+            json!(served_signed_metadata(shared, signed)),
+        );
+    }
     axum::Json(serde_json::Value::Object(doc)).into_response()
+}
+
+/// The members the issuer attests in `signed_metadata`: the compliant values of the plain
+/// ones, so a fault that changes a plain member makes it conflict with the signed one.
+fn attested_members(config: &Config, resource: &str) -> serde_json::Map<String, serde_json::Value> {
+    let issuers: Vec<&str> = std::iter::once(config.issuer.as_str())
+        .chain(config.additional_issuers.iter().map(|i| i.issuer.as_str()))
+        .collect();
+    let mut members = serde_json::Map::new();
+    members.insert("resource".into(), json!(resource));
+    members.insert("authorization_servers".into(), json!(issuers));
+    members.insert("scopes_supported".into(), json!(config.scopes_supported()));
+    members.insert("bearer_methods_supported".into(), json!(["header"]));
+    members
+}
+
+/// `signed_metadata` as served: the signer's JWS, or the faults' corruptions of it.
+fn served_signed_metadata(shared: &Shared, signed: &str) -> String {
+    let mut segments = signed.splitn(3, '.');
+    let (Some(header), Some(payload), Some(signature)) =
+        (segments.next(), segments.next(), segments.next())
+    else {
+        return signed.to_owned();
+    };
+    if shared.has(Fault::PrmSignedMetadataUnsigned) {
+        let none = mock_idp::b64::encode(br#"{"alg":"none","typ":"JWT"}"#);
+        return format!("{none}.{payload}.");
+    }
+    if shared.has(Fault::PrmSignedMetadataBadSignature)
+        && let Ok(mut bytes) = mock_idp::b64::decode_strict(signature)
+        && let Some(last) = bytes.last_mut()
+    {
+        *last ^= 0x01;
+        return format!("{header}.{payload}.{}", mock_idp::b64::encode(&bytes));
+    }
+    signed.to_owned()
 }

@@ -18,14 +18,16 @@ use mock_idp::alg::Algorithm;
 use mock_idp::forge::{
     Attack, CritForm, ForgeContext, PublicKeyForm, ScalarDefect, Structure, cert,
 };
+use mock_idp::jws::Jws;
 use mock_idp::keys::SigningKey;
 use mock_idp::server::{
     CONFIDENTIAL_CLIENT_ID, IssuerKind, RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET,
 };
+use mock_idp::token::TokenSpec;
 use mock_idp::unix_now;
 use reference_server::{
     ADMIN_SCOPE, ADMIN_TOOL, BASE_SCOPE, CANARY_TOOL, Config, Fault, IntrospectionConfig,
-    PARENT_SCOPE, ReferenceServer, UPSTREAM_CREDENTIAL,
+    MetadataSigner, PARENT_SCOPE, ReferenceServer, TrustedIssuer, UPSTREAM_CREDENTIAL,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -65,6 +67,7 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
             Fault::EcdsaLenientLength,
             Fault::AcceptHighS,
             Fault::TrustX5c,
+            Fault::IssuerKeysPooled,
         ],
     ),
     // No range check at all accepts r = s = 0 too.
@@ -77,6 +80,8 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
         Fault::IgnoreCrit,
         &[Fault::AcceptCritUnknown, Fault::LaxCrit],
     ),
+    // A proof whose alg is never checked may use any algorithm.
+    (Fault::DpopSkipSignature, &[Fault::DpopAlgsUnenforced]),
 ];
 
 fn overlaps(server: Fault, probe: Fault) -> bool {
@@ -156,6 +161,24 @@ async fn counted_listener(body: String) -> (String, Arc<AtomicU64>, tokio::task:
         let _ = axum::serve(listener, app).await;
     });
     (url, hits, task)
+}
+
+/// The `signed_metadata` of a server with these faults that has the trusted issuer sign it.
+async fn signed_metadata(env: &Env, config: Config) -> Option<Jws> {
+    let mut config = config;
+    let key = env.idp.signing_key(IssuerKind::Trusted).clone();
+    let issuer = env.idp.issuer().to_owned();
+    config.signed_metadata = Some(MetadataSigner::new(move |members| {
+        let spec = members
+            .iter()
+            .fold(TokenSpec::new().typ("JWT"), |spec, (name, value)| {
+                spec.claim(name, value.clone())
+            });
+        spec.claim("iss", issuer.as_str()).mint(&key)
+    }));
+    let s = start(config).await;
+    let doc = prm(env, &s).await?;
+    Jws::parse(doc.get("signed_metadata")?.as_str()?).ok()
 }
 
 fn introspecting(env: &Env, config: Config, endpoint: &str) -> Config {
@@ -280,6 +303,19 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .await;
             r.status == StatusCode::FORBIDDEN && r.text.contains("mcp-authspec-reference")
         }
+        Fault::PrmSignedMetadataUnsigned => signed_metadata(env, config)
+            .await
+            .is_some_and(|jws| jws.alg() == Some("none")),
+        Fault::PrmSignedMetadataBadSignature => {
+            signed_metadata(env, config).await.is_some_and(|jws| {
+                let key = env.idp.signing_key(IssuerKind::Trusted).verifying_key();
+                let alg = jws.alg().and_then(Algorithm::from_name);
+                alg.is_some_and(|alg| {
+                    key.verify(alg, jws.signing_input(), jws.signature(), false)
+                        .is_err()
+                })
+            })
+        }
         // §1.2
         Fault::AcceptQueryToken => {
             let with = |t: String| {
@@ -393,6 +429,17 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .status
                 == StatusCode::INTERNAL_SERVER_ERROR
         }
+        Fault::Error500OnLongKid => {
+            // A parseable token whose kid is one byte over the limit.
+            let token = env.mint(&v.clone().kid(&"k".repeat(65)));
+            env.post(&s.mcp_url())
+                .bearer(&token)
+                .json(initialize())
+                .send()
+                .await
+                .status
+                == StatusCode::INTERNAL_SERVER_ERROR
+        }
         Fault::RejectEverything => !accepts(v).await,
         Fault::QueryTokenWins => {
             let token = env.mint(&v);
@@ -454,6 +501,22 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
             let auth = env.harness.upstream_auth.lock().unwrap()[seen..].to_vec();
             auth.iter().any(|a| a.contains(&token))
                 && !auth.iter().any(|a| a.contains(UPSTREAM_CREDENTIAL))
+        }
+        Fault::IssuerKeysPooled => {
+            // Trusting two issuers, V (iss = the main one) signed with the second one's key.
+            let mut config = config;
+            let second = env.idp.urls(IssuerKind::Second);
+            config.additional_issuers = vec![TrustedIssuer::new(&second.issuer, &second.jwks_uri)];
+            let s = start(config).await;
+            let v = env.valid(&s);
+            let own = env
+                .idp
+                .token_spec_for(IssuerKind::Second, s.resource(), BASE_SCOPE);
+            env.session_call(&s, &env.idp.mint_as(IssuerKind::Second, &own), CANARY_TOOL)
+                .await
+                && env
+                    .session_call(&s, &env.idp.mint_as(IssuerKind::Second, &v), CANARY_TOOL)
+                    .await
         }
         // §1.4
         Fault::AcceptNoExp => accepts(v.without_claim("exp")).await,
@@ -627,6 +690,15 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
             listener.abort();
             accepted && hits.load(Ordering::SeqCst) > 0
         }
+        Fault::KidCommandSleep => {
+            let sleep = forged(Attack::KidInjection {
+                kid: "|sleep 10",
+                secret: b"",
+            });
+            let started = std::time::Instant::now();
+            let accepted = env.accepts(s, &sleep).await;
+            !accepted && started.elapsed() >= Duration::from_secs(5)
+        }
         // §1.6
         Fault::Scope401 => step_up_reply(env, s)
             .await
@@ -670,6 +742,171 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 ADMIN_TOOL,
             )
             .await
+        }
+        // §1.7 (each probe starts its own DPoP-enabled server with the same faults)
+        Fault::DpopProofOptional => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[]).await.accepted()
+        }
+        Fault::DpopFirstProofWins => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            dpop_calibrated(env, &d).await
+                && dpop_send(env, &d, &token, &[proof, "x".into()])
+                    .await
+                    .accepted()
+        }
+        Fault::DpopLaxTyp => dpop_accepts_variant(env, faults, |p| p.typ("JWT")).await,
+        Fault::DpopSkipSignature => {
+            dpop_accepts_variant(env, faults, |p| p.corrupt_signature()).await
+        }
+        Fault::DpopAcceptPrivateJwk => dpop_accepts_variant(env, faults, |p| p.private_jwk()).await,
+        Fault::DpopIgnoreHtm => dpop_accepts_variant(env, faults, |p| p.htm("PUT")).await,
+        Fault::DpopIgnoreHtu => {
+            dpop_accepts_variant(env, faults, |p| {
+                p.htu_variant(mock_idp::dpop::HtuVariant::Path("/other-mcp".into()))
+            })
+            .await
+        }
+        Fault::DpopIgnoreIat => dpop_accepts_variant(env, faults, |p| p.iat_offset(-3600)).await,
+        Fault::DpopIgnoreAth => {
+            dpop_accepts_variant(env, faults, |p| p.ath_for("another-token")).await
+        }
+        Fault::DpopIgnoreJkt => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let other = dpop_proof(&d, &token).sign(dpop_other_key());
+            dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[other]).await.accepted()
+        }
+        Fault::DpopAcceptBearerDowngrade => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            dpop_calibrated(env, &d).await && env.accepts(&d, &token).await
+        }
+        Fault::DpopAcceptUnbound => {
+            let d = dpop_server(env, faults, false).await;
+            let token = env.mint(&env.valid(&d));
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[proof]).await.accepted()
+        }
+        Fault::DpopNoReplayCache => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            let once = std::slice::from_ref(&proof);
+            dpop_send(env, &d, &token, once).await.accepted()
+                && dpop_send(env, &d, &token, once).await.accepted()
+        }
+        Fault::DpopReplayRace => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            // A sequential replay is refused, and yet concurrent copies get in.
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            let once = std::slice::from_ref(&proof);
+            let sequential_refused = dpop_send(env, &d, &token, once).await.accepted()
+                && !dpop_send(env, &d, &token, once).await.accepted();
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            sequential_refused && concurrent_accepted(env, &d, &token, &proof, 16).await > 1
+        }
+        Fault::DpopBearerChallenge => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let bad = dpop_proof(&d, &token).htm("PUT").sign(dpop_key());
+            let r = dpop_send(env, &d, &token, &[bad]).await;
+            let schemes = challenge_schemes(&r);
+            dpop_calibrated(env, &d).await
+                && r.status == StatusCode::UNAUTHORIZED
+                && schemes.iter().any(|s| s.eq_ignore_ascii_case("bearer"))
+                && !schemes.iter().any(|s| s.eq_ignore_ascii_case("dpop"))
+        }
+        Fault::DpopAdvertiseHs256 => {
+            let d = dpop_server(env, faults, false).await;
+            prm(env, &d).await.is_some_and(|doc| {
+                doc["dpop_signing_alg_values_supported"]
+                    .as_array()
+                    .is_some_and(|algs| algs.iter().any(|a| a == "HS256"))
+            })
+        }
+        Fault::DpopPrmClaimsRequired => {
+            let d = dpop_server(env, faults, false).await;
+            let says_required = prm(env, &d)
+                .await
+                .is_some_and(|doc| doc["dpop_bound_access_tokens_required"] == json!(true));
+            says_required && env.accepts(&d, &env.mint(&env.valid(&d))).await
+        }
+        Fault::DpopNonceAnyValue => {
+            let d = dpop_server(env, faults, true).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).nonce("bogus").sign(dpop_key());
+            dpop_nonce_calibrated(env, &d).await
+                && dpop_send(env, &d, &token, &[proof]).await.accepted()
+        }
+        Fault::DpopNonceNoHeader => {
+            let d = dpop_server(env, faults, true).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            let r = dpop_send(env, &d, &token, &[proof]).await;
+            r.status == StatusCode::UNAUTHORIZED
+                && r.text.contains("use_dpop_nonce")
+                && r.header("dpop-nonce").is_none()
+        }
+        Fault::DpopAthPadded => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let padded = dpop_proof(&d, &token)
+                .ath(&padded_ath(&token))
+                .sign(dpop_key());
+            env.accepts(&d, &env.mint(&env.valid(&d))).await
+                && !dpop_calibrated(env, &d).await
+                && dpop_send(env, &d, &token, &[padded]).await.accepted()
+        }
+        Fault::DpopHtuExact => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let upper = dpop_proof(&d, &token)
+                .htu_variant(mock_idp::dpop::HtuVariant::PercentEncodeUnreserved)
+                .sign(dpop_key());
+            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[upper]).await.accepted()
+        }
+        Fault::DpopIatNoFuture => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let ahead = dpop_proof(&d, &token).iat_offset(10).sign(dpop_key());
+            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[ahead]).await.accepted()
+        }
+        Fault::DpopReplayByBytes => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let builder = dpop_proof(&d, &token);
+            let first = builder.sign(dpop_key());
+            let second = builder.sign(dpop_key());
+            let once = std::slice::from_ref(&first);
+            dpop_send(env, &d, &token, once).await.accepted()
+                && !dpop_send(env, &d, &token, once).await.accepted()
+                && first != second
+                && dpop_send(env, &d, &token, &[second]).await.accepted()
+        }
+        Fault::DpopSchemeCaseSensitive => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            let lower = env
+                .post(&d.mcp_url())
+                .header("authorization", format!("dpop {token}"))
+                .header("dpop", proof)
+                .json(initialize())
+                .send()
+                .await;
+            dpop_calibrated(env, &d).await && !lower.accepted()
+        }
+        Fault::DpopAlgsUnenforced => {
+            let d = dpop_server(env, faults, false).await;
+            let es512 = dpop_es512_key();
+            let token = dpop_bound(env, &d, es512);
+            let proof = dpop_proof(&d, &token).sign(es512);
+            dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[proof]).await.accepted()
         }
     }
 }
@@ -753,4 +990,141 @@ async fn faults_combine() {
             "{single}"
         );
     }
+}
+
+// ---- §1.7 DPoP probes ----
+
+/// A reference server with DPoP optional (nonces when asked) and these faults.
+async fn dpop_server(env: &Env, faults: &[Fault], nonce: bool) -> ReferenceServer {
+    let mut config = env.config(faults);
+    config.dpop = reference_server::DpopMode::Optional;
+    config.dpop_nonce = nonce;
+    start(config).await
+}
+
+/// The client's DPoP key, and a second one for key-mismatch probes.
+fn dpop_key() -> &'static SigningKey {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate(Algorithm::Es256).unwrap())
+}
+
+/// An ES512 key: an algorithm the reference server does not advertise.
+fn dpop_es512_key() -> &'static SigningKey {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate(Algorithm::Es512).unwrap())
+}
+
+fn dpop_other_key() -> &'static SigningKey {
+    static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate(Algorithm::Es256).unwrap())
+}
+
+/// `Vd`: `V` bound to `key` (cnf.jkt).
+fn dpop_bound(env: &Env, server: &ReferenceServer, key: &SigningKey) -> String {
+    let jkt = mock_idp::dpop::proof::minimal_public_jwk(key).thumbprint();
+    env.mint(&env.valid(server).cnf_jkt(&jkt))
+}
+
+/// `P` for `initialize` on the server with `ath` of `token`.
+fn dpop_proof(server: &ReferenceServer, token: &str) -> mock_idp::dpop::ProofBuilder {
+    mock_idp::dpop::ProofBuilder::new("POST", &server.mcp_url()).ath_for(token)
+}
+
+/// `initialize` with `Authorization: DPoP <token>` and these `DPoP` fields.
+async fn dpop_send(
+    env: &Env,
+    server: &ReferenceServer,
+    token: &str,
+    proofs: &[String],
+) -> common::Reply {
+    let mut req = env
+        .post(&server.mcp_url())
+        .header("authorization", format!("DPoP {token}"));
+    for proof in proofs {
+        req = req.header("dpop", proof);
+    }
+    req.json(initialize()).send().await
+}
+
+/// The positive control: `Vd` with a fresh valid proof is accepted.
+async fn dpop_calibrated(env: &Env, server: &ReferenceServer) -> bool {
+    let token = dpop_bound(env, server, dpop_key());
+    let proof = dpop_proof(server, &token).sign(dpop_key());
+    dpop_send(env, server, &token, &[proof]).await.accepted()
+}
+
+/// The positive control on a nonce server: the demanded nonce, then acceptance with it.
+async fn dpop_nonce_calibrated(env: &Env, server: &ReferenceServer) -> bool {
+    let token = dpop_bound(env, server, dpop_key());
+    let first = dpop_proof(server, &token).sign(dpop_key());
+    let r = dpop_send(env, server, &token, &[first]).await;
+    let Some(nonce) = r.header("dpop-nonce").map(str::to_owned) else {
+        return false;
+    };
+    let retry = dpop_proof(server, &token).nonce(&nonce).sign(dpop_key());
+    dpop_send(env, server, &token, &[retry]).await.accepted()
+}
+
+/// Calibrated: the valid proof is accepted, and so is the edited one.
+async fn dpop_accepts_variant(
+    env: &Env,
+    faults: &[Fault],
+    edit: impl Fn(mock_idp::dpop::ProofBuilder) -> mock_idp::dpop::ProofBuilder,
+) -> bool {
+    let d = dpop_server(env, faults, false).await;
+    let token = dpop_bound(env, &d, dpop_key());
+    let variant = edit(dpop_proof(&d, &token)).sign(dpop_key());
+    dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[variant]).await.accepted()
+}
+
+/// How many of `k` concurrent copies of one DPoP request were accepted.
+async fn concurrent_accepted(
+    env: &Env,
+    server: &ReferenceServer,
+    token: &str,
+    proof: &str,
+    k: usize,
+) -> usize {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..k {
+        let request = env
+            .http
+            .post(server.mcp_url())
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .json(&initialize());
+        set.spawn(async move {
+            let Ok(reply) = request.send().await else {
+                return false;
+            };
+            reply.status().is_success()
+                && reply
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|body| body.get("result").is_some())
+        });
+    }
+    set.join_all().await.into_iter().filter(|&ok| ok).count()
+}
+
+/// The schemes of every `WWW-Authenticate` challenge (one per field line here).
+fn challenge_schemes(r: &common::Reply) -> Vec<String> {
+    r.headers
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split([' ', ',']).next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The token's SHA-256 in standard base64 with padding (the `dpop-ath-padded` mistake).
+fn padded_ath(token: &str) -> String {
+    let mut text: String = mock_idp::jwk::access_token_hash(token)
+        .replace('-', "+")
+        .replace('_', "/");
+    while !text.len().is_multiple_of(4) {
+        text.push('=');
+    }
+    text
 }

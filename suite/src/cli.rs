@@ -55,6 +55,9 @@ pub enum Command {
     /// The embedded mock identity provider.
     #[command(subcommand)]
     Idp(IdpCommand),
+    /// Fuzz a live target with malformed credentials: none may be accepted, answered with 5xx
+    /// or left unanswered; a violation is shrunk to a minimal input and reported.
+    Fuzz(crate::netfuzz::cli::FuzzArgs),
     /// Serve the reference MCP server (compliant, or with fault profiles) until interrupted.
     DemoServer {
         /// Address to bind (loopback by default).
@@ -248,6 +251,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             .ok_or("internal: default run arguments do not parse")?,
     };
     match command {
+        Command::Fuzz(args) => crate::netfuzz::cli::main(args),
         Command::List => {
             for check in crate::catalog::all() {
                 let m = check.meta;

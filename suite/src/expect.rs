@@ -20,6 +20,10 @@ pub enum Part {
     ScopeParam,
     ErrorCode,
     ErrorDescription,
+    /// The `algs` parameter of a DPoP challenge.
+    DpopAlgs,
+    /// The `DPoP-Nonce` header.
+    DpopNonce,
 }
 
 /// One graded sub-assertion.
@@ -380,6 +384,177 @@ pub fn invalid_token_or_malformed(resp: &RecordedResponse) -> Grade {
     } else {
         invalid_token(resp)
     }
+}
+
+// ---- DPoP bundles (spec §0.4 [D], [DT], [N]) ----
+
+/// The first `DPoP` challenge of a response, or what was seen instead.
+pub fn dpop_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
+    match challenges(resp) {
+        Ok(list) => {
+            let seen = list
+                .iter()
+                .map(|c| c.scheme.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let dpop = list.into_iter().find(|c| c.is_scheme("DPoP"));
+            let seen = if seen.is_empty() {
+                "no WWW-Authenticate".into()
+            } else {
+                format!("schemes: {seen}")
+            };
+            (dpop, seen)
+        }
+        Err(e) => (None, e.to_string()),
+    }
+}
+
+/// [D] / [DT]: 401 with a `DPoP` challenge whose `error` is one of `codes` (SHOULD) and
+/// which names its `algs` (SHOULD); never accepted, never 5xx.
+fn dpop_refusal(resp: &RecordedResponse, codes: &[&str]) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Part::Status,
+        Level::Must,
+        "status is 401",
+        resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+    let (challenge, seen) = dpop_challenge(resp);
+    g.check(
+        Part::Challenge,
+        Level::Must,
+        "a DPoP challenge in WWW-Authenticate (SEP-1932)",
+        challenge.is_some(),
+        seen,
+    );
+    if let Some(c) = challenge {
+        let wanted = codes
+            .iter()
+            .map(|c| format!("error=\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        g.check(
+            Part::ErrorCode,
+            Level::Should,
+            wanted,
+            c.param("error").is_some_and(|e| codes.contains(&e)),
+            c.to_string(),
+        );
+        g.check(
+            Part::DpopAlgs,
+            Level::Should,
+            "algs parameter names the proof algorithms (RFC 9449 §7.1)",
+            c.param("algs").is_some_and(|a| !a.trim().is_empty()),
+            c.to_string(),
+        );
+        if let Some(e) = c.param("error_description") {
+            g.check(
+                Part::ErrorDescription,
+                Level::Must,
+                "error_description uses NQSCHAR only",
+                is_valid_error_text(e),
+                e,
+            );
+        }
+    }
+    g
+}
+
+/// [D] DPoP proof invalid: 401, a DPoP challenge, `error="invalid_dpop_proof"` (SHOULD),
+/// `algs` (SHOULD).
+pub fn dpop_invalid(resp: &RecordedResponse) -> Grade {
+    dpop_refusal(resp, &["invalid_dpop_proof"])
+}
+
+/// [DT] DPoP binding failure: as [D], `invalid_token` (RFC 9449 Figure 16) or
+/// `invalid_dpop_proof` (OQ-12).
+pub fn dpop_binding(resp: &RecordedResponse) -> Grade {
+    dpop_refusal(resp, &["invalid_token", "invalid_dpop_proof"])
+}
+
+/// [D] for a 401, [Q] for a 400: malformed DPoP requests (two proofs) may be either (OQ-1).
+pub fn dpop_invalid_or_malformed(resp: &RecordedResponse) -> Grade {
+    if resp.status == 400 {
+        malformed_request(resp)
+    } else {
+        dpop_invalid(resp)
+    }
+}
+
+/// [X] or [D]/[DT]: a 401 refusal, Bearer or DPoP challenge, whatever the error code.
+pub fn token_or_dpop_refusal(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Part::Status,
+        Level::Must,
+        "status is 401",
+        resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+    let (challenge, seen) = bearer_challenge(resp);
+    g.check(
+        Part::Challenge,
+        Level::Must,
+        "a Bearer or DPoP challenge in WWW-Authenticate",
+        challenge.is_some(),
+        seen,
+    );
+    g
+}
+
+/// Whether a value is `1*NQCHAR` (RFC 9449 §8.1: %x21 / %x23-5B / %x5D-7E).
+pub fn is_nqchar(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// [N] nonce demanded: 401, a DPoP challenge with `error="use_dpop_nonce"`, exactly one
+/// `DPoP-Nonce` header of NQCHAR (MUST, RFC 9449 §8, §8.1), not cacheable (SHOULD, §8.2).
+pub fn dpop_nonce_demanded(resp: &RecordedResponse) -> Grade {
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Part::Status,
+        Level::Must,
+        "status is 401",
+        resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+    let (challenge, seen) = dpop_challenge(resp);
+    g.check(
+        Part::ErrorCode,
+        Level::Must,
+        "a DPoP challenge with error=\"use_dpop_nonce\"",
+        challenge
+            .as_ref()
+            .is_some_and(|c| c.param("error") == Some("use_dpop_nonce")),
+        challenge.map(|c| c.to_string()).unwrap_or(seen),
+    );
+    let nonces = resp.header_values("dpop-nonce");
+    g.check(
+        Part::DpopNonce,
+        Level::Must,
+        "exactly one DPoP-Nonce header, its value 1*NQCHAR",
+        nonces.len() == 1 && is_nqchar(nonces[0]),
+        format!("{} DPoP-Nonce field(s): {nonces:?}", nonces.len()),
+    );
+    let no_store = resp
+        .header_values("cache-control")
+        .iter()
+        .any(|v| v.to_ascii_lowercase().contains("no-store"));
+    g.check(
+        Part::DpopNonce,
+        Level::Should,
+        "Cache-Control: no-store (RFC 9449 §8.2)",
+        no_store,
+        format!("cache-control: {:?}", resp.header_values("cache-control")),
+    );
+    g
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //!
 //! Checks of opaque-token introspection (spec INTRO rows) apply only to a server that
 //! introspects at the mock IdP: they are Skip against the default reference server and are
-//! proven against one configured for introspection.
+//! proven against one configured for introspection. Likewise the PRM signed_metadata checks
+//! (Skip on the default demo, whose reports must hold no token-shaped string) are proven
+//! against a server whose PRM carries it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use mock_idp::server::{
 };
 use reference_server::{Config as DemoConfig, Fault, IntrospectionConfig, ReferenceServer};
 use suite::catalog;
+use suite::catalog::dpop::needs_dpop_nonce;
+use suite::catalog::prm::needs_signed_metadata;
 use suite::catalog::token::needs_introspection;
 use suite::check::Need;
 use suite::engine::runner::RunOptions;
@@ -32,12 +36,20 @@ enum Server {
     /// Opaque tokens introspected at the mock IdP (JWTs still validated locally), with a short
     /// introspection timeout so a stalled answer is a failure, not a wait.
     Introspecting,
+    /// DPoP with server nonces demanded (spec §1.7 nonce rows; Skip on the default demo).
+    DpopNonce,
+    /// The default with PRM signed_metadata (spec rs-prm-signed-metadata).
+    SignedMetadata,
 }
 
 impl Server {
     fn of(id: &str) -> Self {
         if needs_introspection(id) {
             Server::Introspecting
+        } else if needs_dpop_nonce(id) {
+            Server::DpopNonce
+        } else if needs_signed_metadata(id) {
+            Server::SignedMetadata
         } else {
             Server::Default
         }
@@ -48,10 +60,24 @@ async fn start(idp: &Arc<MockIdp>, faults: &BTreeSet<Fault>, server: Server) -> 
     if server == Server::Default {
         return Embedded::start_with(idp.clone(), faults).await.unwrap();
     }
+    if server == Server::SignedMetadata {
+        return Embedded::start_signing_metadata(idp.clone(), faults)
+            .await
+            .unwrap();
+    }
     let upstream = UpstreamRecorder::start().await.unwrap();
     let mut config = DemoConfig::new(idp.issuer(), &idp.jwks_url());
     config.faults = faults.clone();
     config.canary_upstream = Some(upstream.url().to_owned());
+    if server == Server::DpopNonce {
+        config.dpop = reference_server::DpopMode::Optional;
+        config.dpop_nonce = true;
+        return Embedded {
+            idp: idp.clone(),
+            server: ReferenceServer::start(config).await.unwrap(),
+            upstream,
+        };
+    }
     let mut introspection = IntrospectionConfig::new(
         &idp.introspection_endpoint(),
         RESOURCE_SERVER_CLIENT_ID,
@@ -102,6 +128,14 @@ fn only(ids: &[&str]) -> Selection {
     }
 }
 
+fn dpop_nonce_ids() -> Vec<&'static str> {
+    catalog::all()
+        .iter()
+        .map(|c| c.meta.id)
+        .filter(|id| needs_dpop_nonce(id))
+        .collect()
+}
+
 fn introspection_ids() -> Vec<&'static str> {
     catalog::all()
         .iter()
@@ -124,7 +158,7 @@ async fn every_check_is_proven_both_ways() {
     for (id, verdict, detail) in &compliant {
         let expected = match Server::of(id) {
             Server::Default => Verdict::Pass,
-            Server::Introspecting => Verdict::Skip,
+            Server::Introspecting | Server::DpopNonce | Server::SignedMetadata => Verdict::Skip,
         };
         assert_eq!(*verdict, expected, "{id} on the compliant server: {detail}");
     }
@@ -142,6 +176,36 @@ async fn every_check_is_proven_both_ways() {
             *verdict,
             Verdict::Pass,
             "{id} on the compliant introspecting server: {detail}"
+        );
+    }
+    let nonce_ids = dpop_nonce_ids();
+    let compliant = run(&idp, &BTreeSet::new(), &only(&nonce_ids), Server::DpopNonce).await;
+    assert_eq!(compliant.len(), nonce_ids.len());
+    for (id, verdict, detail) in &compliant {
+        assert_eq!(
+            *verdict,
+            Verdict::Pass,
+            "{id} on the compliant DPoP nonce server: {detail}"
+        );
+    }
+    let signed_ids: Vec<&str> = catalog::all()
+        .iter()
+        .map(|c| c.meta.id)
+        .filter(|id| needs_signed_metadata(id))
+        .collect();
+    let compliant = run(
+        &idp,
+        &BTreeSet::new(),
+        &only(&signed_ids),
+        Server::SignedMetadata,
+    )
+    .await;
+    assert_eq!(compliant.len(), signed_ids.len());
+    for (id, verdict, detail) in &compliant {
+        assert_eq!(
+            *verdict,
+            Verdict::Pass,
+            "{id} on the compliant server with signed metadata: {detail}"
         );
     }
     for check in catalog::all() {

@@ -14,7 +14,8 @@
 //! DpopValidator::new(ValidatorConfig) -> DpopValidator          // Send + Sync, share via Arc
 //! ValidatorConfig: Default, pub allowed_algs: Vec<Algorithm>, iat_past_secs: i64,
 //!     iat_future_secs: i64, max_proof_bytes: usize, replay_capacity: usize,
-//!     max_jti_bytes: usize, require_low_s: bool
+//!     max_jti_bytes: usize, require_low_s: bool,
+//!     skipped: Vec<SkippedCheck>   // deliberately faulty verifiers only (reference server)
 //! RequestContext<'a> { method: &'a str, url: &'a str, access_token: Option<&'a str>,
 //!     expected_jkt: Option<&'a str>, nonce: NonceCheck<'a> }    // also RequestContext::new(m, u)
 //! NonceCheck::NotRequired | NonceCheck::Required(&'a dyn Fn(&str) -> bool)
@@ -60,7 +61,9 @@ pub use error::{DpopError, INVALID_DPOP_PROOF, Part, USE_DPOP_NONCE};
 pub use htu::HtuVariant;
 pub use proof::{DPOP_TYP, ProofBuilder, SignatureMode};
 pub use replay::ReplayCache;
-pub use validate::{DpopValidator, NonceCheck, RequestContext, ValidatedProof, ValidatorConfig};
+pub use validate::{
+    DpopValidator, NonceCheck, RequestContext, SkippedCheck, ValidatedProof, ValidatorConfig,
+};
 
 #[cfg(test)]
 mod tests;

@@ -888,3 +888,70 @@ fn replay_check_is_atomic_under_concurrency() {
         );
     }
 }
+
+/// Each skipped check lets exactly its defect through (and the claim it reads may be absent);
+/// every other defect is still refused. These build the reference server's DPoP faults.
+#[test]
+fn skipped_checks_let_only_their_defect_through() {
+    let k = es256();
+    let jkt = minimal_public_jwk_thumbprint(&k);
+    let rs_ctx = || {
+        RequestContext::new("POST", URL)
+            .with_access_token(TOKEN)
+            .with_expected_jkt(&jkt)
+    };
+    let cases: [(SkippedCheck, ProofBuilder); 8] = [
+        (SkippedCheck::Typ, base().ath_for(TOKEN).typ("JWT")),
+        (
+            SkippedCheck::Signature,
+            base().ath_for(TOKEN).corrupt_signature(),
+        ),
+        (
+            SkippedCheck::PrivateJwk,
+            base().ath_for(TOKEN).private_jwk(),
+        ),
+        (SkippedCheck::Htm, base().ath_for(TOKEN).remove_claim("htm")),
+        (
+            SkippedCheck::Htu,
+            base().ath_for(TOKEN).htu("https://other.test/x"),
+        ),
+        (SkippedCheck::Iat, base().ath_for(TOKEN).iat_offset(-3600)),
+        (SkippedCheck::Ath, base()),
+        (
+            SkippedCheck::Jkt,
+            base()
+                .ath_for(TOKEN)
+                .signed_by(&other_key(Algorithm::Es256))
+                .jwk_of(&other_key(Algorithm::Es256)),
+        ),
+    ];
+    for (skipped, defective) in &cases {
+        let lenient = DpopValidator::new(ValidatorConfig {
+            skipped: vec![*skipped],
+            ..ValidatorConfig::default()
+        });
+        let proof = defective.sign(&k);
+        assert!(
+            lenient.validate(&[&proof], &rs_ctx(), NOW).is_ok(),
+            "{skipped:?} lets its defect through"
+        );
+        assert!(
+            validator().validate(&[&proof], &rs_ctx(), NOW).is_err(),
+            "{skipped:?}: the strict validator refuses it"
+        );
+        for (other, other_defect) in &cases {
+            if other == skipped {
+                continue;
+            }
+            let proof = other_defect.sign(&k);
+            assert!(
+                lenient.validate(&[&proof], &rs_ctx(), NOW).is_err(),
+                "skipping {skipped:?} lets {other:?}'s defect through"
+            );
+        }
+    }
+}
+
+fn minimal_public_jwk_thumbprint(key: &SigningKey) -> String {
+    super::proof::minimal_public_jwk(key).thumbprint()
+}

@@ -47,6 +47,32 @@ pub struct ValidatorConfig {
     pub max_jti_bytes: usize,
     /// Refuse ECDSA signatures with s > n/2 (default false: both forms are valid ECDSA).
     pub require_low_s: bool,
+    /// Checks skipped on purpose, to build deliberately faulty verifiers (the reference
+    /// server's DPoP fault profiles). Empty by default; a real verifier never sets it.
+    pub skipped: Vec<SkippedCheck>,
+}
+
+/// A §4.3 check a deliberately faulty verifier leaves out. A skipped claim check also stops
+/// requiring the claim, as a verifier that never reads a member does not miss it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkippedCheck {
+    /// Check 4: any `typ` (still required to be present).
+    Typ,
+    /// Checks 5 and 6: `alg` (none, symmetric, unknown, not fitting the key) and the
+    /// signature go unverified; the `jwk` must still parse.
+    Signature,
+    /// Check 7: private members in `jwk` are tolerated.
+    PrivateJwk,
+    /// Check 8, and `htm` may be absent.
+    Htm,
+    /// Check 9, and `htu` may be absent.
+    Htu,
+    /// Check 11's `iat` window, and `iat` may be absent.
+    Iat,
+    /// Check 12's `ath`, and `ath` may be absent.
+    Ath,
+    /// Check 12's key binding (`cnf.jkt`).
+    Jkt,
 }
 
 impl Default for ValidatorConfig {
@@ -65,6 +91,7 @@ impl Default for ValidatorConfig {
             replay_capacity: 65_536,
             max_jti_bytes: 256,
             require_low_s: false,
+            skipped: Vec::new(),
         }
     }
 }
@@ -220,6 +247,10 @@ impl DpopValidator {
         &self.replay
     }
 
+    fn skips(&self, check: SkippedCheck) -> bool {
+        self.config.skipped.contains(&check)
+    }
+
     /// Validates the `DPoP` header field values of one request (every field received, in
     /// order) against `ctx` at time `now` (seconds since the epoch).
     pub fn validate(
@@ -274,8 +305,17 @@ impl DpopValidator {
                 });
             }
         }
-        let mut required = vec!["jti", "htm", "htu", "iat"];
-        if ctx.access_token.is_some() {
+        let mut required = vec!["jti"];
+        for (name, check) in [
+            ("htm", SkippedCheck::Htm),
+            ("htu", SkippedCheck::Htu),
+            ("iat", SkippedCheck::Iat),
+        ] {
+            if !self.skips(check) {
+                required.push(name);
+            }
+        }
+        if ctx.access_token.is_some() && !self.skips(SkippedCheck::Ath) {
             required.push("ath");
         }
         for name in required {
@@ -289,38 +329,47 @@ impl DpopValidator {
 
         // 4. typ.
         let typ = header.get("typ").unwrap_or(&Value::Null);
-        if typ.as_str() != Some(DPOP_TYP) {
+        if typ.as_str() != Some(DPOP_TYP) && !self.skips(SkippedCheck::Typ) {
             return Err(DpopError::WrongTyp(show(typ)));
         }
 
         // 5. alg: asymmetric, not none, allowed, and fitting the jwk's key type.
-        let alg = self.check_alg(header)?;
         let jwk_value = header.get("jwk").unwrap_or(&Value::Null);
         let parsed_jwk = Jwk::from_json(jwk_value);
-        if let Ok(jwk) = &parsed_jwk {
-            key_fit(alg, jwk).map_err(|reason| DpopError::AlgKeyMismatch { alg, reason })?;
-        }
-
-        // 6. Signature with the embedded jwk (which must be a valid public key).
-        let jwk = parsed_jwk.map_err(|e| DpopError::InvalidJwk(e.to_string()))?;
-        if let JwkKey::Rsa { n, .. } = &jwk.key {
-            let bits = modulus_bits(n);
-            if bits < 2048 {
-                return Err(DpopError::WeakRsaKey { bits });
+        let (alg, jwk) = if self.skips(SkippedCheck::Signature) {
+            // The faulty verifier: whatever alg says, nothing is verified.
+            let alg = self.check_alg(header).unwrap_or(Algorithm::Es256);
+            let jwk = parsed_jwk.map_err(|e| DpopError::InvalidJwk(e.to_string()))?;
+            (alg, jwk)
+        } else {
+            let alg = self.check_alg(header)?;
+            if let Ok(jwk) = &parsed_jwk {
+                key_fit(alg, jwk).map_err(|reason| DpopError::AlgKeyMismatch { alg, reason })?;
             }
-        }
-        let vk = VerifyingKey::from_jwk(&jwk).map_err(|e| DpopError::InvalidJwk(e.to_string()))?;
-        vk.verify(alg, jws.signing_input(), jws.signature(), cfg.require_low_s)
-            .map_err(DpopError::BadSignature)?;
+
+            // 6. Signature with the embedded jwk (which must be a valid public key).
+            let jwk = parsed_jwk.map_err(|e| DpopError::InvalidJwk(e.to_string()))?;
+            if let JwkKey::Rsa { n, .. } = &jwk.key {
+                let bits = modulus_bits(n);
+                if bits < 2048 {
+                    return Err(DpopError::WeakRsaKey { bits });
+                }
+            }
+            let vk =
+                VerifyingKey::from_jwk(&jwk).map_err(|e| DpopError::InvalidJwk(e.to_string()))?;
+            vk.verify(alg, jws.signing_input(), jws.signature(), cfg.require_low_s)
+                .map_err(DpopError::BadSignature)?;
+            (alg, jwk)
+        };
 
         // 7. No private key material in jwk.
-        if jwk.has_private_material() {
+        if jwk.has_private_material() && !self.skips(SkippedCheck::PrivateJwk) {
             return Err(DpopError::PrivateKeyInJwk(jwk.private_members.clone()));
         }
 
         // 8. htm equals the method, case-sensitively.
         let htm = claims.get("htm").unwrap_or(&Value::Null);
-        if htm.as_str() != Some(ctx.method) {
+        if htm.as_str() != Some(ctx.method) && !self.skips(SkippedCheck::Htm) {
             return Err(DpopError::HtmMismatch {
                 found: show(htm),
                 expected: ctx.method.to_owned(),
@@ -328,7 +377,17 @@ impl DpopValidator {
         }
 
         // 9. htu equals the request URI, ignoring query and fragment, after normalisation.
-        let htu_value = claims.get("htu").unwrap_or(&Value::Null);
+        let request_norm = htu::normalize(ctx.url).map_err(|e| DpopError::RequestUrlInvalid {
+            url: ctx.url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let request_htu = Value::from(ctx.url);
+        let htu_value = match claims.get("htu") {
+            // The faulty verifier reads the request URI in place of htu.
+            _ if self.skips(SkippedCheck::Htu) => &request_htu,
+            Some(v) => v,
+            None => &Value::Null,
+        };
         let Some(htu_str) = htu_value.as_str() else {
             return Err(DpopError::HtuInvalid {
                 found: show(htu_value),
@@ -337,10 +396,6 @@ impl DpopValidator {
         };
         let htu_norm = htu::normalize(htu_str).map_err(|e| DpopError::HtuInvalid {
             found: htu_str.chars().take(200).collect(),
-            reason: e.to_string(),
-        })?;
-        let request_norm = htu::normalize(ctx.url).map_err(|e| DpopError::RequestUrlInvalid {
-            url: ctx.url.to_owned(),
             reason: e.to_string(),
         })?;
         if htu_norm != request_norm {
@@ -388,12 +443,14 @@ impl DpopValidator {
         // 12. Access-token binding: ath, and the key thumbprint against cnf.jkt.
         let ath = claims.get_str("ath").map(str::to_owned);
         if let Some(token) = ctx.access_token
+            && !self.skips(SkippedCheck::Ath)
             && ath.as_deref() != Some(jwk::access_token_hash(token).as_str())
         {
             return Err(DpopError::AthMismatch);
         }
         let jkt = jwk.thumbprint();
         if let Some(expected) = ctx.expected_jkt
+            && !self.skips(SkippedCheck::Jkt)
             && expected != jkt
         {
             return Err(DpopError::JktMismatch {
@@ -453,17 +510,21 @@ impl DpopValidator {
     fn check_time(&self, claims: &JsonObject, now: i64) -> Result<i64, DpopError> {
         let cfg = &self.config;
         let iat_value = claims.get("iat").unwrap_or(&Value::Null);
-        let iat =
-            numeric_date(iat_value).ok_or_else(|| DpopError::IatNotNumeric(show(iat_value)))?;
+        let ignore_iat = self.skips(SkippedCheck::Iat);
+        let iat = match numeric_date(iat_value) {
+            Some(iat) => iat,
+            None if ignore_iat => now,
+            None => return Err(DpopError::IatNotNumeric(show(iat_value))),
+        };
         let age = now.saturating_sub(iat);
-        if age > cfg.iat_past_secs {
+        if age > cfg.iat_past_secs && !ignore_iat {
             return Err(DpopError::IatTooOld {
                 iat,
                 age,
                 max: cfg.iat_past_secs,
             });
         }
-        if iat.saturating_sub(now) > cfg.iat_future_secs {
+        if iat.saturating_sub(now) > cfg.iat_future_secs && !ignore_iat {
             return Err(DpopError::IatInFuture {
                 iat,
                 ahead: iat.saturating_sub(now),

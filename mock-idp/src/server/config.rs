@@ -19,9 +19,10 @@ pub enum KeySource {
     #[default]
     Generate,
     /// Rings loaded from (or generated and saved into) this folder, with kid prefixes
-    /// `trusted` and `rogue`, so a deployed target configured once keeps trusting them.
+    /// `trusted`, `rogue` and `second`, so a deployed target configured once keeps trusting them.
     Dir(PathBuf),
-    /// Rings the caller already holds (tests share one pair to avoid key generation).
+    /// Rings the caller already holds (tests share one pair to avoid key generation); the
+    /// second issuer's ring is generated.
     Rings { trusted: KeyRing, rogue: KeyRing },
 }
 
@@ -38,6 +39,8 @@ pub struct IdpConfig {
     pub trusted_path: String,
     pub rogue_path: String,
     pub other_tenant_path: String,
+    /// Path of the second authorization server (`IssuerKind::Second`).
+    pub second_path: String,
     pub keys: KeySource,
     /// `sub` of the auto-approved user of the authorization endpoint.
     pub subject: String,
@@ -73,6 +76,7 @@ impl Default for IdpConfig {
             trusted_path: "/trusted".into(),
             rogue_path: "/rogue".into(),
             other_tenant_path: "/other-tenant".into(),
+            second_path: "/second".into(),
             keys: KeySource::Generate,
             subject: DEFAULT_SUBJECT.into(),
             default_audience: DEFAULT_AUDIENCE.into(),

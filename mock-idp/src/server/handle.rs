@@ -77,6 +77,7 @@ impl MockIdp {
             &config.trusted_path,
             &config.rogue_path,
             &config.other_tenant_path,
+            &config.second_path,
         ];
         if let Some(bad) = paths.iter().find(|p| !valid_issuer_path(p)) {
             return Err(IdpError::Config(format!(
@@ -87,10 +88,14 @@ impl MockIdp {
             return Err(IdpError::Config("issuer paths must differ".into()));
         }
         let keys = config.keys.clone();
-        let (trusted, rogue) = tokio::task::spawn_blocking(move || load_rings(keys))
+        let Rings {
+            trusted,
+            rogue,
+            second,
+        } = tokio::task::spawn_blocking(move || load_rings(keys))
             .await
             .map_err(|e| IdpError::Config(format!("key loading task failed: {e}")))??;
-        for ring in [&trusted, &rogue] {
+        for ring in [&trusted, &rogue, &second] {
             if ring.get(config.signing_alg).is_none() {
                 return Err(IdpError::Config(format!(
                     "key ring has no {} key",
@@ -120,6 +125,7 @@ impl MockIdp {
             issuer(&config.trusted_path, &trusted),
             issuer(&config.rogue_path, &rogue),
             issuer(&config.other_tenant_path, &trusted),
+            issuer(&config.second_path, &second),
         ];
         let shared = Arc::new(Shared::new(issuers, config, base_url));
         let app = router(&shared)?;
@@ -264,6 +270,21 @@ impl MockIdp {
         .exp(now + self.shared.config.access_token_lifetime)
     }
 
+    /// RFC 9728 §2.2 `signed_metadata` attested by `kind`: a JWT (`typ` `JWT`) whose claims
+    /// are the metadata `members` plus `iss` (this issuer) and `iat`, signed with the issuer's
+    /// signing key (its `kid` in the header, so a client finds it in the issuer's JWKS).
+    pub fn sign_metadata(&self, kind: IssuerKind, members: &Map<String, Value>) -> String {
+        let mut spec = TokenSpec::new().typ("JWT");
+        for (name, value) in members {
+            if name != "iss" && name != "iat" {
+                spec = spec.claim(name, value.clone());
+            }
+        }
+        spec.claim("iss", self.issuer_of(kind))
+            .claim("iat", self.now())
+            .mint(self.signing_key(kind))
+    }
+
     /// Registers an opaque access token at the trusted issuer; its introspection answer is
     /// `claims` plus `active: true` (and `iss` if missing). A non-object `claims` counts as `{}`.
     pub fn register_opaque(&self, claims: Value) -> String {
@@ -363,15 +384,53 @@ impl Drop for MockIdp {
     }
 }
 
-fn load_rings(keys: KeySource) -> Result<(KeyRing, KeyRing), IdpError> {
+/// The key rings of the issuers with keys of their own.
+struct Rings {
+    trusted: KeyRing,
+    rogue: KeyRing,
+    second: KeyRing,
+}
+
+fn load_rings(keys: KeySource) -> Result<Rings, IdpError> {
     Ok(match keys {
-        KeySource::Generate => (KeyRing::generate("trusted")?, KeyRing::generate("rogue")?),
-        KeySource::Dir(dir) => (
-            KeyRing::load_or_generate(&dir, "trusted")?,
-            KeyRing::load_or_generate(&dir, "rogue")?,
-        ),
-        KeySource::Rings { trusted, rogue } => (trusted, rogue),
+        // RSA key generation dominates a start: the three rings are made side by side.
+        KeySource::Generate => std::thread::scope(|scope| {
+            let [trusted, rogue, second] = ["trusted", "rogue", "second"]
+                .map(|prefix| scope.spawn(move || KeyRing::generate(prefix)));
+            let ring = |handle: std::thread::ScopedJoinHandle<'_, Result<KeyRing, KeyError>>| {
+                handle
+                    .join()
+                    .map_err(|_| IdpError::Config("key generation panicked".into()))?
+                    .map_err(IdpError::from)
+            };
+            Ok::<_, IdpError>(Rings {
+                trusted: ring(trusted)?,
+                rogue: ring(rogue)?,
+                second: ring(second)?,
+            })
+        })?,
+        KeySource::Dir(dir) => Rings {
+            trusted: KeyRing::load_or_generate(&dir, "trusted")?,
+            rogue: KeyRing::load_or_generate(&dir, "rogue")?,
+            second: KeyRing::load_or_generate(&dir, "second")?,
+        },
+        KeySource::Rings { trusted, rogue } => Rings {
+            trusted,
+            rogue,
+            second: shared_second_ring()?,
+        },
     })
+}
+
+/// One generated second ring per process for callers that bring their own rings: they do so
+/// to avoid key generation (RSA) at every start.
+fn shared_second_ring() -> Result<KeyRing, IdpError> {
+    static SECOND: std::sync::OnceLock<KeyRing> = std::sync::OnceLock::new();
+    if let Some(ring) = SECOND.get() {
+        return Ok(ring.clone());
+    }
+    let ring = KeyRing::generate("second")?;
+    Ok(SECOND.get_or_init(|| ring).clone())
 }
 
 /// The public base URL without trailing slash, and its path (the route prefix).
@@ -504,6 +563,54 @@ mod tests {
         ] {
             assert!(base_url(Some(bad), local).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_second_issuer_has_its_own_keys_and_signs_metadata() {
+        let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+        let second = idp.urls(IssuerKind::Second);
+        assert_eq!(second.issuer, format!("{}/second", idp.base_url()));
+        let (trusted_kid, second_kid) = (
+            idp.signing_key(IssuerKind::Trusted)
+                .kid()
+                .unwrap()
+                .to_owned(),
+            idp.signing_key(IssuerKind::Second)
+                .kid()
+                .unwrap()
+                .to_owned(),
+        );
+        assert_ne!(trusted_kid, second_kid);
+        let published = idp.jwks(IssuerKind::Second);
+        assert!(
+            published
+                .keys
+                .iter()
+                .any(|k| k.kid.as_deref() == Some(&second_kid))
+        );
+        assert!(
+            !published
+                .keys
+                .iter()
+                .any(|k| k.kid.as_deref() == Some(&trusted_kid))
+        );
+
+        let mut members = Map::new();
+        members.insert("resource".into(), json!("https://mcp.test/mcp"));
+        members.insert("iss".into(), json!("https://forged.test"));
+        let signed = idp.sign_metadata(IssuerKind::Second, &members);
+        let jws = crate::jws::Jws::parse(&signed).unwrap();
+        assert_eq!(jws.kid(), Some(second_kid.as_str()));
+        let claims = jws.claims().unwrap();
+        assert_eq!(claims.get_str("iss"), Some(second.issuer.as_str()));
+        assert_eq!(claims.get_str("resource"), Some("https://mcp.test/mcp"));
+        let key = idp.signing_key(IssuerKind::Second).verifying_key();
+        let alg = crate::alg::Algorithm::from_name(jws.alg().unwrap()).unwrap();
+        assert!(
+            key.verify(alg, jws.signing_input(), jws.signature(), false)
+                .is_ok()
+        );
+        idp.shutdown().await;
     }
 
     #[test]

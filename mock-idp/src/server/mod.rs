@@ -11,6 +11,7 @@
 //! | trusted (`I`, spec §0.3) | `/trusted` | its own `KeyRing` (kids `trusted-<alg>`) |
 //! | rogue (`Ix`) | `/rogue` | its own `KeyRing` (kids `rogue-<alg>`) |
 //! | other tenant | `/other-tenant` | the **trusted** ring: same keys, different `iss` (the multi-tenant mix-up) |
+//! | second (`A2`, spec rs-multi-as-isolation) | `/second` | its own `KeyRing` (kids `second-<alg>`): a second authorization server a target may trust beside `I` |
 //!
 //! For an issuer `<I>` = `<base><p>` the server answers:
 //!
@@ -86,13 +87,17 @@ pub enum IssuerKind {
     Rogue,
     /// An issuer that shares the trusted issuer's signing keys but has another `iss`.
     OtherTenant,
+    /// A second authorization server with its own keys, which a target configured for two
+    /// issuers trusts beside `I` (spec rs-multi-as-isolation: `A1` = `I`, `A2` = this one).
+    Second,
 }
 
 impl IssuerKind {
-    pub const ALL: [IssuerKind; 3] = [
+    pub const ALL: [IssuerKind; 4] = [
         IssuerKind::Trusted,
         IssuerKind::Rogue,
         IssuerKind::OtherTenant,
+        IssuerKind::Second,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -100,6 +105,7 @@ impl IssuerKind {
             IssuerKind::Trusted => 0,
             IssuerKind::Rogue => 1,
             IssuerKind::OtherTenant => 2,
+            IssuerKind::Second => 3,
         }
     }
 }

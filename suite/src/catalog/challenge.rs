@@ -123,7 +123,7 @@ pub const SYNTAX: CheckMeta = CheckMeta {
     id: "rs.challenge.syntax",
     row: "rs-www-auth-syntax",
     title: "Sends WWW-Authenticate challenges that parse strictly",
-    summary: "Every WWW-Authenticate value of the refusals this check provokes (no token, a garbage token, an expired token, Basic credentials, a two-word Bearer credential) parses under RFC 9110 §11.6.1; a Bearer or DPoP challenge has auth-params (no token68; bare only beside another challenge, OQ-11), no parameter twice, error and error_description in NQSCHAR, error_uri in NQCHAR, and scope as NQCHAR tokens joined by single spaces. A failure is the target's, not the parser's.",
+    summary: "Every WWW-Authenticate value of the refusals this check provokes (no token, a garbage token, an expired token, Basic credentials, a two-word Bearer credential), and every other distinct set of values the run's responses carried before this check finished (discovery's, and those of the checks that ran before or beside it: checks run concurrently, so a run-wide collection is what was seen so far, and the provoked refusals are the part every run judges), parses under RFC 9110 §11.6.1; a Bearer or DPoP challenge has auth-params (no token68; bare only beside another challenge, OQ-11), no parameter twice, error and error_description in NQSCHAR, error_uri in NQCHAR, and scope as NQCHAR tokens joined by single spaces. A failure is the target's, not the parser's.",
     level: Level::Must,
     refs: &[
         rfc(
@@ -364,13 +364,38 @@ fn syntax(ctx: &Context) -> CheckFuture<'_> {
         let mut evidence: Vec<Exchange> = Vec::new();
         let mut values = 0;
         let mut others = Vec::new();
+        let mut judged: Vec<Vec<String>> = Vec::new();
         for (stimulus, credential) in syntax_stimuli(ctx) {
             let exchange = ctx.initialize(&credential).await;
             if let Ok(r) = &exchange.response {
                 values += r.header_values("www-authenticate").len();
                 assertions.extend(syntax_rules(stimulus, r, &mut others));
+                judged.push(
+                    r.header_values("www-authenticate")
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                );
             }
             evidence.push(exchange);
+        }
+        // The run-wide part: challenges other requests of the run received.
+        let mut elsewhere = 0;
+        for seen in ctx.driver.challenges_seen() {
+            let (Ok(r), false) = (&seen.exchange.response, judged.contains(&seen.values)) else {
+                continue;
+            };
+            let stimulus = format!(
+                "{} {} (seen elsewhere in the run)",
+                seen.exchange.request.method, seen.exchange.request.url
+            );
+            let rules = syntax_rules(&stimulus, r, &mut others);
+            if rules.iter().any(|a| !a.holds) {
+                evidence.push(seen.exchange.clone());
+            }
+            assertions.extend(rules);
+            elsewhere += seen.values.len();
+            judged.push(seen.values);
         }
         let others = if others.is_empty() {
             String::new()
@@ -387,7 +412,10 @@ fn syntax(ctx: &Context) -> CheckFuture<'_> {
             Level::Must,
             assertions,
             evidence,
-            format!("{values} WWW-Authenticate value(s) parse strictly{others}"),
+            format!(
+                "{values} provoked WWW-Authenticate value(s) and {elsewhere} other distinct \
+                 one(s) seen in the run so far parse strictly{others}"
+            ),
         )
     })
 }

@@ -2,6 +2,7 @@
 //! family of checks with their metadata next to their logic; `all()` is the registry.
 
 pub mod challenge;
+pub mod dpop;
 pub mod passthrough;
 pub mod presentation;
 pub mod prm;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Check<Context>> {
     checks.extend(scope::checks());
     checks.extend(session::checks());
     checks.extend(transport::checks());
+    checks.extend(dpop::checks());
     checks
 }
 

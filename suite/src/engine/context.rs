@@ -1,8 +1,12 @@
 //! What every check runs against: the target, the recording HTTP driver, discovery results, the
 //! valid-token defaults, and the token source.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use mock_idp::alg::Algorithm;
+use mock_idp::dpop::ProofBuilder;
+use mock_idp::keys::SigningKey;
+use mock_idp::keystore::KeyRing;
 use mock_idp::server::{IssuerKind, MockIdp};
 use mock_idp::token::TokenSpec;
 use serde_json::Value;
@@ -33,6 +37,85 @@ pub struct Context {
     pub tool_calls: tokio::sync::Mutex<()>,
     /// The target's clock as estimated from its `Date` header (tp-clock).
     pub clock: ServerClock,
+    /// The client's DPoP keys and the last server nonce (spec §0.3 `K_c`, `P`).
+    pub dpop: DpopClient,
+}
+
+/// The DPoP client: its keys (`K_c` per algorithm, and `K_c2` for key-mismatch rows) and the
+/// last nonce the target supplied, which later proofs carry (RFC 9449 §8).
+pub struct DpopClient {
+    keys: &'static DpopKeys,
+    nonce: Mutex<Option<String>>,
+}
+
+struct DpopKeys {
+    ring: KeyRing,
+    other: SigningKey,
+    /// ES512: an algorithm targets seldom advertise (rs.dpop.alg-unsupported).
+    es512: SigningKey,
+}
+
+/// The algorithms the client can sign proofs with, in preference order.
+pub const DPOP_ALGS: [Algorithm; 5] = [
+    Algorithm::Es256,
+    Algorithm::Es384,
+    Algorithm::Rs256,
+    Algorithm::Ps256,
+    Algorithm::EdDsa,
+];
+
+impl DpopClient {
+    /// Keys are made once per process (RSA generation is slow) and shared by every run.
+    pub fn new() -> Self {
+        static KEYS: OnceLock<DpopKeys> = OnceLock::new();
+        let keys = KEYS.get_or_init(|| DpopKeys {
+            ring: KeyRing::generate("dpop-client").expect("key generation works"),
+            other: SigningKey::generate(Algorithm::Es256).expect("key generation works"),
+            es512: SigningKey::generate(Algorithm::Es512).expect("key generation works"),
+        });
+        Self {
+            keys,
+            nonce: Mutex::new(None),
+        }
+    }
+
+    /// `K_c` (ES256).
+    pub fn key(&self) -> &'static SigningKey {
+        self.key_for(Algorithm::Es256).unwrap_or(&self.keys.other)
+    }
+
+    /// `K_c` for another algorithm.
+    pub fn key_for(&self, alg: Algorithm) -> Option<&'static SigningKey> {
+        match alg {
+            Algorithm::Es512 => Some(&self.keys.es512),
+            _ => self.keys.ring.get(alg),
+        }
+    }
+
+    /// `K_c2`: a second ES256 key the tokens are never bound to.
+    pub fn other_key(&self) -> &'static SigningKey {
+        &self.keys.other
+    }
+
+    /// The nonce the target last supplied.
+    pub fn nonce(&self) -> Option<String> {
+        self.nonce.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_nonce(&self, nonce: &str) {
+        *self.nonce.lock().unwrap_or_else(|p| p.into_inner()) = Some(nonce.to_owned());
+    }
+}
+
+impl Default for DpopClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The RFC 7638 thumbprint of a key's public JWK (the `cnf.jkt` value).
+pub fn jkt_of(key: &SigningKey) -> String {
+    mock_idp::dpop::proof::minimal_public_jwk(key).thumbprint()
 }
 
 /// The canary tool and a way to read its side-effect count.
@@ -161,5 +244,124 @@ impl Context {
     /// `initialize` with the credential: the basic probe `Req(h)`.
     pub async fn initialize(&self, credential: &Credential) -> Exchange {
         self.send(credential, None, &probe::initialize_body()).await
+    }
+
+    // ---- DPoP (spec §1.7) ----
+
+    /// Whether the target advertises DPoP: a `DPoP` challenge or PRM DPoP members (spec §0.1).
+    pub fn dpop_advertised(&self) -> bool {
+        self.discovery
+            .challenges
+            .iter()
+            .any(|c| c.is_scheme("DPoP"))
+            || self.discovery.prm.as_ref().is_some_and(|p| {
+                p.object.contains("dpop_signing_alg_values_supported")
+                    || p.object.contains("dpop_bound_access_tokens_required")
+            })
+    }
+
+    /// The proof algorithms the target advertises (PRM, else the challenge's `algs`) that the
+    /// client can sign with; ES256 when it names none.
+    pub fn dpop_algs(&self) -> Vec<Algorithm> {
+        let named = self.dpop_advertised_alg_names();
+        let algs: Vec<Algorithm> = DPOP_ALGS
+            .into_iter()
+            .filter(|a| named.iter().any(|n| n == a.name()))
+            .collect();
+        if algs.is_empty() {
+            vec![Algorithm::Es256]
+        } else {
+            algs
+        }
+    }
+
+    /// The proof algorithm names the target advertises: PRM, else the challenge's `algs`.
+    pub fn dpop_advertised_alg_names(&self) -> Vec<String> {
+        let mut named: Vec<String> = self
+            .discovery
+            .prm
+            .as_ref()
+            .map(|p| {
+                p.strings("dpop_signing_alg_values_supported")
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if named.is_empty() {
+            named = self
+                .discovery
+                .challenges
+                .iter()
+                .filter(|c| c.is_scheme("DPoP"))
+                .filter_map(|c| c.param("algs"))
+                .flat_map(|a| a.split(' ').map(str::to_owned).collect::<Vec<_>>())
+                .collect();
+        }
+        named
+    }
+
+    /// `Vd` bound to `key` as a spec.
+    pub fn bound_spec(&self, key: &SigningKey) -> Option<TokenSpec> {
+        Some(self.valid_spec()?.cnf_jkt(&jkt_of(key)))
+    }
+
+    /// `Vd`: `V` bound to `K_c` (minted directly).
+    pub fn bound_token(&self) -> Option<String> {
+        self.mint(&self.bound_spec(self.dpop.key())?)
+    }
+
+    /// `P` for `initialize` at the endpoint with `ath` of `token`, dated by the target's
+    /// clock (the nonce is added when the proof is signed).
+    pub fn proof(&self, token: &str) -> ProofBuilder {
+        ProofBuilder::new("POST", &self.endpoint)
+            .ath_for(token)
+            .now(self.now())
+    }
+
+    /// A DPoP-bound token from the embedded IdP's token endpoint, as a client obtains one:
+    /// `client_credentials` with a proof of `key` (and the IdP's nonce when it demands one).
+    pub async fn dpop_token_from_idp(&self, key: &SigningKey) -> Result<String, String> {
+        let idp = self.idp.as_ref().ok_or("no embedded IdP")?;
+        let endpoint = idp.token_endpoint();
+        // client_secret_post: the exchange is never kept as evidence, so the secret stays here.
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", mock_idp::server::CONFIDENTIAL_CLIENT_ID)
+            .append_pair(
+                "client_secret",
+                mock_idp::server::CONFIDENTIAL_CLIENT_SECRET,
+            )
+            .append_pair("resource", &self.audience)
+            .append_pair("scope", &self.scope)
+            .finish();
+        let mut nonce: Option<String> = None;
+        for _ in 0..2 {
+            let mut proof = ProofBuilder::new("POST", &endpoint);
+            if let Some(n) = &nonce {
+                proof = proof.nonce(n);
+            }
+            let mut request = crate::http::ProbeRequest::new("POST", &endpoint)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("dpop", &proof.sign(key));
+            request.body = Some(form.clone().into_bytes());
+            let exchange = self.driver.send(request).await;
+            let response = exchange.response.map_err(|e| e.to_string())?;
+            let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+            if let Some(token) = body.get("access_token").and_then(Value::as_str) {
+                return Ok(token.to_owned());
+            }
+            match response.header("dpop-nonce") {
+                Some(n) if nonce.is_none() => nonce = Some(n.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "the token endpoint answered HTTP {} {}",
+                        response.status,
+                        body.get("error").and_then(Value::as_str).unwrap_or("")
+                    ));
+                }
+            }
+        }
+        Err("the token endpoint kept demanding a nonce".into())
     }
 }

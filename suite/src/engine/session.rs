@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mock_idp::server::{IdpConfig, MockIdp};
+use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
 use reference_server::{
-    ADMIN_SCOPE, ADMIN_TOOL, CANARY_TOOL, Config as DemoConfig, Fault, PARENT_SCOPE,
-    ReferenceServer,
+    ADMIN_SCOPE, ADMIN_TOOL, CANARY_TOOL, Config as DemoConfig, Fault, MetadataSigner,
+    PARENT_SCOPE, ReferenceServer, TrustedIssuer,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,17 +37,55 @@ impl Embedded {
         Self::start_with(Arc::new(idp), faults).await
     }
 
-    /// A reference server with these faults trusting an already running IdP.
+    /// A reference server with these faults trusting an already running IdP: its trusted
+    /// issuer and its second one (spec rs-multi-as-isolation: two authorization servers, each
+    /// with its own keys). Its PRM carries `signed_metadata` only when a fault about it is
+    /// selected: that JWS would be a token-shaped string in every report, which the reports
+    /// promise never to hold (`start_signing_metadata` serves it regardless).
     pub async fn start_with(idp: Arc<MockIdp>, faults: &BTreeSet<Fault>) -> Result<Self, String> {
+        let sign = faults.iter().any(|f| {
+            matches!(
+                f,
+                Fault::PrmSignedMetadataUnsigned | Fault::PrmSignedMetadataBadSignature
+            )
+        });
+        Self::start_configured(idp, faults, sign).await
+    }
+
+    /// As `start_with`, with PRM `signed_metadata` attested by the trusted issuer (spec
+    /// rs-prm-signed-metadata).
+    pub async fn start_signing_metadata(
+        idp: Arc<MockIdp>,
+        faults: &BTreeSet<Fault>,
+    ) -> Result<Self, String> {
+        Self::start_configured(idp, faults, true).await
+    }
+
+    async fn start_configured(
+        idp: Arc<MockIdp>,
+        faults: &BTreeSet<Fault>,
+        sign_metadata: bool,
+    ) -> Result<Self, String> {
         let upstream = UpstreamRecorder::start()
             .await
             .map_err(|e| format!("cannot start the upstream recorder: {e}"))?;
         let mut config = DemoConfig::new(idp.issuer(), &idp.jwks_url());
         config.faults = faults.clone();
-        // A short key-refresh cooldown keeps the demo quick (rs.token.jwks-rotation waits it
-        // out); it still bounds refetches, which rs.token.jwks-refetch-bounded checks.
-        config.jwks_min_refresh = std::time::Duration::from_secs(2);
+        let second = idp.urls(IssuerKind::Second);
+        config.additional_issuers = vec![TrustedIssuer::new(&second.issuer, &second.jwks_uri)];
+        if sign_metadata {
+            let signer = idp.clone();
+            config.signed_metadata = Some(MetadataSigner::new(move |members| {
+                signer.sign_metadata(IssuerKind::Trusted, members)
+            }));
+        }
+        // A short key-refresh cooldown (at most two JWKS fetches a second) keeps the demo quick
+        // (rs.token.jwks-rotation waits it out) and still bounds refetches, which
+        // rs.token.jwks-refetch-bounded checks.
+        config.jwks_min_refresh = std::time::Duration::from_millis(500);
         config.canary_upstream = Some(upstream.url().to_owned());
+        // Bearer and DPoP both, so the Bearer checks and the DPoP checks (spec §1.7) all run.
+        config.dpop = reference_server::DpopMode::Optional;
         let server = ReferenceServer::start(config)
             .await
             .map_err(|e| e.to_string())?;
@@ -205,6 +243,7 @@ pub async fn context(
         canary,
         tool_calls: tokio::sync::Mutex::new(()),
         clock,
+        dpop: crate::engine::context::DpopClient::new(),
     })
 }
 

@@ -112,6 +112,66 @@ pub struct Driver {
     limits: Limits,
     /// Requests sent through this driver and its clones.
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Every distinct set of challenges its responses carried (spec rs-www-auth-syntax).
+    challenges: std::sync::Arc<ChallengeLog>,
+}
+
+/// A response's `WWW-Authenticate` field values and the exchange that first carried them.
+#[derive(Debug, Clone)]
+pub struct SeenChallenges {
+    pub values: Vec<String>,
+    /// The first exchange with exactly these values; its response body is cut to
+    /// `ChallengeLog::KEPT_BODY_BYTES` (the headers are what matters here).
+    pub exchange: Exchange,
+}
+
+/// Every distinct set of `WWW-Authenticate` values the responses of a run carried, so the
+/// syntax check can judge challenges other checks provoked (spec rs-www-auth-syntax: "every
+/// value seen during the run"). Bounded: a hostile target cannot grow it without limit.
+#[derive(Debug, Default)]
+pub struct ChallengeLog {
+    seen: std::sync::Mutex<Vec<SeenChallenges>>,
+}
+
+impl ChallengeLog {
+    /// Distinct value sets kept; later new ones are dropped.
+    pub const MAX_DISTINCT: usize = 64;
+    /// Response body bytes kept with each exchange.
+    pub const KEPT_BODY_BYTES: usize = 4096;
+
+    fn record(&self, exchange: &Exchange) {
+        let Ok(response) = &exchange.response else {
+            return;
+        };
+        let values: Vec<String> = response
+            .header_values("www-authenticate")
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if values.is_empty() {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= Self::MAX_DISTINCT || seen.iter().any(|s| s.values == values) {
+            return;
+        }
+        let mut kept = exchange.clone();
+        if let Ok(r) = &mut kept.response
+            && r.body.len() > Self::KEPT_BODY_BYTES
+        {
+            r.body.truncate(Self::KEPT_BODY_BYTES);
+            r.truncated = true;
+        }
+        seen.push(SeenChallenges {
+            values,
+            exchange: kept,
+        });
+    }
+
+    /// What was recorded so far, in the order first seen.
+    pub fn snapshot(&self) -> Vec<SeenChallenges> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl Driver {
@@ -128,6 +188,7 @@ impl Driver {
             client,
             limits,
             sent: Default::default(),
+            challenges: Default::default(),
         })
     }
 
@@ -140,6 +201,12 @@ impl Driver {
         self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Every distinct set of `WWW-Authenticate` values seen so far by this driver and its
+    /// clones (checks run concurrently: what the others have received up to now).
+    pub fn challenges_seen(&self) -> Vec<SeenChallenges> {
+        self.challenges.snapshot()
+    }
+
     /// Sends the request and records the exchange; never panics on what the target does.
     pub async fn send(&self, request: ProbeRequest) -> Exchange {
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -149,11 +216,13 @@ impl Driver {
             Ok(result) => result,
             Err(_) => Err(TransportError::Timeout(deadline)),
         };
-        Exchange {
+        let exchange = Exchange {
             request,
             response,
             elapsed: started.elapsed(),
-        }
+        };
+        self.challenges.record(&exchange);
+        exchange
     }
 
     async fn perform(&self, request: &ProbeRequest) -> Result<RecordedResponse, TransportError> {
@@ -212,5 +281,47 @@ fn classify_error(e: reqwest::Error) -> TransportError {
         TransportError::Connect(e.to_string())
     } else {
         TransportError::Other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(www: &[&str], body_len: usize) -> Exchange {
+        Exchange {
+            request: ProbeRequest::new("POST", "http://127.0.0.1:9/mcp"),
+            response: Ok(RecordedResponse {
+                status: 401,
+                headers: www
+                    .iter()
+                    .map(|v| ("WWW-Authenticate".to_owned(), (*v).to_owned()))
+                    .collect(),
+                body: vec![b'x'; body_len],
+                truncated: false,
+            }),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_challenge_log_keeps_each_distinct_set_once_and_stays_bounded() {
+        let log = ChallengeLog::default();
+        log.record(&exchange(&["Bearer a=\"1\""], 10));
+        log.record(&exchange(&["Bearer a=\"1\""], 10));
+        log.record(&exchange(
+            &["Bearer a=\"1\"", "DPoP algs=\"ES256\""],
+            100_000,
+        ));
+        log.record(&exchange(&[], 10));
+        let seen = log.snapshot();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[1].values.len(), 2);
+        let kept = seen[1].exchange.response.as_ref().unwrap();
+        assert!(kept.truncated && kept.body.len() == ChallengeLog::KEPT_BODY_BYTES);
+        for n in 0..2 * ChallengeLog::MAX_DISTINCT {
+            log.record(&exchange(&[&format!("Bearer n=\"{n}\"")], 1));
+        }
+        assert_eq!(log.snapshot().len(), ChallengeLog::MAX_DISTINCT);
     }
 }

@@ -24,6 +24,98 @@ const X5U_TOPIC: &str = "rs.token.x5u-x5c-spoof";
 /// The `jku`/`x5u` value of rows that do not serve anything (nothing listens there).
 const NO_LISTENER: &str = "http://127.0.0.1:9/jwks.json";
 
+/// How much longer than the baseline refusal the `|sleep 10` kid may take (spec
+/// rs-kid-injection: "< 5 s beyond baseline").
+const KID_SLEEP_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub(super) const KID_INJECTION_LATENCY: CheckMeta = CheckMeta {
+    id: "rs.token.kid-injection-latency",
+    row: "rs-kid-injection",
+    title: "A kid holding a shell command does not delay the answer",
+    summary: "V forged with kid \"|sleep 10\" (HS256, empty secret) is refused no more than 5 s \
+              later than the same forgery with a harmless unknown kid (the baseline): a longer \
+              answer means the kid reached a shell. The SHOULD half of rs-kid-injection (no \
+              injection side effect); rs.token.kid-injection grades the refusal itself (MUST).",
+    level: Level::Should,
+    refs: &[rfc(
+        "RFC 8725",
+        "§3.10",
+        "kid is sanitised before any lookup; it is never passed to a command",
+        RFC8725,
+    )],
+    needs: &[Need::MintedToken],
+    tags: &["kid injection", "command injection"],
+    broken_by: &["kid-command-sleep"],
+};
+
+/// Spec rs-kid-injection, latency half: baseline and stimulus differ only in their kid, and
+/// are sent one after the other between the controls.
+fn kid_injection_latency(ctx: &Context) -> crate::engine::runner::CheckFuture<'_> {
+    Box::pin(async move {
+        let forge = |kid: &'static str| {
+            forged(ctx, &[Attack::KidInjection { kid, secret: b"" }]).and_then(|mut t| t.pop())
+        };
+        let (Some(baseline), Some(sleep)) = (forge("no-such-key"), forge("|sleep 10")) else {
+            return not_evaluated();
+        };
+        if let Err(o) = negative_control(ctx).await {
+            return o;
+        }
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        let baseline = ctx.initialize(&Credential::Bearer(baseline)).await;
+        let stimulus = ctx.initialize(&Credential::Bearer(sleep)).await;
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        let extra = stimulus.elapsed.saturating_sub(baseline.elapsed);
+        let timing = format!(
+            "baseline (kid \"no-such-key\") answered in {:.2} s, kid \"|sleep 10\" in {:.2} s",
+            baseline.elapsed.as_secs_f64(),
+            stimulus.elapsed.as_secs_f64()
+        );
+        let mut assertions = vec![Assertion {
+            part: Part::NotAccepted,
+            level: Level::Should,
+            requirement: format!(
+                "the answer to kid \"|sleep 10\" comes less than {} s after the baseline's",
+                KID_SLEEP_BOUND.as_secs()
+            ),
+            holds: stimulus.response.is_ok() && extra < KID_SLEEP_BOUND,
+            actual: format!(
+                "{timing} ({})",
+                match &stimulus.response {
+                    Ok(_) => format!("{:.2} s longer", extra.as_secs_f64()),
+                    Err(e) => e.to_string(),
+                }
+            ),
+        }];
+        if let Ok(r) = &stimulus.response {
+            assertions.extend(
+                expect::invalid_token(r)
+                    .only(&[Part::NotAccepted])
+                    .assertions,
+            );
+        }
+        let outcome = Outcome::from_grade(
+            Level::Should,
+            &Grade { assertions },
+            vec![baseline, stimulus],
+        );
+        if outcome.verdict == Verdict::Pass {
+            Outcome::new(Verdict::Pass, timing)
+        } else {
+            outcome
+        }
+    })
+}
+
+/// The attack checks that are not rows of the token table.
+pub(super) fn checks() -> Vec<Check<Context>> {
+    vec![Check::new(KID_INJECTION_LATENCY, kid_injection_latency)]
+}
+
 /// `V` forged by each attack, with the trusted issuer's key of `victim` as the victim key.
 fn forged_against(ctx: &Context, victim: Algorithm, attacks: &[Attack]) -> Option<Vec<String>> {
     let idp = ctx.idp.as_ref()?;

@@ -263,22 +263,169 @@ pub(super) const ROWS: &[Row] = &[
         &["ignore-aud"],
         |ctx| one(ctx, |s| s.aud(mock_idp::server::CONFIDENTIAL_CLIENT_ID)),
     ),
-    row(
+    probed(
         "rs.token.aud-sibling-path",
         "rs-aud-sibling-path",
         "Refuses a token for another MCP server on the same origin",
-        &[mcp(
-            "Token Handling",
-            "tokens are issued for this specific resource",
-        )],
+        &[
+            mcp(
+                "Token Handling",
+                "tokens are issued for this specific resource",
+            ),
+            rfc(
+                "RFC 8707",
+                "§2",
+                "the resource indicator is as specific as possible",
+                RFC8707,
+            ),
+        ],
         &["multi-tenant host"],
-        &["ignore-aud"],
-        |ctx| {
-            let sibling = sibling(&ctx.audience)?;
-            one(ctx, |s| s.aud(&sibling))
+        &["ignore-aud", "aud-same-origin"],
+        |ctx, _| {
+            let spec = ctx.valid_spec()?;
+            let mut probes = vec![Probe::refused(
+                "aud = a sibling path on R's origin",
+                ctx.mint(&spec.clone().aud(&sibling(&ctx.audience)?))?,
+            )];
+            if let Some(origin) = origin_only(&ctx.audience) {
+                probes.push(Probe::recorded(
+                    "aud = R's bare origin (OQ-9, recorded)",
+                    ctx.mint(&spec.aud(&origin))?,
+                ));
+            }
+            Some(probes)
         },
+    )
+    .summary(
+        "A token whose aud is another path on R's origin (<origin>/other-mcp) is refused with \
+         401 invalid_token [MUST]. When R has a path, a token whose aud is R's bare origin is \
+         also sent and how it is treated is recorded in the message, not graded (OQ-9: whether \
+         an origin-only audience names a resource at a path is open).",
     ),
 ];
+
+const RFC8707: &str = "https://www.rfc-editor.org/rfc/rfc8707";
+
+/// R's bare origin (`scheme://host[:port]`), when R has a path beyond `/`.
+fn origin_only(resource: &str) -> Option<String> {
+    let url = url::Url::parse(resource).ok()?;
+    if !url.has_host() || url.path().trim_matches('/').is_empty() {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
+}
+
+pub(super) const MULTI_AS_ISOLATION: CheckMeta = CheckMeta {
+    id: "rs.token.multi-as-isolation",
+    row: "rs-multi-as-isolation",
+    title: "Verifies each trusted issuer's tokens with that issuer's keys only",
+    summary: "With two trusted authorization servers A1 and A2 (the embedded IdP's trusted and \
+              second issuers, both in PRM authorization_servers), a token of each is accepted, \
+              and V[iss→A1] signed with A2's key (kid of that key), and V[iss→A2] signed with \
+              A1's key, are refused with 401 invalid_token: the iss claim selects the keys, the \
+              union of every trusted issuer's keys is not one pool. Skip when the target does not \
+              list both issuers.",
+    level: Level::Must,
+    refs: &[
+        rfc(
+            "RFC 8725",
+            "§3.8",
+            "the key must belong to the issuer the token names",
+            RFC8725,
+        ),
+        rfc(
+            "RFC 9068",
+            "§4",
+            "validate the signature with the keys of the issuing authorization server",
+            RFC9068,
+        ),
+    ],
+    needs: &[Need::MintedToken],
+    tags: &["issuer/key mix-up", "multiple authorization servers"],
+    broken_by: &["issuer-keys-pooled"],
+};
+
+/// Spec rs-multi-as-isolation: calibrated by both issuers' own tokens, then each issuer's
+/// claim with the other issuer's key.
+fn multi_as_isolation(ctx: &Context) -> crate::engine::runner::CheckFuture<'_> {
+    Box::pin(async move {
+        let Some(idp) = ctx.idp.as_ref() else {
+            return not_evaluated();
+        };
+        let (a1, a2) = (idp.issuer(), idp.issuer_of(IssuerKind::Second));
+        // Controls first: only a target that takes V shows it merely trusts one issuer; one
+        // that refuses everything cannot be judged at all.
+        if let Err(o) = negative_control(ctx).await {
+            return o;
+        }
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        let listed = ctx
+            .discovery
+            .prm
+            .as_ref()
+            .map(|prm| prm.strings("authorization_servers"))
+            .unwrap_or_default();
+        if !(listed.contains(&a1) && listed.contains(&a2)) {
+            return Outcome::new(
+                Verdict::Skip,
+                format!(
+                    "needs a target that trusts two of the embedded IdP's issuers: its PRM \
+                     authorization_servers is {listed:?}; configure it to trust {a2} (keys at \
+                     {}) beside {a1}",
+                    idp.urls(IssuerKind::Second).jwks_uri
+                ),
+            );
+        }
+        let Some(v1) = ctx.valid_spec() else {
+            return not_evaluated();
+        };
+        let v2 = v1.clone().iss(a2);
+        let own = ctx
+            .initialize(&Credential::Bearer(idp.mint_as(IssuerKind::Second, &v2)))
+            .await;
+        if !own.response.as_ref().is_ok_and(expect::is_accepted) {
+            return Outcome::error(
+                format!(
+                    "positive control: the PRM lists {a2}, but a valid token of it was {}, so \
+                     no refusal can be judged",
+                    observe(&own)
+                ),
+                vec![own],
+            );
+        }
+        let stimuli = [
+            (
+                "V[iss→A1] signed with A2's key",
+                idp.mint_as(IssuerKind::Second, &v1),
+            ),
+            (
+                "V[iss→A2] signed with A1's key",
+                idp.mint_as(IssuerKind::Trusted, &v2),
+            ),
+        ];
+        let mut results = Vec::new();
+        for (what, token) in stimuli {
+            let exchange = ctx.initialize(&Credential::Bearer(token)).await;
+            let seen = Seen {
+                what: what.to_owned(),
+                accepted: exchange.response.as_ref().is_ok_and(expect::is_accepted),
+                observed: observe(&exchange),
+            };
+            results.push((seen, judge(Level::Must, exchange, expect::invalid_token)));
+        }
+        if let Err(o) = positive_control(ctx).await {
+            return o;
+        }
+        combined(results, None)
+    })
+}
+
+/// The audience and issuer checks that are not rows of the token table.
+pub(super) fn checks() -> Vec<Check<Context>> {
+    vec![Check::new(MULTI_AS_ISOLATION, multi_as_isolation)]
+}
 
 #[cfg(test)]
 mod tests {
@@ -304,5 +451,11 @@ mod tests {
             Some("https://mcp.example/other-mcp")
         );
         assert_eq!(upper_cased("urn:x"), None);
+        assert_eq!(
+            origin_only("https://mcp.example/a/mcp").as_deref(),
+            Some("https://mcp.example")
+        );
+        assert_eq!(origin_only("https://mcp.example/"), None);
+        assert_eq!(origin_only("https://mcp.example"), None);
     }
 }

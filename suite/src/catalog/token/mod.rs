@@ -522,11 +522,13 @@ pub fn checks() -> Vec<Check<Context>> {
         rows.iter()
             .map(|row| Check::new(row.meta, move |ctx| Box::pin(run_row(ctx, row))))
     };
-    let mut checks: Vec<Check<Context>> =
-        rows(audience::ROWS).chain(rows(validation::ROWS)).collect();
+    let mut checks: Vec<Check<Context>> = rows(audience::ROWS).collect();
+    checks.extend(audience::checks());
+    checks.extend(rows(validation::ROWS));
     checks.extend(validation::jwks_checks());
     checks.extend(rows(validation::INTROSPECTION_ROWS));
     checks.extend(rows(attacks::ROWS));
+    checks.extend(attacks::checks());
     checks
 }
 

@@ -1,0 +1,318 @@
+//! DPoP at the resource server (RFC 9449 §7, SEP-1932): the proof that must come with a
+//! DPoP-bound token, its binding to the token (`ath`, `cnf.jkt`), `jti` replay detection,
+//! server nonces (§8, §9), and the §1.7 fault profiles.
+//!
+//! Documented choices: the proof's `htu` is compared with the endpoint URL on the bound address
+//! (`http://<addr>/mcp`); a DPoP-bound token under the Bearer scheme is refused in every mode
+//! (§7.2); an unbound token under the DPoP scheme is refused (spec OQ-13); nonces live 5
+//! minutes and the last 1024 issued are honoured; a failed proof gets 401 with a `DPoP`
+//! challenge carrying `error` and `algs` (SEP-1932: every failed step), a binding failure
+//! `invalid_token` (RFC 9449 Figure 16), a nonce failure `use_dpop_nonce` with one
+//! `DPoP-Nonce` header.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mock_idp::alg::Algorithm;
+use mock_idp::dpop::{
+    DpopError, DpopValidator, NonceCheck, RequestContext, SkippedCheck, ValidatedProof,
+    ValidatorConfig,
+};
+use mock_idp::jws::Jws;
+
+use crate::config::{Config, DpopMode};
+use crate::credentials::{AuthFailure, DpopFailure};
+use crate::fault::Fault;
+
+/// How long an issued nonce is honoured, seconds.
+const NONCE_LIFETIME: i64 = 300;
+/// How many issued nonces are remembered.
+const MAX_NONCES: usize = 1024;
+/// The simulated round trip between the lookup and the insert of the racy replay store
+/// (fault `dpop-replay-race`): what a GET then SET against a remote cache costs.
+const RACY_STORE_ROUND_TRIP: Duration = Duration::from_millis(2);
+/// Entries the racy store keeps before it forgets the oldest (bounded, like the real cache).
+const RACY_STORE_CAPACITY: usize = 65_536;
+
+/// The DPoP side of the server: validator (with its atomic replay cache), nonces, and the
+/// non-atomic replay store of the race fault.
+pub struct DpopState {
+    validator: DpopValidator,
+    /// The URL proofs must name in `htu`.
+    endpoint: String,
+    nonces: Mutex<VecDeque<(String, i64)>>,
+    racy_seen: Mutex<VecDeque<String>>,
+    racy_set: Mutex<HashSet<String>>,
+}
+
+/// The validator settings a server with these faults uses.
+fn validator_config(config: &Config) -> ValidatorConfig {
+    let has = |f: Fault| config.faults.contains(&f);
+    let mut skipped = Vec::new();
+    for (fault, check) in [
+        (Fault::DpopLaxTyp, SkippedCheck::Typ),
+        (Fault::DpopSkipSignature, SkippedCheck::Signature),
+        (Fault::DpopAcceptPrivateJwk, SkippedCheck::PrivateJwk),
+        (Fault::DpopIgnoreHtm, SkippedCheck::Htm),
+        (Fault::DpopIgnoreHtu, SkippedCheck::Htu),
+        (Fault::DpopIgnoreIat, SkippedCheck::Iat),
+        (Fault::DpopIgnoreAth, SkippedCheck::Ath),
+        // Checked in `check_proof` against the wrong encoding instead.
+        (Fault::DpopAthPadded, SkippedCheck::Ath),
+        (Fault::DpopIgnoreJkt, SkippedCheck::Jkt),
+    ] {
+        if has(fault) {
+            skipped.push(check);
+        }
+    }
+    // The race fault keeps its own, non-atomic store instead of the validator's cache.
+    let no_cache = has(Fault::DpopNoReplayCache)
+        || has(Fault::DpopReplayRace)
+        || has(Fault::DpopReplayByBytes);
+    let allowed = if has(Fault::DpopAlgsUnenforced) {
+        &Algorithm::ALL[..]
+    } else {
+        &config.allowed_algs[..]
+    };
+    ValidatorConfig {
+        allowed_algs: allowed
+            .iter()
+            .copied()
+            .filter(|a| !a.is_symmetric())
+            .collect(),
+        replay_capacity: if no_cache { 0 } else { 65_536 },
+        iat_future_secs: if has(Fault::DpopIatNoFuture) { 2 } else { 300 },
+        skipped,
+        ..ValidatorConfig::default()
+    }
+}
+
+impl DpopState {
+    pub fn new(config: &Config, endpoint: String) -> Self {
+        Self {
+            validator: DpopValidator::new(validator_config(config)),
+            endpoint,
+            nonces: Mutex::new(VecDeque::new()),
+            racy_seen: Mutex::new(VecDeque::new()),
+            racy_set: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The proof algorithms advertised (PRM `dpop_signing_alg_values_supported`, `algs`).
+    pub fn advertised_algs(&self, config: &Config) -> Vec<String> {
+        // What the configuration allows, whatever the validator (fault) really takes.
+        let mut algs: Vec<String> = config
+            .allowed_algs
+            .iter()
+            .filter(|a| !a.is_symmetric())
+            .map(|a| a.name().to_owned())
+            .collect();
+        if config.faults.contains(&Fault::DpopAdvertiseHs256) {
+            algs.push(Algorithm::Hs256.name().to_owned());
+        }
+        algs
+    }
+
+    /// A fresh nonce, remembered for `NONCE_LIFETIME`.
+    pub fn issue_nonce(&self) -> String {
+        let nonce = mock_idp::random_b64url(24);
+        let now = mock_idp::unix_now();
+        let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        while nonces.len() >= MAX_NONCES {
+            nonces.pop_front();
+        }
+        nonces.push_back((nonce.clone(), now));
+        nonce
+    }
+
+    fn nonce_valid(&self, config: &Config, nonce: &str) -> bool {
+        if config.faults.contains(&Fault::DpopNonceAnyValue) {
+            return true;
+        }
+        let now = mock_idp::unix_now();
+        let nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        nonces
+            .iter()
+            .any(|(n, at)| n == nonce && now - at <= NONCE_LIFETIME)
+    }
+
+    /// Fault `dpop-replay-race`: look up, wait for the store, then insert. Two requests with
+    /// the same proof inside the round trip both see it as new.
+    async fn racy_check_then_insert(&self, key: String) -> bool {
+        let seen = self
+            .racy_set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&key);
+        if seen {
+            return false;
+        }
+        tokio::time::sleep(RACY_STORE_ROUND_TRIP).await;
+        let mut set = self.racy_set.lock().unwrap_or_else(|p| p.into_inner());
+        let mut order = self.racy_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if order.len() >= RACY_STORE_CAPACITY
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        if set.insert(key.clone()) {
+            order.push_back(key);
+        }
+        true
+    }
+}
+
+impl DpopState {
+    /// Fault `dpop-replay-by-bytes`: an atomic first-use test on the proof's text.
+    fn first_use_of_text(&self, text: String) -> bool {
+        let mut set = self.racy_set.lock().unwrap_or_else(|p| p.into_inner());
+        let mut order = self.racy_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if set.contains(&text) {
+            return false;
+        }
+        if order.len() >= RACY_STORE_CAPACITY
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        set.insert(text.clone());
+        order.push_back(text);
+        true
+    }
+}
+
+/// The `cnf.jkt` a token is bound to, read from a JWT whose signature was already verified;
+/// `None` for unbound and opaque tokens.
+pub fn bound_jkt(token: &str) -> Option<String> {
+    let claims = Jws::parse(token).ok()?.claims_lenient().ok()?;
+    claims.get("cnf")?.get("jkt")?.as_str().map(str::to_owned)
+}
+
+/// The `DPoP` header field values of a request, every field kept (check 1 counts them).
+pub fn proof_fields(headers: &axum::http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all("dpop")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
+fn failure(config: &Config, code: &'static str, why: String, nonce: Option<String>) -> AuthFailure {
+    let nonce = nonce.filter(|_| !config.faults.contains(&Fault::DpopNonceNoHeader));
+    AuthFailure::Dpop(DpopFailure {
+        code,
+        description: why,
+        nonce,
+    })
+}
+
+/// Checks the proof of a request made with `Authorization: DPoP <token>` whose token is
+/// otherwise valid (RFC 9449 §7.1): present, valid per §4.3, bound to the token.
+pub async fn check_proof(
+    state: &DpopState,
+    config: &Config,
+    method: &str,
+    token: &str,
+    fields: &[String],
+) -> Result<(), AuthFailure> {
+    let Some(proof) = validate_proof(state, config, method, token, fields)? else {
+        return Ok(());
+    };
+    let has = |f: Fault| config.faults.contains(&f);
+    let refuse = |why: &str| Err(failure(config, "invalid_dpop_proof", why.to_owned(), None));
+    if has(Fault::DpopAthPadded) && proof.ath.as_deref() != Some(&padded_ath(token)) {
+        return refuse("ath is not the (standard base64) hash of the token");
+    }
+    if has(Fault::DpopHtuExact) && proof.htu != state.endpoint {
+        return refuse("htu is not exactly the endpoint URL");
+    }
+    if has(Fault::DpopReplayRace) {
+        let key = format!("{}\n{}", proof.htu, proof.jti);
+        if !state.racy_check_then_insert(key).await {
+            return refuse("RFC 9449 §11.1: jti was already used (replayed proof)");
+        }
+    }
+    if has(Fault::DpopReplayByBytes) && !state.first_use_of_text(fields.join(",")) {
+        return refuse("this exact proof was already used");
+    }
+    Ok(())
+}
+
+/// SHA-256 of the token in standard base64 with padding (fault `dpop-ath-padded`).
+fn padded_ath(token: &str) -> String {
+    let mut text: String = mock_idp::jwk::access_token_hash(token)
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !text.len().is_multiple_of(4) {
+        text.push('=');
+    }
+    text
+}
+
+/// The synchronous part of `check_proof`: the §4.3 checks; `None` when a fault lets a request
+/// without a usable proof through.
+fn validate_proof(
+    state: &DpopState,
+    config: &Config,
+    method: &str,
+    token: &str,
+    fields: &[String],
+) -> Result<Option<ValidatedProof>, AuthFailure> {
+    let has = |f: Fault| config.faults.contains(&f);
+    let jkt = bound_jkt(token);
+    if jkt.is_none() && !has(Fault::DpopAcceptUnbound) {
+        return Err(failure(
+            config,
+            "invalid_token",
+            "the DPoP scheme needs a DPoP-bound token (cnf.jkt)".into(),
+            None,
+        ));
+    }
+    let mut values: Vec<&str> = fields.iter().map(String::as_str).collect();
+    if has(Fault::DpopFirstProofWins) {
+        values.truncate(1);
+        if let Some(first) = values.first_mut() {
+            *first = first.split(',').next().unwrap_or_default().trim();
+        }
+    }
+    let nonce_check = |n: &str| state.nonce_valid(config, n);
+    let mut ctx = RequestContext::new(method, &state.endpoint).with_access_token(token);
+    if let Some(jkt) = &jkt {
+        ctx = ctx.with_expected_jkt(jkt);
+    }
+    if config.dpop_nonce {
+        ctx = ctx.with_nonce(NonceCheck::Required(&nonce_check));
+    }
+    match state
+        .validator
+        .validate(&values, &ctx, mock_idp::unix_now())
+    {
+        Ok(proof) => Ok(Some(proof)),
+        Err(DpopError::MissingHeader | DpopError::Malformed(_))
+            if has(Fault::DpopProofOptional) =>
+        {
+            Ok(None)
+        }
+        Err(e @ (DpopError::NonceMissing | DpopError::NonceInvalid)) => Err(failure(
+            config,
+            e.error_code(),
+            e.message(),
+            Some(state.issue_nonce()),
+        )),
+        Err(e @ DpopError::JktMismatch { .. }) => {
+            Err(failure(config, "invalid_token", e.message(), None))
+        }
+        Err(e) => Err(failure(config, e.error_code(), e.message(), None)),
+    }
+}
+
+/// Whether DPoP is on at all.
+pub fn enabled(config: &Config) -> bool {
+    config.dpop != DpopMode::Off
+}
