@@ -14,7 +14,7 @@ cd "$root/fuzz"
 
 case "$sanitizer" in
   address) cargo fuzz build -O ;;                 # OSS-Fuzz: nightly, ASan (its default)
-  none | undefined | coverage) cargo fuzz build -O -s none ;;
+  none | undefined | coverage) cargo fuzz build -s none ;;   # as fuzz/run.sh: one build in CI
   *) cargo fuzz build -O -s "$sanitizer" ;;
 esac
 

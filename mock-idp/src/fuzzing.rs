@@ -79,6 +79,38 @@ pub fn fixed_verifier() -> &'static Verifier {
     })
 }
 
+/// JSON equality up to the last bit of non-integer numbers: serde_json's default float parser
+/// is not correctly rounded (the `float_roundtrip` feature is off), so `1.79e41` may come back
+/// one ULP away. Harmless for JOSE, which verifies the bytes received, never re-serialised ones.
+pub fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x == y || (x - y).abs() <= x.abs().max(y.abs()) * 1e-15,
+                _ => false,
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && same_json(va, vb))
+        }
+        _ => a == b,
+    }
+}
+
+fn assert_same_members(a: &[(String, Value)], b: &[(String, Value)]) {
+    let same = a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same_json(va, vb));
+    assert!(same, "members differ:\n  {a:?}\n  {b:?}");
+}
+
 fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
@@ -111,9 +143,8 @@ pub fn jws_compact(data: &[u8]) {
     assert_eq!(jws.signing_input(), format!("{h}.{p}").as_bytes());
     assert!(jws.header().duplicates().is_empty());
     let reparsed = JsonObject::parse(&jws.header().to_bytes()).expect("a header re-serialises");
-    assert_eq!(reparsed.members(), jws.header().members());
-    // Verification must not panic either; what it may accept is the access_token target's job.
-    let _ = fixed_verifier().verify(&jws);
+    assert_same_members(reparsed.members(), jws.header().members());
+    // Signature verification is the access_token target's job (it costs more than parsing).
     let _ = jws.claims();
 }
 
@@ -129,7 +160,7 @@ pub fn jose_header(data: &[u8]) {
     };
     let bytes = header.to_bytes();
     let back = JsonObject::parse(&bytes).expect("serialised object parses");
-    assert_eq!(back.members(), header.members());
+    assert_same_members(back.members(), header.members());
     // Top-level duplicates survive; nested objects are serde_json values (last member wins).
     let top_level = |o: &JsonObject| -> Vec<String> {
         let mut d: Vec<String> = o
@@ -167,7 +198,11 @@ pub fn jwk(data: &[u8]) {
         let thumbprint = jwk.thumbprint();
         assert_eq!(thumbprint.len(), 43, "SHA-256 in unpadded base64url");
         let back = Jwk::from_json(&jwk.to_json()).expect("a serialised JWK parses");
-        assert_eq!(back, jwk);
+        assert_eq!(back.key, jwk.key);
+        assert!(
+            same_json(&back.to_json(), &jwk.to_json()),
+            "{back:?} != {jwk:?}"
+        );
         assert_eq!(back.thumbprint(), thumbprint);
         let public = jwk.to_public();
         assert_eq!(public.thumbprint(), thumbprint);
@@ -346,10 +381,10 @@ pub fn round_trip(data: &[u8]) {
     }
     let token = spec.mint(key);
     let jws = Jws::parse_with(&token, &ParseOptions::lenient()).expect("a minted token parses");
-    assert_eq!(jws.header().members(), spec.final_header(key).members());
-    assert_eq!(
+    assert_same_members(jws.header().members(), spec.final_header(key).members());
+    assert_same_members(
         jws.claims_lenient().expect("claims parse").members(),
-        claims.members()
+        claims.members(),
     );
     let controls_key = ["alg", "kid", "crit"].iter().any(|n| header.contains(n));
     if !controls_key {

@@ -525,6 +525,12 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             say!("  issuer      {}", trusted.issuer);
             say!("  jwks_uri    {}", trusted.jwks_uri);
             say!("  audience    its own resource identifier (override with --audience)");
+            let second = idp.urls(IssuerKind::Second);
+            say!(
+                "Optionally also trust {} (JWKS {}) to run rs.token.multi-as-isolation.",
+                second.issuer,
+                second.jwks_uri
+            );
             (
                 target.clone(),
                 Arc::new(idp),

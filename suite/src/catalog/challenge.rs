@@ -358,6 +358,14 @@ fn syntax_rules(
     rules
 }
 
+/// The origin of a URL (`scheme://host:port`), if it has one.
+fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|u| u.has_host())
+        .map(|u| u.origin().ascii_serialization())
+}
+
 fn syntax(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let mut assertions = Vec::new();
@@ -379,12 +387,17 @@ fn syntax(ctx: &Context) -> CheckFuture<'_> {
             }
             evidence.push(exchange);
         }
-        // The run-wide part: challenges other requests of the run received.
+        // The run-wide part: challenges other requests to the target's origin received (an
+        // authorization server's challenges are not the target's).
+        let target_origin = origin_of(&ctx.endpoint);
         let mut elsewhere = 0;
         for seen in ctx.driver.challenges_seen() {
             let (Ok(r), false) = (&seen.exchange.response, judged.contains(&seen.values)) else {
                 continue;
             };
+            if target_origin.is_none() || origin_of(&seen.exchange.request.url) != target_origin {
+                continue;
+            }
             let stimulus = format!(
                 "{} {} (seen elsewhere in the run)",
                 seen.exchange.request.method, seen.exchange.request.url

@@ -163,7 +163,7 @@ fn assertion(level: Level, requirement: &str, holds: bool, actual: String) -> ex
 }
 
 async fn required_consistent(ctx: &Context) -> Outcome {
-    if let Some(o) = applicability(ctx) {
+    if let Some(o) = applicability(ctx).await {
         return o;
     }
     let Some(fx) = fixture(ctx) else {
@@ -192,7 +192,7 @@ async fn required_consistent(ctx: &Context) -> Outcome {
 }
 
 async fn challenge_shape(ctx: &Context) -> Outcome {
-    if let Some(o) = applicability(ctx) {
+    if let Some(o) = applicability(ctx).await {
         return o;
     }
     let Some(fx) = fixture(ctx) else {

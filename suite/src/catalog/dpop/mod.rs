@@ -24,7 +24,7 @@ use mock_idp::keys::SigningKey;
 
 use crate::catalog::rfc;
 use crate::check::{CheckMeta, Need, Outcome, SpecRef};
-use crate::engine::calibrate::{judge, negative_control};
+use crate::engine::calibrate::{judge, negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::Check;
@@ -232,21 +232,27 @@ pub(crate) const fn at(mut meta: CheckMeta, level: Level) -> CheckMeta {
     meta
 }
 
-/// NotEvaluated without minted tokens, Skip when the target does not advertise DPoP.
-pub(crate) fn applicability(ctx: &Context) -> Option<Outcome> {
+/// NotEvaluated without minted tokens; Skip when the target does not advertise DPoP, but
+/// only once the Bearer positive control shows it takes `V` (a target that refuses
+/// everything cannot be judged at all: Error, never Skip).
+pub(crate) async fn applicability(ctx: &Context) -> Option<Outcome> {
     if ctx.idp.is_none() {
         return Some(Outcome::new(
             Verdict::NotEvaluated,
             "needs DPoP-bound tokens minted by the embedded mock IdP, which the target must trust",
         ));
     }
-    if !ctx.dpop_advertised() {
-        return Some(Outcome::new(
-            Verdict::Skip,
-            "the target does not advertise DPoP (no DPoP challenge, no PRM DPoP members)",
-        ));
+    if ctx.dpop_advertised() {
+        return None;
     }
-    None
+    if let Err(o) = positive_control(ctx).await {
+        return Some(o);
+    }
+    Some(Outcome::new(
+        Verdict::Skip,
+        "the target takes Bearer tokens and does not advertise DPoP (no DPoP challenge, no PRM \
+         DPoP members)",
+    ))
 }
 
 /// `Vd` for `K_c`.
@@ -386,7 +392,7 @@ pub(crate) async fn run_stimuli(
 }
 
 async fn run_row(ctx: &Context, row: &Row) -> Outcome {
-    if let Some(o) = applicability(ctx) {
+    if let Some(o) = applicability(ctx).await {
         return o;
     }
     let Some(fx) = fixture(ctx) else {

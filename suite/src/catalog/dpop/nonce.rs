@@ -59,7 +59,7 @@ async fn without_nonce(ctx: &Context, fx: &Fixture) -> Exchange {
 
 /// The first exchange, or why the check does not apply (Skip) or cannot be judged.
 async fn demanded(ctx: &Context) -> Result<(Fixture, Exchange, String), Outcome> {
-    if let Some(o) = applicability(ctx) {
+    if let Some(o) = applicability(ctx).await {
         return Err(o);
     }
     let Some(fx) = fixture(ctx) else {

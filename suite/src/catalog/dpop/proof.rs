@@ -576,7 +576,7 @@ pub const ROWS: &[Row] = &[
 
 /// rs.dpop.valid: every advertised algorithm, and a token from the IdP's token endpoint.
 async fn valid(ctx: &Context) -> Outcome {
-    if let Some(o) = applicability(ctx) {
+    if let Some(o) = applicability(ctx).await {
         return o;
     }
     if let Err(o) = crate::engine::calibrate::negative_control(ctx).await {

@@ -175,7 +175,7 @@ fn fresh(ctx: &Context, fx: &Fixture) -> mock_idp::dpop::ProofBuilder {
 }
 
 async fn prepared(ctx: &Context) -> Result<Fixture, Outcome> {
-    if let Some(o) = applicability(ctx) {
+    if let Some(o) = applicability(ctx).await {
         return Err(o);
     }
     let Some(fx) = fixture(ctx) else {
