@@ -492,7 +492,7 @@ impl DpopValidator {
             return Err(DpopError::AlgNone(name.to_owned()));
         }
         // MAC algorithms, registered or not (HS256, hs512, …).
-        if name.len() > 2 && name[..2].eq_ignore_ascii_case("HS") {
+        if name.len() > 2 && name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("HS")) {
             return Err(DpopError::AlgSymmetric(name.to_owned()));
         }
         let alg =
