@@ -134,6 +134,17 @@ fn describe(resp: &RecordedResponse) -> String {
     format!("HTTP {} with {rpc}", resp.status)
 }
 
+/// [MUST] the refusal is a 401 (every 401 bundle shares this part).
+fn status_is_401(g: &mut Grade, resp: &RecordedResponse) {
+    g.check(
+        Part::Status,
+        Level::Must,
+        "status is 401",
+        resp.status == 401,
+        format!("HTTP {}", resp.status),
+    );
+}
+
 /// The common part of every refusal: never accepted, never 5xx (spec §0.4 rules).
 fn refusal_basics(g: &mut Grade, resp: &RecordedResponse) {
     g.check(
@@ -180,13 +191,7 @@ fn bearer_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
 pub fn unauthenticated(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
-    g.check(
-        Part::Status,
-        Level::Must,
-        "status is 401",
-        resp.status == 401,
-        format!("HTTP {}", resp.status),
-    );
+    status_is_401(&mut g, resp);
     let (challenge, seen) = bearer_challenge(resp);
     g.check(
         Part::Challenge,
@@ -225,13 +230,7 @@ pub fn unauthenticated(resp: &RecordedResponse) -> Grade {
 pub fn invalid_token(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
-    g.check(
-        Part::Status,
-        Level::Must,
-        "status is 401",
-        resp.status == 401,
-        format!("HTTP {}", resp.status),
-    );
+    status_is_401(&mut g, resp);
     let (challenge, seen) = bearer_challenge(resp);
     g.check(
         Part::Challenge,
@@ -414,13 +413,7 @@ pub fn dpop_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
 fn dpop_refusal(resp: &RecordedResponse, codes: &[&str]) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
-    g.check(
-        Part::Status,
-        Level::Must,
-        "status is 401",
-        resp.status == 401,
-        format!("HTTP {}", resp.status),
-    );
+    status_is_401(&mut g, resp);
     let (challenge, seen) = dpop_challenge(resp);
     g.check(
         Part::Challenge,
@@ -487,13 +480,7 @@ pub fn dpop_invalid_or_malformed(resp: &RecordedResponse) -> Grade {
 pub fn token_or_dpop_refusal(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
-    g.check(
-        Part::Status,
-        Level::Must,
-        "status is 401",
-        resp.status == 401,
-        format!("HTTP {}", resp.status),
-    );
+    status_is_401(&mut g, resp);
     let (challenge, seen) = bearer_challenge(resp);
     g.check(
         Part::Challenge,
@@ -505,26 +492,12 @@ pub fn token_or_dpop_refusal(resp: &RecordedResponse) -> Grade {
     g
 }
 
-/// Whether a value is `1*NQCHAR` (RFC 9449 §8.1: %x21 / %x23-5B / %x5D-7E).
-pub fn is_nqchar(value: &str) -> bool {
-    !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-}
-
 /// [N] nonce demanded: 401, a DPoP challenge with `error="use_dpop_nonce"`, exactly one
 /// `DPoP-Nonce` header of NQCHAR (MUST, RFC 9449 §8, §8.1), not cacheable (SHOULD, §8.2).
 pub fn dpop_nonce_demanded(resp: &RecordedResponse) -> Grade {
     let mut g = Grade::default();
     refusal_basics(&mut g, resp);
-    g.check(
-        Part::Status,
-        Level::Must,
-        "status is 401",
-        resp.status == 401,
-        format!("HTTP {}", resp.status),
-    );
+    status_is_401(&mut g, resp);
     let (challenge, seen) = dpop_challenge(resp);
     g.check(
         Part::ErrorCode,
@@ -540,7 +513,7 @@ pub fn dpop_nonce_demanded(resp: &RecordedResponse) -> Grade {
         Part::DpopNonce,
         Level::Must,
         "exactly one DPoP-Nonce header, its value 1*NQCHAR",
-        nonces.len() == 1 && is_nqchar(nonces[0]),
+        nonces.len() == 1 && crate::wire::oauth::is_valid_dpop_nonce(nonces[0]),
         format!("{} DPoP-Nonce field(s): {nonces:?}", nonces.len()),
     );
     let no_store = resp
