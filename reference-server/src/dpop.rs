@@ -22,7 +22,8 @@ use mock_idp::dpop::{
 use mock_idp::jws::Jws;
 
 use crate::config::{Config, DpopMode};
-use crate::credentials::{AuthFailure, DpopFailure};
+use crate::credentials::{AuthFailure, DpopFailure, Principal};
+use crate::server::Shared;
 use crate::fault::Fault;
 
 /// How long an issued nonce is honoured, seconds.
@@ -44,6 +45,11 @@ pub struct DpopState {
     nonces: Mutex<VecDeque<(String, i64)>>,
     racy_seen: Mutex<VecDeque<String>>,
     racy_set: Mutex<HashSet<String>>,
+    /// Fault `dpop-nonce-downgrade`: the key thumbprints a nonce was issued to.
+    nonce_issued_to: Mutex<HashSet<String>>,
+    /// Fault `dpop-trust-jku`: checks everything but the signature, which is verified with
+    /// the fetched key beforehand.
+    jku_validator: DpopValidator,
 }
 
 /// The validator settings a server with these faults uses.
@@ -61,6 +67,12 @@ fn validator_config(config: &Config) -> ValidatorConfig {
         // Checked in `check_proof` against the wrong encoding instead.
         (Fault::DpopAthPadded, SkippedCheck::Ath),
         (Fault::DpopIgnoreJkt, SkippedCheck::Jkt),
+        // Compared in `check_proof` over every jwk member instead.
+        (Fault::DpopThumbprintAllMembers, SkippedCheck::Jkt),
+        // Compared in `check_proof` with a trailing slash forgiven instead.
+        (Fault::DpopHtuTrailingSlash, SkippedCheck::Htu),
+        (Fault::DpopIgnoreExp, SkippedCheck::ExpNbf),
+        (Fault::DpopJtiUnchecked, SkippedCheck::JtiBounds),
     ] {
         if has(fault) {
             skipped.push(check);
@@ -83,6 +95,11 @@ fn validator_config(config: &Config) -> ValidatorConfig {
             .collect(),
         replay_capacity: if no_cache { 0 } else { 65_536 },
         iat_future_secs: if has(Fault::DpopIatNoFuture) { 2 } else { 300 },
+        max_proof_bytes: if has(Fault::DpopJtiUnchecked) {
+            1 << 20
+        } else {
+            ValidatorConfig::default().max_proof_bytes
+        },
         skipped,
         ..ValidatorConfig::default()
     }
@@ -96,6 +113,11 @@ impl DpopState {
             nonces: Mutex::new(VecDeque::new()),
             racy_seen: Mutex::new(VecDeque::new()),
             racy_set: Mutex::new(HashSet::new()),
+            nonce_issued_to: Mutex::new(HashSet::new()),
+            jku_validator: DpopValidator::new(ValidatorConfig {
+                skipped: vec![SkippedCheck::Signature],
+                ..validator_config(config)
+            }),
         }
     }
 
@@ -210,17 +232,62 @@ fn failure(config: &Config, code: &'static str, why: String, nonce: Option<Strin
 /// Checks the proof of a request made with `Authorization: DPoP <token>` whose token is
 /// otherwise valid (RFC 9449 §7.1): present, valid per §4.3, bound to the token.
 pub async fn check_proof(
-    state: &DpopState,
-    config: &Config,
+    shared: &Shared,
     method: &str,
+    query: Option<&str>,
     token: &str,
     fields: &[String],
 ) -> Result<(), AuthFailure> {
-    let Some(proof) = validate_proof(state, config, method, token, fields)? else {
-        return Ok(());
-    };
+    let (state, config) = (&shared.dpop, &shared.config);
     let has = |f: Fault| config.faults.contains(&f);
     let refuse = |why: &str| Err(failure(config, "invalid_dpop_proof", why.to_owned(), None));
+    let jku_verified = if has(Fault::DpopTrustJku) {
+        verify_with_jku(shared, fields).await?
+    } else {
+        false
+    };
+    let Some(proof) = validate_proof(state, config, method, token, fields, jku_verified)? else {
+        return Ok(());
+    };
+    let parts = fields.first().and_then(|f| Jws::parse(f).ok());
+    let claims = parts.as_ref().and_then(|p| p.claims_lenient().ok());
+    if has(Fault::DpopStrictMembers)
+        && let (Some(jws), Some(claims)) = (&parts, &claims)
+    {
+        let header_ok = jws
+            .header()
+            .members()
+            .iter()
+            .all(|(n, _)| ["typ", "alg", "jwk"].contains(&n.as_str()));
+        let claims_ok = claims.members().iter().all(|(n, _)| {
+            ["jti", "htm", "htu", "iat", "ath", "nonce"].contains(&n.as_str())
+        });
+        if !header_ok || !claims_ok {
+            return refuse("the proof carries members RFC 9449 does not define");
+        }
+    }
+    if has(Fault::DpopThumbprintAllMembers)
+        && all_members_thumbprint(&proof.jwk.to_json()) != bound_jkt(token).unwrap_or_default()
+    {
+        return Err(failure(
+            config,
+            "invalid_token",
+            "the proof key is not the key the token is bound to".into(),
+            None,
+        ));
+    }
+    if has(Fault::DpopHtuTrailingSlash) {
+        let htu = claims.as_ref().and_then(|c| c.get_str("htu")).unwrap_or_default();
+        let trimmed = |u: &str| {
+            mock_idp::dpop::htu::normalize(u).map(|n| n.trim_end_matches('/').to_owned())
+        };
+        if trimmed(htu).ok() != trimmed(&state.endpoint).ok() {
+            return refuse("htu does not name this endpoint");
+        }
+    }
+    if has(Fault::DpopHtuQueryStrict) && (query.is_some() || proof.htu.contains(['?', '#'])) {
+        return refuse("htu is not exactly this request's URI");
+    }
     if has(Fault::DpopAthPadded) && proof.ath.as_deref() != Some(&padded_ath(token)) {
         return refuse("ath is not the (standard base64) hash of the token");
     }
@@ -263,6 +330,7 @@ fn validate_proof(
     method: &str,
     token: &str,
     fields: &[String],
+    jku_verified: bool,
 ) -> Result<Option<ValidatedProof>, AuthFailure> {
     let has = |f: Fault| config.faults.contains(&f);
     let jkt = bound_jkt(token);
@@ -273,6 +341,11 @@ fn validate_proof(
             "the DPoP scheme needs a DPoP-bound token (cnf.jkt)".into(),
             None,
         ));
+    }
+    // Fault `dpop-500-on-non-string-member`: a typed decoding of the proof that crashes on a
+    // member of an unexpected JSON type (reached only with a valid bound token).
+    if has(Fault::Dpop500OnNonStringMember) && fields.iter().any(|f| has_mistyped_member(f)) {
+        return Err(AuthFailure::Crash);
     }
     let mut values: Vec<&str> = fields.iter().map(String::as_str).collect();
     if has(Fault::DpopFirstProofWins) {
@@ -286,25 +359,48 @@ fn validate_proof(
     if let Some(jkt) = &jkt {
         ctx = ctx.with_expected_jkt(jkt);
     }
-    if config.dpop_nonce {
+    // Fault `dpop-nonce-downgrade`: a key that was issued a nonce may leave it out.
+    let downgraded = has(Fault::DpopNonceDowngrade)
+        && jkt.as_ref().is_some_and(|k| {
+            state
+                .nonce_issued_to
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(k)
+        })
+        && !fields.first().is_some_and(|f| carries_claim(f, "nonce"));
+    if config.dpop_nonce && !downgraded {
         ctx = ctx.with_nonce(NonceCheck::Required(&nonce_check));
     }
-    match state
-        .validator
-        .validate(&values, &ctx, mock_idp::unix_now())
-    {
+    let validator = if jku_verified {
+        &state.jku_validator
+    } else {
+        &state.validator
+    };
+    match validator.validate(&values, &ctx, mock_idp::unix_now()) {
         Ok(proof) => Ok(Some(proof)),
         Err(DpopError::MissingHeader | DpopError::Malformed(_))
             if has(Fault::DpopProofOptional) =>
         {
             Ok(None)
         }
-        Err(e @ (DpopError::NonceMissing | DpopError::NonceInvalid)) => Err(failure(
-            config,
-            e.error_code(),
-            e.message(),
-            Some(state.issue_nonce()),
-        )),
+        Err(e @ (DpopError::NonceMissing | DpopError::NonceInvalid)) => {
+            if has(Fault::DpopNonceDowngrade)
+                && let Some(k) = &jkt
+            {
+                state
+                    .nonce_issued_to
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(k.clone());
+            }
+            Err(failure(
+                config,
+                e.error_code(),
+                e.message(),
+                Some(state.issue_nonce()),
+            ))
+        }
         Err(e @ DpopError::JktMismatch { .. }) => {
             Err(failure(config, "invalid_token", e.message(), None))
         }
@@ -312,7 +408,101 @@ fn validate_proof(
     }
 }
 
+/// A proof member of a type a typed decoder does not expect (fault
+/// `dpop-500-on-non-string-member`): `typ`, `alg`, `jti`, `htm`, `htu`, `ath`, `nonce` not a
+/// string, `iat` not a number, `jwk` not an object. Unparseable proofs are not "mistyped".
+fn has_mistyped_member(proof: &str) -> bool {
+    let Ok(jws) = Jws::parse(proof) else {
+        return false;
+    };
+    let Ok(claims) = jws.claims_lenient() else {
+        return false;
+    };
+    let wrong =
+        |obj: &mock_idp::json::JsonObject, name: &str, ok: fn(&serde_json::Value) -> bool| {
+            obj.get(name).is_some_and(|v| !ok(v))
+        };
+    ["typ", "alg"]
+        .iter()
+        .any(|n| wrong(jws.header(), n, serde_json::Value::is_string))
+        || wrong(jws.header(), "jwk", serde_json::Value::is_object)
+        || ["jti", "htm", "htu", "ath", "nonce"]
+            .iter()
+            .any(|n| wrong(&claims, n, serde_json::Value::is_string))
+        || wrong(&claims, "iat", serde_json::Value::is_number)
+}
+
 /// Whether DPoP is on at all.
 pub fn enabled(config: &Config) -> bool {
     config.dpop != DpopMode::Off
+}
+
+/// Whether a proof's claims hold `name` (any value).
+fn carries_claim(proof: &str, name: &str) -> bool {
+    Jws::parse(proof)
+        .ok()
+        .and_then(|j| j.claims_lenient().ok())
+        .is_some_and(|c| c.contains(name))
+}
+
+/// Fault `dpop-thumbprint-all-members`: SHA-256 over every member of the JWK, sorted, where
+/// RFC 7638 §3.2 takes only the required ones.
+fn all_members_thumbprint(jwk: &serde_json::Value) -> String {
+    let sorted: std::collections::BTreeMap<&String, &serde_json::Value> = jwk
+        .as_object()
+        .map(|o| o.iter().collect())
+        .unwrap_or_default();
+    let text = serde_json::to_string(&sorted).unwrap_or_default();
+    mock_idp::jwk::access_token_hash(&text)
+}
+
+/// Fault `dpop-trust-jku`: when the proof names a loopback `jku`, fetch it and verify the
+/// signature with its keys. `Ok(true)`: verified that way (the embedded jwk is not used for
+/// the signature); `Ok(false)`: no jku, the normal path applies.
+async fn verify_with_jku(shared: &Shared, fields: &[String]) -> Result<bool, AuthFailure> {
+    let Some(jws) = fields.first().and_then(|f| Jws::parse(f).ok()) else {
+        return Ok(false);
+    };
+    let Some(jku) = jws.header().get_str("jku").map(str::to_owned) else {
+        return Ok(false);
+    };
+    let refuse = |why: String| failure(&shared.config, "invalid_dpop_proof", why, None);
+    if !crate::jwks::is_loopback_url(&jku) {
+        return Err(refuse("jku is not reachable".into()));
+    }
+    let alg = jws
+        .header()
+        .get_str("alg")
+        .and_then(Algorithm::from_name)
+        .ok_or_else(|| refuse("unknown alg".into()))?;
+    let keys = crate::jwks::fetch_keys(&shared.http, &jku)
+        .await
+        .map_err(|e| refuse(format!("jku: {e}")))?;
+    let verified = keys.iter().any(|k| {
+        k.fits(alg)
+            && k.verify(alg, jws.signing_input(), jws.signature(), false)
+                .is_ok()
+    });
+    if verified {
+        Ok(true)
+    } else {
+        Err(refuse("the signature does not verify with the jku keys".into()))
+    }
+}
+
+/// Fault `dpop-proof-as-token`: a JWT whose header embeds a `jwk` and verifies with it is a
+/// self-contained token (the subject is the key's thumbprint).
+pub fn proof_as_token(shared: &Shared, token: &str) -> Option<Principal> {
+    let jws = Jws::parse(token).ok()?;
+    let jwk = mock_idp::jwk::Jwk::from_json(jws.header().get("jwk")?).ok()?;
+    let alg = Algorithm::from_name(jws.header().get_str("alg")?)?;
+    mock_idp::keys::VerifyingKey::from_jwk(&jwk.to_public())
+        .ok()?
+        .verify(alg, jws.signing_input(), jws.signature(), false)
+        .ok()?;
+    Some(Principal {
+        subject: jwk.thumbprint(),
+        scopes: [shared.config.base_scope.clone()].into(),
+        token: None,
+    })
 }

@@ -97,6 +97,7 @@ faults! {
     AcceptInactive = "accept-inactive": "never reads introspection active and checks claims only when present",
     IntrospectionFailOpen = "introspection-fail-open": "accepts the token when introspection fails",
     Error500OnLongKid = "error-500-on-long-kid": "answers 500 to a token whose kid header is longer than 64 bytes (the network fuzzer's demonstration)",
+    Error500OnNullClaim = "error-500-on-null-claim": "answers 500 to a validly signed token with a claim whose value is JSON null (a typed-decoding crash; the claims fuzzer's demonstration)",
     // §1.5 JWT attacks
     AcceptAlgNone = "accept-alg-none": "accepts unsigned tokens (alg none, any spelling)",
     SkipSignature = "skip-signature": "never verifies signatures",
@@ -151,6 +152,16 @@ faults! {
     DpopReplayByBytes = "dpop-replay-by-bytes": "detects replays by the proof's exact text, not by jti (a re-signed proof passes)",
     DpopSchemeCaseSensitive = "dpop-scheme-case-sensitive": "accepts only the exact spelling DPoP as auth-scheme",
     DpopAlgsUnenforced = "dpop-algs-unenforced": "verifies proofs of any asymmetric algorithm it can, not only those it advertises (ES512 passes)",
+    Dpop500OnNonStringMember = "dpop-500-on-non-string-member": "answers 500 to a proof with a member of an unexpected JSON type (typ, alg, jti, htm, htu, ath, nonce not a string; iat not a number; jwk not an object) for a valid bound token (the DPoP fuzzer's demonstration)",
+    DpopIgnoreExp = "dpop-ignore-exp": "never reads a proof's exp or nbf (an expired proof passes)",
+    DpopStrictMembers = "dpop-strict-members": "refuses proofs carrying header parameters or claims beyond those RFC 9449 defines (exp, nbf, x-foo, tx_id)",
+    DpopJtiUnchecked = "dpop-jti-unchecked": "takes any string jti, empty or 64 KB long, in proofs of any size",
+    DpopThumbprintAllMembers = "dpop-thumbprint-all-members": "hashes every jwk member into the key thumbprint, not just the RFC 7638 required ones (a jwk with kid or use no longer matches cnf.jkt)",
+    DpopTrustJku = "dpop-trust-jku": "fetches the JWKS a proof's jku names and verifies the proof with its key instead of the embedded jwk",
+    DpopProofAsToken = "dpop-proof-as-token": "takes a JWT whose header embeds a jwk as a self-contained access token verified with that key, so a DPoP proof passes as a token",
+    DpopNonceDowngrade = "dpop-nonce-downgrade": "with nonces on, demands a nonce from a key only until it has issued that key one; later proofs without a nonce pass",
+    DpopHtuQueryStrict = "dpop-htu-query-strict": "compares htu and the request URI including query and fragment",
+    DpopHtuTrailingSlash = "dpop-htu-trailing-slash": "takes an htu with a trailing slash as the endpoint",
 }
 
 impl fmt::Display for Fault {

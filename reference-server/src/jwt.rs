@@ -81,6 +81,11 @@ async fn validate_at_depth(
         jws.claims()
     }
     .map_err(|e| AuthFailure::invalid(format!("claims: {e}")))?;
+    // Fault `error-500-on-null-claim`: a typed decoding of the verified claims that crashes on
+    // a JSON null (only validly signed tokens get here, so only the claims fuzzer finds it).
+    if shared.has(Fault::Error500OnNullClaim) && claims.members().iter().any(|(_, v)| v.is_null()) {
+        return Err(AuthFailure::Crash);
+    }
     let mut principal = check_claims(shared, &claims)?;
     principal.token = Some(token.to_owned());
     Ok(principal)

@@ -63,6 +63,11 @@ pub async fn authenticate(
             Ok(principal)
         }
         Scheme::Dpop => {
+            if shared.has(Fault::DpopProofAsToken)
+                && let Some(principal) = dpop::proof_as_token(shared, &token)
+            {
+                return Ok(principal);
+            }
             // A bad token under the DPoP scheme is answered in a DPoP challenge.
             let principal = validated.map_err(|failure| match failure {
                 AuthFailure::Invalid(why) => AuthFailure::Dpop(DpopFailure {
@@ -73,7 +78,7 @@ pub async fn authenticate(
                 other => other,
             })?;
             let fields = dpop::proof_fields(req.headers);
-            dpop::check_proof(&shared.dpop, &shared.config, req.method, &token, &fields).await?;
+            dpop::check_proof(shared, req.method, req.query, &token, &fields).await?;
             Ok(principal)
         }
     }

@@ -81,7 +81,12 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
         &[Fault::AcceptCritUnknown, Fault::LaxCrit],
     ),
     // A proof whose alg is never checked may use any algorithm.
-    (Fault::DpopSkipSignature, &[Fault::DpopAlgsUnenforced]),
+    (
+        Fault::DpopSkipSignature,
+        &[Fault::DpopAlgsUnenforced, Fault::DpopTrustJku],
+    ),
+    // A verifier that never reads htu forgives a trailing slash too.
+    (Fault::DpopIgnoreHtu, &[Fault::DpopHtuTrailingSlash]),
 ];
 
 fn overlaps(server: Fault, probe: Fault) -> bool {
@@ -432,6 +437,17 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
         Fault::Error500OnLongKid => {
             // A parseable token whose kid is one byte over the limit.
             let token = env.mint(&v.clone().kid(&"k".repeat(65)));
+            env.post(&s.mcp_url())
+                .bearer(&token)
+                .json(initialize())
+                .send()
+                .await
+                .status
+                == StatusCode::INTERNAL_SERVER_ERROR
+        }
+        Fault::Error500OnNullClaim => {
+            // A validly signed token with one claim set to null.
+            let token = env.mint(&v.clone().claim("sub", Value::Null));
             env.post(&s.mcp_url())
                 .bearer(&token)
                 .json(initialize())
@@ -901,12 +917,86 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .await;
             dpop_calibrated(env, &d).await && !lower.accepted()
         }
+        Fault::Dpop500OnNonStringMember => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).claim("htm", 0).sign(dpop_key());
+            dpop_send(env, &d, &token, &[proof]).await.status == StatusCode::INTERNAL_SERVER_ERROR
+        }
         Fault::DpopAlgsUnenforced => {
             let d = dpop_server(env, faults, false).await;
             let es512 = dpop_es512_key();
             let token = dpop_bound(env, &d, es512);
             let proof = dpop_proof(&d, &token).sign(es512);
             dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[proof]).await.accepted()
+        }
+        Fault::DpopIgnoreExp => {
+            dpop_accepts_variant(env, faults, |p| p.claim("exp", unix_now() - 60)).await
+        }
+        Fault::DpopStrictMembers => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let extra = dpop_proof(&d, &token)
+                .header("x-foo", "bar")
+                .claim("tx_id", "t-1")
+                .sign(dpop_key());
+            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[extra]).await.accepted()
+        }
+        Fault::DpopJtiUnchecked => dpop_accepts_variant(env, faults, |p| p.empty_jti()).await,
+        Fault::DpopThumbprintAllMembers => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let mut jwk = mock_idp::dpop::proof::minimal_public_jwk(dpop_key()).to_json();
+            jwk["kid"] = json!("k-1");
+            jwk["use"] = json!("sig");
+            let proof = dpop_proof(&d, &token).header("jwk", jwk).sign(dpop_key());
+            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[proof]).await.accepted()
+        }
+        Fault::DpopTrustJku => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let rogue = env.idp.signing_key(IssuerKind::Rogue);
+            // Signed by the key the jku serves; the embedded jwk stays the bound one.
+            let proof = dpop_proof(&d, &token)
+                .header("jku", format!("{}/rogue-jwks", env.harness_url))
+                .alg(rogue.alg().name())
+                .signed_by(rogue)
+                .sign(dpop_key());
+            dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[proof]).await.accepted()
+        }
+        Fault::DpopProofAsToken => {
+            let d = dpop_server(env, faults, false).await;
+            let proof = dpop_proof(&d, "no-token").sign(dpop_key());
+            dpop_calibrated(env, &d).await
+                && dpop_send(env, &d, &proof, std::slice::from_ref(&proof))
+                    .await
+                    .accepted()
+        }
+        Fault::DpopNonceDowngrade => {
+            let d = dpop_server(env, faults, true).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let without = dpop_proof(&d, &token).sign(dpop_key());
+            dpop_nonce_calibrated(env, &d).await
+                && dpop_send(env, &d, &token, &[without]).await.accepted()
+        }
+        Fault::DpopHtuQueryStrict => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            let with_query = env
+                .post(&format!("{}?x=1", d.mcp_url()))
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .json(initialize())
+                .send()
+                .await;
+            dpop_calibrated(env, &d).await && !with_query.accepted()
+        }
+        Fault::DpopHtuTrailingSlash => {
+            dpop_accepts_variant(env, faults, |p| {
+                p.htu_variant(mock_idp::dpop::HtuVariant::TrailingSlash)
+            })
+            .await
         }
     }
 }

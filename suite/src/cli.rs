@@ -59,23 +59,51 @@ pub enum Command {
     /// or left unanswered; a violation is shrunk to a minimal input and reported.
     Fuzz(crate::netfuzz::cli::FuzzArgs),
     /// Serve the reference MCP server (compliant, or with fault profiles) until interrupted.
-    DemoServer {
-        /// Address to bind (loopback by default).
-        #[arg(long, default_value = "127.0.0.1:9500", value_parser = parse_listen)]
-        listen: SocketAddr,
-        /// Issuer whose tokens are accepted (exact `iss`).
-        #[arg(long)]
-        issuer: String,
-        /// JWKS URL of the issuer; default: read from its RFC 8414 / OpenID metadata.
-        #[arg(long)]
-        jwks_uri: Option<String>,
-        /// Resource identifier expected in `aud`; default the MCP endpoint URL.
-        #[arg(long)]
-        resource: Option<String>,
-        /// A fault profile to switch on (repeatable); `--fault list` prints them.
-        #[arg(long = "fault")]
-        faults: Vec<String>,
-    },
+    DemoServer(DemoServerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoServerArgs {
+    /// Address to bind (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:9500", value_parser = parse_listen)]
+    listen: SocketAddr,
+    /// Issuer whose tokens are accepted (exact `iss`).
+    #[arg(long)]
+    issuer: String,
+    /// JWKS URL of the issuer; default: read from its RFC 8414 / OpenID metadata.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// Resource identifier expected in `aud`; default the MCP endpoint URL.
+    #[arg(long)]
+    resource: Option<String>,
+    /// DPoP (RFC 9449): off (Bearer only), optional (both schemes, as the embedded demo), or
+    /// required (DPoP-bound tokens only).
+    #[arg(long, value_enum, default_value_t = DemoDpop::Optional)]
+    dpop: DemoDpop,
+    /// With DPoP on, demand a server nonce in every proof (RFC 9449 §9).
+    #[arg(long)]
+    dpop_nonce: bool,
+    /// A fault profile to switch on (repeatable); `--fault list` prints them.
+    #[arg(long = "fault")]
+    faults: Vec<String>,
+}
+
+/// `demo-server --dpop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoDpop {
+    Off,
+    Optional,
+    Required,
+}
+
+impl From<DemoDpop> for reference_server::DpopMode {
+    fn from(mode: DemoDpop) -> Self {
+        match mode {
+            DemoDpop::Off => Self::Off,
+            DemoDpop::Optional => Self::Optional,
+            DemoDpop::Required => Self::Required,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -292,25 +320,20 @@ fn run(cli: Cli) -> Result<u8, String> {
             );
             Ok(exit::SUCCESS)
         }
-        Command::DemoServer {
-            listen,
-            issuer,
-            jwks_uri,
-            resource,
-            faults,
-        } => {
-            if faults.iter().any(|f| f == "list") {
+        Command::DemoServer(args) => {
+            if args.faults.iter().any(|f| f == "list") {
                 for fault in Fault::ALL {
                     say!("{:<24} {}", fault.name(), fault.description());
                 }
                 return Ok(exit::SUCCESS);
             }
-            let faults = faults
+            let faults = args
+                .faults
                 .iter()
                 .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
                 .collect::<Result<_, _>>()?;
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            runtime.block_on(serve_demo(listen, issuer, jwks_uri, resource, faults))?;
+            runtime.block_on(serve_demo(args, faults))?;
             Ok(exit::SUCCESS)
         }
         Command::Idp(IdpCommand::Serve {
@@ -420,19 +443,19 @@ async fn discover_jwks_uri(issuer: &str) -> Result<String, String> {
 }
 
 async fn serve_demo(
-    listen: SocketAddr,
-    issuer: String,
-    jwks_uri: Option<String>,
-    resource: Option<String>,
+    args: DemoServerArgs,
     faults: std::collections::BTreeSet<Fault>,
 ) -> Result<(), String> {
-    let jwks_uri = match jwks_uri {
+    let issuer = args.issuer;
+    let jwks_uri = match args.jwks_uri {
         Some(u) => u,
         None => discover_jwks_uri(&issuer).await?,
     };
     let mut config = DemoConfig::new(&issuer, &jwks_uri);
-    config.listen = listen;
-    config.resource = resource;
+    config.listen = args.listen;
+    config.resource = args.resource;
+    config.dpop = args.dpop.into();
+    config.dpop_nonce = args.dpop_nonce && args.dpop != DemoDpop::Off;
     config.faults = faults;
     let server = ReferenceServer::start(config)
         .await
@@ -441,6 +464,15 @@ async fn serve_demo(
     say!("  resource    {}", server.resource());
     say!("  metadata    {}", server.prm_url());
     say!("  trusts      {issuer} (keys from {jwks_uri})");
+    say!(
+        "  dpop        {:?}{}",
+        args.dpop,
+        if args.dpop_nonce && args.dpop != DemoDpop::Off {
+            ", nonces demanded"
+        } else {
+            ""
+        }
+    );
     let names: Vec<_> = server.faults().iter().map(|f| f.name()).collect();
     say!(
         "  faults      {}",

@@ -467,6 +467,24 @@ pub fn dpop_binding(resp: &RecordedResponse) -> Grade {
     dpop_refusal(resp, &["invalid_token", "invalid_dpop_proof"])
 }
 
+/// [N] or [D]: a proof without the demanded nonce is refused, with `use_dpop_nonce` or
+/// `invalid_dpop_proof` (RFC 9449 §11.3).
+pub fn dpop_nonce_or_invalid(resp: &RecordedResponse) -> Grade {
+    dpop_refusal(resp, &["use_dpop_nonce", "invalid_dpop_proof"])
+}
+
+/// An oversized credential: [D], or a size refusal (400, 413, 431) from the HTTP layer before
+/// authentication; never accepted, never 5xx.
+pub fn dpop_invalid_or_too_large(resp: &RecordedResponse) -> Grade {
+    if matches!(resp.status, 400 | 413 | 431) {
+        let mut g = Grade::default();
+        refusal_basics(&mut g, resp);
+        g
+    } else {
+        dpop_invalid(resp)
+    }
+}
+
 /// [D] for a 401, [Q] for a 400: malformed DPoP requests (two proofs) may be either (OQ-1).
 pub fn dpop_invalid_or_malformed(resp: &RecordedResponse) -> Grade {
     if resp.status == 400 {

@@ -900,7 +900,7 @@ fn skipped_checks_let_only_their_defect_through() {
             .with_access_token(TOKEN)
             .with_expected_jkt(&jkt)
     };
-    let cases: [(SkippedCheck, ProofBuilder); 8] = [
+    let cases: [(SkippedCheck, ProofBuilder); 10] = [
         (SkippedCheck::Typ, base().ath_for(TOKEN).typ("JWT")),
         (
             SkippedCheck::Signature,
@@ -924,6 +924,11 @@ fn skipped_checks_let_only_their_defect_through() {
                 .signed_by(&other_key(Algorithm::Es256))
                 .jwk_of(&other_key(Algorithm::Es256)),
         ),
+        (
+            SkippedCheck::ExpNbf,
+            base().ath_for(TOKEN).claim("exp", NOW - 60),
+        ),
+        (SkippedCheck::JtiBounds, base().ath_for(TOKEN).empty_jti()),
     ];
     for (skipped, defective) in &cases {
         let lenient = DpopValidator::new(ValidatorConfig {

@@ -73,6 +73,10 @@ pub enum SkippedCheck {
     Ath,
     /// Check 12's key binding (`cnf.jkt`).
     Jkt,
+    /// The optional `exp` and `nbf` claims are never read (an expired proof passes).
+    ExpNbf,
+    /// Any string `jti` is taken, empty or of any length.
+    JtiBounds,
 }
 
 impl Default for ValidatorConfig {
@@ -421,6 +425,7 @@ impl DpopValidator {
         // 11. Freshness: iat window, exp, nbf, and a usable jti.
         let iat = self.check_time(&claims, now)?;
         let jti = match claims.get("jti") {
+            Some(Value::String(s)) if self.skips(SkippedCheck::JtiBounds) => s.clone(),
             Some(Value::String(s)) if s.is_empty() => {
                 return Err(DpopError::BadJti("empty".into()));
             }
@@ -532,6 +537,9 @@ impl DpopValidator {
             });
         }
         for claim in ["exp", "nbf"] {
+            if self.skips(SkippedCheck::ExpNbf) {
+                break;
+            }
             let Some(v) = claims.get(claim) else {
                 continue;
             };

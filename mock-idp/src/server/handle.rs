@@ -354,6 +354,14 @@ impl MockIdp {
             .insert(client.client_id.clone(), client);
     }
 
+    /// A DPoP nonce from the trusted issuer, as its token endpoint's `use_dpop_nonce` answer
+    /// would carry it (and would honour it); for checks that a resource server refuses
+    /// another server's nonce (RFC 9449 §9).
+    pub fn issue_dpop_nonce(&self) -> String {
+        let now = self.now();
+        self.issuer_ref(IssuerKind::Trusted).lock().issue_nonce(now)
+    }
+
     /// Switches DPoP nonce mode at the token endpoints.
     pub fn set_dpop_nonce_required(&self, required: bool) {
         self.shared

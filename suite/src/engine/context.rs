@@ -246,6 +246,15 @@ impl Context {
         self.send(credential, None, &probe::initialize_body()).await
     }
 
+    /// `initialize` sent to the endpoint with `query` (no `?`) added to its URL.
+    pub async fn initialize_with_query(&self, query: &str, credential: &Credential) -> Exchange {
+        let separator = if self.endpoint.contains('?') { '&' } else { '?' };
+        let url = format!("{}{separator}{query}", self.endpoint);
+        self.driver
+            .send(probe::rpc(&url, credential, None, &probe::initialize_body()))
+            .await
+    }
+
     // ---- DPoP (spec §1.7) ----
 
     /// Whether the target advertises DPoP: a `DPoP` challenge or PRM DPoP members (spec §0.1).

@@ -53,6 +53,7 @@ pub const ROWS: &[Row] = &[
                         DpopRequest {
                             authorization: vec![format!("{scheme} {}", fx.token)],
                             proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
+                            query: None,
                         },
                     )
                 })
@@ -148,6 +149,7 @@ pub const ROWS: &[Row] = &[
                 DpopRequest {
                     authorization: vec![format!("Bearer {}", fx.token)],
                     proofs: Vec::new(),
+                    query: None,
                 },
             )]
         },
@@ -171,6 +173,7 @@ pub const ROWS: &[Row] = &[
                 DpopRequest {
                     authorization: vec![format!("Bearer {}", fx.token)],
                     proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
+                    query: None,
                 },
             )]
         },
@@ -229,6 +232,7 @@ pub const ROWS: &[Row] = &[
                         format!("Bearer {}", fx.token),
                     ],
                     proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
+                    query: None,
                 },
             )]
         },

@@ -3,7 +3,7 @@
 //! demands nonces, and these checks are Skip with that reason.
 
 use super::{
-    DpopRequest, Fixture, ProofField, applicability, demanded_nonce, fixture, meta, observe,
+    DpopRequest, Fixture, ProofField, applicability, at, demanded_nonce, fixture, meta, observe,
     rfc9449,
 };
 use crate::check::{CheckMeta, Outcome};
@@ -12,7 +12,7 @@ use crate::engine::context::Context;
 use crate::engine::runner::Check;
 use crate::expect::{self, Part};
 use crate::http::Exchange;
-use crate::model::Verdict;
+use crate::model::{Level, Verdict};
 
 pub const FLOW: CheckMeta = meta(
     "rs.dpop.nonce-flow",
@@ -47,8 +47,36 @@ pub const WRONG: CheckMeta = meta(
     &["dpop-nonce-any-value"],
 );
 
+pub const DOWNGRADE: CheckMeta = meta(
+    "rs.dpop.nonce-downgrade",
+    "rs-dpop-nonce-downgrade",
+    "Keeps demanding nonces once it has issued one",
+    "After the target issued a nonce and accepted a proof carrying it, a valid proof without \
+     a nonce is refused (use_dpop_nonce or invalid_dpop_proof), never accepted. Skip when the \
+     target never demands a nonce.",
+    &[rfc9449(
+        "§11.3",
+        "proofs without the nonce are refused once nonces are in use",
+    )],
+    &["dpop-nonce-downgrade"],
+);
+
+pub const CROSS_SERVER: CheckMeta = at(
+    meta(
+        "rs.dpop.nonce-cross-server",
+        "rs-dpop-nonce-cross-server",
+        "Refuses a nonce the authorization server issued",
+        "A proof carrying a nonce issued by the embedded IdP's token endpoint (a nonce the \
+         authorization server honours) is refused with use_dpop_nonce. Skip when the target \
+         never demands a nonce.",
+        &[rfc9449("§9", "a nonce is accepted only by the server that issued it")],
+        &["dpop-nonce-any-value"],
+    ),
+    Level::Should,
+);
+
 /// The ids of the checks that apply only to targets demanding nonces.
-pub const IDS: &[&str] = &[FLOW.id, WRONG.id];
+pub const IDS: &[&str] = &[FLOW.id, WRONG.id, DOWNGRADE.id, CROSS_SERVER.id];
 
 /// A valid proof without a nonce: the first exchange of every nonce check.
 async fn without_nonce(ctx: &Context, fx: &Fixture) -> Exchange {
@@ -70,6 +98,14 @@ async fn demanded(ctx: &Context) -> Result<(Fixture, Exchange, String), Outcome>
     };
     negative_control(ctx).await?;
     let first = without_nonce(ctx, &fx).await;
+    if first.response.as_ref().is_ok_and(expect::is_accepted) && ctx.dpop.nonce().is_some() {
+        return Err(Outcome::error(
+            "the target accepted a valid proof without a nonce although it demanded nonces \
+             earlier in this run, so its nonce flow cannot be judged (see \
+             rs.dpop.nonce-downgrade)",
+            vec![first],
+        ));
+    }
     if first.response.as_ref().is_ok_and(expect::is_accepted) {
         return Err(Outcome {
             evidence: vec![first],
@@ -116,40 +152,100 @@ async fn flow(ctx: &Context) -> Outcome {
     judge(FLOW.level, exchange, expect::accepted)
 }
 
+/// A proof with exactly this nonce (or none), sent as it is.
+async fn with_nonce(ctx: &Context, fx: &Fixture, nonce: Option<&str>) -> Exchange {
+    let mut proof = fx.proof(ctx);
+    if let Some(n) = nonce {
+        proof = proof.nonce(n);
+    }
+    let request = DpopRequest::dpop(&fx.token, ProofField::Raw(proof.sign(fx.key)));
+    ctx.initialize(&request.credential_for_raw()).await
+}
+
+/// A nonce the target issued and accepts right now (calibrated), or why there is none.
+async fn working_nonce(ctx: &Context) -> Result<(Fixture, String), Outcome> {
+    let (fx, _, nonce) = demanded(ctx).await?;
+    let control = with_nonce(ctx, &fx, Some(&nonce)).await;
+    if !control.response.as_ref().is_ok_and(expect::is_accepted) {
+        return Err(Outcome::error(
+            format!("a proof with the issued nonce was {}", observe(&control)),
+            vec![control],
+        ));
+    }
+    Ok((fx, nonce))
+}
+
+/// The refusal is the MUST; a fresh nonce in it is only a SHOULD (RFC 9449 §8: MAY supply).
+fn nonce_refused(resp: &crate::http::RecordedResponse) -> expect::Grade {
+    expect::dpop_nonce_demanded(resp).only(&[
+        Part::NotAccepted,
+        Part::No5xx,
+        Part::Status,
+        Part::ErrorCode,
+    ])
+}
+
 async fn wrong(ctx: &Context) -> Outcome {
-    let (fx, _, nonce) = match demanded(ctx).await {
+    let (fx, _) = match working_nonce(ctx).await {
         Ok(x) => x,
         Err(o) => return o,
     };
-    // Calibrated: the issued nonce works.
-    let good = fx.proof(ctx).nonce(&nonce).sign(fx.key);
-    let control = ctx
-        .initialize(&DpopRequest::dpop(&fx.token, ProofField::Raw(good)).credential_for_raw())
-        .await;
+    let exchange = with_nonce(ctx, &fx, Some("bogus")).await;
+    judge(WRONG.level, exchange, nonce_refused)
+}
+
+/// rs.dpop.nonce-downgrade: a nonce in use (from earlier in the run, or demanded now), then a
+/// proof without one.
+async fn downgrade(ctx: &Context) -> Outcome {
+    if let Some(o) = applicability(ctx).await {
+        return o;
+    }
+    let Some(fx) = fixture(ctx) else {
+        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+    };
+    if let Err(o) = negative_control(ctx).await {
+        return o;
+    }
+    // The latest nonce, retried once with a fresh one when the target demands it.
+    let control = super::send(ctx, &fx.request(fx.proof(ctx))).await;
     if !control.response.as_ref().is_ok_and(expect::is_accepted) {
         return Outcome::error(
-            format!("a proof with the issued nonce was {}", observe(&control)),
+            format!("DPoP positive control: {}", observe(&control)),
             vec![control],
         );
     }
-    let bogus = fx.proof(ctx).nonce("bogus").sign(fx.key);
-    let exchange = ctx
-        .initialize(&DpopRequest::dpop(&fx.token, ProofField::Raw(bogus)).credential_for_raw())
-        .await;
-    // The refusal is the MUST; a fresh nonce in it is only a SHOULD (RFC 9449 §8: MAY supply).
-    judge(WRONG.level, exchange, |r| {
-        expect::dpop_nonce_demanded(r).only(&[
-            Part::NotAccepted,
-            Part::No5xx,
-            Part::Status,
-            Part::ErrorCode,
-        ])
-    })
+    if ctx.dpop.nonce().is_none() {
+        return Outcome::new(
+            Verdict::Skip,
+            "the target never demanded a nonce: it does not use nonces",
+        );
+    }
+    let exchange = with_nonce(ctx, &fx, None).await;
+    judge(DOWNGRADE.level, exchange, expect::dpop_nonce_or_invalid)
+}
+
+/// rs.dpop.nonce-cross-server: the authorization server's nonce at the resource server.
+async fn cross_server(ctx: &Context) -> Outcome {
+    let Some(idp) = ctx.idp.clone() else {
+        return Outcome::new(
+            Verdict::NotEvaluated,
+            "needs a nonce from the embedded mock IdP's token endpoint",
+        );
+    };
+    let (fx, _) = match working_nonce(ctx).await {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let foreign = idp.issue_dpop_nonce();
+    let exchange = with_nonce(ctx, &fx, Some(&foreign)).await;
+    judge(CROSS_SERVER.level, exchange, nonce_refused)
 }
 
 pub fn checks() -> Vec<Check<Context>> {
     vec![
         Check::new(FLOW, |ctx| Box::pin(flow(ctx))),
         Check::new(WRONG, |ctx| Box::pin(wrong(ctx))),
+        Check::new(DOWNGRADE, |ctx| Box::pin(downgrade(ctx))),
+        Check::new(CROSS_SERVER, |ctx| Box::pin(cross_server(ctx))),
     ]
 }

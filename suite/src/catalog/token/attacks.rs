@@ -154,12 +154,16 @@ fn trusted_kid(ctx: &Context, alg: Algorithm) -> Option<String> {
 /// of "not accepted". Probes are sent and graded one at a time and a target fetches before it
 /// answers, so the requests since the previous grade are this stimulus's.
 fn invalid_token_without_fetch(resp: &RecordedResponse, topic: &'static str) -> Grade {
-    let mut grade = expect::invalid_token(resp);
+    without_fetch(expect::invalid_token(resp), topic)
+}
+
+/// `grade` plus "the listener saw no request for `topic`" (SHOULD, RFC 8725 §3.10).
+pub(crate) fn without_fetch(mut grade: Grade, topic: &'static str) -> Grade {
     let hits = Listener::shared().map_or(0, |l| l.take_new_hits(topic));
     grade.assertions.push(Assertion {
         part: Part::NotAccepted,
         level: Level::Should,
-        requirement: "no request to the URL the token header names".into(),
+        requirement: "no request to a URL the JOSE header names".into(),
         holds: hits == 0,
         actual: if hits == 0 {
             String::new()

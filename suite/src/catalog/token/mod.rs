@@ -13,6 +13,7 @@
 //! INTRO) about opaque tokens the target introspects there; its controls use `V` in that form.
 
 mod attacks;
+pub(crate) use attacks::without_fetch;
 mod audience;
 mod validation;
 
