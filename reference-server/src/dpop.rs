@@ -19,12 +19,13 @@ use mock_idp::dpop::{
     DpopError, DpopValidator, NonceCheck, RequestContext, SkippedCheck, ValidatedProof,
     ValidatorConfig,
 };
+use mock_idp::forge::weak_rsa;
 use mock_idp::jws::Jws;
 
 use crate::config::{Config, DpopMode};
 use crate::credentials::{AuthFailure, DpopFailure, Principal};
-use crate::server::Shared;
 use crate::fault::Fault;
+use crate::server::Shared;
 
 /// How long an issued nonce is honoured, seconds.
 const NONCE_LIFETIME: i64 = 300;
@@ -47,9 +48,9 @@ pub struct DpopState {
     racy_set: Mutex<HashSet<String>>,
     /// Fault `dpop-nonce-downgrade`: the key thumbprints a nonce was issued to.
     nonce_issued_to: Mutex<HashSet<String>>,
-    /// Fault `dpop-trust-jku`: checks everything but the signature, which is verified with
-    /// the fetched key beforehand.
-    jku_validator: DpopValidator,
+    /// Faults `dpop-trust-jku`, `dpop-accept-weak-rsa`: checks everything but the signature,
+    /// which was verified beforehand (with the fetched key, or with a key under 2048 bits).
+    presigned_validator: DpopValidator,
 }
 
 /// The validator settings a server with these faults uses.
@@ -114,7 +115,7 @@ impl DpopState {
             racy_seen: Mutex::new(VecDeque::new()),
             racy_set: Mutex::new(HashSet::new()),
             nonce_issued_to: Mutex::new(HashSet::new()),
-            jku_validator: DpopValidator::new(ValidatorConfig {
+            presigned_validator: DpopValidator::new(ValidatorConfig {
                 skipped: vec![SkippedCheck::Signature],
                 ..validator_config(config)
             }),
@@ -241,12 +242,12 @@ pub async fn check_proof(
     let (state, config) = (&shared.dpop, &shared.config);
     let has = |f: Fault| config.faults.contains(&f);
     let refuse = |why: &str| Err(failure(config, "invalid_dpop_proof", why.to_owned(), None));
-    let jku_verified = if has(Fault::DpopTrustJku) {
-        verify_with_jku(shared, fields).await?
+    let presigned = if has(Fault::DpopTrustJku) && verify_with_jku(shared, fields).await? {
+        true
     } else {
-        false
+        has(Fault::DpopAcceptWeakRsa) && verify_weak_rsa(config, fields)?
     };
-    let Some(proof) = validate_proof(state, config, method, token, fields, jku_verified)? else {
+    let Some(proof) = validate_proof(state, config, method, token, fields, presigned)? else {
         return Ok(());
     };
     let parts = fields.first().and_then(|f| Jws::parse(f).ok());
@@ -259,9 +260,10 @@ pub async fn check_proof(
             .members()
             .iter()
             .all(|(n, _)| ["typ", "alg", "jwk"].contains(&n.as_str()));
-        let claims_ok = claims.members().iter().all(|(n, _)| {
-            ["jti", "htm", "htu", "iat", "ath", "nonce"].contains(&n.as_str())
-        });
+        let claims_ok = claims
+            .members()
+            .iter()
+            .all(|(n, _)| ["jti", "htm", "htu", "iat", "ath", "nonce"].contains(&n.as_str()));
         if !header_ok || !claims_ok {
             return refuse("the proof carries members RFC 9449 does not define");
         }
@@ -277,10 +279,12 @@ pub async fn check_proof(
         ));
     }
     if has(Fault::DpopHtuTrailingSlash) {
-        let htu = claims.as_ref().and_then(|c| c.get_str("htu")).unwrap_or_default();
-        let trimmed = |u: &str| {
-            mock_idp::dpop::htu::normalize(u).map(|n| n.trim_end_matches('/').to_owned())
-        };
+        let htu = claims
+            .as_ref()
+            .and_then(|c| c.get_str("htu"))
+            .unwrap_or_default();
+        let trimmed =
+            |u: &str| mock_idp::dpop::htu::normalize(u).map(|n| n.trim_end_matches('/').to_owned());
         if trimmed(htu).ok() != trimmed(&state.endpoint).ok() {
             return refuse("htu does not name this endpoint");
         }
@@ -330,7 +334,7 @@ fn validate_proof(
     method: &str,
     token: &str,
     fields: &[String],
-    jku_verified: bool,
+    presigned: bool,
 ) -> Result<Option<ValidatedProof>, AuthFailure> {
     let has = |f: Fault| config.faults.contains(&f);
     let jkt = bound_jkt(token);
@@ -372,8 +376,8 @@ fn validate_proof(
     if config.dpop_nonce && !downgraded {
         ctx = ctx.with_nonce(NonceCheck::Required(&nonce_check));
     }
-    let validator = if jku_verified {
-        &state.jku_validator
+    let validator = if presigned {
+        &state.presigned_validator
     } else {
         &state.validator
     };
@@ -486,7 +490,43 @@ async fn verify_with_jku(shared: &Shared, fields: &[String]) -> Result<bool, Aut
     if verified {
         Ok(true)
     } else {
-        Err(refuse("the signature does not verify with the jku keys".into()))
+        Err(refuse(
+            "the signature does not verify with the jku keys".into(),
+        ))
+    }
+}
+
+/// Fault `dpop-accept-weak-rsa`: an RS256 proof whose embedded RSA key has fewer than 2048
+/// bits is verified anyway. `Ok(true)`: verified that way; `Ok(false)`: not such a proof.
+fn verify_weak_rsa(config: &Config, fields: &[String]) -> Result<bool, AuthFailure> {
+    let Some(jws) = fields.first().and_then(|f| Jws::parse(f).ok()) else {
+        return Ok(false);
+    };
+    let header = jws.header();
+    let Some(jwk) = header.get("jwk") else {
+        return Ok(false);
+    };
+    let part = |name: &str| {
+        jwk.get(name)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|v| mock_idp::b64::decode_strict(v).ok())
+    };
+    let (Some(n), Some(e)) = (part("n"), part("e")) else {
+        return Ok(false);
+    };
+    let weak = n.len() < 256 && jwk.get("kty").and_then(serde_json::Value::as_str) == Some("RSA");
+    if !weak || header.get_str("alg") != Some("RS256") {
+        return Ok(false);
+    }
+    if weak_rsa::verify_rs256(&n, &e, jws.signing_input(), jws.signature()) {
+        Ok(true)
+    } else {
+        Err(failure(
+            config,
+            "invalid_dpop_proof",
+            "the signature does not verify".into(),
+            None,
+        ))
     }
 }
 

@@ -162,6 +162,8 @@ faults! {
     DpopNonceDowngrade = "dpop-nonce-downgrade": "with nonces on, demands a nonce from a key only until it has issued that key one; later proofs without a nonce pass",
     DpopHtuQueryStrict = "dpop-htu-query-strict": "compares htu and the request URI including query and fragment",
     DpopHtuTrailingSlash = "dpop-htu-trailing-slash": "takes an htu with a trailing slash as the endpoint",
+    DpopHeaderNameCaseSensitive = "dpop-header-name-case-sensitive": "finds the proof only under the field names DPoP and dpop (a Dpop: or DPOP: field goes unread)",
+    DpopAcceptWeakRsa = "dpop-accept-weak-rsa": "verifies RS256 proofs whose embedded RSA key has fewer than 2048 bits (a 1024-bit key passes)",
 }
 
 impl fmt::Display for Fault {

@@ -14,6 +14,7 @@ pub mod config;
 mod credentials;
 mod dpop;
 pub mod fault;
+mod header_case;
 mod introspect;
 mod jwks;
 mod jwt;

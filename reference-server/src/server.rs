@@ -214,12 +214,21 @@ impl ReferenceServer {
             .layer(middleware::from_fn_with_state(shared.clone(), cors))
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
+        let case_sensitive = shared.has(Fault::DpopHeaderNameCaseSensitive);
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            if case_sensitive {
+                let listener = crate::header_case::CaseSensitiveDpopListener(listener);
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            } else {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+            }
         });
         Ok(Self {
             shared,

@@ -83,7 +83,11 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
     // A proof whose alg is never checked may use any algorithm.
     (
         Fault::DpopSkipSignature,
-        &[Fault::DpopAlgsUnenforced, Fault::DpopTrustJku],
+        &[
+            Fault::DpopAlgsUnenforced,
+            Fault::DpopTrustJku,
+            Fault::DpopAcceptWeakRsa,
+        ],
     ),
     // A verifier that never reads htu forgives a trailing slash too.
     (Fault::DpopIgnoreHtu, &[Fault::DpopHtuTrailingSlash]),
@@ -991,6 +995,49 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .send()
                 .await;
             dpop_calibrated(env, &d).await && !with_query.accepted()
+        }
+        Fault::DpopHeaderNameCaseSensitive => {
+            let d = dpop_server(env, faults, false).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let proof = dpop_proof(&d, &token).sign(dpop_key());
+            // Field names go out title-cased: `Dpop:`.
+            let title_case = reqwest::Client::builder()
+                .http1_title_case_headers()
+                .build()
+                .unwrap();
+            let accepted = title_case
+                .post(d.mcp_url())
+                .header("accept", "application/json, text/event-stream")
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .json(&initialize())
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success())
+                .is_some();
+            dpop_calibrated(env, &d).await && !accepted
+        }
+        Fault::DpopAcceptWeakRsa => {
+            let d = dpop_server(env, faults, false).await;
+            let weak = mock_idp::forge::weak_rsa::WeakRsaKey::fixture_1024();
+            let jwk = weak.public_jwk();
+            let jkt = mock_idp::jwk::Jwk::from_json(&jwk).unwrap().thumbprint();
+            let token = env.mint(&env.valid(&d).cnf_jkt(&jkt));
+            let (header, claims) = dpop_proof(&d, &token)
+                .header("jwk", jwk)
+                .alg("RS256")
+                .parts(dpop_key());
+            let input = format!(
+                "{}.{}",
+                mock_idp::b64::encode(header.to_bytes()),
+                mock_idp::b64::encode(claims.to_bytes())
+            );
+            let proof = format!(
+                "{input}.{}",
+                mock_idp::b64::encode(weak.sign_rs256(input.as_bytes()))
+            );
+            dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[proof]).await.accepted()
         }
         Fault::DpopHtuTrailingSlash => {
             dpop_accepts_variant(env, faults, |p| {

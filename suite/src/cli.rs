@@ -55,8 +55,9 @@ pub enum Command {
     /// The embedded mock identity provider.
     #[command(subcommand)]
     Idp(IdpCommand),
-    /// Fuzz a live target with malformed credentials: none may be accepted, answered with 5xx
-    /// or left unanswered; a violation is shrunk to a minimal input and reported.
+    /// Fuzz a live target (malformed credentials, odd claims in validly signed tokens, mutated
+    /// DPoP proofs): nothing invalid accepted, no 5xx, no answer missing; a violation is shrunk
+    /// to a minimal input and reported.
     Fuzz(crate::netfuzz::cli::FuzzArgs),
     /// Serve the reference MCP server (compliant, or with fault profiles) until interrupted.
     DemoServer(DemoServerArgs),

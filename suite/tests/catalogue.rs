@@ -267,13 +267,27 @@ async fn iat_refusal_is_waived_when_the_target_demands_nonces() {
     let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
     let ids = ["rs.dpop.iat-stale", "rs.dpop.iat-future"];
     let compliant = run(&idp, &BTreeSet::new(), &only(&ids), Server::DpopNonce).await;
-    let lax = run(&idp, &faults("dpop-ignore-iat"), &only(&ids), Server::DpopNonce).await;
+    let lax = run(
+        &idp,
+        &faults("dpop-ignore-iat"),
+        &only(&ids),
+        Server::DpopNonce,
+    )
+    .await;
     assert_eq!((compliant.len(), lax.len()), (2, 2));
     for (id, verdict, detail) in compliant {
-        assert_eq!(verdict, Verdict::Pass, "{id} on the compliant nonce server: {detail}");
+        assert_eq!(
+            verdict,
+            Verdict::Pass,
+            "{id} on the compliant nonce server: {detail}"
+        );
     }
     for (id, verdict, detail) in lax {
-        assert_eq!(verdict, Verdict::Skip, "{id} under dpop-ignore-iat with nonces: {detail}");
+        assert_eq!(
+            verdict,
+            Verdict::Skip,
+            "{id} under dpop-ignore-iat with nonces: {detail}"
+        );
         assert!(detail.contains("OQ-3"), "{id}: {detail}");
     }
 }

@@ -82,3 +82,88 @@ fn fault_names_are_checked_and_listed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("accept-no-exp"));
 }
+
+/// `--dpop required --dpop-nonce`: Bearer is refused with a DPoP challenge, the PRM says DPoP
+/// is required, and a bound token with a proof first gets `use_dpop_nonce`.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_server_dpop_modes_are_selectable() {
+    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let mut child = binary()
+        .args([
+            "demo-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer",
+            idp.issuer(),
+            "--dpop",
+            "required",
+            "--dpop-nonce",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.recv() {
+            let done = line.starts_with("Ctrl-C");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    let url = lines[0].rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Required, nonces demanded")),
+        "{lines:?}"
+    );
+    let client = reqwest::Client::new();
+    let initialize = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let bearer = idp.mint(&idp.valid_token_spec(&url, "mcp:read"));
+    let resp = client
+        .post(&url)
+        .header("authorization", format!("Bearer {bearer}"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+
+    let key = mock_idp::keys::SigningKey::generate(mock_idp::alg::Algorithm::Es256).unwrap();
+    let jkt = mock_idp::dpop::proof::minimal_public_jwk(&key).thumbprint();
+    let bound = idp.mint(&idp.valid_token_spec(&url, "mcp:read").cnf_jkt(&jkt));
+    let proof = mock_idp::dpop::ProofBuilder::new("POST", &url)
+        .ath_for(&bound)
+        .sign(&key);
+    let resp = client
+        .post(&url)
+        .header("authorization", format!("DPoP {bound}"))
+        .header("dpop", proof)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().contains_key("dpop-nonce"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

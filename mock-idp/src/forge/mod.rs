@@ -13,6 +13,7 @@
 pub mod cert;
 mod tamper;
 pub mod vectors;
+pub mod weak_rsa;
 
 pub use tamper::{Tamper, TamperExt, tamper, tamper_all};
 

@@ -114,6 +114,20 @@ impl Default for DpopClient {
 }
 
 /// The RFC 7638 thumbprint of a key's public JWK (the `cnf.jkt` value).
+/// `dpop` → `Dpop`, `content-type` → `Content-Type`: how the request records the names the
+/// title-casing client writes.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 pub fn jkt_of(key: &SigningKey) -> String {
     mock_idp::dpop::proof::minimal_public_jwk(key).thumbprint()
 }
@@ -246,12 +260,30 @@ impl Context {
         self.send(credential, None, &probe::initialize_body()).await
     }
 
+    /// `initialize` with the field names title-cased on the wire (`Dpop:`, `Authorization:`).
+    pub async fn initialize_title_case(&self, credential: &Credential) -> Exchange {
+        let mut request = probe::rpc(&self.endpoint, credential, None, &probe::initialize_body());
+        for (name, _) in &mut request.headers {
+            *name = title_case(name);
+        }
+        self.driver.send_title_case(request).await
+    }
+
     /// `initialize` sent to the endpoint with `query` (no `?`) added to its URL.
     pub async fn initialize_with_query(&self, query: &str, credential: &Credential) -> Exchange {
-        let separator = if self.endpoint.contains('?') { '&' } else { '?' };
+        let separator = if self.endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         let url = format!("{}{separator}{query}", self.endpoint);
         self.driver
-            .send(probe::rpc(&url, credential, None, &probe::initialize_body()))
+            .send(probe::rpc(
+                &url,
+                credential,
+                None,
+                &probe::initialize_body(),
+            ))
             .await
     }
 

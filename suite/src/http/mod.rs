@@ -109,6 +109,9 @@ pub struct Exchange {
 #[derive(Debug, Clone)]
 pub struct Driver {
     client: reqwest::Client,
+    /// The same client writing HTTP/1 field names title-cased (`Dpop:`), where `client` writes
+    /// them in lower case (spec rs-dpop-header-name-case).
+    title_case_client: reqwest::Client,
     limits: Limits,
     /// Requests sent through this driver and its clones.
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -176,16 +179,19 @@ impl ChallengeLog {
 
 impl Driver {
     pub fn new(limits: Limits) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
-            // A redirect hides a missing 401 (spec §3.1 tp-no-auto-redirect), and credentials
-            // must never follow one to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(limits.request_timeout)
-            .connect_timeout(limits.request_timeout)
-            .build()
-            .map_err(|e| TransportError::Other(e.to_string()))?;
+        let builder = || {
+            reqwest::Client::builder()
+                // A redirect hides a missing 401 (spec §3.1 tp-no-auto-redirect), and
+                // credentials must never follow one to another host.
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(limits.request_timeout)
+                .connect_timeout(limits.request_timeout)
+        };
+        let built =
+            |b: reqwest::ClientBuilder| b.build().map_err(|e| TransportError::Other(e.to_string()));
         Ok(Self {
-            client,
+            client: built(builder())?,
+            title_case_client: built(builder().http1_title_case_headers())?,
             limits,
             sent: Default::default(),
             challenges: Default::default(),
@@ -209,10 +215,20 @@ impl Driver {
 
     /// Sends the request and records the exchange; never panics on what the target does.
     pub async fn send(&self, request: ProbeRequest) -> Exchange {
+        self.send_with(&self.client, request).await
+    }
+
+    /// As `send`, with HTTP/1 field names title-cased on the wire.
+    pub async fn send_title_case(&self, request: ProbeRequest) -> Exchange {
+        self.send_with(&self.title_case_client, request).await
+    }
+
+    async fn send_with(&self, client: &reqwest::Client, request: ProbeRequest) -> Exchange {
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
         let deadline = self.limits.request_timeout;
-        let response = match tokio::time::timeout(deadline, self.perform(&request)).await {
+        let performed = self.perform(client, &request);
+        let response = match tokio::time::timeout(deadline, performed).await {
             Ok(result) => result,
             Err(_) => Err(TransportError::Timeout(deadline)),
         };
@@ -225,7 +241,11 @@ impl Driver {
         exchange
     }
 
-    async fn perform(&self, request: &ProbeRequest) -> Result<RecordedResponse, TransportError> {
+    async fn perform(
+        &self,
+        client: &reqwest::Client,
+        request: &ProbeRequest,
+    ) -> Result<RecordedResponse, TransportError> {
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|e| TransportError::BadRequest(e.to_string()))?;
         let mut headers = HeaderMap::new();
@@ -236,7 +256,7 @@ impl Driver {
                 .map_err(|e| TransportError::BadRequest(format!("header {name}: {e}")))?;
             headers.append(name, value);
         }
-        let mut builder = self.client.request(method, &request.url).headers(headers);
+        let mut builder = client.request(method, &request.url).headers(headers);
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }

@@ -11,13 +11,16 @@
 //! (shrinking included), at most `rate` per second, generation stops at `duration` and
 //! shrinking at `shrink_time`. The same seed gives the same sequence of stimuli.
 
+pub mod claims;
 pub mod cli;
+pub mod dpop;
 pub mod stimulus;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
@@ -67,6 +70,9 @@ pub enum Violation {
     ServerError { status: u16 },
     /// No answer within the deadline (or the connection failed mid-run).
     NoAnswer { error: String },
+    /// The target fetched the tool's listener URL that the input carried (SSRF; spec
+    /// rs-fuzz-claims, rs-jku-spoof).
+    OutboundFetch { hits: u64 },
 }
 
 impl std::fmt::Display for Violation {
@@ -74,22 +80,104 @@ impl std::fmt::Display for Violation {
         match self {
             Violation::Accepted { status } => write!(
                 f,
-                "accepted a malformed credential (HTTP {status} with a JSON-RPC result)"
+                "accepted a credential it must refuse (HTTP {status} with a JSON-RPC result)"
             ),
             Violation::ServerError { status } => {
-                write!(f, "answered a malformed credential with HTTP {status}")
+                write!(f, "answered a fuzzed credential with HTTP {status}")
             }
             Violation::NoAnswer { error } => {
                 write!(f, "did not answer within the deadline: {error}")
             }
+            Violation::OutboundFetch { hits } => write!(
+                f,
+                "fetched the tool's listener URL carried in the credential ({hits} request(s))"
+            ),
         }
     }
 }
 
+/// One kind of fuzzing: the inputs it generates, the credential fields that carry one, and
+/// which answers its oracle allows. Tokens and proofs are made afresh for every request (a
+/// proof is single-use), so an input is a recipe, and shrinking shrinks the recipe.
+pub trait Probe: Send + Sync + 'static {
+    type Input: Clone + std::fmt::Debug + Send + 'static;
+
+    /// The proptest strategy of inputs.
+    fn strategy(&self) -> BoxedStrategy<Self::Input>;
+
+    /// The request that carries `input`, and whether its acceptance is allowed (judged on
+    /// the concrete bytes); `Err` when it cannot be sent.
+    fn render(&self, input: &Self::Input) -> Result<Rendered, String>;
+
+    /// Called after every answer (headers of the response when one came): learns from it
+    /// (a DPoP nonce) and reports what the answer itself cannot show (a listener fetch).
+    fn after_answer(
+        &self,
+        _input: &Self::Input,
+        _response: Option<&HeaderMap>,
+    ) -> Option<Violation> {
+        None
+    }
+
+    /// The input decoded for a reader.
+    fn describe(&self, input: &Self::Input) -> String;
+
+    /// Whether the fields carry credentials the target accepts (validly signed tokens), which
+    /// reports must show only as fingerprints.
+    fn carries_valid_credentials(&self) -> bool;
+}
+
+/// One input made concrete.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The credential header fields, in order.
+    pub fields: Vec<(&'static str, String)>,
+    /// Whether the target may accept it (2xx with a JSON-RPC result): only where the input is
+    /// semantically valid.
+    pub may_accept: bool,
+}
+
+/// The malformed-credential strategy: [`stimulus::stimulus`], none of which may be accepted.
+pub struct MalformedProbe;
+
+impl Probe for MalformedProbe {
+    type Input = Stimulus;
+
+    fn strategy(&self) -> BoxedStrategy<Stimulus> {
+        use proptest::strategy::Strategy as _;
+        stimulus::stimulus().boxed()
+    }
+
+    fn render(&self, input: &Stimulus) -> Result<Rendered, String> {
+        Ok(Rendered {
+            fields: input.headers(),
+            may_accept: false,
+        })
+    }
+
+    fn describe(&self, input: &Stimulus) -> String {
+        input.describe()
+    }
+
+    fn carries_valid_credentials(&self) -> bool {
+        false
+    }
+}
+
+/// Why a strategy does not run against this target: `Skip` (the target does not claim the
+/// capability), `NotEvaluated` (this run cannot test it) or `Error` (a control failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotApplicable {
+    pub verdict: crate::model::Verdict,
+    pub reason: String,
+}
+
 /// One request and its answer.
 #[derive(Debug, Clone)]
-pub struct Exchange {
-    pub stimulus: Stimulus,
+pub struct Exchange<I = Stimulus> {
+    pub input: I,
+    /// The credential fields as sent.
+    pub headers: Vec<(&'static str, String)>,
     /// Status, when an answer came.
     pub status: Option<u16>,
     pub content_type: Option<String>,
@@ -101,23 +189,23 @@ pub struct Exchange {
 
 /// A shrunk violation.
 #[derive(Debug, Clone)]
-pub struct Finding {
-    /// The minimal stimulus proptest shrank to, re-sent once to record this exchange.
-    pub minimal: Exchange,
-    /// The stimulus as first found.
-    pub original: Stimulus,
+pub struct Finding<I = Stimulus> {
+    /// The minimal input proptest shrank to, re-sent once to record this exchange.
+    pub minimal: Exchange<I>,
+    /// The input as first found.
+    pub original: I,
     /// Requests spent shrinking.
     pub shrink_requests: u64,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone)]
-pub struct FuzzOutcome {
+pub struct FuzzOutcome<I = Stimulus> {
     pub requests: u64,
     pub elapsed: Duration,
     /// The negative control: the answer to a request without credentials.
     pub control_status: Option<u16>,
-    pub finding: Option<Finding>,
+    pub finding: Option<Finding<I>>,
 }
 
 /// The MCP request every stimulus rides on.
@@ -126,7 +214,7 @@ pub const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","p
 /// Bodies are read up to this size only.
 const MAX_BODY: usize = 64 * 1024;
 
-fn client(config: &FuzzConfig) -> Result<reqwest::Client, String> {
+pub(crate) fn client(config: &FuzzConfig) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(config.request_timeout)
@@ -134,18 +222,50 @@ fn client(config: &FuzzConfig) -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Sends `initialize` with these credential fields and judges the answer.
+/// Sends `initialize` with these credential fields and judges the answer (malformed
+/// stimuli: none may be accepted).
 pub async fn send(
     http: &reqwest::Client,
     target: &str,
     stimulus: &Stimulus,
 ) -> Result<Exchange, String> {
+    send_input(http, target, &MalformedProbe, stimulus).await
+}
+
+/// An answer to one request, read within the bounds.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The body, or why it could not be read.
+    pub body: Result<Vec<u8>, String>,
+}
+
+impl Answer {
+    /// 2xx with a JSON-RPC `result` (spec §0.4 [A]).
+    pub fn accepted(&self) -> bool {
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        (200..300).contains(&self.status)
+            && self
+                .body
+                .as_ref()
+                .is_ok_and(|b| jsonrpc::classify(content_type, b).is_result())
+    }
+}
+
+/// Sends `initialize` with exactly these header fields.
+pub(crate) async fn post(
+    http: &reqwest::Client,
+    target: &str,
+    fields: &[(&'static str, String)],
+) -> Result<Result<Answer, String>, String> {
     let mut headers = HeaderMap::new();
-    for (name, value) in stimulus.headers() {
-        let value = HeaderValue::from_str(&value).map_err(|e| format!("{name}: {e}"))?;
+    for (name, value) in fields {
+        let value = HeaderValue::from_str(value).map_err(|e| format!("{name}: {e}"))?;
         headers.append(HeaderName::from_static(name), value);
     }
-    let started = Instant::now();
     let sent = http
         .post(target)
         .headers(headers)
@@ -154,48 +274,68 @@ pub async fn send(
         .body(INITIALIZE)
         .send()
         .await;
+    Ok(match sent {
+        Err(e) => Err(e.to_string()),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = read_bounded(response).await;
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
+        }
+    })
+}
+
+/// Sends `initialize` carrying `input` and judges the answer with `probe`'s oracle. `Err`:
+/// the input was not representable, nothing was sent.
+pub async fn send_input<P: Probe>(
+    http: &reqwest::Client,
+    target: &str,
+    probe: &P,
+    input: &P::Input,
+) -> Result<Exchange<P::Input>, String> {
+    let rendered = probe.render(input)?;
+    let started = Instant::now();
+    let answer = post(http, target, &rendered.fields).await?;
     let mut exchange = Exchange {
-        stimulus: stimulus.clone(),
+        input: input.clone(),
+        headers: rendered.fields,
         status: None,
         content_type: None,
         body: String::new(),
-        elapsed: Duration::ZERO,
+        elapsed: started.elapsed(),
         violation: None,
     };
-    let response = match sent {
-        Ok(r) => r,
-        Err(e) => {
-            exchange.elapsed = started.elapsed();
-            exchange.violation = Some(Violation::NoAnswer {
-                error: e.to_string(),
-            });
+    let answer = match answer {
+        Ok(a) => a,
+        Err(error) => {
+            let late = probe.after_answer(input, None);
+            exchange.violation = Some(Violation::NoAnswer { error }).or(late);
             return Ok(exchange);
         }
     };
-    let status = response.status().as_u16();
+    let status = answer.status;
     exchange.status = Some(status);
-    exchange.content_type = response
-        .headers()
+    exchange.content_type = answer
+        .headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = read_bounded(response).await;
-    exchange.elapsed = started.elapsed();
-    exchange.violation = match &body {
+    let accepted = answer.accepted();
+    let observed = probe.after_answer(input, Some(&answer.headers));
+    exchange.violation = match &answer.body {
         Err(error) => Some(Violation::NoAnswer {
             error: error.clone(),
         }),
         Ok(_) if (500..600).contains(&status) => Some(Violation::ServerError { status }),
-        Ok(bytes)
-            if (200..300).contains(&status)
-                && jsonrpc::classify(exchange.content_type.as_deref(), bytes).is_result() =>
-        {
-            Some(Violation::Accepted { status })
-        }
-        Ok(_) => None,
+        Ok(_) if accepted && !rendered.may_accept => Some(Violation::Accepted { status }),
+        Ok(_) => observed,
     };
-    if let Ok(bytes) = body {
-        exchange.body = String::from_utf8_lossy(&bytes).into_owned();
+    if let Ok(bytes) = &answer.body {
+        exchange.body = String::from_utf8_lossy(bytes).into_owned();
     }
     Ok(exchange)
 }
@@ -243,27 +383,30 @@ fn seeded_rng(seed: u64) -> TestRng {
     TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
 }
 
-/// Runs the fuzzer against `config.target`. `Err` only when the target cannot be fuzzed at
-/// all (the control request got no answer).
+/// Runs the malformed-credential fuzzer against `config.target`. `Err` only when the target
+/// cannot be fuzzed at all (the control request got no answer).
 pub async fn run(config: FuzzConfig) -> Result<FuzzOutcome, String> {
+    run_probe(config, Arc::new(MalformedProbe)).await
+}
+
+/// Runs one strategy against `config.target` within the config's bounds. `Err` only when the
+/// target cannot be fuzzed at all (the control request got no answer).
+pub async fn run_probe<P: Probe>(
+    config: FuzzConfig,
+    probe: Arc<P>,
+) -> Result<FuzzOutcome<P::Input>, String> {
     let http = client(&config)?;
     let started = Instant::now();
     // Negative control: without credentials a protected resource answers (401). No answer at
     // all means there is nothing to fuzz.
-    let control = http
-        .post(&config.target)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(INITIALIZE)
-        .send()
-        .await
+    let control = post(&http, &config.target, &[])
+        .await?
         .map_err(|e| format!("the target did not answer a request without credentials: {e}"))?;
-    let control_status = Some(control.status().as_u16());
-    drop(control);
+    let control_status = Some(control.status);
 
     let handle = tokio::runtime::Handle::current();
     let cfg = config.clone();
-    tokio::task::spawn_blocking(move || fuzz_blocking(&handle, &http, &cfg, started))
+    tokio::task::spawn_blocking(move || fuzz_blocking(&handle, &http, &cfg, &*probe, started))
         .await
         .map_err(|e| format!("fuzzing thread: {e}"))?
         .map(|(requests, finding)| FuzzOutcome {
@@ -274,16 +417,20 @@ pub async fn run(config: FuzzConfig) -> Result<FuzzOutcome, String> {
         })
 }
 
-fn fuzz_blocking(
+/// The findings loop's result: requests sent, and the shrunk violation if one was found.
+type LoopResult<I> = Result<(u64, Option<Finding<I>>), String>;
+
+fn fuzz_blocking<P: Probe>(
     handle: &tokio::runtime::Handle,
     http: &reqwest::Client,
     config: &FuzzConfig,
+    probe: &P,
     started: Instant,
-) -> Result<(u64, Option<Finding>), String> {
+) -> LoopResult<P::Input> {
     let requests = AtomicU64::new(0);
     let found = AtomicBool::new(false);
     let requests_at_find = AtomicU64::new(0);
-    let first: Mutex<Option<Stimulus>> = Mutex::new(None);
+    let first: Mutex<Option<P::Input>> = Mutex::new(None);
     let pacer = Pacer::new(config.rate);
     let budget_left = |requests: &AtomicU64| requests.load(Ordering::SeqCst) < config.max_requests;
 
@@ -296,16 +443,16 @@ fn fuzz_blocking(
         ..ProptestConfig::default()
     };
     let mut runner = TestRunner::new_with_rng(proptest_config, seeded_rng(config.seed));
-    let result = runner.run(&stimulus::stimulus(), |stimulus| {
+    let result = runner.run(&probe.strategy(), |input| {
         let shrinking = found.load(Ordering::SeqCst);
-        // Past the generation deadline or the request budget, new stimuli pass unsent; while
+        // Past the generation deadline or the request budget, new inputs pass unsent; while
         // shrinking only the budget (and proptest's shrink time) bound the work.
         if (!shrinking && started.elapsed() >= config.duration) || !budget_left(&requests) {
             return Ok(());
         }
         pacer.wait();
         requests.fetch_add(1, Ordering::SeqCst);
-        let exchange = match handle.block_on(send(http, &config.target, &stimulus)) {
+        let exchange = match handle.block_on(send_input(http, &config.target, probe, &input)) {
             Ok(e) => e,
             // Not representable as a header value: nothing was sent.
             Err(_) => return Ok(()),
@@ -315,7 +462,7 @@ fn fuzz_blocking(
             Some(violation) => {
                 if !found.swap(true, Ordering::SeqCst) {
                     requests_at_find.store(requests.load(Ordering::SeqCst), Ordering::SeqCst);
-                    *first.lock().unwrap_or_else(|e| e.into_inner()) = Some(stimulus.clone());
+                    *first.lock().unwrap_or_else(|e| e.into_inner()) = Some(input.clone());
                 }
                 Err(TestCaseError::fail(violation.to_string()))
             }
@@ -326,9 +473,9 @@ fn fuzz_blocking(
         Err(TestError::Fail(_, minimal)) => minimal,
         Err(TestError::Abort(why)) => return Err(format!("fuzzing stopped: {why}")),
     };
-    // Record the minimal stimulus's exchange (and check it still violates).
+    // Record the minimal input's exchange (and check it still violates).
     requests.fetch_add(1, Ordering::SeqCst);
-    let exchange = handle.block_on(send(http, &config.target, &minimal))?;
+    let exchange = handle.block_on(send_input(http, &config.target, probe, &minimal))?;
     let original = first
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -345,11 +492,12 @@ fn fuzz_blocking(
     ))
 }
 
-/// A shell command that sends the stimulus once (the credential is malformed, not a secret).
-pub fn curl_command(target: &str, stimulus: &Stimulus) -> String {
+/// A shell command that sends these credential fields once (only for inputs that carry no
+/// valid credential: the malformed ones are not secrets).
+pub fn curl_command(target: &str, headers: &[(&'static str, String)]) -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     let mut parts = vec!["curl -i -X POST".to_owned(), quote(target)];
-    for (name, value) in stimulus.headers() {
+    for (name, value) in headers {
         parts.push(format!("-H {}", quote(&format!("{name}: {value}"))));
     }
     parts.push("-H 'content-type: application/json'".into());

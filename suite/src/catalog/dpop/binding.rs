@@ -54,6 +54,7 @@ pub const ROWS: &[Row] = &[
                             authorization: vec![format!("{scheme} {}", fx.token)],
                             proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
                             query: None,
+                            title_case_names: false,
                         },
                     )
                 })
@@ -150,6 +151,7 @@ pub const ROWS: &[Row] = &[
                     authorization: vec![format!("Bearer {}", fx.token)],
                     proofs: Vec::new(),
                     query: None,
+                    title_case_names: false,
                 },
             )]
         },
@@ -174,6 +176,7 @@ pub const ROWS: &[Row] = &[
                     authorization: vec![format!("Bearer {}", fx.token)],
                     proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
                     query: None,
+                    title_case_names: false,
                 },
             )]
         },
@@ -233,6 +236,7 @@ pub const ROWS: &[Row] = &[
                     ],
                     proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
                     query: None,
+                    title_case_names: false,
                 },
             )]
         },

@@ -22,7 +22,10 @@ pub const ROWS: &[Row] = &[
                 "Tolerates valid exp and nbf claims in a proof",
                 "A proof that also carries nbf = now and exp = now + 300 s (the target's clock) \
                  is accepted: RFC 9449 §4.2 allows further claims.",
-                &[rfc9449("§4.2; RFC 7519 §4.1.4–4.1.5", "extra claims are allowed")],
+                &[rfc9449(
+                    "§4.2; RFC 7519 §4.1.4–4.1.5",
+                    "extra claims are allowed",
+                )],
                 &["dpop-strict-members"],
             ),
             Level::Should,

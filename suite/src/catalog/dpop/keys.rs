@@ -4,6 +4,7 @@
 
 use mock_idp::b64;
 use mock_idp::dpop::proof::minimal_public_jwk;
+use mock_idp::forge::weak_rsa::WeakRsaKey;
 use serde_json::{Value, json};
 
 use super::{DpopRequest, Fixture, ProofField, Row, Stimulus, meta, rfc9449};
@@ -59,6 +60,31 @@ fn coordinate(jwk: &Value, name: &str) -> Vec<u8> {
         .and_then(Value::as_str)
         .and_then(|v| b64::decode_strict(v).ok())
         .unwrap_or_default()
+}
+
+/// An RS256 proof by the 1024-bit fixture key, which no backend signs with, built by hand.
+fn weak_rsa_stimulus(ctx: &Context) -> Option<Stimulus> {
+    let weak = WeakRsaKey::fixture_1024();
+    let jwk = weak.public_jwk();
+    let member = |name: &str| jwk.get(name).and_then(Value::as_str).unwrap_or_default();
+    let jkt = rfc7638_thumbprint(&[("e", member("e")), ("kty", "RSA"), ("n", member("n"))]);
+    let token = ctx.mint(&ctx.valid_spec()?.cnf_jkt(&jkt))?;
+    let mut proof = ctx.proof(&token).header("jwk", jwk).alg("RS256");
+    if let Some(nonce) = ctx.dpop.nonce() {
+        proof = proof.nonce(&nonce);
+    }
+    // `parts` takes a key only for defaults, and alg and jwk are both set.
+    let (header, claims) = proof.parts(ctx.dpop.key());
+    let input = format!(
+        "{}.{}",
+        b64::encode(header.to_bytes()),
+        b64::encode(claims.to_bytes())
+    );
+    let signature = b64::encode(weak.sign_rs256(input.as_bytes()));
+    Some(Stimulus::new(
+        format!("RS256 proof by a {}-bit key", weak.bits()),
+        DpopRequest::dpop(&token, ProofField::Raw(format!("{input}.{signature}"))),
+    ))
 }
 
 fn accepted_without_fetch(resp: &RecordedResponse) -> Grade {
@@ -149,6 +175,30 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         meta: meta(
+            "rs.dpop.weak-rsa",
+            "rs-dpop-weak-rsa",
+            "Refuses an RSA proof key under 2048 bits",
+            "An RS256 proof signed by a 1024-bit RSA key that it embeds, for a token bound to \
+             that key, is refused. No stimulus when the target does not advertise RS256.",
+            &[
+                rfc9449("§11.6", "only secure algorithms and keys"),
+                rfc9449(
+                    "§4.3 check 6; RFC 7518 §3.3",
+                    "RSA keys of 2048 bits or more",
+                ),
+            ],
+            &["dpop-accept-weak-rsa"],
+        ),
+        stimuli: |ctx, _| {
+            if !ctx.dpop_advertised_alg_names().iter().any(|a| a == "RS256") {
+                return Vec::new();
+            }
+            weak_rsa_stimulus(ctx).into_iter().collect()
+        },
+        grade: expect::dpop_invalid,
+    },
+    Row {
+        meta: meta(
             "rs.dpop.no-key-fetch",
             "rs-dpop-no-key-fetch",
             "Verifies proofs with the embedded jwk only, fetching nothing",
@@ -156,11 +206,11 @@ pub const ROWS: &[Row] = &[
              key K_x) and a kid is accepted; a proof signed by K_x with the client's jwk and \
              that jku is refused (MUST). The listener must see no request (SHOULD).",
             &[
-                rfc9449("§4.3 check 6", "the signature verifies with the embedded jwk"),
                 rfc9449(
-                    "§4.3; RFC 8725 §3.10",
-                    "header-named URLs are not fetched",
+                    "§4.3 check 6",
+                    "the signature verifies with the embedded jwk",
                 ),
+                rfc9449("§4.3; RFC 8725 §3.10", "header-named URLs are not fetched"),
             ],
             &["dpop-trust-jku"],
         ),
@@ -223,6 +273,7 @@ pub const ROWS: &[Row] = &[
                         authorization: vec![format!("Bearer {proof}")],
                         proofs: Vec::new(),
                         query: None,
+                        title_case_names: false,
                     },
                 ),
             ]

@@ -91,6 +91,8 @@ pub(crate) struct DpopRequest {
     pub proofs: Vec<ProofField>,
     /// A query string sent on the endpoint URL (the proof's `htu` stays without it).
     pub query: Option<&'static str>,
+    /// Field names go out title-cased (`Dpop:`), not in lower case.
+    pub title_case_names: bool,
 }
 
 impl DpopRequest {
@@ -100,6 +102,7 @@ impl DpopRequest {
             authorization: vec![format!("DPoP {token}")],
             proofs: vec![proof],
             query: None,
+            title_case_names: false,
         }
     }
 
@@ -109,6 +112,7 @@ impl DpopRequest {
             authorization: vec![format!("DPoP {token}")],
             proofs,
             query: None,
+            title_case_names: false,
         }
     }
 
@@ -166,6 +170,7 @@ pub(crate) async fn send(ctx: &Context, request: &DpopRequest) -> Exchange {
 async fn initialize(ctx: &Context, request: &DpopRequest, nonce: Option<&str>) -> Exchange {
     let credential = request.credential(nonce);
     match request.query {
+        _ if request.title_case_names => ctx.initialize_title_case(&credential).await,
         Some(query) => ctx.initialize_with_query(query, &credential).await,
         None => ctx.initialize(&credential).await,
     }

@@ -69,7 +69,10 @@ pub const CROSS_SERVER: CheckMeta = at(
         "A proof carrying a nonce issued by the embedded IdP's token endpoint (a nonce the \
          authorization server honours) is refused with use_dpop_nonce. Skip when the target \
          never demands a nonce.",
-        &[rfc9449("§9", "a nonce is accepted only by the server that issued it")],
+        &[rfc9449(
+            "§9",
+            "a nonce is accepted only by the server that issued it",
+        )],
         &["dpop-nonce-any-value"],
     ),
     Level::Should,

@@ -99,6 +99,28 @@ pub const ROWS: &[Row] = &[
     },
     Row {
         meta: meta(
+            "rs.dpop.header-name-case",
+            "rs-dpop-header-name-case",
+            "Finds the proof whatever the case of the DPoP field name",
+            "Vd with a valid proof in a field named Dpop (every field name title-cased on the \
+             wire) is accepted; all other probes send the name as dpop. The all-capitals DPOP \
+             of the spec row cannot be sent: the HTTP client writes names in lower or title \
+             case only.",
+            &[rfc9449(
+                "§4.1; RFC 9110 §5.1",
+                "field names are case-insensitive",
+            )],
+            &["dpop-header-name-case-sensitive"],
+        ),
+        stimuli: |ctx, fx| {
+            let mut request = fx.request(fx.proof(ctx));
+            request.title_case_names = true;
+            vec![Stimulus::new("Dpop: P (title case)", request)]
+        },
+        grade: expect::accepted,
+    },
+    Row {
+        meta: meta(
             "rs.dpop.multiple-proofs",
             "rs-dpop-multiple-proofs",
             "Refuses more than one DPoP proof",
