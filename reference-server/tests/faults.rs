@@ -883,19 +883,12 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 && dpop_send(env, &d, &token, &[padded]).await.accepted()
         }
         Fault::DpopHtuExact => {
-            let d = dpop_server(env, faults, false).await;
-            let token = dpop_bound(env, &d, dpop_key());
-            let upper = dpop_proof(&d, &token)
-                .htu_variant(mock_idp::dpop::HtuVariant::PercentEncodeUnreserved)
-                .sign(dpop_key());
-            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[upper]).await.accepted()
+            dpop_refuses_variant(env, faults, |p| {
+                p.htu_variant(mock_idp::dpop::HtuVariant::PercentEncodeUnreserved)
+            })
+            .await
         }
-        Fault::DpopIatNoFuture => {
-            let d = dpop_server(env, faults, false).await;
-            let token = dpop_bound(env, &d, dpop_key());
-            let ahead = dpop_proof(&d, &token).iat_offset(10).sign(dpop_key());
-            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[ahead]).await.accepted()
-        }
+        Fault::DpopIatNoFuture => dpop_refuses_variant(env, faults, |p| p.iat_offset(10)).await,
         Fault::DpopReplayByBytes => {
             let d = dpop_server(env, faults, false).await;
             let token = dpop_bound(env, &d, dpop_key());
@@ -938,23 +931,17 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
             dpop_accepts_variant(env, faults, |p| p.claim("exp", unix_now() - 60)).await
         }
         Fault::DpopStrictMembers => {
-            let d = dpop_server(env, faults, false).await;
-            let token = dpop_bound(env, &d, dpop_key());
-            let extra = dpop_proof(&d, &token)
-                .header("x-foo", "bar")
-                .claim("tx_id", "t-1")
-                .sign(dpop_key());
-            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[extra]).await.accepted()
+            dpop_refuses_variant(env, faults, |p| {
+                p.header("x-foo", "bar").claim("tx_id", "t-1")
+            })
+            .await
         }
         Fault::DpopJtiUnchecked => dpop_accepts_variant(env, faults, |p| p.empty_jti()).await,
         Fault::DpopThumbprintAllMembers => {
-            let d = dpop_server(env, faults, false).await;
-            let token = dpop_bound(env, &d, dpop_key());
             let mut jwk = mock_idp::dpop::proof::minimal_public_jwk(dpop_key()).to_json();
             jwk["kid"] = json!("k-1");
             jwk["use"] = json!("sig");
-            let proof = dpop_proof(&d, &token).header("jwk", jwk).sign(dpop_key());
-            dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[proof]).await.accepted()
+            dpop_refuses_variant(env, faults, |p| p.header("jwk", jwk.clone())).await
         }
         Fault::DpopTrustJku => {
             let d = dpop_server(env, faults, false).await;
@@ -1212,6 +1199,18 @@ async fn dpop_accepts_variant(
     let token = dpop_bound(env, &d, dpop_key());
     let variant = edit(dpop_proof(&d, &token)).sign(dpop_key());
     dpop_calibrated(env, &d).await && dpop_send(env, &d, &token, &[variant]).await.accepted()
+}
+
+/// Calibrated: the valid proof is accepted, and the edited one is not.
+async fn dpop_refuses_variant(
+    env: &Env,
+    faults: &[Fault],
+    edit: impl Fn(mock_idp::dpop::ProofBuilder) -> mock_idp::dpop::ProofBuilder,
+) -> bool {
+    let d = dpop_server(env, faults, false).await;
+    let token = dpop_bound(env, &d, dpop_key());
+    let variant = edit(dpop_proof(&d, &token)).sign(dpop_key());
+    dpop_calibrated(env, &d).await && !dpop_send(env, &d, &token, &[variant]).await.accepted()
 }
 
 /// How many of `k` concurrent copies of one DPoP request were accepted.

@@ -9,23 +9,16 @@ fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn demo_server_with_a_fault_shows_the_fault() {
-    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+/// Starts `demo-server` on a free loopback port trusting `issuer`, with `extra` arguments; its
+/// banner lines up to "Ctrl-C …" (the first names the MCP URL). Stdout keeps being drained so
+/// the server never writes to a closed pipe.
+async fn start_demo(issuer: &str, extra: &[&str]) -> (std::process::Child, Vec<String>) {
     let mut child = binary()
-        .args([
-            "demo-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--issuer",
-            idp.issuer(),
-            "--fault",
-            "ignore-aud",
-        ])
+        .args(["demo-server", "--listen", "127.0.0.1:0", "--issuer", issuer])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // Read the first line, and keep draining stdout so the server never writes to a closed pipe.
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -33,10 +26,27 @@ async fn demo_server_with_a_fault_shows_the_fault() {
             let _ = tx.send(line);
         }
     });
-    let first = tokio::task::spawn_blocking(move || rx.recv().unwrap())
-        .await
-        .unwrap();
-    let url = first.rsplit(' ').next().unwrap().to_owned();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.recv() {
+            let done = line.starts_with("Ctrl-C");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    (child, lines)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_server_with_a_fault_shows_the_fault() {
+    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let (mut child, lines) = start_demo(idp.issuer(), &["--fault", "ignore-aud"]).await;
+    let url = lines[0].rsplit(' ').next().unwrap().to_owned();
     let wrong_aud = idp.mint(&idp.valid_token_spec("https://other.test/mcp", "mcp:read"));
     let resp = reqwest::Client::new()
         .post(&url)
@@ -88,40 +98,8 @@ fn fault_names_are_checked_and_listed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_server_dpop_modes_are_selectable() {
     let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
-    let mut child = binary()
-        .args([
-            "demo-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--issuer",
-            idp.issuer(),
-            "--dpop",
-            "required",
-            "--dpop-nonce",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        while let Ok(line) = rx.recv() {
-            let done = line.starts_with("Ctrl-C");
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-        lines
-    })
-    .await
-    .unwrap();
+    let (mut child, lines) =
+        start_demo(idp.issuer(), &["--dpop", "required", "--dpop-nonce"]).await;
     let url = lines[0].rsplit(' ').next().unwrap().to_owned();
     assert!(
         lines

@@ -16,7 +16,7 @@ use suite::engine::session::{TokenDefaults, context};
 use suite::netfuzz::claims::{ClaimsProbe, OddValue, Place};
 use suite::netfuzz::dpop::{DpopProbe, Mutation};
 use suite::netfuzz::stimulus::{Layout, Token};
-use suite::netfuzz::{FuzzConfig, Violation, run, run_probe};
+use suite::netfuzz::{Finding, FuzzConfig, FuzzOutcome, Violation, run, run_probe};
 
 async fn server(idp: &MockIdp, faults: &[Fault]) -> ReferenceServer {
     ReferenceServer::start(
@@ -38,12 +38,8 @@ fn config(target: &str, seconds: u64) -> FuzzConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_compliant_server_survives_fuzzing() {
-    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
-    let s = server(&idp, &[]).await;
-    let outcome = run(config(&s.mcp_url(), 4)).await.unwrap();
-    assert_eq!(outcome.control_status, Some(401));
+/// More than 100 requests and no finding; prints the figures.
+fn assert_nothing_found<I: std::fmt::Debug>(outcome: FuzzOutcome<I>) {
     assert!(outcome.requests > 100, "{} requests", outcome.requests);
     eprintln!(
         "{} requests in {:.1} s, no finding",
@@ -57,18 +53,33 @@ async fn the_compliant_server_survives_fuzzing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_fuzzer_finds_and_shrinks_the_long_kid_crash() {
-    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
-    let s = server(&idp, &[Fault::Error500OnLongKid]).await;
-    let outcome = run(config(&s.mcp_url(), 20)).await.unwrap();
-    let finding = outcome.finding.expect("the fuzzer finds the 500");
+/// The finding (`what` when there is none); prints how many requests found and shrank it.
+fn found<I>(outcome: FuzzOutcome<I>, what: &str) -> Finding<I> {
+    let finding = outcome.finding.expect(what);
     eprintln!(
         "found after {} requests, {} shrinking, {:.1} s in all",
         outcome.requests - finding.shrink_requests,
         finding.shrink_requests,
         outcome.elapsed.as_secs_f32()
     );
+    finding
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compliant_server_survives_fuzzing() {
+    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let s = server(&idp, &[]).await;
+    let outcome = run(config(&s.mcp_url(), 4)).await.unwrap();
+    assert_eq!(outcome.control_status, Some(401));
+    assert_nothing_found(outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fuzzer_finds_and_shrinks_the_long_kid_crash() {
+    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let s = server(&idp, &[Fault::Error500OnLongKid]).await;
+    let outcome = run(config(&s.mcp_url(), 20)).await.unwrap();
+    let finding = found(outcome, "the fuzzer finds the 500");
     let minimal = &finding.minimal;
     assert_eq!(
         minimal.violation,
@@ -190,17 +201,7 @@ async fn the_compliant_server_survives_claims_fuzzing() {
     let (ctx, s) = minting_target(&[], false).await;
     let probe = Arc::new(ClaimsProbe::prepare(ctx, &http()).await.unwrap());
     let outcome = run_probe(config(&s.mcp_url(), 4), probe).await.unwrap();
-    assert!(outcome.requests > 100, "{} requests", outcome.requests);
-    eprintln!(
-        "{} requests in {:.1} s, no finding",
-        outcome.requests,
-        outcome.elapsed.as_secs_f32()
-    );
-    assert!(
-        outcome.finding.is_none(),
-        "{:?}",
-        outcome.finding.map(|f| f.minimal)
-    );
+    assert_nothing_found(outcome);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,13 +209,7 @@ async fn the_claims_fuzzer_finds_and_shrinks_the_null_claim_crash() {
     let (ctx, s) = minting_target(&[Fault::Error500OnNullClaim], false).await;
     let probe = Arc::new(ClaimsProbe::prepare(ctx, &http()).await.unwrap());
     let outcome = run_probe(config(&s.mcp_url(), 20), probe).await.unwrap();
-    let finding = outcome.finding.expect("the fuzzer finds the 500");
-    eprintln!(
-        "found after {} requests, {} shrinking, {:.1} s in all",
-        outcome.requests - finding.shrink_requests,
-        finding.shrink_requests,
-        outcome.elapsed.as_secs_f32()
-    );
+    let finding = found(outcome, "the fuzzer finds the 500");
     let minimal = &finding.minimal;
     assert_eq!(
         minimal.violation,
@@ -236,13 +231,7 @@ async fn the_claims_fuzzer_sees_a_fetch_of_the_listener_url() {
     let (ctx, s) = minting_target(&[Fault::TrustJku], false).await;
     let probe = Arc::new(ClaimsProbe::prepare(ctx, &http()).await.unwrap());
     let outcome = run_probe(config(&s.mcp_url(), 20), probe).await.unwrap();
-    let finding = outcome.finding.expect("the fuzzer sees the fetch");
-    eprintln!(
-        "found after {} requests, {} shrinking, {:.1} s in all",
-        outcome.requests - finding.shrink_requests,
-        finding.shrink_requests,
-        outcome.elapsed.as_secs_f32()
-    );
+    let finding = found(outcome, "the fuzzer sees the fetch");
     let minimal = &finding.minimal;
     assert!(
         matches!(minimal.violation, Some(Violation::OutboundFetch { .. })),
@@ -263,17 +252,7 @@ async fn the_compliant_server_survives_dpop_fuzzing() {
     let (ctx, s) = minting_target(&[], true).await;
     let probe = Arc::new(DpopProbe::prepare(ctx, &http()).await.unwrap());
     let outcome = run_probe(config(&s.mcp_url(), 4), probe).await.unwrap();
-    assert!(outcome.requests > 100, "{} requests", outcome.requests);
-    eprintln!(
-        "{} requests in {:.1} s, no finding",
-        outcome.requests,
-        outcome.elapsed.as_secs_f32()
-    );
-    assert!(
-        outcome.finding.is_none(),
-        "{:?}",
-        outcome.finding.map(|f| f.minimal)
-    );
+    assert_nothing_found(outcome);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,13 +260,7 @@ async fn the_dpop_fuzzer_finds_and_shrinks_the_mistyped_member_crash() {
     let (ctx, s) = minting_target(&[Fault::Dpop500OnNonStringMember], true).await;
     let probe = Arc::new(DpopProbe::prepare(ctx, &http()).await.unwrap());
     let outcome = run_probe(config(&s.mcp_url(), 20), probe).await.unwrap();
-    let finding = outcome.finding.expect("the fuzzer finds the 500");
-    eprintln!(
-        "found after {} requests, {} shrinking, {:.1} s in all",
-        outcome.requests - finding.shrink_requests,
-        finding.shrink_requests,
-        outcome.elapsed.as_secs_f32()
-    );
+    let finding = found(outcome, "the fuzzer finds the 500");
     let minimal = &finding.minimal;
     assert_eq!(
         minimal.violation,

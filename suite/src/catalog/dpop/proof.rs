@@ -1,8 +1,10 @@
 //! RFC 9449 §4.3 checks 1–11 on the proof, and the positive control rs.dpop.valid.
 
 use mock_idp::alg::Algorithm;
+use mock_idp::alg::EcCurve;
 use mock_idp::b64;
 use mock_idp::dpop::SignatureMode;
+use mock_idp::ecdsa;
 use mock_idp::keys::SigningKey;
 use serde_json::json;
 
@@ -330,8 +332,9 @@ pub const ROWS: &[Row] = &[
             "rs.dpop.psychic",
             "rs-dpop-psychic",
             "Refuses malformed ECDSA proof signatures",
-            "An ES256 proof whose signature is 64 zero bytes (r = s = 0, CVE-2022-21449), and one \
-             with a byte appended to a valid signature, are refused.",
+            "An ES256 proof whose signature is 64 zero bytes (r = s = 0, CVE-2022-21449), one \
+             whose r is the curve order n (s = 1), a valid signature DER-encoded instead of R‖S, \
+             and one with a byte appended to a valid signature, are refused.",
             &[rfc9449(
                 "§4.3 check 6; RFC 7518 §3.4",
                 "the signature verifies",
@@ -341,13 +344,28 @@ pub const ROWS: &[Row] = &[
         stimuli: |ctx, fx| {
             let valid = fx.proof(ctx).sign(fx.key);
             let sig = valid.rsplit('.').next().unwrap_or_default();
-            let mut longer = b64::decode_strict(sig).unwrap_or_default();
+            let raw = b64::decode_strict(sig).unwrap_or_default();
+            let mut longer = raw.clone();
             longer.push(0);
+            let mut r_is_n = ecdsa::curve_order(EcCurve::P256);
+            r_is_n.extend(std::iter::repeat_n(0, 31));
+            r_is_n.push(1);
             vec![
                 edited(
                     "r = s = 0",
                     fx,
                     fx.proof(ctx).signature(SignatureMode::Raw(vec![0; 64])),
+                ),
+                edited(
+                    "r = n, s = 1",
+                    fx,
+                    fx.proof(ctx).signature(SignatureMode::Raw(r_is_n)),
+                ),
+                edited(
+                    "DER-encoded signature",
+                    fx,
+                    fx.proof(ctx)
+                        .signature(SignatureMode::Raw(ecdsa::raw_to_der(&raw))),
                 ),
                 edited(
                     "one trailing byte",
