@@ -137,9 +137,14 @@ impl DpopState {
         algs
     }
 
-    /// A fresh nonce, remembered for `NONCE_LIFETIME`.
-    pub fn issue_nonce(&self) -> String {
-        let nonce = mock_idp::random_b64url(24);
+    /// A fresh nonce, remembered for `NONCE_LIFETIME` (fault `dpop-nonce-constant`: always
+    /// the same one).
+    pub fn issue_nonce(&self, config: &Config) -> String {
+        let nonce = if config.faults.contains(&Fault::DpopNonceConstant) {
+            "mcp-authspec-constant-nonce".to_owned()
+        } else {
+            mock_idp::random_b64url(24)
+        };
         let now = mock_idp::unix_now();
         let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
         while nonces.len() >= MAX_NONCES {
@@ -402,7 +407,7 @@ fn validate_proof(
                 config,
                 e.error_code(),
                 e.message(),
-                Some(state.issue_nonce()),
+                Some(state.issue_nonce(config)),
             ))
         }
         Err(e @ DpopError::JktMismatch { .. }) => {

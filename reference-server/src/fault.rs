@@ -163,6 +163,7 @@ faults! {
     DpopHtuQueryStrict = "dpop-htu-query-strict": "compares htu and the request URI including query and fragment",
     DpopHtuTrailingSlash = "dpop-htu-trailing-slash": "takes an htu with a trailing slash as the endpoint",
     DpopHeaderNameCaseSensitive = "dpop-header-name-case-sensitive": "finds the proof only under the field names DPoP and dpop (a Dpop: or DPOP: field goes unread)",
+    DpopNonceConstant = "dpop-nonce-constant": "with nonces on, issues the same nonce every time",
     DpopAcceptWeakRsa = "dpop-accept-weak-rsa": "verifies RS256 proofs whose embedded RSA key has fewer than 2048 bits (a 1024-bit key passes)",
 }
 

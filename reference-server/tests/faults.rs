@@ -1005,6 +1005,17 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .is_some();
             dpop_calibrated(env, &d).await && !accepted
         }
+        Fault::DpopNonceConstant => {
+            let d = dpop_server(env, faults, true).await;
+            let token = dpop_bound(env, &d, dpop_key());
+            let mut nonces = Vec::new();
+            for _ in 0..2 {
+                let proof = dpop_proof(&d, &token).sign(dpop_key());
+                let r = dpop_send(env, &d, &token, &[proof]).await;
+                nonces.push(r.header("dpop-nonce").map(str::to_owned));
+            }
+            nonces[0].is_some() && nonces[0] == nonces[1]
+        }
         Fault::DpopAcceptWeakRsa => {
             let d = dpop_server(env, faults, false).await;
             let weak = mock_idp::forge::weak_rsa::WeakRsaKey::fixture_1024();

@@ -78,8 +78,32 @@ pub const CROSS_SERVER: CheckMeta = at(
     Level::Should,
 );
 
+pub const UNPREDICTABLE: CheckMeta = at(
+    meta(
+        "rs.dpop.nonce-unpredictable",
+        "rs-dpop-nonce-header",
+        "Issues a different, patternless nonce each time",
+        "Four successive use_dpop_nonce answers carry four different nonces that are not \
+         consecutive numbers (a counter or a clock). A heuristic: RFC 9449 §8 makes nonces \
+         unpredictable, which no black-box test can prove. Skip when the target never demands \
+         a nonce.",
+        &[rfc9449("§8", "nonce values are unpredictable")],
+        &["dpop-nonce-constant"],
+    ),
+    Level::Should,
+);
+
+/// Nonces collected by rs.dpop.nonce-unpredictable.
+const NONCE_SAMPLES: usize = 4;
+
 /// The ids of the checks that apply only to targets demanding nonces.
-pub const IDS: &[&str] = &[FLOW.id, WRONG.id, DOWNGRADE.id, CROSS_SERVER.id];
+pub const IDS: &[&str] = &[
+    FLOW.id,
+    WRONG.id,
+    DOWNGRADE.id,
+    CROSS_SERVER.id,
+    UNPREDICTABLE.id,
+];
 
 /// A valid proof without a nonce: the first exchange of every nonce check.
 async fn without_nonce(ctx: &Context, fx: &Fixture) -> Exchange {
@@ -244,11 +268,60 @@ async fn cross_server(ctx: &Context) -> Outcome {
     judge(CROSS_SERVER.level, exchange, nonce_refused)
 }
 
+/// rs.dpop.nonce-unpredictable: successive demanded nonces differ and count nothing.
+async fn unpredictable(ctx: &Context) -> Outcome {
+    let (fx, first, nonce) = match demanded(ctx).await {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let mut nonces = vec![nonce];
+    let mut evidence = vec![first];
+    while nonces.len() < NONCE_SAMPLES {
+        let exchange = without_nonce(ctx, &fx).await;
+        let Some(n) = demanded_nonce(&exchange) else {
+            return Outcome::error(
+                format!(
+                    "a valid proof without a nonce was {} after the target had demanded one",
+                    observe(&exchange)
+                ),
+                vec![exchange],
+            );
+        };
+        nonces.push(n);
+        evidence.push(exchange);
+    }
+    let distinct: std::collections::BTreeSet<&String> = nonces.iter().collect();
+    let numbers: Option<Vec<u128>> = nonces.iter().map(|n| n.parse().ok()).collect();
+    let counting = numbers.is_some_and(|ns| ns.windows(2).all(|w| w[1].abs_diff(w[0]) <= 1_000));
+    let seen = nonces.join(", ");
+    let (verdict, message) = if distinct.len() < nonces.len() {
+        (
+            Level::Should.broken_verdict(),
+            format!("the same nonce came back more than once: {seen}"),
+        )
+    } else if counting {
+        (
+            Level::Should.broken_verdict(),
+            format!("the nonces are numbers close together (a counter or a clock): {seen}"),
+        )
+    } else {
+        (
+            Verdict::Pass,
+            format!("{NONCE_SAMPLES} different nonces with no numeric pattern"),
+        )
+    };
+    Outcome {
+        evidence,
+        ..Outcome::new(verdict, message)
+    }
+}
+
 pub fn checks() -> Vec<Check<Context>> {
     vec![
         Check::new(FLOW, |ctx| Box::pin(flow(ctx))),
         Check::new(WRONG, |ctx| Box::pin(wrong(ctx))),
         Check::new(DOWNGRADE, |ctx| Box::pin(downgrade(ctx))),
         Check::new(CROSS_SERVER, |ctx| Box::pin(cross_server(ctx))),
+        Check::new(UNPREDICTABLE, |ctx| Box::pin(unpredictable(ctx))),
     ]
 }
