@@ -37,13 +37,17 @@ impl JsonObject {
     pub fn parse(bytes: &[u8]) -> Result<Self, JsonError> {
         let text = std::str::from_utf8(bytes).map_err(|_| JsonError::NotUtf8)?;
         let mut duplicates = Vec::new();
+        let mut not_object = false;
         let mut de = serde_json::Deserializer::from_str(text);
         let members = TopLevel {
             duplicates: &mut duplicates,
+            not_object: &mut not_object,
         }
         .deserialize(&mut de)
         .map_err(|e| {
-            if e.to_string().starts_with(NOT_OBJECT) {
+            // A flag rather than the error's text: formatting serde_json's message (with its
+            // line and column) is the costliest part of refusing bad input.
+            if not_object {
                 JsonError::NotObject
             } else {
                 JsonError::Syntax(e.to_string())
@@ -190,6 +194,15 @@ const NOT_OBJECT: &str = "expected a JSON object";
 
 struct TopLevel<'a> {
     duplicates: &'a mut Vec<String>,
+    /// Set when the top-level value is refused for not being an object.
+    not_object: &'a mut bool,
+}
+
+impl TopLevel<'_> {
+    fn refuse<E: de::Error>(self) -> E {
+        *self.not_object = true;
+        E::custom(NOT_OBJECT)
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
@@ -212,7 +225,10 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
             }
             let value = map.next_value_seed(Nested {
                 duplicates: self.duplicates,
-                path: key.clone(),
+                path: Path::Member {
+                    parent: None,
+                    name: &key,
+                },
             })?;
             members.push((key, value));
         }
@@ -220,42 +236,84 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
     }
     // Any non-object top-level value is refused with a recognisable message.
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT))
+        Err(self.refuse())
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT))
+        Err(self.refuse())
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT))
+        Err(self.refuse())
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT))
+        Err(self.refuse())
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT))
+        Err(self.refuse())
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(E::custom(NOT_OBJECT))
+        Err(self.refuse())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(de::Error::custom(NOT_OBJECT))
+        Err(self.refuse())
+    }
+}
+
+/// Where a nested value sits (`cnf.jkt`, `keys[0].kid`). Kept as a chain of borrows on the
+/// stack and written out only when a duplicate is found, so valid input builds no path strings.
+#[derive(Clone, Copy)]
+enum Path<'p> {
+    Member {
+        parent: Option<&'p Path<'p>>,
+        name: &'p str,
+    },
+    Index {
+        parent: &'p Path<'p>,
+        index: usize,
+    },
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        out
+    }
+
+    fn write_to(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        match self {
+            Path::Member { parent: None, name } => out.push_str(name),
+            Path::Member {
+                parent: Some(parent),
+                name,
+            } => {
+                parent.write_to(out);
+                out.push('.');
+                out.push_str(name);
+            }
+            Path::Index { parent, index } => {
+                parent.write_to(out);
+                // Writing into a String cannot fail.
+                let _ = write!(out, "[{index}]");
+            }
+        }
     }
 }
 
 /// Builds a `serde_json::Value`, recording duplicate member names below the top level.
-struct Nested<'a> {
+struct Nested<'a, 'p> {
     duplicates: &'a mut Vec<String>,
-    path: String,
+    path: Path<'p>,
 }
 
-impl<'de> DeserializeSeed<'de> for Nested<'_> {
+impl<'de> DeserializeSeed<'de> for Nested<'_, '_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Nested<'_> {
+impl<'de> Visitor<'de> for Nested<'_, '_> {
     type Value = Value;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
@@ -291,7 +349,10 @@ impl<'de> Visitor<'de> for Nested<'_> {
         let mut i = 0usize;
         while let Some(v) = seq.next_element_seed(Nested {
             duplicates: self.duplicates,
-            path: format!("{}[{i}]", self.path),
+            path: Path::Index {
+                parent: &self.path,
+                index: i,
+            },
         })? {
             items.push(v);
             i += 1;
@@ -301,9 +362,12 @@ impl<'de> Visitor<'de> for Nested<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = format!("{}.{key}", self.path);
+            let path = Path::Member {
+                parent: Some(&self.path),
+                name: &key,
+            };
             if out.contains_key(&key) {
-                self.duplicates.push(path.clone());
+                self.duplicates.push(path.render());
             }
             let v = map.next_value_seed(Nested {
                 duplicates: self.duplicates,
@@ -334,6 +398,11 @@ mod tests {
     fn nested_duplicates_have_paths() {
         let o = JsonObject::parse(br#"{"cnf":{"jkt":"a","jkt":"b"},"k":[{"x":1,"x":2}]}"#).unwrap();
         assert_eq!(o.duplicates(), ["cnf.jkt", "k[0].x"]);
+        let deep = JsonObject::parse(br#"{"a":[1,[{"b":{"c":1,"c":{"d":0,"d":1}}}]],"a":2}"#);
+        assert_eq!(
+            deep.unwrap().duplicates(),
+            ["a[1][0].b.c", "a[1][0].b.c.d", "a"]
+        );
     }
 
     #[test]

@@ -25,12 +25,10 @@ pub fn www_authenticate(data: &[u8]) {
     let lines: Vec<&str> = text.split('\n').collect();
     let mut concatenated = Some(Vec::new());
     for line in &lines {
-        let parsed = www_authenticate::parse(line);
-        match (&parsed, concatenated.as_mut()) {
-            (Ok(list), Some(all)) => all.extend(list.iter().cloned()),
-            _ => concatenated = None,
-        }
-        let Ok(list) = parsed else { continue };
+        let Ok(list) = www_authenticate::parse(line) else {
+            concatenated = None;
+            continue;
+        };
         let serialised = list
             .iter()
             .map(ToString::to_string)
@@ -44,6 +42,9 @@ pub fn www_authenticate(data: &[u8]) {
             assert!(!challenge.scheme.is_empty());
             assert!(challenge.token68.is_none() || challenge.params.is_empty());
             let _ = challenge.duplicate_params();
+        }
+        if let Some(all) = concatenated.as_mut() {
+            all.extend(list);
         }
     }
     match (

@@ -65,8 +65,20 @@ impl fmt::Display for Challenge {
         }
         for (i, (name, value)) in self.params.iter().enumerate() {
             let sep = if i == 0 { " " } else { ", " };
-            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-            write!(f, "{sep}{name}=\"{escaped}\"")?;
+            write!(f, "{sep}{name}=\"")?;
+            // A quoted-pair for each `\` and `"`, written straight out (no escaped copy).
+            let mut rest = value.as_str();
+            while let Some(k) = rest.find(['\\', '"']) {
+                f.write_str(&rest[..k])?;
+                f.write_str(if rest.as_bytes()[k] == b'"' {
+                    "\\\""
+                } else {
+                    "\\\\"
+                })?;
+                rest = &rest[k + 1..];
+            }
+            f.write_str(rest)?;
+            f.write_str("\"")?;
         }
         Ok(())
     }
@@ -113,12 +125,32 @@ pub fn parse(value: &str) -> Result<Vec<Challenge>, SyntaxError> {
     Ok(challenges)
 }
 
+/// A byte class as a lookup table: the parser asks it for every byte of every challenge, and
+/// one load is cheaper than the comparisons a list search makes.
+const fn byte_class(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+const TCHAR: [bool; 256] = byte_class(b"!#$%&'*+-.^_`|~");
+const TOKEN68_CHAR: [bool; 256] = byte_class(b"-._~+/");
+
 fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+    TCHAR[usize::from(c)]
 }
 
 fn is_token68_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-._~+/".contains(&c)
+    TOKEN68_CHAR[usize::from(c)]
 }
 
 struct Parser<'a> {
@@ -394,6 +426,32 @@ mod tests {
         assert!(parse("Bearer realm=\"a\u{1}\"").is_err());
         assert_eq!(parse("").unwrap(), []);
         assert_eq!(parse(" , ,").unwrap(), []);
+    }
+
+    #[test]
+    fn display_escapes_as_the_two_replacements_did() {
+        for value in ["", "plain", "a\\b", "q\"q", "\\\"", "\"\\x\\\\\"", "é\"€\\"] {
+            let challenge = Challenge {
+                scheme: "Bearer".into(),
+                token68: None,
+                params: vec![("error_description".into(), value.into())],
+            };
+            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+            assert_eq!(
+                challenge.to_string(),
+                format!("Bearer error_description=\"{escaped}\"")
+            );
+        }
+    }
+
+    #[test]
+    fn byte_tables_are_the_grammar_classes() {
+        for c in 0..=u8::MAX {
+            let tchar = c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+            let token68 = c.is_ascii_alphanumeric() || b"-._~+/".contains(&c);
+            assert_eq!(is_tchar(c), tchar, "{c:#x}");
+            assert_eq!(is_token68_char(c), token68, "{c:#x}");
+        }
     }
 
     #[test]
