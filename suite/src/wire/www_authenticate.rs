@@ -106,6 +106,7 @@ pub fn parse_all<'a>(
 /// Parses one field value.
 pub fn parse(value: &str) -> Result<Vec<Challenge>, SyntaxError> {
     let mut p = Parser {
+        text: value,
         s: value.as_bytes(),
         i: 0,
     };
@@ -154,6 +155,7 @@ fn is_token68_char(c: u8) -> bool {
 }
 
 struct Parser<'a> {
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
@@ -174,6 +176,15 @@ impl Parser<'_> {
         } else {
             false
         }
+    }
+
+    /// The text from `start` to here: token and token68 characters are ASCII, so both ends
+    /// are character boundaries (the lossy copy is never taken; it keeps this panic-free).
+    fn owned_since(&self, start: usize) -> String {
+        self.text.get(start..self.i).map_or_else(
+            || String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
+            str::to_owned,
+        )
     }
 
     fn error(&self, problem: &'static str) -> SyntaxError {
@@ -201,7 +212,7 @@ impl Parser<'_> {
         while self.peek().is_some_and(is_tchar) {
             self.i += 1;
         }
-        (self.i > start).then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+        (self.i > start).then(|| self.owned_since(start))
     }
 
     fn challenge(&mut self) -> Result<Challenge, SyntaxError> {
@@ -253,7 +264,7 @@ impl Parser<'_> {
             self.i = after_scheme;
             return Err(self.error("expected token68 or auth-param after the scheme"));
         }
-        challenge.token68 = Some(String::from_utf8_lossy(&self.s[start..self.i]).into_owned());
+        challenge.token68 = Some(self.owned_since(start));
         Ok(challenge)
     }
 
