@@ -444,6 +444,58 @@ pub fn differential_jws(data: &[u8], reference: &dyn Fn(&str) -> ReferenceVerdic
     }
 }
 
+/// The checked-in fuzz material on stable, for the corpus-replay tests of every crate that
+/// has fuzz targets (`tests/fuzz_corpus.rs` in mock-idp and suite).
+pub mod corpus {
+    use std::panic::RefUnwindSafe;
+    use std::path::PathBuf;
+
+    /// The repository's `fuzz/` folder (tests run from the source tree).
+    pub fn fuzz_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+    }
+
+    /// Every file under `fuzz/corpus/<target>` and `fuzz/regressions/<target>`, sorted by path.
+    pub fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for folder in ["corpus", "regressions"] {
+            let Ok(entries) = std::fs::read_dir(fuzz_dir().join(folder).join(target)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_file() {
+                    let bytes = std::fs::read(&path)
+                        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                    out.push((path, bytes));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Runs `entry` on every input of `target` and panics naming each input that broke an
+    /// invariant (all of them, not only the first), or when the corpus is missing.
+    pub fn replay(target: &str, entry: &(dyn Fn(&[u8]) + RefUnwindSafe)) {
+        let inputs = inputs(target);
+        assert!(
+            inputs.len() >= 3,
+            "fuzz/corpus/{target} has {} inputs; regenerate the seed corpus",
+            inputs.len()
+        );
+        let failures: Vec<String> = inputs
+            .iter()
+            .filter(|(_, data)| std::panic::catch_unwind(|| entry(data)).is_err())
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "inputs breaking {target}: {failures:?}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

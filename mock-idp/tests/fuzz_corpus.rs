@@ -7,51 +7,8 @@
 #[path = "../../fuzz/src/jsonwebtoken_reference.rs"]
 mod jsonwebtoken_reference;
 
-use std::path::PathBuf;
-
 use mock_idp::fuzzing;
-
-fn fuzz_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// Every file under `corpus/<target>` and `regressions/<target>`.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for folder in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(folder).join(target)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_file() {
-                let bytes = std::fs::read(&path).unwrap();
-                out.push((path, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Runs `entry` on every input of `target`; names each input that broke an invariant.
-fn replay(target: &str, entry: &(dyn Fn(&[u8]) + std::panic::RefUnwindSafe)) {
-    let inputs = inputs(target);
-    assert!(
-        inputs.len() >= 3,
-        "fuzz/corpus/{target} has {} inputs; regenerate the seed corpus",
-        inputs.len()
-    );
-    let failures: Vec<String> = inputs
-        .iter()
-        .filter(|(_, data)| std::panic::catch_unwind(|| entry(data)).is_err())
-        .map(|(path, _)| path.display().to_string())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "inputs breaking {target}: {failures:?}"
-    );
-}
+use mock_idp::fuzzing::corpus::{inputs, replay};
 
 #[test]
 fn jws_compact_corpus() {

@@ -121,26 +121,12 @@ pub struct RunArgs {
     /// Skip checks whose id matches (glob, repeatable).
     #[arg(long = "skip")]
     pub skips: Vec<String>,
-    /// Write the JSON report (schema_version 1) here.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Write the Markdown summary (for a CI step summary or a pull-request comment) here.
-    #[arg(long)]
-    pub markdown: Option<PathBuf>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
     /// Known failures (TOML, each entry a check id or glob with a mandatory reason): listed
     /// failures do not fail the run; a listed check that passes again does (stale entry).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Write JUnit XML (one testsuite per area) here.
-    #[arg(long)]
-    pub junit: Option<PathBuf>,
-    /// Write one self-contained HTML report (opens offline, loads nothing) here.
-    #[arg(long)]
-    pub html: Option<PathBuf>,
-    /// Write every report into this folder with default names (report.json, junit.xml,
-    /// summary.md, report.html); `--out` alone uses reports/out.
-    #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
-    pub out: Option<PathBuf>,
     /// Colours on the terminal: auto (a terminal, and NO_COLOR unset), always or never.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
@@ -172,6 +158,81 @@ pub struct RunArgs {
     /// Checks run at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+}
+
+/// Where a command writes its reports (`run` and `fuzz`): each from the one event stream.
+#[derive(Debug, Default, clap::Args)]
+pub struct ReportArgs {
+    /// Write the JSON report (schema_version 1) here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the Markdown summary (for a CI step summary or a pull-request comment) here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write JUnit XML (one testsuite per area) here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write one self-contained HTML report (opens offline, loads nothing) here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write every report into this folder with default names (report.json, junit.xml,
+    /// summary.md, report.html); `--out` alone uses reports/out.
+    #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
+    pub out: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    /// Writes every requested report of `report`; `strict` counts warnings as JUnit failures.
+    pub fn write(&self, report: &reports::event::Report, strict: bool) -> Result<(), String> {
+        for (path, kind) in self.files()? {
+            let text = match kind {
+                ReportKind::Json => reports::json::render_text(report),
+                ReportKind::Markdown => reports::markdown::render(report),
+                ReportKind::Junit => {
+                    reports::junit::render(report, strict).map_err(|e| e.to_string())?
+                }
+                ReportKind::Html => reports::html::render(report),
+            };
+            write_file(&path, &text)?;
+        }
+        Ok(())
+    }
+
+    /// Every requested report file: each explicit path, plus the `--out` folder's defaults.
+    fn files(&self) -> Result<Vec<(PathBuf, ReportKind)>, String> {
+        let mut files: Vec<(PathBuf, ReportKind)> = [
+            (&self.json, ReportKind::Json),
+            (&self.markdown, ReportKind::Markdown),
+            (&self.junit, ReportKind::Junit),
+            (&self.html, ReportKind::Html),
+        ]
+        .into_iter()
+        .filter_map(|(path, kind)| path.clone().map(|p| (p, kind)))
+        .collect();
+        if let Some(dir) = &self.out {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for (name, kind) in [
+                ("report.json", ReportKind::Json),
+                ("summary.md", ReportKind::Markdown),
+                ("junit.xml", ReportKind::Junit),
+                ("report.html", ReportKind::Html),
+            ] {
+                if !files.iter().any(|(_, k)| *k == kind) {
+                    files.push((dir.join(name), kind));
+                }
+            }
+        }
+        Ok(files)
+    }
+}
+
+/// The report files a command writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportKind {
+    Json,
+    Markdown,
+    Junit,
+    Html,
 }
 
 /// When the terminal gets colours.
@@ -651,54 +712,8 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     let report = collector
         .into_report()
         .ok_or("the run produced no report")?;
-    for (path, kind) in report_files(&args)? {
-        let text = match kind {
-            ReportKind::Json => reports::json::render_text(&report),
-            ReportKind::Markdown => reports::markdown::render(&report),
-            ReportKind::Junit => {
-                reports::junit::render(&report, args.strict).map_err(|e| e.to_string())?
-            }
-            ReportKind::Html => reports::html::render(&report),
-        };
-        write_file(&path, &text)?;
-    }
+    args.reports.write(&report, args.strict)?;
     Ok((code, report))
-}
-
-/// The report files a run writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReportKind {
-    Json,
-    Markdown,
-    Junit,
-    Html,
-}
-
-/// Every requested report file: each explicit path, plus the `--out` folder's defaults.
-fn report_files(args: &RunArgs) -> Result<Vec<(PathBuf, ReportKind)>, String> {
-    let mut files: Vec<(PathBuf, ReportKind)> = [
-        (&args.json, ReportKind::Json),
-        (&args.markdown, ReportKind::Markdown),
-        (&args.junit, ReportKind::Junit),
-        (&args.html, ReportKind::Html),
-    ]
-    .into_iter()
-    .filter_map(|(path, kind)| path.clone().map(|p| (p, kind)))
-    .collect();
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for (name, kind) in [
-            ("report.json", ReportKind::Json),
-            ("summary.md", ReportKind::Markdown),
-            ("junit.xml", ReportKind::Junit),
-            ("report.html", ReportKind::Html),
-        ] {
-            if !files.iter().any(|(_, k)| *k == kind) {
-                files.push((dir.join(name), kind));
-            }
-        }
-    }
-    Ok(files)
 }
 
 /// Why the run ends with `code`, in one sentence for every report.

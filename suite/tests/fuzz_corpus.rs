@@ -9,11 +9,12 @@
 //! metadata, JWKS, tokens, DPoP proofs, forged attack tokens) for every target.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mock_idp::alg::Algorithm;
 use mock_idp::dpop::ProofBuilder;
 use mock_idp::forge::{Attack, ForgeContext};
+use mock_idp::fuzzing::corpus::{fuzz_dir, replay};
 use mock_idp::fuzzing::{self as jose, FIXED_NOW, fixture_key};
 use mock_idp::jws::{Jws, ParseOptions};
 use mock_idp::keys::SigningKey;
@@ -21,61 +22,19 @@ use mock_idp::server::{IdpConfig, MockIdp};
 use mock_idp::token::TokenSpec;
 use reference_server::{BASE_SCOPE, Config, ReferenceServer};
 
-fn fuzz_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// Every file under `corpus/<target>` and `regressions/<target>`.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for folder in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(folder).join(target)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_file() {
-                let bytes = std::fs::read(&path).unwrap();
-                out.push((path, bytes));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Runs `entry` on every input of `target`; names each input that broke an invariant.
-fn replay(target: &str, entry: fn(&[u8])) {
-    let inputs = inputs(target);
-    assert!(
-        inputs.len() >= 3,
-        "fuzz/corpus/{target} has {} inputs; regenerate the seed corpus",
-        inputs.len()
-    );
-    let failures: Vec<String> = inputs
-        .iter()
-        .filter(|(_, data)| std::panic::catch_unwind(|| entry(data)).is_err())
-        .map(|(path, _)| path.display().to_string())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "inputs breaking {target}: {failures:?}"
-    );
-}
-
 #[test]
 fn www_authenticate_corpus() {
-    replay("www_authenticate", suite::fuzzing::www_authenticate);
+    replay("www_authenticate", &suite::fuzzing::www_authenticate);
 }
 
 #[test]
 fn prm_corpus() {
-    replay("prm", suite::fuzzing::prm);
+    replay("prm", &suite::fuzzing::prm);
 }
 
 #[test]
 fn as_metadata_corpus() {
-    replay("as_metadata", suite::fuzzing::as_metadata);
+    replay("as_metadata", &suite::fuzzing::as_metadata);
 }
 
 // ---- the seed-corpus generator ----

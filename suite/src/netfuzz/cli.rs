@@ -215,18 +215,8 @@ pub struct FuzzArgs {
     /// run too.
     #[arg(long)]
     pub strict: bool,
-    /// Write the JSON report here.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Write JUnit XML here.
-    #[arg(long)]
-    pub junit: Option<PathBuf>,
-    /// Write the Markdown summary here.
-    #[arg(long)]
-    pub markdown: Option<PathBuf>,
-    /// Write the self-contained HTML report here.
-    #[arg(long)]
-    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub reports: crate::cli::ReportArgs,
 }
 
 /// `90`, `90s`, `2m`, `500ms`.
@@ -580,9 +570,6 @@ async fn run_kind(
     }
 }
 
-/// Renders a finished report as one file's text.
-type RenderReport = fn(&reports::event::Report) -> Result<String, String>;
-
 /// Runs `mcp-authspec fuzz`; returns the exit code.
 pub fn main(args: FuzzArgs) -> Result<u8, String> {
     let config = args.config()?;
@@ -656,20 +643,7 @@ pub fn main(args: FuzzArgs) -> Result<u8, String> {
     let report = collector
         .into_report()
         .ok_or("the run produced no report")?;
-    let files: [(&Option<PathBuf>, RenderReport); 4] = [
-        (&args.json, |r| Ok(reports::json::render_text(r))),
-        (&args.markdown, |r| Ok(reports::markdown::render(r))),
-        (&args.junit, |r| {
-            reports::junit::render(r, false).map_err(|e| e.to_string())
-        }),
-        (&args.html, |r| Ok(reports::html::render(r))),
-    ];
-    for (path, render) in files {
-        if let Some(path) = path {
-            std::fs::write(path, render(&report)?)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
+    args.reports.write(&report, args.strict)?;
     Ok(code)
 }
 
