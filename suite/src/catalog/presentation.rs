@@ -122,8 +122,9 @@ pub const FORM_BODY_ONLY: CheckMeta = CheckMeta {
     broken_by: &["accept-form-token"],
 };
 
-/// `initialize` with the credential, but with `access_token=<token>` as a form body.
-fn form_request(ctx: &Context, credential: &Credential, token: &str) -> ProbeRequest {
+/// `initialize` with the credential, but with `access_token=<token>` as a form body (RFC 6750
+/// §2.2); also the PRM `bearer_methods_supported` probe, with no credential.
+pub(crate) fn form_request(ctx: &Context, credential: &Credential, token: &str) -> ProbeRequest {
     let mut request = probe::rpc(&ctx.endpoint, credential, None, &probe::initialize_body());
     request
         .headers
