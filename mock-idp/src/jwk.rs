@@ -261,7 +261,7 @@ impl Jwk {
         // serde_json's default Map is a BTreeMap, so keys serialise in lexicographic order.
         let canonical =
             serde_json::to_vec(&Value::Object(self.required_members())).expect("map serialises");
-        b64::encode(digest::digest(&digest::SHA256, &canonical))
+        sha256_b64url(&canonical)
     }
 }
 
@@ -314,14 +314,20 @@ impl JwkSet {
     }
 }
 
+/// base64url(SHA-256(bytes)), unpadded: the shape of `ath`, PKCE S256 and RFC 7638
+/// thumbprints.
+pub fn sha256_b64url(bytes: &[u8]) -> String {
+    b64::encode(digest::digest(&digest::SHA256, bytes))
+}
+
 /// `ath` (RFC 9449 §4.2): base64url(SHA-256(ASCII access token)).
 pub fn access_token_hash(access_token: &str) -> String {
-    b64::encode(digest::digest(&digest::SHA256, access_token.as_bytes()))
+    sha256_b64url(access_token.as_bytes())
 }
 
 /// PKCE S256 code challenge (RFC 7636 §4.2).
 pub fn pkce_s256(verifier: &str) -> String {
-    access_token_hash(verifier)
+    sha256_b64url(verifier.as_bytes())
 }
 
 #[cfg(test)]

@@ -462,7 +462,7 @@ fn all_members_thumbprint(jwk: &serde_json::Value) -> String {
         .map(|o| o.iter().collect())
         .unwrap_or_default();
     let text = serde_json::to_string(&sorted).unwrap_or_default();
-    mock_idp::jwk::access_token_hash(&text)
+    mock_idp::jwk::sha256_b64url(text.as_bytes())
 }
 
 /// Fault `dpop-trust-jku`: when the proof names a loopback `jku`, fetch it and verify the

@@ -163,7 +163,8 @@ fn refusal_basics(g: &mut Grade, resp: &RecordedResponse) {
     );
 }
 
-fn bearer_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
+/// The first challenge of a response in one of `schemes`, or what was seen instead.
+fn challenge_in(resp: &RecordedResponse, schemes: &[&str]) -> (Option<Challenge>, String) {
     match challenges(resp) {
         Ok(list) => {
             let seen = list
@@ -171,19 +172,34 @@ fn bearer_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
                 .map(|c| c.scheme.clone())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let bearer = list
+            let found = list
                 .into_iter()
-                .find(|c| c.is_scheme("Bearer") || c.is_scheme("DPoP"));
-            (
-                bearer,
-                if seen.is_empty() {
-                    "no WWW-Authenticate".into()
-                } else {
-                    format!("schemes: {seen}")
-                },
-            )
+                .find(|c| schemes.iter().any(|s| c.is_scheme(s)));
+            let seen = if seen.is_empty() {
+                "no WWW-Authenticate".into()
+            } else {
+                format!("schemes: {seen}")
+            };
+            (found, seen)
         }
         Err(e) => (None, e.to_string()),
+    }
+}
+
+fn bearer_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
+    challenge_in(resp, &["Bearer", "DPoP"])
+}
+
+/// An `error_description`, when present, stays in the RFC 6750 §3 character set (MUST).
+fn error_description_charset(g: &mut Grade, challenge: &Challenge) {
+    if let Some(e) = challenge.param("error_description") {
+        g.check(
+            Part::ErrorDescription,
+            Level::Must,
+            "error_description uses NQSCHAR only",
+            is_valid_error_text(e),
+            e,
+        );
     }
 }
 
@@ -254,15 +270,7 @@ pub fn invalid_token(resp: &RecordedResponse) -> Grade {
             c.param("resource_metadata").is_some(),
             c.to_string(),
         );
-        if let Some(e) = c.param("error_description") {
-            g.check(
-                Part::ErrorDescription,
-                Level::Must,
-                "error_description uses NQSCHAR only",
-                is_valid_error_text(e),
-                e,
-            );
-        }
+        error_description_charset(&mut g, &c);
     }
     g
 }
@@ -389,23 +397,7 @@ pub fn invalid_token_or_malformed(resp: &RecordedResponse) -> Grade {
 
 /// The first `DPoP` challenge of a response, or what was seen instead.
 pub fn dpop_challenge(resp: &RecordedResponse) -> (Option<Challenge>, String) {
-    match challenges(resp) {
-        Ok(list) => {
-            let seen = list
-                .iter()
-                .map(|c| c.scheme.clone())
-                .collect::<Vec<_>>()
-                .join(", ");
-            let dpop = list.into_iter().find(|c| c.is_scheme("DPoP"));
-            let seen = if seen.is_empty() {
-                "no WWW-Authenticate".into()
-            } else {
-                format!("schemes: {seen}")
-            };
-            (dpop, seen)
-        }
-        Err(e) => (None, e.to_string()),
-    }
+    challenge_in(resp, &["DPoP"])
 }
 
 /// [D] / [DT]: 401 with a `DPoP` challenge whose `error` is one of `codes` (SHOULD) and
@@ -442,15 +434,7 @@ fn dpop_refusal(resp: &RecordedResponse, codes: &[&str]) -> Grade {
             c.param("algs").is_some_and(|a| !a.trim().is_empty()),
             c.to_string(),
         );
-        if let Some(e) = c.param("error_description") {
-            g.check(
-                Part::ErrorDescription,
-                Level::Must,
-                "error_description uses NQSCHAR only",
-                is_valid_error_text(e),
-                e,
-            );
-        }
+        error_description_charset(&mut g, &c);
     }
     g
 }

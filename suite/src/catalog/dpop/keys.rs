@@ -26,7 +26,7 @@ fn rfc7638_thumbprint(members: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{}:{}", json!(k), json!(v)))
         .collect::<Vec<_>>()
         .join(",");
-    mock_idp::jwk::access_token_hash(&format!("{{{body}}}"))
+    mock_idp::jwk::sha256_b64url(format!("{{{body}}}").as_bytes())
 }
 
 /// `Vd` bound to the thumbprint of `jwk` (an EC JWK, valid or not), with a proof by `K_c` that
