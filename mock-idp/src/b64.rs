@@ -77,6 +77,19 @@ const LENIENT_BYTE: [u8; 256] = {
 /// to it by identity.
 const DROPPED: u8 = 0xFF;
 
+/// The base64 crate's refusal as ours (both decoders' final step).
+fn from_crate_error(e: base64::DecodeError) -> B64Error {
+    match e {
+        base64::DecodeError::InvalidLastSymbol { .. } => B64Error::NonCanonicalTrailingBits,
+        base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
+        base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidCharacter {
+            offset,
+            ch: b as char,
+        },
+        base64::DecodeError::InvalidPadding => B64Error::Padding { offset: 0 },
+    }
+}
+
 /// Strict RFC 7515 decoding; every refusal names its cause.
 pub fn decode_strict(input: &str) -> Result<Vec<u8>, B64Error> {
     // Every byte before the first one outside the alphabet is ASCII, so that offset starts a
@@ -92,15 +105,7 @@ pub fn decode_strict(input: &str) -> Result<Vec<u8>, B64Error> {
     if input.len() % 4 == 1 {
         return Err(B64Error::InvalidLength { len: input.len() });
     }
-    STRICT.decode(input).map_err(|e| match e {
-        base64::DecodeError::InvalidLastSymbol { .. } => B64Error::NonCanonicalTrailingBits,
-        base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
-        base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidCharacter {
-            offset,
-            ch: b as char,
-        },
-        base64::DecodeError::InvalidPadding => B64Error::Padding { offset: 0 },
-    })
+    STRICT.decode(input).map_err(from_crate_error)
 }
 
 /// Tolerant decoding: padding, the standard alphabet (`+`, `/`), ASCII whitespace and
@@ -119,15 +124,7 @@ pub fn decode_lenient(input: &str) -> Result<Vec<u8>, B64Error> {
             .collect();
         &cleaned
     };
-    LENIENT.decode(bytes).map_err(|e| match e {
-        base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidCharacter {
-            offset,
-            ch: b as char,
-        },
-        base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
-        base64::DecodeError::InvalidLastSymbol { .. } => B64Error::NonCanonicalTrailingBits,
-        base64::DecodeError::InvalidPadding => B64Error::Padding { offset: 0 },
-    })
+    LENIENT.decode(bytes).map_err(from_crate_error)
 }
 
 #[cfg(test)]
@@ -168,8 +165,8 @@ mod tests {
         assert_eq!(decode_lenient("AQ\nAB").unwrap(), vec![1, 0, 1]);
     }
 
-    /// The decoders as first written, character by character (verbatim): the table-driven
-    /// ones must give the same answer, error offsets included.
+    /// The decoders' scans as first written, character by character: the table-driven ones
+    /// must give the same answer, error offsets included (the crate's errors map alike).
     fn strict_by_chars(input: &str) -> Result<Vec<u8>, B64Error> {
         for (offset, ch) in input.char_indices() {
             match ch {
@@ -182,15 +179,7 @@ mod tests {
         if input.len() % 4 == 1 {
             return Err(B64Error::InvalidLength { len: input.len() });
         }
-        STRICT.decode(input).map_err(|e| match e {
-            base64::DecodeError::InvalidLastSymbol { .. } => B64Error::NonCanonicalTrailingBits,
-            base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
-            base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidCharacter {
-                offset,
-                ch: b as char,
-            },
-            base64::DecodeError::InvalidPadding => B64Error::Padding { offset: 0 },
-        })
+        STRICT.decode(input).map_err(from_crate_error)
     }
 
     fn lenient_by_chars(input: &str) -> Result<Vec<u8>, B64Error> {
@@ -203,15 +192,7 @@ mod tests {
                 c => c,
             })
             .collect();
-        LENIENT.decode(cleaned.as_bytes()).map_err(|e| match e {
-            base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidCharacter {
-                offset,
-                ch: b as char,
-            },
-            base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
-            base64::DecodeError::InvalidLastSymbol { .. } => B64Error::NonCanonicalTrailingBits,
-            base64::DecodeError::InvalidPadding => B64Error::Padding { offset: 0 },
-        })
+        LENIENT.decode(cleaned.as_bytes()).map_err(from_crate_error)
     }
 
     proptest::proptest! {
