@@ -186,4 +186,4 @@ function listen(a, config, name) {
   return server;
 }
 
-module.exports = { env, app, listen, addToBearer };
+module.exports = { env, app, listen };

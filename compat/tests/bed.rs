@@ -206,10 +206,7 @@ async fn run(stack: &Stack) -> Result<Run, String> {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             spec_version: suite::catalog::MCP_SPEC_VERSION.to_owned(),
             target: endpoint,
-            profile: format!(
-                "compat bed: {} {} ({}) on {}",
-                stack.library, stack.version, stack.ecosystem, stack.runs_on
-            ),
+            profile: describe(stack),
             selected: records.len(),
             started_unix: mock_idp::unix_now(),
         },
@@ -221,6 +218,21 @@ async fn run(stack: &Stack) -> Result<Run, String> {
         checks: records.clone(),
     };
     Ok((records, report, started_in, checks_in))
+}
+
+/// The report's `profile`: library, versions, and what the stack requires and claims.
+fn describe(stack: &Stack) -> String {
+    let mut text = format!(
+        "compat bed: {} {} ({}) on {}",
+        stack.library, stack.version, stack.ecosystem, stack.runs_on
+    );
+    if let Some(scope) = &stack.scope {
+        text.push_str(&format!("; requires scope {scope} on every request"));
+    }
+    if !stack.profiles.is_empty() {
+        text.push_str(&format!("; claims {}", stack.profiles.join(", ")));
+    }
+    text
 }
 
 fn free_port() -> Result<u16, String> {
