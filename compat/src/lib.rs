@@ -278,14 +278,18 @@ pub fn table(differences: &[Difference]) -> String {
     out
 }
 
+/// How many checks got each verdict, in `Verdict::ALL` order.
+pub fn tally(records: &[CheckRecord]) -> [usize; Verdict::ALL.len()] {
+    Verdict::ALL.map(|v| records.iter().filter(|r| r.verdict == v).count())
+}
+
 /// Verdict counts of a run, in `Verdict::ALL` order, e.g. `pass 120 · fail 2 · warn 5`.
 pub fn counts(records: &[CheckRecord]) -> String {
     Verdict::ALL
         .iter()
-        .filter_map(|v| {
-            let n = records.iter().filter(|r| r.verdict == *v).count();
-            (n > 0).then(|| format!("{} {n}", v.as_str()))
-        })
+        .zip(tally(records))
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| format!("{} {n}", v.as_str()))
         .collect::<Vec<_>>()
         .join(" · ")
 }

@@ -5,7 +5,8 @@
 //! `PORT`, `ISSUER`, `JWKS_URI`, `RESOURCE` and `UPSTREAM_URL` pointing at them, waits for its
 //! ready line and its PRM, builds the context as `mcp-authspec run --target` does (plus the
 //! stack's `canary` tool, counted by the upstream recorder), runs every check, writes the JSON
-//! report to `target/compat/<stack>.json`, and fails on any verdict that differs from
+//! report to `target/compat/<stack>.json` (and the table of all of them to
+//! `target/compat/summary.md`), and fails on any verdict that differs from
 //! `expected.toml` or any entry there without a justification.
 //!
 //! `COMPAT_BLESS=1` rewrites `expected.toml` from the run (keeping each `why` whose verdict
@@ -23,6 +24,7 @@ use compat::{Expected, Stack};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
 use reports::event::{Report, RunEnd, RunInfo};
+use reports::model::Verdict;
 use reports::record::CheckRecord;
 use suite::engine::context::Canary;
 use suite::engine::runner::RunOptions;
@@ -34,6 +36,7 @@ use suite::http::Limits;
 struct Ran {
     stack: String,
     counts: String,
+    tally: [usize; Verdict::ALL.len()],
     started_in: Duration,
     checks_in: Duration,
 }
@@ -55,8 +58,14 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    let ran = ran.lock().unwrap();
+    let mut ran = ran.lock().unwrap();
+    ran.sort_by(|a, b| a.stack.cmp(&b.stack));
     if !ran.is_empty() {
+        let path = target_dir().join("compat").join("summary.md");
+        match std::fs::write(&path, summary(&ran)) {
+            Ok(()) => println!("\nverdict table (compat/README.md): {}", path.display()),
+            Err(e) => println!("\n{}: {e}", path.display()),
+        }
         println!("\nstack                          start    checks   verdicts");
         for r in ran.iter() {
             println!(
@@ -69,6 +78,29 @@ fn main() {
         }
     }
     conclusion.exit();
+}
+
+/// The README's table of verdicts per stack, as Markdown.
+fn summary(ran: &[Ran]) -> String {
+    let mut text = String::from("| stack |");
+    for v in Verdict::ALL {
+        text.push_str(&format!(" {} |", v.as_str().replace('_', " ")));
+    }
+    text.push_str(" time |\n|---|");
+    text.push_str(&"---|".repeat(Verdict::ALL.len() + 1));
+    for r in ran {
+        text.push_str(&format!("\n| `{}` |", r.stack));
+        for n in r.tally {
+            text.push_str(&format!(" {n} |"));
+        }
+        text.push_str(&format!(
+            " {:.1} s ({:.1} s) |",
+            r.checks_in.as_secs_f64(),
+            r.started_in.as_secs_f64()
+        ));
+    }
+    text.push('\n');
+    text
 }
 
 fn bed(stack: &Stack, ran: &Mutex<Vec<Ran>>) -> Result<Completion, Failed> {
@@ -107,6 +139,7 @@ fn bed(stack: &Stack, ran: &Mutex<Vec<Ran>>) -> Result<Completion, Failed> {
     ran.lock().unwrap().push(Ran {
         stack: stack.name.clone(),
         counts,
+        tally: compat::tally(&records),
         started_in,
         checks_in,
     });
