@@ -24,6 +24,7 @@ use compat::{Expected, Stack};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
 use reports::event::{Report, RunEnd, RunInfo};
+use reports::model::Profile;
 use reports::model::Verdict;
 use reports::record::CheckRecord;
 use suite::engine::context::Canary;
@@ -211,7 +212,7 @@ async fn run(stack: &Stack) -> Result<Run, String> {
         upstream: Some(log),
     };
     let began = Instant::now();
-    let ctx = session::context(
+    let mut ctx = session::context(
         &endpoint,
         Some(idp.clone()),
         &TokenDefaults::default(),
@@ -220,6 +221,13 @@ async fn run(stack: &Stack) -> Result<Run, String> {
         Limits::default(),
     )
     .await?;
+    // The profiles the stack claims, as an operator declares them with --profile.
+    let claimed: Vec<Profile> = stack
+        .profiles
+        .iter()
+        .map(|p| Profile::parse(p).ok_or_else(|| format!("{}: unknown profile {p:?}", stack.name)))
+        .collect::<Result<_, _>>()?;
+    ctx.declare_profiles(&claimed);
     let mut records = Vec::new();
     session::run_checks(
         &ctx,
@@ -237,7 +245,9 @@ async fn run(stack: &Stack) -> Result<Run, String> {
     let report = Report {
         info: RunInfo {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            spec_version: suite::catalog::MCP_SPEC_VERSION.to_owned(),
+            spec_version: ctx.spec_version.as_str().to_owned(),
+            profiles: ctx.profiles.clone(),
+            calibration: ctx.calibration.describe(),
             target: endpoint,
             profile: describe(stack),
             selected: records.len(),

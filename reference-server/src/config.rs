@@ -150,8 +150,15 @@ pub struct Config {
     /// Off: any `typ` of an access token (`JWT`, absent) is accepted, other explicit types are
     /// still refused, and only `iss`, `aud`, `exp`, `sub` are required.
     pub rfc9068_profile: bool,
-    /// Accepted JWS algorithms; symmetric ones are refused at start.
+    /// Require `base_scope` on every request, not only on the tools (spec OQ-33: many servers
+    /// do): a token without it gets 403 insufficient_scope already at `initialize`.
+    pub scope_on_every_request: bool,
+    /// Algorithms accepted on access tokens; symmetric ones are refused at start.
     pub allowed_algs: Vec<Algorithm>,
+    /// Algorithms accepted on DPoP proofs (and advertised for them); symmetric ones are
+    /// refused at start. Separate from `allowed_algs`: a validator configured for one token
+    /// algorithm may take proofs of several.
+    pub dpop_algs: Vec<Algorithm>,
     /// Opaque-token mode: tokens that are not a compact JWS are introspected.
     pub introspection: Option<IntrospectionConfig>,
     /// Where every canary call is reported (POST), as a harness-observable side effect.
@@ -193,7 +200,9 @@ impl Config {
             )]),
             response_mode: ResponseMode::Json,
             rfc9068_profile: true,
+            scope_on_every_request: false,
             allowed_algs: DEFAULT_ALGS.to_vec(),
+            dpop_algs: DEFAULT_ALGS.to_vec(),
             introspection: None,
             canary_upstream: None,
             allowed_origins: None,

@@ -86,7 +86,7 @@ fn validator_config(config: &Config) -> ValidatorConfig {
     let allowed = if has(Fault::DpopAlgsUnenforced) {
         &Algorithm::ALL[..]
     } else {
-        &config.allowed_algs[..]
+        &config.dpop_algs[..]
     };
     ValidatorConfig {
         allowed_algs: allowed
@@ -126,7 +126,7 @@ impl DpopState {
     pub fn advertised_algs(&self, config: &Config) -> Vec<String> {
         // What the configuration allows, whatever the validator (fault) really takes.
         let mut algs: Vec<String> = config
-            .allowed_algs
+            .dpop_algs
             .iter()
             .filter(|a| !a.is_symmetric())
             .map(|a| a.name().to_owned())

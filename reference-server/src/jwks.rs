@@ -139,6 +139,9 @@ pub enum Refresh {
     Always,
     /// Never after the first successful fetch (the `jwks-never-refresh` fault).
     Never,
+    /// As `Bounded`, but only the keys of the first successful fetch are ever trusted (the
+    /// `jwks-pinned-keys` fault).
+    Pinned(Duration),
 }
 
 /// A cached JWK Set.
@@ -155,6 +158,8 @@ struct State {
     keys: Vec<VerifyingKey>,
     fetched_at: Option<Instant>,
     ever_succeeded: bool,
+    /// The kids of the first successful fetch (kept for `Refresh::Pinned`).
+    first_kids: Vec<Option<String>>,
 }
 
 impl JwksCache {
@@ -183,12 +188,18 @@ impl JwksCache {
             (Some(_), _) if known => false,
             (Some(_), Refresh::Never) => !state.ever_succeeded,
             (Some(_), Refresh::Always) => true,
-            (Some(t), Refresh::Bounded(min)) => t.elapsed() >= min,
+            (Some(t), Refresh::Bounded(min) | Refresh::Pinned(min)) => t.elapsed() >= min,
         };
         if refetch {
             state.fetched_at = Some(Instant::now());
             self.fetches.fetch_add(1, Ordering::SeqCst);
-            if let Ok(keys) = fetch_keys(&self.client, &self.url).await {
+            if let Ok(mut keys) = fetch_keys(&self.client, &self.url).await {
+                if !state.ever_succeeded {
+                    state.first_kids = keys.iter().map(|k| k.kid().map(str::to_owned)).collect();
+                } else if matches!(self.refresh, Refresh::Pinned(_)) {
+                    let first = &state.first_kids;
+                    keys.retain(|k| first.contains(&k.kid().map(str::to_owned)));
+                }
                 state.keys = keys;
                 state.ever_succeeded = true;
             }

@@ -230,6 +230,13 @@ pub async fn post(
         Ok(p) => p,
         Err(resp) => return resp,
     };
+    if shared.config.scope_on_every_request
+        && !has_scope(&shared, &principal.scopes, &shared.config.base_scope)
+    {
+        let needed = [shared.config.base_scope.clone()];
+        let granted: Vec<String> = principal.scopes.iter().cloned().collect();
+        return insufficient_scope(&shared, &needed, &granted);
+    }
     if !origin_allowed(&shared, &headers) {
         return error_response(
             StatusCode::FORBIDDEN,

@@ -124,12 +124,17 @@ fn resource_path(resource: &str) -> String {
 impl ReferenceServer {
     /// Validates the configuration, binds, discovers the JWKS URL if needed, and serves.
     pub async fn start(config: Config) -> Result<Self, StartError> {
-        if let Some(a) = config.allowed_algs.iter().find(|a| a.is_symmetric()) {
+        if let Some(a) = config
+            .allowed_algs
+            .iter()
+            .chain(&config.dpop_algs)
+            .find(|a| a.is_symmetric())
+        {
             return Err(StartError::Config(format!(
                 "{a} is symmetric; only asymmetric algorithms can be allowed"
             )));
         }
-        if config.allowed_algs.is_empty() {
+        if config.allowed_algs.is_empty() || config.dpop_algs.is_empty() {
             return Err(StartError::Config("no algorithm allowed".into()));
         }
         let issuers = std::iter::once(&config.issuer)
@@ -169,6 +174,8 @@ impl ReferenceServer {
             Refresh::Always
         } else if config.faults.contains(&Fault::JwksNeverRefresh) {
             Refresh::Never
+        } else if config.faults.contains(&Fault::JwksPinnedKeys) {
+            Refresh::Pinned(config.jwks_min_refresh)
         } else {
             Refresh::Bounded(config.jwks_min_refresh)
         };

@@ -591,23 +591,12 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
             s.jwks_fetches() >= 4
         }
         Fault::JwksNeverRefresh => {
-            let mut config = config;
-            config.jwks_uri = Some(env.harness_jwks_url());
-            config.jwks_min_refresh = Duration::ZERO;
-            let s = start(config).await;
-            if !env.accepts(&s, &env.mint(&env.valid(&s))).await {
-                return false;
-            }
-            let kid = format!("rotated-{}", mock_idp::random_b64url(6));
-            let key = SigningKey::generate(Algorithm::Es256)
-                .unwrap()
-                .with_kid(kid);
-            env.harness
-                .extra_keys
-                .lock()
-                .unwrap()
-                .push(key.public_jwk());
-            !env.accepts(&s, &env.valid(&s).mint(&key)).await
+            // Refused without a second fetch (a pinned cache fetches, then refuses).
+            matches!(rotated_key_answer(env, config).await, Some((false, fetches)) if fetches <= 1)
+        }
+        Fault::JwksPinnedKeys => {
+            // Refetched (it saw the new key) and still refused.
+            matches!(rotated_key_answer(env, config).await, Some((false, fetches)) if fetches >= 2)
         }
         Fault::AcceptInactive => {
             let s = start(introspecting(
@@ -1274,4 +1263,28 @@ fn padded_ath(token: &str) -> String {
         text.push('=');
     }
     text
+}
+
+/// A server that refreshes its keys without delay, shown a token signed by a key published
+/// after its first fetch: whether it accepted it, and how many JWKS fetches it made. `None`
+/// when it refused the valid token already.
+async fn rotated_key_answer(env: &Env, config: Config) -> Option<(bool, u64)> {
+    let mut config = config;
+    config.jwks_uri = Some(env.harness_jwks_url());
+    config.jwks_min_refresh = Duration::ZERO;
+    let s = start(config).await;
+    if !env.accepts(&s, &env.mint(&env.valid(&s))).await {
+        return None;
+    }
+    let kid = format!("rotated-{}", mock_idp::random_b64url(6));
+    let key = SigningKey::generate(Algorithm::Es256)
+        .unwrap()
+        .with_kid(kid);
+    env.harness
+        .extra_keys
+        .lock()
+        .unwrap()
+        .push(key.public_jwk());
+    let accepted = env.accepts(&s, &env.valid(&s).mint(&key)).await;
+    Some((accepted, s.jwks_fetches()))
 }

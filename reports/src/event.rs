@@ -7,15 +7,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Verdict;
+use crate::model::{Profile, Verdict};
 use crate::record::CheckRecord;
 
 /// What the run is about, known before the first check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub tool_version: String,
-    /// The MCP specification version the catalogue follows.
+    /// The MCP specification version in force (`--spec-version`).
     pub spec_version: String,
+    /// The profiles in force: declared (`--profile`) or detected from the target.
+    pub profiles: Vec<Profile>,
+    /// What calibration found the target to accept as a valid token, in one line.
+    pub calibration: String,
     /// The MCP endpoint under test.
     pub target: String,
     /// How the target was set up: `embedded demo (compliant)`, `embedded demo (faults: …)`,

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::event::Report;
-use crate::model::{Level, Verdict};
+use crate::model::{Level, Verdict, profiles_line};
 use crate::record::{CheckRecord, CredentialRecord, ExchangeOutcome, ExchangeRecord};
 
 /// The only script of the page: wires the filters and buttons, then sets
@@ -176,6 +176,8 @@ pub fn render(report: &Report) -> String {
     fact("Target", &format!("<code>{}</code>", esc(&info.target)));
     fact("Profile", &esc(&info.profile));
     fact("MCP specification", &esc(&info.spec_version));
+    fact("Profiles in force", &esc(&profiles_line(&info.profiles)));
+    fact("Calibration", &esc(&info.calibration));
     fact("Tool", &format!("mcp-authspec {}", esc(&info.tool_version)));
     fact("Started", &esc(&utc(info.started_unix)));
     if let Some(end) = &report.end {
@@ -699,6 +701,8 @@ mod tests {
             info: RunInfo {
                 tool_version: "0.1.0".into(),
                 spec_version: "2025-11-25".into(),
+                profiles: Vec::new(),
+                calibration: String::new(),
                 target: format!("http://127.0.0.1:1/mcp{HOSTILE}"),
                 profile: "embedded demo: ignore-aud".into(),
                 selected: 5,

@@ -15,6 +15,8 @@ pub fn render(report: &Report) -> Value {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "mcp-authspec", "version": info.tool_version},
         "spec_version": info.spec_version,
+        "profiles": info.profiles,
+        "calibration": info.calibration,
         "target": info.target,
         "profile": info.profile,
         "checks": report.checks.iter().map(|c| {

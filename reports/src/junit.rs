@@ -46,6 +46,10 @@ pub fn render(report: &Report, strict: bool) -> Result<String, JunitError> {
             ("target".to_owned(), report.info.target.clone()),
             ("tool_version".to_owned(), report.info.tool_version.clone()),
             ("spec_version".to_owned(), report.info.spec_version.clone()),
+            (
+                "profiles".to_owned(),
+                crate::model::profiles_line(&report.info.profiles),
+            ),
             ("profile".to_owned(), report.info.profile.clone()),
         ];
         let cases: Vec<TestCase> = checks
@@ -202,6 +206,8 @@ mod tests {
             info: RunInfo {
                 tool_version: "0".into(),
                 spec_version: "2025-11-25".into(),
+                profiles: Vec::new(),
+                calibration: String::new(),
                 target: "http://127.0.0.1:1/mcp".into(),
                 profile: "test".into(),
                 selected: verdicts.len(),

@@ -18,11 +18,16 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{} · MCP {} · mcp-authspec {}",
+        "{} · MCP {} · profiles: {} · mcp-authspec {}",
         escape(&report.info.profile),
         escape(&report.info.spec_version),
+        escape(&crate::model::profiles_line(&report.info.profiles)),
         escape(&report.info.tool_version)
     );
+    if !report.info.calibration.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Calibration: {}", escape(&report.info.calibration));
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "| verdict | checks |");
     let _ = writeln!(out, "|---|---:|");

@@ -130,6 +130,100 @@ impl fmt::Display for Level {
     }
 }
 
+/// The MCP specification revisions whose authorization rules the catalogue knows (spec §0.1:
+/// V1, V2, V3). Ordered: later revisions compare greater.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SpecVersion {
+    #[serde(rename = "2025-06-18")]
+    V2025_06_18,
+    #[serde(rename = "2025-11-25")]
+    V2025_11_25,
+    #[serde(rename = "2026-07-28")]
+    V2026_07_28,
+}
+
+impl SpecVersion {
+    pub const ALL: [SpecVersion; 3] = [
+        SpecVersion::V2025_06_18,
+        SpecVersion::V2025_11_25,
+        SpecVersion::V2026_07_28,
+    ];
+    /// The default of a run: the newest revision.
+    pub const NEWEST: SpecVersion = SpecVersion::V2026_07_28;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecVersion::V2025_06_18 => "2025-06-18",
+            SpecVersion::V2025_11_25 => "2025-11-25",
+            SpecVersion::V2026_07_28 => "2026-07-28",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for SpecVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A profile a resource server can claim, under which more rows bind (spec §0.1 JWT-AT, DPoP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Profile {
+    /// The RFC 9068 JWT access-token profile: `typ` checked, required claims.
+    #[serde(rename = "rfc9068")]
+    Rfc9068,
+    /// DPoP required (RFC 9449, SEP-1932): only DPoP-bound tokens are accepted.
+    #[serde(rename = "dpop")]
+    Dpop,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::Rfc9068, Profile::Dpop];
+
+    /// The name on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Rfc9068 => "rfc9068",
+            Profile::Dpop => "dpop",
+        }
+    }
+
+    /// The name in a sentence ("would fail under RFC 9068").
+    pub fn title(self) -> &'static str {
+        match self {
+            Profile::Rfc9068 => "the RFC 9068 JWT access-token profile",
+            Profile::Dpop => "the DPoP-required profile",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The profiles in force as one line for a report header: `rfc9068, dpop`, or `none declared`.
+pub fn profiles_line(profiles: &[Profile]) -> String {
+    if profiles.is_empty() {
+        "none declared".to_owned()
+    } else {
+        profiles
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// The judgement of one check (design.md "The core types").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -260,10 +260,19 @@ impl<W: Write> Sink for Terminal<W> {
                 target,
                 profile,
                 selected,
+                spec_version,
+                profiles,
+                calibration,
                 ..
             }) => {
                 self.selected = *selected;
-                let text = format!("Target {target} ({profile})\n");
+                let mut text = format!(
+                    "Target {target} ({profile})\nMCP {spec_version}, profiles in force: {}\n",
+                    crate::model::profiles_line(profiles)
+                );
+                if !calibration.is_empty() {
+                    text.push_str(&format!("Calibration: {calibration}\n"));
+                }
                 self.say(&text);
             }
             Event::CheckStarted { .. } => {}
@@ -326,6 +335,8 @@ mod tests {
         RunInfo {
             tool_version: "0".into(),
             spec_version: "x".into(),
+            profiles: Vec::new(),
+            calibration: String::new(),
             target: "t".into(),
             profile: "p".into(),
             selected,

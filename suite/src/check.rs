@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::expect::Grade;
 use crate::http::Exchange;
-use crate::model::{CheckId, Level, Verdict};
+use crate::model::{CheckId, Level, Profile, SpecVersion, Verdict};
 
 /// Where a requirement comes from: document, section, the requirement in one line, a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,56 @@ pub enum Need {
     Canary,
 }
 
+/// Where a requirement binds at the check's `level` (design.md "Where a verdict applies"):
+/// always, only under a profile the target claims, or only in some MCP revisions. Elsewhere
+/// it binds at `otherwise` (INFO for a rule the target is not subject to: "would fail under
+/// …"). Read once per check by the runner; checks grade at their full `level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    Always,
+    UnderProfile {
+        profile: Profile,
+        otherwise: Level,
+    },
+    InVersions {
+        versions: &'static [SpecVersion],
+        otherwise: Level,
+    },
+}
+
+impl Applies {
+    /// The level in force for a run of `version` with `profiles`, and, when it is weaker than
+    /// the check's own, the condition that would raise it.
+    pub fn level_in_force(
+        self,
+        level: Level,
+        version: SpecVersion,
+        profiles: &[Profile],
+    ) -> (Level, Option<String>) {
+        match self {
+            Applies::Always => (level, None),
+            Applies::UnderProfile { profile, otherwise } => {
+                if profiles.contains(&profile) {
+                    (level, None)
+                } else {
+                    (otherwise, Some(format!("under {}", profile.title())))
+                }
+            }
+            Applies::InVersions {
+                versions,
+                otherwise,
+            } => {
+                if versions.contains(&version) {
+                    (level, None)
+                } else {
+                    let names: Vec<&str> = versions.iter().map(|v| v.as_str()).collect();
+                    (otherwise, Some(format!("under MCP {}", names.join(" or "))))
+                }
+            }
+        }
+    }
+}
+
 /// Everything about a check except its logic.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckMeta {
@@ -38,7 +88,13 @@ pub struct CheckMeta {
     pub row: &'static str,
     pub title: &'static str,
     pub summary: &'static str,
+    /// The level the check grades at, where the requirement binds fully.
     pub level: Level,
+    /// Where it binds at that level; elsewhere the runner lowers the verdict.
+    pub applies: Applies,
+    /// How long the check may run, when longer than the run's per-check deadline (a check
+    /// that waits out a target's cache).
+    pub deadline: Option<std::time::Duration>,
     pub refs: &'static [SpecRef],
     pub needs: &'static [Need],
     /// CVE ids and bug types the check exercises.
@@ -107,7 +163,7 @@ impl Outcome {
 }
 
 /// A SHOULD-level check cannot Fail, an INFO-level check cannot Warn (design rule 5).
-fn cap(verdict: Verdict, level: Level) -> Verdict {
+pub(crate) fn cap(verdict: Verdict, level: Level) -> Verdict {
     match (verdict, level) {
         (Verdict::Fail, Level::Should) => Verdict::Warn,
         (Verdict::Fail | Verdict::Warn, Level::May | Level::Info) => Verdict::Info,

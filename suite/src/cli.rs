@@ -139,9 +139,23 @@ pub struct RunArgs {
     /// Audience of valid tokens (default: PRM resource).
     #[arg(long)]
     pub audience: Option<String>,
-    /// Scope of valid tokens (default: the challenge's scope, else scopes_supported).
+    /// Scope of valid tokens (default: found by calibration, trying the challenge's scope,
+    /// then every scope in scopes_supported, then none).
     #[arg(long)]
     pub scope: Option<String>,
+    /// Signing algorithm of valid tokens (default: found by calibration, trying ES256, RS256,
+    /// PS256, EdDSA and ES384 in turn).
+    #[arg(long, value_parser = parse_signing_alg)]
+    pub signing_alg: Option<mock_idp::alg::Algorithm>,
+    /// The MCP revision whose authorization rules are in force (2025-06-18, 2025-11-25,
+    /// 2026-07-28): levels that differ between revisions follow it.
+    #[arg(long, default_value = "2026-07-28", value_parser = parse_spec_version)]
+    pub spec_version: crate::model::SpecVersion,
+    /// A profile the target claims (repeatable): rfc9068 (RFC 9068 JWT access tokens: typ and
+    /// required claims checked) or dpop (DPoP required; detected when the PRM says
+    /// dpop_bound_access_tokens_required). Rows of an undeclared profile report INFO.
+    #[arg(long = "profile", value_parser = parse_profile)]
+    pub profiles: Vec<crate::model::Profile>,
     /// With --target: where the mock IdP listens (the target must reach it).
     #[arg(long, default_value = "127.0.0.1:9400", value_parser = parse_listen)]
     pub idp_listen: SocketAddr,
@@ -431,6 +445,34 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
+fn parse_spec_version(s: &str) -> Result<crate::model::SpecVersion, String> {
+    use crate::model::SpecVersion;
+    SpecVersion::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = SpecVersion::ALL.iter().map(|v| v.as_str()).collect();
+        format!("{s:?} is not one of {}", names.join(", "))
+    })
+}
+
+fn parse_profile(s: &str) -> Result<crate::model::Profile, String> {
+    use crate::model::Profile;
+    Profile::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
+        format!("{s:?} is not one of {}", names.join(", "))
+    })
+}
+
+/// `--signing-alg`: one of the algorithms the mock IdP signs access tokens with.
+pub fn parse_signing_alg(s: &str) -> Result<mock_idp::alg::Algorithm, String> {
+    use crate::engine::accepted::CANDIDATE_ALGS;
+    CANDIDATE_ALGS
+        .into_iter()
+        .find(|a| a.name() == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = CANDIDATE_ALGS.iter().map(|a| a.name()).collect();
+            format!("{s:?} is not one of {}", names.join(", "))
+        })
+}
+
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     s.parse()
         .map_err(|e| format!("{s:?} is not an address like 127.0.0.1:9400: {e}"))
@@ -579,6 +621,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     let defaults = TokenDefaults {
         audience: args.audience.clone(),
         scope: args.scope.clone(),
+        signing_alg: args.signing_alg,
     };
     // Keep the embedded servers (or the hosted IdP) alive for the whole run.
     let (endpoint, idp, step_up, embedded, profile) = match &args.target {
@@ -635,7 +678,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
     };
     let canary = embedded.as_ref().map(Embedded::canary);
-    let ctx = session::context(
+    let mut ctx = session::context(
         &endpoint,
         Some(idp),
         &defaults,
@@ -644,12 +687,12 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         crate::http::Limits::default(),
     )
     .await?;
-    say!(
-        "Tokens for audience {} with scope {:?}; {}",
-        ctx.audience,
-        ctx.scope,
-        ctx.clock.describe()
-    );
+    ctx.spec_version = args.spec_version;
+    if embedded.is_some() {
+        ctx.declare_profiles(&Embedded::profiles());
+    }
+    ctx.declare_profiles(&args.profiles);
+    say!("{}", ctx.clock.describe());
     let options = crate::engine::runner::RunOptions {
         concurrency: args.concurrency.max(1),
         ..Default::default()
@@ -660,7 +703,9 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         .count();
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        spec_version: crate::catalog::MCP_SPEC_VERSION.to_owned(),
+        spec_version: ctx.spec_version.as_str().to_owned(),
+        profiles: ctx.profiles.clone(),
+        calibration: ctx.calibration.describe(),
         target: endpoint.clone(),
         profile,
         selected,

@@ -21,12 +21,13 @@ use suite::catalog;
 use suite::catalog::dpop::needs_dpop_nonce;
 use suite::catalog::prm::needs_signed_metadata;
 use suite::catalog::token::needs_introspection;
+use suite::check::Applies;
 use suite::check::Need;
 use suite::engine::runner::RunOptions;
 use suite::engine::select::{Glob, Selection};
 use suite::engine::session::{Embedded, TokenDefaults, UpstreamRecorder, context, run_checks};
 use suite::http::Limits;
-use suite::model::Verdict;
+use suite::model::{Profile, SpecVersion, Verdict};
 
 /// Which reference server a check is proven against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,14 +93,73 @@ async fn start(idp: &Arc<MockIdp>, faults: &BTreeSet<Fault>, server: Server) -> 
     }
 }
 
+/// The spec version and profiles a run holds the target to.
+#[derive(Debug, Clone)]
+struct InForce {
+    version: SpecVersion,
+    profiles: Vec<Profile>,
+}
+
+impl InForce {
+    /// What the embedded demo declares: the newest revision, and the RFC 9068 profile the
+    /// reference server implements.
+    fn demo() -> Self {
+        Self {
+            version: SpecVersion::NEWEST,
+            profiles: Embedded::profiles(),
+        }
+    }
+
+    /// Where `meta` binds at its own level: its profile declared, a revision it names.
+    fn binding(meta: &suite::check::CheckMeta) -> Self {
+        let mut in_force = Self::demo();
+        match meta.applies {
+            Applies::Always => {}
+            Applies::UnderProfile { profile, .. } => in_force.profiles.push(profile),
+            Applies::InVersions { versions, .. } => {
+                if !versions.contains(&in_force.version) {
+                    in_force.version = *versions.last().expect("a version");
+                }
+            }
+        }
+        in_force
+    }
+
+    /// Where `meta` does not bind at its own level: no profile declared, or a revision it
+    /// does not name. `None` for a check that binds everywhere.
+    fn not_binding(meta: &suite::check::CheckMeta) -> Option<Self> {
+        match meta.applies {
+            Applies::Always => None,
+            Applies::UnderProfile { profile, .. } => Some(Self {
+                version: SpecVersion::NEWEST,
+                profiles: Profile::ALL.into_iter().filter(|p| *p != profile).collect(),
+            }),
+            Applies::InVersions { versions, .. } => Some(Self {
+                version: *SpecVersion::ALL.iter().find(|v| !versions.contains(v))?,
+                profiles: Embedded::profiles(),
+            }),
+        }
+    }
+}
+
 async fn run(
     idp: &Arc<MockIdp>,
     faults: &BTreeSet<Fault>,
     selection: &Selection,
     server: Server,
 ) -> Vec<(&'static str, Verdict, String)> {
+    run_in(idp, faults, selection, server, &InForce::demo()).await
+}
+
+async fn run_in(
+    idp: &Arc<MockIdp>,
+    faults: &BTreeSet<Fault>,
+    selection: &Selection,
+    server: Server,
+    in_force: &InForce,
+) -> Vec<(&'static str, Verdict, String)> {
     let env = start(idp, faults, server).await;
-    let ctx = context(
+    let mut ctx = context(
         &env.server.mcp_url(),
         Some(idp.clone()),
         &TokenDefaults::default(),
@@ -109,6 +169,8 @@ async fn run(
     )
     .await
     .unwrap();
+    ctx.spec_version = in_force.version;
+    ctx.declare_profiles(&in_force.profiles);
     let results = run_checks(&ctx, selection, RunOptions::default(), |_, _| {}).await;
     env.server.shutdown().await;
     results
@@ -216,7 +278,14 @@ async fn every_check_is_proven_both_ways() {
             meta.id
         );
         for combo in meta.broken_by {
-            let results = run(&idp, &faults(combo), &only(&[meta.id]), Server::of(meta.id)).await;
+            let results = run_in(
+                &idp,
+                &faults(combo),
+                &only(&[meta.id]),
+                Server::of(meta.id),
+                &InForce::binding(&meta),
+            )
+            .await;
             assert_eq!(results.len(), 1);
             let (_, verdict, detail) = &results[0];
             assert_eq!(
@@ -225,6 +294,29 @@ async fn every_check_is_proven_both_ways() {
                 "{} under {combo}: {detail}",
                 meta.id
             );
+            // Where the requirement does not bind at its level, the same fault is reported at
+            // the level in force, saying what it would be (design.md "the level rule").
+            if let Some(elsewhere) = InForce::not_binding(&meta) {
+                let results = run_in(
+                    &idp,
+                    &faults(combo),
+                    &only(&[meta.id]),
+                    Server::of(meta.id),
+                    &elsewhere,
+                )
+                .await;
+                let (_, verdict, detail) = &results[0];
+                let (level, _) =
+                    meta.applies
+                        .level_in_force(meta.level, elsewhere.version, &elsewhere.profiles);
+                assert_eq!(
+                    *verdict,
+                    level.broken_verdict(),
+                    "{} under {combo} in {elsewhere:?}: {detail}",
+                    meta.id
+                );
+                assert!(detail.starts_with("would "), "{}: {detail}", meta.id);
+            }
         }
     }
 }

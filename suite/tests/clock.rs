@@ -30,6 +30,7 @@ async fn a_target_ten_minutes_ahead_gets_tokens_dated_by_its_clock() {
         &TokenDefaults {
             audience: Some("https://mcp.test/mcp".into()),
             scope: Some("mcp:read".into()),
+            signing_alg: None,
         },
         None,
         None,

@@ -63,6 +63,8 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
     let info = RunInfo {
         tool_version: "test".into(),
         spec_version: "2025-11-25".into(),
+        profiles: Vec::new(),
+        calibration: String::new(),
         target: ctx.endpoint.clone(),
         profile: "secrets test".into(),
         selected: 0,

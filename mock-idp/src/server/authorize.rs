@@ -143,7 +143,7 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
             "code_challenge must be 43 base64url characters",
         );
     }
-    let scope = match grant_scope(&shared.config, &client, params.get("scope")) {
+    let scope = match grant_scope(shared, &client, params.get("scope")) {
         Ok(s) => s,
         Err(e) => return reply.error(e.error, &e.description),
     };

@@ -17,7 +17,7 @@ use super::config::{IdpConfig, KeySource, valid_issuer_path};
 use super::error::OAuthError;
 use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
-use super::state::{Issuer, IssuerCtx, OpaqueToken, Shared};
+use super::state::{Issuer, IssuerCtx, OpaqueToken, ResourceProfile, Shared};
 use super::{IssuerKind, authorize, introspect, jwks, metadata, register, token};
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
@@ -221,6 +221,18 @@ impl MockIdp {
     /// The key ring an issuer signs with (the other tenant shares the trusted ring).
     pub fn key_ring(&self, kind: IssuerKind) -> &KeyRing {
         &self.issuer_ref(kind).ring
+    }
+
+    /// Tells the token endpoint about a resource server a run is testing: tokens whose `aud`
+    /// is `resource` are signed with the algorithm it accepts, and the scopes it requires are
+    /// granted (found by calibration: the mock IdP serves whatever server it is pointed at).
+    pub fn register_resource(&self, resource: &str, profile: ResourceProfile) {
+        self.shared.register_resource(resource, profile);
+    }
+
+    /// The key an issuer signs with for `alg` (its default key if the ring has none).
+    pub fn key_for(&self, kind: IssuerKind, alg: crate::alg::Algorithm) -> &SigningKey {
+        self.issuer_ref(kind).signing_key(alg)
     }
 
     /// The key an issuer signs access tokens with (`config.signing_alg`).

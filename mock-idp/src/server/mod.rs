@@ -77,6 +77,7 @@ pub use clients::{
 pub use config::{DEFAULT_AUDIENCE, DEFAULT_SUBJECT, IdpConfig, KeySource};
 pub use handle::{IdpError, IssuerUrls, MockIdp};
 pub use introspect::IntrospectionScript;
+pub use state::ResourceProfile;
 
 /// Which of the served issuers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,11 +6,12 @@ use serde_json::{Value, json};
 use super::clients::Client;
 use super::config::IdpConfig;
 use super::error::OAuthError;
+use super::state::Shared;
 
 /// The scope to grant for a request: the requested scopes if each is supported and allowed
 /// to the client, else the client's registered scope or the configured default.
 pub(crate) fn grant_scope(
-    config: &IdpConfig,
+    shared: &Shared,
     client: &Client,
     requested: Option<&str>,
 ) -> Result<String, OAuthError> {
@@ -18,13 +19,10 @@ pub(crate) fn grant_scope(
         return Ok(client
             .scope
             .clone()
-            .unwrap_or_else(|| config.default_scope.clone()));
+            .unwrap_or_else(|| shared.config.default_scope.clone()));
     };
     let tokens = scope_tokens(requested)?;
-    if let Some(unknown) = tokens
-        .iter()
-        .find(|t| !config.scopes_supported.iter().any(|s| s == *t))
-    {
+    if let Some(unknown) = tokens.iter().find(|t| !shared.supports_scope(t)) {
         return Err(OAuthError::invalid_scope(format!(
             "unknown scope {unknown}"
         )));
@@ -126,7 +124,7 @@ mod tests {
 
     #[test]
     fn scope_policy() {
-        let cfg = IdpConfig::default();
+        let cfg = Shared::new(Vec::new(), IdpConfig::default(), String::new());
         let mut c = Client::public("p", &[]);
         assert_eq!(grant_scope(&cfg, &c, None).unwrap(), "mcp:read");
         assert_eq!(
@@ -145,6 +143,19 @@ mod tests {
                 "{bad}"
             );
         }
+        assert!(grant_scope(&cfg, &c, Some("mcp:tools")).is_err());
+        // A resource server the run registered gets the scopes it requires.
+        cfg.register_resource(
+            "https://mcp.test/mcp",
+            super::super::state::ResourceProfile {
+                scopes: vec!["mcp:tools".into()],
+                signing_alg: crate::alg::Algorithm::Rs256,
+            },
+        );
+        assert_eq!(
+            grant_scope(&cfg, &c, Some("mcp:tools")).unwrap(),
+            "mcp:tools"
+        );
         c.scope = Some("mcp:read".into());
         assert!(grant_scope(&cfg, &c, Some("mcp:write")).is_err());
         assert_eq!(narrow_scope("a b", Some("b")).unwrap(), "b");

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use serde_json::{Map, Value};
 
@@ -32,6 +32,18 @@ pub(crate) struct Shared {
     pub require_dpop_nonce: AtomicBool,
     /// Validates DPoP proofs at every token endpoint (its replay cache is keyed by `htu`).
     pub dpop: DpopValidator,
+    /// What a run learned about the resource servers tokens are issued for (keyed by resource
+    /// identifier): the scopes they require and the algorithm they accept.
+    resources: RwLock<HashMap<String, ResourceProfile>>,
+}
+
+/// A resource server as the IdP issues for it: the scopes it requires (granted even when not
+/// in `scopes_supported`, since the mock IdP serves whatever server it is pointed at) and the
+/// signing algorithm its validator accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceProfile {
+    pub scopes: Vec<String>,
+    pub signing_alg: Algorithm,
 }
 
 impl Shared {
@@ -44,7 +56,40 @@ impl Shared {
             clock_offset: AtomicI64::new(0),
             require_dpop_nonce: AtomicBool::new(nonce),
             dpop: super::dpop_check::validator(),
+            resources: RwLock::default(),
         }
+    }
+
+    pub fn register_resource(&self, resource: &str, profile: ResourceProfile) {
+        self.resources
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(resource.to_owned(), profile);
+    }
+
+    /// Whether `scope` is supported: configured, or required by a registered resource server.
+    pub fn supports_scope(&self, scope: &str) -> bool {
+        self.config.scopes_supported.iter().any(|s| s == scope)
+            || self
+                .resources
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .any(|r| r.scopes.iter().any(|s| s == scope))
+    }
+
+    /// The algorithm tokens for `audience` are signed with: the registered resource's, else
+    /// the configured one.
+    pub fn signing_alg_for(&self, audience: &Value) -> Algorithm {
+        let registered = self.resources.read().unwrap_or_else(|p| p.into_inner());
+        let first = match audience {
+            Value::String(s) => Some(s.as_str()),
+            Value::Array(items) => items.first().and_then(Value::as_str),
+            _ => None,
+        };
+        first
+            .and_then(|aud| registered.get(aud))
+            .map_or(self.config.signing_alg, |r| r.signing_alg)
     }
 
     /// The server's clock: Unix time plus the test offset.

@@ -103,7 +103,7 @@ impl Request<'_> {
                 "public clients cannot use client_credentials",
             ));
         }
-        let scope = grant_scope(config, self.client, self.params.get("scope"))?;
+        let scope = grant_scope(&self.ctx.shared, self.client, self.params.get("scope"))?;
         let resources = check_resources(config, self.params.all("resource"))?;
         let family = st.new_family();
         Ok(self.issue(
@@ -293,6 +293,7 @@ impl Request<'_> {
         let exp = self.now + lifetime;
         let jti = random_b64url(16);
         let aud = audience(config, i.resources);
+        let signing_alg = shared.signing_alg_for(&aud);
         let token_type = if self.jkt.is_some() { "DPoP" } else { "Bearer" };
         let mut family_expiry = exp;
         let access_token = match self.client.token_format {
@@ -311,7 +312,7 @@ impl Request<'_> {
                 if let Some(jkt) = self.jkt {
                     spec = spec.cnf_jkt(jkt);
                 }
-                let token = spec.mint(issuer.signing_key(config.signing_alg));
+                let token = spec.mint(issuer.signing_key(signing_alg));
                 if let Some(f) = st.families.get_mut(&i.family) {
                     f.access_jtis.push((jti, exp));
                 }

@@ -6,14 +6,14 @@ use mock_idp::unix_now;
 use crate::catalog::prm::{graded, prm_document};
 use crate::catalog::request_auth::observation;
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::judge;
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::{self, Assertion, Grade, Part};
 use crate::http::{Exchange, RecordedResponse};
-use crate::model::{Level, Verdict};
+use crate::model::{Level, SpecVersion, Verdict};
 use crate::wire::metadata::is_https_or_loopback;
 use crate::wire::oauth::{Scope, is_nqchar, is_valid_error_text};
 use crate::wire::www_authenticate::{self, Challenge};
@@ -30,6 +30,8 @@ pub const NO_TOKEN: CheckMeta = CheckMeta {
     title: "Refuses a request without credentials with a challenge",
     summary: "An MCP request with no Authorization header gets 401 and a Bearer challenge.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Error Handling",
@@ -53,6 +55,8 @@ pub const RESOURCE_METADATA: CheckMeta = CheckMeta {
     title: "Names the protected resource metadata in every 401",
     summary: "The challenge carries resource_metadata, for a request without a token and for one with the token `garbage`, as an absolute https URL (plain http tolerated on a loopback host, for test deployments).",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Protected Resource Metadata Discovery Requirements",
@@ -76,6 +80,8 @@ pub const NO_ERROR_WITHOUT_CREDS: CheckMeta = CheckMeta {
     title: "Puts no error code in the challenge to a request without credentials",
     summary: "RFC 6750 §3.1: without credentials the challenge should carry no error information.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 6750",
         "§3.1",
@@ -93,6 +99,11 @@ pub const SCOPE_HINT: CheckMeta = CheckMeta {
     title: "Names the needed scopes in the 401 challenge",
     summary: "MCP V2+ scope selection: the challenge's scope parameter tells the client what to ask for.",
     level: Level::Should,
+    applies: Applies::InVersions {
+        versions: &[SpecVersion::V2025_11_25, SpecVersion::V2026_07_28],
+        otherwise: Level::Info,
+    },
+    deadline: None,
     refs: &[mcp(
         "Scope Selection Strategy",
         "the 401 challenge should include scope",
@@ -108,6 +119,11 @@ pub const NO_OFFLINE_ACCESS: CheckMeta = CheckMeta {
     title: "Does not ask for offline_access in the challenge or in scopes_supported",
     summary: "offline_access (an OpenID Connect scope for refresh tokens) is absent from the 401 challenge's scope and from PRM scopes_supported: whether a refresh token is issued is between client and authorization server, not a scope the resource needs (MCP 2026-07-28 Refresh Tokens, SHOULD NOT).",
     level: Level::Should,
+    applies: Applies::InVersions {
+        versions: &[SpecVersion::V2026_07_28],
+        otherwise: Level::Info,
+    },
+    deadline: None,
     refs: &[rfc(
         "MCP 2026-07-28 Authorization",
         "Refresh Tokens",
@@ -125,6 +141,8 @@ pub const SYNTAX: CheckMeta = CheckMeta {
     title: "Sends WWW-Authenticate challenges that parse strictly",
     summary: "Every WWW-Authenticate value of the refusals this check provokes (no token, a garbage token, an expired token, Basic credentials, a two-word Bearer credential), and every other distinct set of values the run's responses carried before this check finished (discovery's, and those of the checks that ran before or beside it: checks run concurrently, so a run-wide collection is what was seen so far, and the provoked refusals are the part every run judges), parses under RFC 9110 §11.6.1; a Bearer or DPoP challenge has auth-params (no token68; bare only beside another challenge, OQ-11), no parameter twice, error and error_description in NQSCHAR, error_uri in NQCHAR, and scope as NQCHAR tokens joined by single spaces. A failure is the target's, not the parser's.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 9110",

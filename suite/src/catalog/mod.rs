@@ -32,9 +32,6 @@ pub fn all() -> Vec<Check<Context>> {
     checks
 }
 
-/// The MCP specification version the catalogue's references follow.
-pub const MCP_SPEC_VERSION: &str = "2025-11-25";
-
 const MCP_AUTH: &str =
     "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization";
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::catalog::request_auth::worse;
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::{open_session, refusal};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
@@ -25,6 +25,8 @@ pub const PASSTHROUGH: CheckMeta = CheckMeta {
     title: "Never forwards the client's access token upstream",
     summary: "A valid canary call makes the target call its upstream API (played by the harness); the upstream never sees the client's token, neither its exact bytes nor its SHA-256 (hex or base64), in the request line, any header or the body.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Access Token Privilege Restriction",
@@ -48,6 +50,8 @@ pub const FOREIGN_AUDIENCE: CheckMeta = CheckMeta {
     title: "Refuses a token the same AS issued for the upstream API",
     summary: "A valid token whose aud is the upstream API (the canary's upstream when known, an upstream API co-hosted on the MCP server's origin, else a generic upstream URL) gets 401 invalid_token [X]: the MCP server accepts no token issued for another resource.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Token Handling",

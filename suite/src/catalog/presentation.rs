@@ -4,7 +4,8 @@ use mock_idp::unix_now;
 
 use crate::catalog::request_auth::observation;
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
+use crate::engine::accepted::AudienceSource;
 use crate::engine::calibrate::{judge, negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
@@ -23,13 +24,15 @@ pub const BEARER_VALID: CheckMeta = CheckMeta {
     title: "Accepts a valid Bearer token",
     summary: "The positive control: a valid access token for this resource is accepted.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[mcp(
         "Token Requirements",
         "a valid access token is accepted",
     )],
     needs: &[Need::MintedToken],
     tags: &[],
-    broken_by: &["reject-everything"],
+    broken_by: &["prm-resource-mismatch"],
 };
 
 pub const QUERY_IGNORED: CheckMeta = CheckMeta {
@@ -38,6 +41,8 @@ pub const QUERY_IGNORED: CheckMeta = CheckMeta {
     title: "Never authenticates with a token in the URI query",
     summary: "A valid token in ?access_token= with no Authorization header is never accepted.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "OAuth 2.1",
         "§5.1",
@@ -55,6 +60,8 @@ pub const QUERY_PLUS_HEADER: CheckMeta = CheckMeta {
     title: "Records what a header token plus a query token gives",
     summary: "A valid header token with another (expired) token in ?access_token=. Preferred: the query is ignored and the request accepted [A] (OAuth 2.1 §5.1: resource servers ignore query tokens). Recorded as Info: a refusal as two methods [Q] (RFC 6750 §2, OQ-21), or an invalid_token answer, which shows the query token was evaluated.",
     level: Level::Info,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "OAuth 2.1",
@@ -80,6 +87,8 @@ pub const TWO_METHODS: CheckMeta = CheckMeta {
     title: "Refuses a token presented in the header and a form body at once",
     summary: "Authorization: Bearer V plus a form body access_token=V: 400 invalid_request preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1). The body is not MCP, so [A] cannot occur: a 400 without invalid_request means the request got past authentication and failed at the MCP layer, i.e. the two methods were not refused.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 6750",
@@ -105,6 +114,8 @@ pub const FORM_BODY_ONLY: CheckMeta = CheckMeta {
     title: "Records whether a token in a form body alone is used",
     summary: "A form body access_token=V and no header. Preferred: refused by authentication ([U], or [Q]), since MCP clients must use the Authorization header; using the body token is a MAY (OAuth 2.1 §5.1.2) and passes only when PRM bearer_methods_supported lists \"body\", otherwise it is recorded as Info.",
     level: Level::May,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Token Requirements",
@@ -312,8 +323,35 @@ fn form_body_only(ctx: &Context) -> CheckFuture<'_> {
 
 pub fn checks() -> Vec<Check<Context>> {
     vec![
-        Check::new(BEARER_VALID, |ctx| {
+        Check::new(BEARER_VALID, |ctx: &Context| {
             Box::pin(async move {
+                // Calibration found what the target accepts; a token for the resource its PRM
+                // names is what every client requests (RFC 8707, RFC 9728 §2).
+                if let Some(found) = ctx.calibration.found()
+                    && found.audience_source == AudienceSource::EndpointNotResource
+                {
+                    return Outcome {
+                        expected: vec![format!(
+                            "[MUST] V with aud = the PRM resource {} is accepted",
+                            ctx.discovery.resource()
+                        )],
+                        actual: format!(
+                            "refused with aud = {}, accepted only with aud = {}",
+                            ctx.discovery.resource(),
+                            found.audience
+                        ),
+                        ..Outcome::new(
+                            Verdict::Fail,
+                            format!(
+                                "refused a valid token for the resource its PRM names ({}) and \
+                                 accepted one for {} instead: clients request tokens for the \
+                                 PRM resource",
+                                ctx.discovery.resource(),
+                                found.audience
+                            ),
+                        )
+                    };
+                }
                 match positive_control(ctx).await {
                     Ok(_) => Outcome::new(Verdict::Pass, "the valid token was accepted"),
                     // The positive control itself is the check: a refusal is a failure here.

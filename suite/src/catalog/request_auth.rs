@@ -4,14 +4,14 @@
 use serde_json::json;
 
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::{judge, negative_control, open_session, positive_control, refusal};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::{self, Assertion, Grade, Part};
 use crate::http::{Exchange, ProbeRequest, RecordedResponse};
-use crate::model::{Level, Verdict};
+use crate::model::{Level, SpecVersion, Verdict};
 
 const RFC6750: &str = "https://www.rfc-editor.org/rfc/rfc6750";
 const OAUTH21: &str = "https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/";
@@ -22,6 +22,8 @@ pub const SCHEME_CASE: CheckMeta = CheckMeta {
     title: "Matches the Bearer scheme without regard to case",
     summary: "bearer, BEARER and bEaReR are the same auth-scheme (RFC 9110 §11.1) and are accepted; the token itself is case-sensitive, so a case-flipped token gets 401 invalid_token [X].",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9110",
         "§11.1",
@@ -39,6 +41,8 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     title: "Refuses two Authorization header fields",
     summary: "Two credentials, as two Authorization fields or one comma-joined field: 400 invalid_request [Q] preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1), never accepted.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 6750",
         "§3.1",
@@ -56,6 +60,8 @@ pub const EVERY_REQUEST: CheckMeta = CheckMeta {
     title: "Authenticates every request, not only the first of a session",
     summary: "A session id is never proof of identity: a request with the session but no token gets 401.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[mcp(
         "Token Requirements",
         "authorization is included in every HTTP request, even within a session",
@@ -71,6 +77,8 @@ pub const NO_PROCESSING: CheckMeta = CheckMeta {
     title: "A refused request has no effect",
     summary: "Tool calls refused for bad credentials never reach the tool (the canary does not move).",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[mcp(
         "Security Considerations",
         "validate tokens before processing the request",
@@ -86,6 +94,8 @@ pub const UNSUPPORTED_SCHEME: CheckMeta = CheckMeta {
     title: "Treats credentials in an unsupported scheme as no credentials",
     summary: "Basic or Token credentials get the bare 401 challenge [U], without an error code: OAuth 2.1 §5.3.2 gives no error information for an unsupported method.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "OAuth 2.1",
         "§5.3.2",
@@ -103,6 +113,8 @@ pub const MALFORMED_CREDENTIALS: CheckMeta = CheckMeta {
     title: "Refuses syntactically broken Bearer credentials without a 5xx",
     summary: "Bearer without a token, with only spaces, with two words, with a quote, comma or tab inside, or 64 KB long: never accepted, never 5xx; 400 invalid_request [Q] or 401 invalid_token [X] both pass (OQ-1), 431 too for the 64 KB one.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 6750",
@@ -128,6 +140,11 @@ pub const ALL_METHODS: CheckMeta = CheckMeta {
     title: "Needs a token for GET and DELETE on the MCP endpoint too",
     summary: "GET (the SSE stream) and DELETE (ending a session) without a token get 401 [U], or 405 where the method is unsupported; the session survives the unauthenticated DELETE.",
     level: Level::Must,
+    applies: Applies::InVersions {
+        versions: &[SpecVersion::V2025_06_18, SpecVersion::V2025_11_25],
+        otherwise: Level::Info,
+    },
+    deadline: None,
     refs: &[mcp(
         "Token Requirements",
         "authorization is included in every HTTP request from client to server",

@@ -8,14 +8,14 @@ use serde_json::{Value, json};
 
 use crate::catalog::request_auth::{flip_case, observation};
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::{judge, open_session};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::{self, Grade, Part};
 use crate::http::{Exchange, RecordedResponse};
-use crate::model::{Level, Verdict};
+use crate::model::{Level, SpecVersion, Verdict};
 
 const RFC6749: &str = "https://www.rfc-editor.org/rfc/rfc6749";
 const RFC9068: &str = "https://www.rfc-editor.org/rfc/rfc9068";
@@ -28,6 +28,8 @@ pub const INSUFFICIENT: CheckMeta = CheckMeta {
     title: "Answers a call that needs more scope with 403 insufficient_scope",
     summary: "A valid token without the scope a tool needs gets 403 and a step-up challenge naming it, never 401.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[mcp(
         "Runtime Insufficient Scope Errors",
         "insufficient scope gets 403 with error=insufficient_scope",
@@ -43,6 +45,8 @@ pub const NOT_401: CheckMeta = CheckMeta {
     title: "Never answers a lack of scope with 401 invalid_token",
     summary: "A valid token that lacks a tool's scope is not answered with 401 or invalid_token: clients drop the token on those, so step-up could never happen.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[mcp(
         "Error Handling",
         "403 is for insufficient scope; 401 is for missing or invalid tokens",
@@ -58,6 +62,11 @@ pub const SINGLE_CHALLENGE: CheckMeta = CheckMeta {
     title: "Names every needed scope in one step-up challenge",
     summary: "Following the 403 (a token with min plus the challenged scopes) succeeds on the first retry, without a second 403. Written for MCP 2026-07-28 (V3); V2 also recommended naming already granted scopes, which this check does not require (OQ-8).",
     level: Level::Should,
+    applies: Applies::InVersions {
+        versions: &[SpecVersion::V2026_07_28],
+        otherwise: Level::Info,
+    },
+    deadline: None,
     refs: &[rfc(
         "MCP 2026-07-28 Authorization",
         "Server Scope Management",
@@ -75,6 +84,11 @@ pub const HIERARCHY: CheckMeta = CheckMeta {
     title: "Accepts a broader scope that implies the needed one",
     summary: "min plus the broader scope the operator declares to imply the tool's extra scope is accepted [A]. Skipped without that declaration: hierarchies are not discoverable (OQ-28).",
     level: Level::Must,
+    applies: Applies::InVersions {
+        versions: &[SpecVersion::V2026_07_28],
+        otherwise: Level::Info,
+    },
+    deadline: None,
     refs: &[rfc(
         "MCP 2026-07-28 Authorization",
         "Step-Up Authorization Flow",
@@ -92,6 +106,8 @@ pub const ORDER_DUPES: CheckMeta = CheckMeta {
     title: "Decides the same whatever the order or repetition of scope values",
     summary: "\"min extra\", \"extra min\" and \"min min extra\" give the same outcome on the canary tool (needs min) and on the step-up tool (needs both): scope is a set.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 6749",
         "§3.3",
@@ -109,6 +125,8 @@ pub const CASE: CheckMeta = CheckMeta {
     title: "Compares scope values case-sensitively",
     summary: "min plus the extra scope with its case flipped does not grant the extra scope: 403 insufficient_scope [F] (RFC 6749 §3.3: scope values are case-sensitive).",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 6749",
         "§3.3",
@@ -126,6 +144,8 @@ pub const FORMAT: CheckMeta = CheckMeta {
     title: "Reads the scope claim as a space-delimited string",
     summary: "scope \"min extra\" as a string is accepted by the step-up tool [A] (SHOULD, RFC 9068 §2.2.3). The vendor forms (scope as an array, scp as an array) are recorded as Info when they grant access; refusing them is preferred, and rs-claim-types judges the array as a MUST.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9068",
         "§2.2.3",
@@ -137,9 +157,28 @@ pub const FORMAT: CheckMeta = CheckMeta {
     broken_by: &["scope-first-only"],
 };
 
+/// What needs the extra scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Operation {
+    /// A tool whose call needs more than the valid token's scope (per-tool scopes).
+    Tool(String),
+    /// Every request (spec OQ-33): the target requires its scopes on every request, so
+    /// `initialize` itself is the operation, and `V` without them is the lacking token.
+    EveryRequest,
+}
+
+impl Operation {
+    fn describe(&self) -> String {
+        match self {
+            Operation::Tool(tool) => format!("tool {tool}"),
+            Operation::EveryRequest => "initialize".to_owned(),
+        }
+    }
+}
+
 /// What every step-up check works with.
 struct StepUpCase {
-    tool: String,
+    tool: Operation,
     spec: TokenSpec,
     /// The scope values of `V`.
     min: Vec<String>,
@@ -150,25 +189,39 @@ struct StepUpCase {
 
 impl StepUpCase {
     fn from(ctx: &Context) -> Result<Self, Outcome> {
-        let Some(step_up) = &ctx.step_up else {
-            return Err(Outcome::new(
-                Verdict::NotEvaluated,
-                "needs a tool that requires an extra scope (the embedded demo has one)",
-            ));
-        };
         let Some(spec) = ctx.valid_spec() else {
             return Err(Outcome::new(
                 Verdict::NotEvaluated,
                 "needs tokens minted by the embedded mock IdP",
             ));
         };
-        Ok(Self {
-            tool: step_up.tool.clone(),
-            spec,
-            min: words(&ctx.scope),
-            extra: words(&step_up.extra_scope),
-            parent: step_up.parent_scope.clone(),
-        })
+        if let Some(step_up) = &ctx.step_up {
+            return Ok(Self {
+                tool: Operation::Tool(step_up.tool.clone()),
+                spec,
+                min: words(&ctx.scope),
+                extra: words(&step_up.extra_scope),
+                parent: step_up.parent_scope.clone(),
+            });
+        }
+        if ctx
+            .calibration
+            .found()
+            .is_some_and(|found| found.scope_required)
+        {
+            return Ok(Self {
+                tool: Operation::EveryRequest,
+                spec,
+                min: Vec::new(),
+                extra: words(&ctx.scope),
+                parent: None,
+            });
+        }
+        Err(Outcome::new(
+            Verdict::NotEvaluated,
+            "needs an operation that requires a scope: the target accepted a valid token without \
+             any scope, and no tool that needs more was named (--step-up-tool NAME)",
+        ))
     }
 
     /// `min` and then `more`, without repeats.
@@ -186,8 +239,13 @@ impl StepUpCase {
         self.min_and(&self.extra)
     }
 
+    /// `V` with this scope; an empty one means no scope claim at all.
     fn with_scope(&self, scope: &str) -> TokenSpec {
-        self.spec.clone().scope(scope)
+        if scope.is_empty() {
+            self.spec.clone().without_claim("scope")
+        } else {
+            self.spec.clone().scope(scope)
+        }
     }
 
     /// The extra scope as one string.
@@ -204,9 +262,10 @@ fn words(scope: &str) -> Vec<String> {
         .collect()
 }
 
-/// Calls `tool` in a session opened with the token of `spec`; a refused `initialize` is a
-/// failed control (`Err`).
-async fn call_tool(ctx: &Context, spec: &TokenSpec, tool: &str) -> Result<Exchange, Outcome> {
+/// Performs the operation with the token of `spec`: a tool is called in a session of its own
+/// (a refused `initialize` is then a failed control, `Err`); on a target that requires its
+/// scope on every request, `initialize` is the operation and its answer the exchange.
+async fn call_tool(ctx: &Context, spec: &TokenSpec, op: &Operation) -> Result<Exchange, Outcome> {
     let Some(token) = ctx.mint(spec) else {
         return Err(Outcome::new(
             Verdict::NotEvaluated,
@@ -214,6 +273,10 @@ async fn call_tool(ctx: &Context, spec: &TokenSpec, tool: &str) -> Result<Exchan
         ));
     };
     let credential = Credential::Bearer(token);
+    let tool = match op {
+        Operation::EveryRequest => return Ok(ctx.initialize(&credential).await),
+        Operation::Tool(tool) => tool,
+    };
     let session = open_session(ctx, &credential).await?;
     Ok(ctx
         .send(
@@ -225,9 +288,12 @@ async fn call_tool(ctx: &Context, spec: &TokenSpec, tool: &str) -> Result<Exchan
 }
 
 /// As `call_tool`, but a token refused at `initialize` is an answer too: that exchange.
-async fn call_tool_or_refusal(ctx: &Context, spec: &TokenSpec, tool: &str) -> Exchange {
+async fn call_tool_or_refusal(ctx: &Context, spec: &TokenSpec, op: &Operation) -> Exchange {
     let credential = Credential::Bearer(ctx.mint(spec).unwrap_or_default());
     let init = ctx.initialize(&credential).await;
+    let Operation::Tool(tool) = op else {
+        return init;
+    };
     let session = init
         .response
         .as_ref()
@@ -485,11 +551,20 @@ fn order_dupes(ctx: &Context) -> CheckFuture<'_> {
             Ok(c) => c,
             Err(o) => return o,
         };
-        let Some(canary) = &ctx.canary else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs a tool that requires only the minimum scope (the canary)",
-            );
+        // Per-tool scopes: the canary (needs min) and the step-up tool (needs both). Scope on
+        // every request: `initialize` alone.
+        let operations = match (&case.tool, &ctx.canary) {
+            (Operation::Tool(_), None) => {
+                return Outcome::new(
+                    Verdict::NotEvaluated,
+                    "needs a tool that requires only the minimum scope (the canary; \
+                     --canary-tool NAME)",
+                );
+            }
+            (Operation::Tool(_), Some(canary)) => {
+                vec![Operation::Tool(canary.tool.clone()), case.tool.clone()]
+            }
+            (Operation::EveryRequest, _) => vec![Operation::EveryRequest],
         };
         let canonical = case.full();
         let reversed = words(&canonical)
@@ -497,17 +572,24 @@ fn order_dupes(ctx: &Context) -> CheckFuture<'_> {
             .rev()
             .collect::<Vec<_>>()
             .join(" ");
-        let repeated = format!("{} {canonical}", case.min.join(" "));
+        let first = case
+            .min
+            .first()
+            .or(case.extra.first())
+            .cloned()
+            .unwrap_or_default();
+        let repeated = format!("{first} {canonical}");
         let _exclusive = ctx.tool_calls_exclusive().await;
-        for tool in [canary.tool.as_str(), case.tool.as_str()] {
+        for (n, tool) in operations.iter().enumerate() {
             let reference = match call_tool(ctx, &case.with_scope(&canonical), tool).await {
                 Ok(e) => e,
                 Err(o) => return o,
             };
-            if tool == canary.tool && !accepted(&reference) {
+            if !accepted(&reference) && (n == 0 || case.tool == Operation::EveryRequest) {
                 return Outcome::error(
                     format!(
-                        "positive control: the canary tool was refused with scope {canonical:?}"
+                        "positive control: {} was refused with scope {canonical:?}",
+                        tool.describe()
                     ),
                     vec![reference],
                 );
@@ -523,7 +605,8 @@ fn order_dupes(ctx: &Context) -> CheckFuture<'_> {
                             "[MUST] scope {variant:?} decides like {canonical:?}"
                         )],
                         actual: format!(
-                            "tool {tool}: {canonical:?} got {}, {variant:?} got {}",
+                            "{}: {canonical:?} got {}, {variant:?} got {}",
+                            tool.describe(),
                             seen(&reference),
                             seen(&exchange)
                         ),

@@ -1,12 +1,12 @@
 //! Spec §1.2: sessions are bound to the principal that opened them.
 
 use crate::catalog::mcp;
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect;
-use crate::model::{Level, Verdict};
+use crate::model::{Level, SpecVersion, Verdict};
 
 pub const CROSS_USER: CheckMeta = CheckMeta {
     id: "rs.session.cross-user",
@@ -14,6 +14,11 @@ pub const CROSS_USER: CheckMeta = CheckMeta {
     title: "Refuses another user's token on a session",
     summary: "A session opened by alice cannot be used with bob's valid token.",
     level: Level::Should,
+    applies: Applies::InVersions {
+        versions: &[SpecVersion::V2025_06_18, SpecVersion::V2025_11_25],
+        otherwise: Level::Info,
+    },
+    deadline: None,
     refs: &[mcp(
         "Security Best Practices: Session Hijacking",
         "bind session ids to user-specific information",

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::catalog::prm::{graded, named_prm_urls};
 use crate::catalog::request_auth::observation;
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::positive_control;
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
@@ -29,6 +29,8 @@ pub const TLS: CheckMeta = CheckMeta {
     title: "Serves the endpoint and its metadata over TLS",
     summary: "The MCP endpoint, every resource_metadata URL, the PRM URL and every listed authorization server are https (plain http only on a loopback host, for test deployments). When the endpoint is https, its http:// variant never accepts a valid token; that probe uses only a token minted by the embedded IdP, never a user's credential, and does not apply to a loopback http endpoint.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 6750",
@@ -54,6 +56,8 @@ pub const CORS_EXPOSE: CheckMeta = CheckMeta {
     title: "Records whether browser clients can read the challenge",
     summary: "A CORS preflight and an unauthenticated request, both from a browser client's Origin. Preferred: the preflight allows that origin and the Authorization header, and the 401 exposes WWW-Authenticate (and DPoP-Nonce when DPoP is advertised) through Access-Control-Expose-Headers, so a browser client can start discovery. Anything else is recorded as Info: it matters only for browser clients (RFC 9449 §7.1, §8 notes).",
     level: Level::Info,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9449",
         "§7.1, §8",
@@ -71,6 +75,8 @@ pub const ERROR_PRECEDENCE: CheckMeta = CheckMeta {
     title: "Records which error wins for an unauthenticated request that is also invalid",
     summary: "Requests without a token that also carry a foreign Origin, or an unsupported MCP-Protocol-Version. Preferred (OQ-20): the authentication challenge [U], or the other refusal (403, 400) that reveals nothing beyond a 401 (no session, nothing only an authenticated initialize shows, such as the server's name). The order is recorded; any other answer is Info. The V3 Mcp-Method mismatch waits for V3 probes.",
     level: Level::Info,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Security Considerations",
@@ -94,6 +100,8 @@ pub const UNAUTHENTICATED_METHODS: CheckMeta = CheckMeta {
     title: "Records which MCP methods are served without a token",
     summary: "initialize, server/discover (V3 discovery), ping and tools/list without a token. Preferred: each gets the authentication challenge [U], the safe answer, since V1/V2 authorize every request; a method served anyway is recorded as Info (V3 leaves server/discover open, OQ-19).",
     level: Level::Info,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[mcp(
         "Token Requirements",
         "authorization is included in every HTTP request from client to server",

@@ -11,10 +11,12 @@ use mock_idp::server::{IssuerKind, MockIdp};
 use mock_idp::token::TokenSpec;
 use serde_json::Value;
 
+use crate::engine::accepted::{self, Calibration};
 use crate::engine::clock::ServerClock;
 use crate::engine::discovery::Discovery;
 use crate::engine::probe::{self, Credential};
 use crate::http::{Driver, Exchange};
+use crate::model::{Profile, SpecVersion};
 
 /// The run's view of the target.
 pub struct Context {
@@ -22,10 +24,21 @@ pub struct Context {
     /// The MCP endpoint `E`.
     pub endpoint: String,
     pub discovery: Discovery,
-    /// `aud` of valid tokens: PRM `resource` unless overridden.
+    /// `aud` of valid tokens: as calibrated (PRM `resource` first), unless overridden.
     pub audience: String,
-    /// `scope` of valid tokens: the challenge's, else `scopes_supported`, unless overridden.
+    /// `scope` of valid tokens: as calibrated (the challenge's, else `scopes_supported`),
+    /// unless overridden.
     pub scope: String,
+    /// What calibration found the target to accept as `V` (algorithm, `typ`, and the
+    /// audience and scope above).
+    pub calibration: Calibration,
+    /// The MCP revision in force (`--spec-version`, default the newest).
+    pub spec_version: SpecVersion,
+    /// The profiles in force: declared (`--profile`) or detected from what the target says.
+    pub profiles: Vec<Profile>,
+    /// A key the trusted issuer published right after calibration, for rs.token.jwks-rotation
+    /// (spec OQ-32: publish early, use late).
+    pub rotated_key: Option<RotatedKey>,
     /// The embedded mock IdP the target trusts, when tokens can be minted.
     pub idp: Option<Arc<MockIdp>>,
     /// A tool that needs a scope beyond `scope`, for the step-up checks.
@@ -132,6 +145,15 @@ pub fn jkt_of(key: &SigningKey) -> String {
     mock_idp::dpop::proof::minimal_public_jwk(key).thumbprint()
 }
 
+/// A key published in the trusted issuer's JWKS after the target cached it, and how many
+/// JWKS requests the issuer had answered then (later ones served the key).
+#[derive(Debug, Clone)]
+pub struct RotatedKey {
+    pub key: SigningKey,
+    pub published: std::time::Instant,
+    pub jwks_requests_before: u64,
+}
+
 /// The canary tool and a way to read its side-effect count.
 #[derive(Clone)]
 pub struct Canary {
@@ -204,17 +226,46 @@ pub struct StepUp {
 }
 
 impl Context {
-    /// The valid token `V` as a spec (spec §0.3), when tokens can be minted; `iat` and `exp`
-    /// follow the target's clock when it differs from ours.
+    /// The valid token `V` as a spec (spec §0.3), when tokens can be minted: the `typ` the
+    /// target accepted; `iat` and `exp` follow the target's clock when it differs from ours.
     pub fn valid_spec(&self) -> Option<TokenSpec> {
         let idp = self.idp.as_ref()?;
-        let spec = idp.valid_token_spec(&self.audience, &self.scope);
-        let offset = self.clock.offset_secs();
-        if offset == 0 {
-            return Some(spec);
+        Some(accepted::valid_spec(
+            idp,
+            &self.clock,
+            &self.audience,
+            &self.scope,
+            self.token_typ(),
+        ))
+    }
+
+    /// Adds profiles the user declared to those detected.
+    pub fn declare_profiles(&mut self, declared: &[Profile]) {
+        for p in declared {
+            if !self.profiles.contains(p) {
+                self.profiles.push(*p);
+            }
         }
-        let now = idp.now() + offset;
-        Some(spec.iat(now).exp(now + idp.config().access_token_lifetime))
+        self.profiles.sort();
+    }
+
+    /// The algorithm `V` is signed with (ES256 until calibration found another).
+    pub fn token_alg(&self) -> Algorithm {
+        self.calibration.found().map_or(Algorithm::Es256, |a| a.alg)
+    }
+
+    /// `typ` of `V`.
+    pub fn token_typ(&self) -> &'static str {
+        self.calibration.found().map_or("at+jwt", |a| a.typ)
+    }
+
+    /// Whether the target accepted `V` signed with `alg` (an algorithm-specific attack on a
+    /// key the target never trusts proves nothing). Without calibration: every algorithm.
+    pub fn accepts_alg(&self, alg: Algorithm) -> bool {
+        match &self.calibration {
+            Calibration::Found(a) => a.algs.contains(&alg),
+            _ => true,
+        }
     }
 
     /// The target's current time (Unix seconds): the base of every time-based stimulus.
@@ -222,14 +273,20 @@ impl Context {
         self.clock.now()
     }
 
-    /// Mints with the trusted issuer's key.
-    pub fn mint(&self, spec: &TokenSpec) -> Option<String> {
-        Some(self.idp.as_ref()?.mint(spec))
+    /// The key of issuer `kind` for the calibrated algorithm (`K_as`, `K_x`, …).
+    pub fn signing_key(&self, kind: IssuerKind) -> Option<&SigningKey> {
+        Some(self.idp.as_ref()?.key_for(kind, self.token_alg()))
     }
 
-    /// Mints as another issuer (rogue, other tenant).
+    /// Mints with the trusted issuer's key.
+    pub fn mint(&self, spec: &TokenSpec) -> Option<String> {
+        self.mint_as(IssuerKind::Trusted, spec)
+    }
+
+    /// Mints as another issuer (rogue, other tenant, second) with its key of the calibrated
+    /// algorithm.
     pub fn mint_as(&self, kind: IssuerKind, spec: &TokenSpec) -> Option<String> {
-        Some(self.idp.as_ref()?.mint_as(kind, spec))
+        Some(spec.mint(self.signing_key(kind)?))
     }
 
     pub fn valid_token(&self) -> Option<String> {

@@ -1,5 +1,7 @@
 //! Running checks: selection, concurrency with deterministic order, deadlines.
 
+pub mod accepted;
+pub mod applicability;
 pub mod calibrate;
 pub mod clock;
 pub mod context;

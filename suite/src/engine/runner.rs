@@ -12,6 +12,20 @@ use futures::stream::{self, StreamExt as _};
 use crate::check::{CheckMeta, Outcome};
 use crate::engine::select::Selection;
 
+/// What a run's context says about where each check applies, read once per check by the
+/// runner (design.md "Where a verdict applies") so that no check repeats it.
+pub trait Applicability {
+    /// The outcome of a check this run cannot evaluate, decided without running it.
+    fn precluded(&self, _meta: &CheckMeta) -> Option<Outcome> {
+        None
+    }
+
+    /// The check's outcome at the level in force in this run (spec version, profiles).
+    fn in_force(&self, _meta: &CheckMeta, outcome: Outcome) -> Outcome {
+        outcome
+    }
+}
+
 /// The future a check's logic returns.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
@@ -53,7 +67,7 @@ impl Default for RunOptions {
 }
 
 /// Runs the selected checks and calls `on_finished` for each in registry order.
-pub async fn run<C: Sync>(
+pub async fn run<C: Sync + Applicability>(
     checks: &[Check<C>],
     selection: &Selection,
     ctx: &C,
@@ -64,18 +78,21 @@ pub async fn run<C: Sync>(
     let mut results = Vec::new();
     let mut outcomes = stream::iter(selected.map(|check| async move {
         let started = Instant::now();
+        if let Some(mut outcome) = ctx.precluded(&check.meta) {
+            outcome.duration = started.elapsed();
+            return (check.meta, outcome);
+        }
         let guarded = std::panic::AssertUnwindSafe((check.run)(ctx)).catch_unwind();
-        let mut outcome = match tokio::time::timeout(options.check_deadline, guarded).await {
+        let deadline = check.meta.deadline.unwrap_or(options.check_deadline);
+        let outcome = match tokio::time::timeout(deadline, guarded).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => Outcome::error("the check panicked (a bug in mcp-authspec)", Vec::new()),
             Err(_) => Outcome::error(
-                format!(
-                    "the check did not finish within {:?}",
-                    options.check_deadline
-                ),
+                format!("the check did not finish within {deadline:?}"),
                 Vec::new(),
             ),
         };
+        let mut outcome = ctx.in_force(&check.meta, outcome);
         outcome.duration = started.elapsed();
         (check.meta, outcome)
     }))
@@ -92,6 +109,8 @@ mod tests {
     use super::*;
     use crate::model::{Level, Verdict};
 
+    impl Applicability for u64 {}
+
     fn meta(id: &'static str) -> CheckMeta {
         CheckMeta {
             id,
@@ -99,6 +118,8 @@ mod tests {
             title: id,
             summary: "",
             level: Level::Must,
+            applies: crate::check::Applies::Always,
+            deadline: None,
             refs: &[],
             needs: &[],
             tags: &[],

@@ -14,12 +14,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::check::{CheckMeta, Outcome};
+use crate::engine::accepted::{Calibration, calibrate};
 use crate::engine::clock::ServerClock;
-use crate::engine::context::{Canary, Context, StepUp, UpstreamLog};
+use crate::engine::context::{Canary, Context, RotatedKey, StepUp, UpstreamLog};
 use crate::engine::discovery::discover;
 use crate::engine::runner::{self, RunOptions};
 use crate::engine::select::Selection;
 use crate::http::{Driver, Limits};
+use crate::model::{Profile, SpecVersion};
 
 /// The embedded demo: the mock IdP, the reference server it trusts, and the upstream API the
 /// server's canary calls, all on loopback.
@@ -66,6 +68,17 @@ impl Embedded {
         faults: &BTreeSet<Fault>,
         sign_metadata: bool,
     ) -> Result<Self, String> {
+        Self::start_adjusted(idp, faults, sign_metadata, |_| {}).await
+    }
+
+    /// As `start_with`, with the reference server's configuration adjusted by `adjust` after
+    /// the demo's settings (accepted algorithms, scopes: a server configured otherwise).
+    pub async fn start_adjusted(
+        idp: Arc<MockIdp>,
+        faults: &BTreeSet<Fault>,
+        sign_metadata: bool,
+        adjust: impl FnOnce(&mut DemoConfig),
+    ) -> Result<Self, String> {
         let upstream = UpstreamRecorder::start()
             .await
             .map_err(|e| format!("cannot start the upstream recorder: {e}"))?;
@@ -86,6 +99,7 @@ impl Embedded {
         config.canary_upstream = Some(upstream.url().to_owned());
         // Bearer and DPoP both, so the Bearer checks and the DPoP checks (spec §1.7) all run.
         config.dpop = reference_server::DpopMode::Optional;
+        adjust(&mut config);
         let server = ReferenceServer::start(config)
             .await
             .map_err(|e| e.to_string())?;
@@ -103,6 +117,12 @@ impl Embedded {
             count: Arc::new(self.server.canary_probe()),
             upstream: Some(self.upstream.log()),
         }
+    }
+
+    /// The profiles the reference server implements, declared by every run against it: RFC
+    /// 9068 (it checks `typ` and the required claims). Its DPoP is optional, not required.
+    pub fn profiles() -> Vec<Profile> {
+        vec![Profile::Rfc9068]
     }
 
     /// The reference server's tool that needs an extra scope, and the scope that implies it.
@@ -204,14 +224,10 @@ fn request_complete(raw: &[u8]) -> bool {
     body.len() >= length
 }
 
-/// Overrides of the valid-token defaults taken from discovery.
-#[derive(Debug, Clone, Default)]
-pub struct TokenDefaults {
-    pub audience: Option<String>,
-    pub scope: Option<String>,
-}
+pub use crate::engine::accepted::TokenDefaults;
 
-/// Discovers the target and builds the context every check runs on.
+/// Discovers the target, calibrates the valid token, and builds the context every check runs
+/// on.
 pub async fn context(
     endpoint: &str,
     idp: Option<Arc<MockIdp>>,
@@ -223,21 +239,39 @@ pub async fn context(
     let driver = Driver::new(limits).map_err(|e| e.to_string())?;
     let clock = measure_clock(&driver, endpoint).await;
     let discovery = discover(&driver, endpoint).await;
-    let audience = defaults
-        .audience
-        .clone()
-        .unwrap_or_else(|| discovery.resource().to_owned());
-    let scope = defaults
-        .scope
-        .clone()
-        .or_else(|| discovery.scope_hint())
-        .unwrap_or_default();
+    let calibration = match &idp {
+        Some(idp) => calibrate(&driver, endpoint, idp, &clock, &discovery, defaults).await,
+        None => Calibration::NotRun,
+    };
+    let (audience, scope) = match calibration.found() {
+        Some(found) => (found.audience.clone(), found.scope.clone()),
+        None => (
+            defaults
+                .audience
+                .clone()
+                .unwrap_or_else(|| discovery.resource().to_owned()),
+            defaults
+                .scope
+                .clone()
+                .or_else(|| discovery.scope_hint())
+                .unwrap_or_default(),
+        ),
+    };
+    let profiles = detected_profiles(&discovery);
+    let rotated_key = match (&idp, calibration.found()) {
+        (Some(idp), Some(found)) => publish_rotated_key(idp, found.alg),
+        _ => None,
+    };
     Ok(Context {
         driver,
         endpoint: endpoint.to_owned(),
         discovery,
         audience,
         scope,
+        calibration,
+        spec_version: SpecVersion::NEWEST,
+        profiles,
+        rotated_key,
         idp,
         step_up,
         canary,
@@ -245,6 +279,37 @@ pub async fn context(
         clock,
         dpop: crate::engine::context::DpopClient::new(),
     })
+}
+
+/// Publishes a new key of `alg` in the trusted issuer's JWKS, after calibration made the
+/// target fetch and cache the old set, so that rs.token.jwks-rotation can present it late in
+/// the run, when a cache with a 30–60 s refetch cooldown (common JWKS clients) has had time.
+fn publish_rotated_key(idp: &MockIdp, alg: mock_idp::alg::Algorithm) -> Option<RotatedKey> {
+    let kid = format!("trusted-rotated-{}", mock_idp::random_b64url(6));
+    let key = mock_idp::keys::SigningKey::generate(alg)
+        .ok()?
+        .with_kid(kid);
+    let jwks_requests_before = idp.jwks_requests(IssuerKind::Trusted);
+    idp.publish_key(IssuerKind::Trusted, key.clone());
+    Some(RotatedKey {
+        key,
+        published: std::time::Instant::now(),
+        jwks_requests_before,
+    })
+}
+
+/// The profiles a target states itself: DPoP required when its PRM says
+/// `dpop_bound_access_tokens_required: true` (RFC 9728 §2). Nothing states RFC 9068 (spec §0.1
+/// JWT-AT): only the operator can declare it.
+fn detected_profiles(discovery: &crate::engine::discovery::Discovery) -> Vec<Profile> {
+    let dpop_required = discovery.prm.as_ref().is_some_and(|p| {
+        p.object.get("dpop_bound_access_tokens_required") == Some(&serde_json::Value::Bool(true))
+    });
+    if dpop_required {
+        vec![Profile::Dpop]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Estimates the target's clock from the `Date` header of an anonymous request (tp-clock);

@@ -489,6 +489,7 @@ async fn minting_context(args: &FuzzArgs) -> Result<Arc<Context>, String> {
     let defaults = crate::engine::session::TokenDefaults {
         audience: args.audience.clone(),
         scope: args.scope.clone(),
+        signing_alg: None,
     };
     crate::engine::session::context(
         &args.target,
@@ -577,7 +578,9 @@ pub fn main(args: FuzzArgs) -> Result<u8, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        spec_version: crate::catalog::MCP_SPEC_VERSION.to_owned(),
+        spec_version: crate::model::SpecVersion::NEWEST.as_str().to_owned(),
+        profiles: Vec::new(),
+        calibration: String::new(),
         target: args.target.clone(),
         profile: format!(
             "network fuzzing ({}): seed {}, {} s and at most {} requests per strategy at {}/s",

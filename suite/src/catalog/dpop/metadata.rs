@@ -12,7 +12,7 @@ use crate::engine::probe::Credential;
 use crate::engine::runner::Check;
 use crate::expect::{self, Grade, Part};
 use crate::http::Exchange;
-use crate::model::{Level, Verdict};
+use crate::model::{Level, Profile, Verdict};
 
 const RFC9728: &str = "https://www.rfc-editor.org/rfc/rfc9728";
 
@@ -44,9 +44,10 @@ pub const ALGS: CheckMeta = CheckMeta {
 pub const REQUIRED: CheckMeta = meta(
     "rs.dpop.required-consistent",
     "rs-dpop-required",
-    "Refuses Bearer tokens when the PRM says DPoP is required",
-    "When PRM dpop_bound_access_tokens_required is true, Authorization: Bearer V is refused \
-     with 401; when it is false or absent there is nothing to hold the server to.",
+    "Refuses Bearer tokens when DPoP is required",
+    "When PRM dpop_bound_access_tokens_required is true, or the operator declares the DPoP \
+     profile (--profile dpop), Authorization: Bearer V is refused with 401; otherwise there \
+     is nothing to hold the server to.",
     &[rfc(
         "RFC 9728",
         "§2",
@@ -172,16 +173,12 @@ async fn required_consistent(ctx: &Context) -> Outcome {
     if let Err(o) = calibrate(ctx, &fx).await {
         return o;
     }
-    let required = ctx
-        .discovery
-        .prm
-        .as_ref()
-        .and_then(|p| p.bool("dpop_bound_access_tokens_required"))
-        .unwrap_or(false);
-    if !required {
+    // Detected from PRM dpop_bound_access_tokens_required, or declared with --profile dpop.
+    if !ctx.profiles.contains(&Profile::Dpop) {
         return Outcome::new(
             Verdict::Pass,
-            "PRM does not say DPoP-bound tokens are required; Bearer tokens may be taken",
+            "neither the PRM (dpop_bound_access_tokens_required) nor the operator (--profile \
+             dpop) says DPoP-bound tokens are required; Bearer tokens may be taken",
         );
     }
     let Some(v) = ctx.valid_token() else {

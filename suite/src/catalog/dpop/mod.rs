@@ -28,7 +28,7 @@ use mock_idp::dpop::ProofBuilder;
 use mock_idp::keys::SigningKey;
 
 use crate::catalog::rfc;
-use crate::check::{CheckMeta, Need, Outcome, SpecRef};
+use crate::check::{Applies, CheckMeta, Need, Outcome, SpecRef};
 use crate::engine::calibrate::{judge, negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
@@ -241,6 +241,8 @@ pub(crate) const fn meta(
         title,
         summary,
         level: Level::Must,
+        applies: Applies::Always,
+        deadline: None,
         refs,
         needs: &[Need::Dpop, Need::MintedToken],
         tags: &["dpop", "extension-draft"],

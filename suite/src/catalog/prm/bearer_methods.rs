@@ -3,7 +3,7 @@
 use crate::catalog::presentation::form_request;
 use crate::catalog::request_auth::observation;
 use crate::catalog::rfc;
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::{negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::{self, Credential};
@@ -20,6 +20,8 @@ pub const BEARER_METHODS: CheckMeta = CheckMeta {
     title: "PRM bearer_methods_supported omits query and matches behaviour",
     summary: "When bearer_methods_supported is present it does not list query (MCP clients must not put tokens in the URI), it lists header (the server takes header tokens), and the server behaves as advertised: a token in the query, or in a form body, is not used when that method is not listed. Graded SHOULD, the row's consistency level; rs.token.query-ignored grades the query MUST itself.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 9728",
@@ -34,7 +36,7 @@ pub const BEARER_METHODS: CheckMeta = CheckMeta {
             OAUTH21,
         ),
     ],
-    needs: &[Need::Anonymous],
+    needs: &[Need::Anonymous, Need::MintedToken],
     tags: &[],
     broken_by: &[
         "prm-advertises-query",

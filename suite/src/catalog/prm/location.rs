@@ -2,7 +2,7 @@
 
 use crate::catalog::request_auth::observation;
 use crate::catalog::rfc;
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::{Check, CheckFuture};
@@ -19,6 +19,8 @@ pub const WELL_KNOWN: CheckMeta = CheckMeta {
     title: "Serves protected resource metadata at a well-known URL",
     summary: "The path-inserted or the root well-known PRM URL answers 200 with a JSON object, without a token.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9728",
         "§3, §3.1",
@@ -36,6 +38,8 @@ pub const RESOURCE_IDENTICAL: CheckMeta = CheckMeta {
     title: "PRM resource equals the resource it was fetched for",
     summary: "RFC 9728 §3.3: the resource member is identical to the identifier the client used, code point for code point.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9728",
         "§3.3",
@@ -53,6 +57,8 @@ pub const UNAUTHENTICATED: CheckMeta = CheckMeta {
     title: "Serves protected resource metadata without a token",
     summary: "Clients read the PRM before they hold a token: every URL named in resource_metadata, and the PRM discovery found, answer GET without credentials with 200; no well-known PRM URL answers 401 or 403. Recorded as INFO in the message: whether a GET with a bogus Authorization header turns into a 401.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9728",
         "§3, §5",

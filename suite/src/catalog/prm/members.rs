@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::catalog::request_auth::observation;
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::context::Context;
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::{Assertion, Part};
@@ -24,6 +24,8 @@ pub const RESOURCE_FORMAT: CheckMeta = CheckMeta {
     title: "PRM resource is an https URL without fragment or query",
     summary: "resource is an absolute https URL (plain http tolerated on a loopback host) with no fragment (MUST) and no query (SHOULD).",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 9728",
@@ -49,6 +51,8 @@ pub const AUTHORIZATION_SERVERS: CheckMeta = CheckMeta {
     title: "PRM lists at least one authorization server",
     summary: "authorization_servers is a non-empty array of issuer identifiers: absolute https URLs (plain http tolerated on a loopback host) with no query and no fragment (RFC 8414 §2).",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Authorization Server Location",
@@ -72,6 +76,8 @@ pub const AS_RESOLVES: CheckMeta = CheckMeta {
     title: "Every listed authorization server resolves to metadata with that issuer",
     summary: "For each authorization_servers entry, the AS metadata URLs are tried in the MCP order (RFC 8414 path insertion, OpenID Connect path insertion, OpenID Connect appended); the first 200 is a JSON object whose issuer equals the entry byte for byte. Clients must reject a mismatch, so one makes the server unusable.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         mcp(
             "Authorization Server Metadata Discovery",
@@ -95,6 +101,8 @@ pub const SHAPE: CheckMeta = CheckMeta {
     title: "Serves PRM as a JSON object without empty members",
     summary: "The PRM answers 200 with Content-Type application/json and a JSON object; members with zero values are omitted (no [] except bearer_methods_supported, to which RFC 9728 §2 gives a meaning); the registered array members are arrays of strings; member names are unique (SHOULD). Unknown members are allowed.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 9728",

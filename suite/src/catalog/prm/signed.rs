@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::catalog::request_auth::observation;
 use crate::catalog::rfc;
-use crate::check::{CheckMeta, Need, Outcome};
+use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::context::Context;
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::Part;
@@ -25,6 +25,8 @@ pub const SIGNED_METADATA: CheckMeta = CheckMeta {
               claim are recorded (INFO): the signed values take precedence (§3.3). \
               rs.prm.signed-metadata-signature checks the signature itself.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 9728",
         "§2.2",
@@ -46,6 +48,8 @@ pub const SIGNED_METADATA_SIGNATURE: CheckMeta = CheckMeta {
               A client treats a bad signature as an error (SHOULD), so metadata that does not \
               verify is metadata clients discard.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 9728",

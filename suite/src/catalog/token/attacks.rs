@@ -37,6 +37,8 @@ pub(super) const KID_INJECTION_LATENCY: CheckMeta = CheckMeta {
               answer means the kid reached a shell. The SHOULD half of rs-kid-injection (no \
               injection side effect); rs.token.kid-injection grades the refusal itself (MUST).",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[rfc(
         "RFC 8725",
         "§3.10",
@@ -116,13 +118,17 @@ pub(super) fn checks() -> Vec<Check<Context>> {
     vec![Check::new(KID_INJECTION_LATENCY, kid_injection_latency)]
 }
 
-/// `V` forged by each attack, with the trusted issuer's key of `victim` as the victim key.
+/// `V` forged by each attack, with the trusted issuer's key of `victim` as the victim key;
+/// none when the target accepts no `V` signed with `victim` (the attack would prove nothing).
 fn forged_against(ctx: &Context, victim: Algorithm, attacks: &[Attack]) -> Option<Vec<String>> {
+    if !ctx.accepts_alg(victim) {
+        return Some(Vec::new());
+    }
     let idp = ctx.idp.as_ref()?;
     let spec = ctx.valid_spec()?;
     let fctx = ForgeContext {
         victim: idp.key_ring(IssuerKind::Trusted).get(victim)?,
-        attacker: idp.signing_key(IssuerKind::Rogue),
+        attacker: idp.key_for(IssuerKind::Rogue, ctx.token_alg()),
         listener_url: NO_LISTENER,
         spec: &spec,
     };
@@ -187,7 +193,7 @@ fn x5u_graded(resp: &RecordedResponse) -> Grade {
 fn jku_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
     let idp = ctx.idp.as_ref()?;
     let listener = Listener::shared()?;
-    let attacker = idp.signing_key(IssuerKind::Rogue);
+    let attacker = idp.key_for(IssuerKind::Rogue, ctx.token_alg());
     listener.begin(JKU_TOPIC);
     let jwks = json!({ "keys": [attacker.public_jwk().to_public().to_json()] });
     let url = listener.publish_for(
@@ -198,7 +204,7 @@ fn jku_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
     );
     let spec = ctx.valid_spec()?;
     let fctx = ForgeContext {
-        victim: idp.signing_key(IssuerKind::Trusted),
+        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
         attacker,
         listener_url: &url,
         spec: &spec,
@@ -229,7 +235,7 @@ fn jku_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
 fn x5_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
     let idp = ctx.idp.as_ref()?;
     let listener = Listener::shared()?;
-    let attacker = idp.signing_key(IssuerKind::Rogue);
+    let attacker = idp.key_for(IssuerKind::Rogue, ctx.token_alg());
     listener.begin(X5U_TOPIC);
     let pem = cert::self_signed(attacker).map(|der| cert::to_pem(&der))?;
     let url = listener.publish_for(
@@ -240,7 +246,7 @@ fn x5_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
     );
     let spec = ctx.valid_spec()?;
     let fctx = ForgeContext {
-        victim: idp.signing_key(IssuerKind::Trusted),
+        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
         attacker,
         listener_url: &url,
         spec: &spec,

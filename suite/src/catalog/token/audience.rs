@@ -119,37 +119,44 @@ pub(super) const ROWS: &[Row] = &[
             "servers should accept an upper-case scheme and host; no trailing slash",
         )],
         &[],
-        &["aud-case-sensitive"],
+        &["aud-same-origin"],
         |ctx, _| {
             let spec = ctx.valid_spec()?;
             let mut probes = vec![
-                Probe::accepted(
+                // MCP's canonical URI makes scheme and host case-insensitive; RFC 7519
+                // compares exactly: either answer conforms.
+                Probe::recorded(
                     "aud = R with an upper-case scheme and host",
                     ctx.mint(&spec.clone().aud(&upper_cased(&ctx.audience)?))?,
-                )
-                .at(Level::Should),
+                ),
             ];
             if !ctx.audience.ends_with('/') {
-                probes.push(Probe::recorded(
-                    "aud = R + \"/\"",
-                    ctx.mint(&spec.clone().aud(&format!("{}/", ctx.audience)))?,
-                ));
+                probes.push(
+                    Probe::refused(
+                        "aud = R + \"/\"",
+                        ctx.mint(&spec.clone().aud(&format!("{}/", ctx.audience)))?,
+                    )
+                    .at(Level::Info),
+                );
             }
             if let Some(explicit) = with_default_port(&ctx.audience) {
-                probes.push(Probe::recorded(
-                    "aud = R with its default port explicit",
-                    ctx.mint(&spec.aud(&explicit))?,
-                ));
+                probes.push(
+                    Probe::refused(
+                        "aud = R with its default port explicit",
+                        ctx.mint(&spec.aud(&explicit))?,
+                    )
+                    .at(Level::Info),
+                );
             }
             Some(probes)
         },
     )
-    .level(Level::Should)
+    .level(Level::Info)
     .summary(
-        "The case variant of R is accepted (SHOULD, MCP Canonical Server URI: scheme and host \
-         are case-insensitive). R with a trailing slash or an explicit default port may be \
-         accepted or refused: recorded (OQ-9); the port variant applies only when R names no \
-         port.",
+        "R with an upper-case scheme and host: accepted (MCP canonical URI) or refused (RFC \
+         7519 §4.1.3 exact comparison), both conform and are recorded. R with a trailing slash, \
+         and with an explicit default port (when R names none), name another URI: refusal with \
+         401 invalid_token passes, an accepted one is recorded as Info (OQ-9, OQ-29).",
     ),
     row(
         "rs.token.iss-rogue",
@@ -172,7 +179,9 @@ pub(super) const ROWS: &[Row] = &[
         |ctx| {
             let idp = ctx.idp.as_ref()?;
             let spec = idp.token_spec_for(IssuerKind::Rogue, &ctx.audience, &ctx.scope);
-            Some(vec![idp.mint_rogue(&spec)])
+            Some(vec![
+                spec.mint(idp.key_for(IssuerKind::Rogue, ctx.token_alg())),
+            ])
         },
     ),
     // The other tenant signs with the trusted issuer's keys, so only the iss check can refuse
@@ -194,7 +203,9 @@ pub(super) const ROWS: &[Row] = &[
         |ctx| {
             let idp = ctx.idp.as_ref()?;
             let spec = idp.token_spec_for(IssuerKind::OtherTenant, &ctx.audience, &ctx.scope);
-            Some(vec![idp.mint_as(IssuerKind::OtherTenant, &spec)])
+            Some(vec![
+                spec.mint(idp.key_for(IssuerKind::OtherTenant, ctx.token_alg())),
+            ])
         },
     ),
     row(
@@ -220,7 +231,10 @@ pub(super) const ROWS: &[Row] = &[
         // V re-signed with K_x; its kid names K_x, which only the rogue issuer Ix publishes.
         |ctx| {
             let idp = ctx.idp.as_ref()?;
-            Some(vec![idp.mint_rogue(&ctx.valid_spec()?)])
+            Some(vec![
+                ctx.valid_spec()?
+                    .mint(idp.key_for(IssuerKind::Rogue, ctx.token_alg())),
+            ])
         },
     ),
     row(
@@ -231,6 +245,13 @@ pub(super) const ROWS: &[Row] = &[
         &[],
         &["ignore-iss"],
         |ctx| one(ctx, |s| s.without_claim("iss")),
+    )
+    .applies(JWT_AT_ONLY)
+    .summary(
+        "A token without iss is refused with 401 invalid_token (RFC 9068 §4: the resource \
+         server validates iss). Binds under the RFC 9068 profile; otherwise recorded: a token \
+         without iss still needs the trusted key's signature, so accepting it gives an \
+         attacker nothing.",
     ),
     row(
         "rs.token.iss-exact",
@@ -243,16 +264,28 @@ pub(super) const ROWS: &[Row] = &[
             RFC9068,
         )],
         &[],
-        &["ignore-iss"],
+        &["ignore-iss", "iss-normalized"],
         |ctx| {
             let idp = ctx.idp.as_ref()?;
             let issuer = idp.issuer();
             let spec = ctx.valid_spec()?;
-            Some(vec![
+            let mut variants = vec![
                 ctx.mint(&spec.clone().iss(&format!("{issuer}/")))?,
-                ctx.mint(&spec.iss(&issuer.to_ascii_uppercase()))?,
-            ])
+                ctx.mint(&spec.clone().iss(&upper_cased(issuer)?))?,
+            ];
+            // The explicit default port applies only to an issuer that names no port.
+            if let Some(explicit) = with_default_port(issuer) {
+                variants.push(ctx.mint(&spec.iss(&explicit))?);
+            }
+            Some(variants)
         },
+    )
+    .applies(JWT_AT_ONLY)
+    .summary(
+        "V with iss = I + \"/\", I with an upper-case scheme and host, and I with its default \
+         port explicit (when I names none) is refused: RFC 9068 §4 compares iss exactly. Binds \
+         under the RFC 9068 profile; otherwise recorded (each variant still needs the trusted \
+         key's signature).",
     ),
     row(
         "rs.token.aud-client-id",
@@ -326,6 +359,8 @@ pub(super) const MULTI_AS_ISOLATION: CheckMeta = CheckMeta {
               union of every trusted issuer's keys is not one pool. Skip when the target does not \
               list both issuers.",
     level: Level::Must,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 8725",
@@ -383,7 +418,9 @@ fn multi_as_isolation(ctx: &Context) -> crate::engine::runner::CheckFuture<'_> {
         };
         let v2 = v1.clone().iss(a2);
         let own = ctx
-            .initialize(&Credential::Bearer(idp.mint_as(IssuerKind::Second, &v2)))
+            .initialize(&Credential::Bearer(
+                v2.mint(idp.key_for(IssuerKind::Second, ctx.token_alg())),
+            ))
             .await;
         if !own.response.as_ref().is_ok_and(expect::is_accepted) {
             return Outcome::error(
@@ -398,11 +435,11 @@ fn multi_as_isolation(ctx: &Context) -> crate::engine::runner::CheckFuture<'_> {
         let stimuli = [
             (
                 "V[iss→A1] signed with A2's key",
-                idp.mint_as(IssuerKind::Second, &v1),
+                v1.mint(idp.key_for(IssuerKind::Second, ctx.token_alg())),
             ),
             (
                 "V[iss→A2] signed with A1's key",
-                idp.mint_as(IssuerKind::Trusted, &v2),
+                v2.mint(idp.key_for(IssuerKind::Trusted, ctx.token_alg())),
             ),
         ];
         let mut results = Vec::new();

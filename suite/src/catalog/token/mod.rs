@@ -22,20 +22,27 @@ use mock_idp::server::IssuerKind;
 use serde_json::{Value, json};
 
 use crate::catalog::{mcp, rfc};
-use crate::check::{CheckMeta, Need, Outcome, SpecRef};
+use crate::check::{Applies, CheckMeta, Need, Outcome, SpecRef};
 use crate::engine::calibrate::{judge, negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::Check;
 use crate::expect::{self, Grade};
 use crate::http::{Exchange, RecordedResponse};
-use crate::model::{Level, Verdict};
+use crate::model::{Level, Profile, Verdict};
 
 const RFC9068: &str = "https://www.rfc-editor.org/rfc/rfc9068";
 const RFC8725: &str = "https://www.rfc-editor.org/rfc/rfc8725";
 const RFC7519: &str = "https://www.rfc-editor.org/rfc/rfc7519";
 const RFC7515: &str = "https://www.rfc-editor.org/rfc/rfc7515";
 const RFC7662: &str = "https://www.rfc-editor.org/rfc/rfc7662";
+
+/// Rows that bind only under the RFC 9068 profile (spec §0.1 JWT-AT) and are recorded
+/// otherwise.
+const JWT_AT_ONLY: Applies = Applies::UnderProfile {
+    profile: Profile::Rfc9068,
+    otherwise: Level::Info,
+};
 
 /// Builds the stimulus tokens of a row (several for rows with variants).
 type Stimuli = fn(&Context) -> Option<Vec<String>>;
@@ -98,6 +105,13 @@ impl Row {
         self
     }
 
+    /// Where the row binds at its level (a profile, some spec versions); elsewhere the runner
+    /// lowers it.
+    const fn applies(mut self, applies: Applies) -> Self {
+        self.meta.applies = applies;
+        self
+    }
+
     /// A spec INTRO row: its stimuli and controls are opaque tokens.
     const fn opaque(mut self) -> Self {
         self.format = TokenFormat::Opaque;
@@ -125,6 +139,8 @@ const fn meta(
         title,
         summary: "A token with this defect is refused with 401 invalid_token and does nothing.",
         level: Level::Must,
+        applies: Applies::Always,
+        deadline: None,
         refs,
         needs: &[Need::MintedToken],
         tags,
@@ -238,8 +254,8 @@ fn forged(ctx: &Context, attacks: &[Attack]) -> Option<Vec<String>> {
     let idp = ctx.idp.as_ref()?;
     let spec = ctx.valid_spec()?;
     let fctx = ForgeContext {
-        victim: idp.signing_key(IssuerKind::Trusted),
-        attacker: idp.signing_key(IssuerKind::Rogue),
+        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
+        attacker: idp.key_for(IssuerKind::Rogue, ctx.token_alg()),
         listener_url: "http://127.0.0.1:9/jwks.json",
         spec: &spec,
     };
@@ -429,10 +445,27 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
         Stimulus::Probes(build) => build(ctx, ctx.now()),
     };
     let Some(probes) = probes.filter(|p| !p.is_empty()) else {
-        return Outcome::new(
-            Verdict::NotEvaluated,
-            "no stimulus could be built for this target",
-        );
+        return match ctx.calibration.found() {
+            // Rows attacking one algorithm's keys have no stimulus for a target that accepts
+            // no token signed with it.
+            Some(found) => Outcome::new(
+                Verdict::Skip,
+                format!(
+                    "no stimulus applies: the target accepts valid tokens signed with {} only, \
+                     and this row attacks keys of other algorithms",
+                    found
+                        .algs
+                        .iter()
+                        .map(|a| a.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            None => Outcome::new(
+                Verdict::NotEvaluated,
+                "no stimulus could be built for this target",
+            ),
+        };
     };
     if let Err(o) = negative_control(ctx).await {
         return o;

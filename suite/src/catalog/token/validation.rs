@@ -56,8 +56,9 @@ fn id_token(ctx: &Context, now: i64) -> Option<TokenSpec> {
     )
 }
 
-/// The JWTs of other protocols (RFC 8725 §3.12): as their protocol shapes them, then two
-/// carrying every claim of `V` so that only their type tells them apart.
+/// The JWTs of other protocols (RFC 8725 §3.12), as their protocol shapes them: none is
+/// accepted by a correct resource server with or without the RFC 9068 profile. `V`'s own
+/// claims under another `typ` test explicit typing, which is rs.token.typ (OQ-34).
 fn other_jwt_kinds(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
     let idp = ctx.idp.as_ref()?;
     let issuer = idp.issuer();
@@ -76,7 +77,7 @@ fn other_jwt_kinds(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
         .claim("exp", now + 120)
         .claim("jti", random_b64url(16))
         .claim("sid", random_b64url(8))
-        .claim("events", logout_event.clone());
+        .claim("events", logout_event);
     let assertion = TokenSpec::new()
         .claim("iss", CONFIDENTIAL_CLIENT_ID)
         .claim("sub", CONFIDENTIAL_CLIENT_ID)
@@ -98,7 +99,6 @@ fn other_jwt_kinds(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
         .claim("jwks_uri", idp.jwks_url())
         .claim("iat", now)
         .claim("exp", now + 3600);
-    let spec = ctx.valid_spec()?;
     Some(vec![
         Probe::refused(
             "a DPoP proof for this request (typ dpop+jwt, signed by the client key)",
@@ -123,24 +123,6 @@ fn other_jwt_kinds(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
             "the issuer's signed authorization server metadata",
             ctx.mint(&metadata)?,
         ),
-        Probe::refused(
-            "V's claims in a logout token (typ logout+jwt, events, sid)",
-            ctx.mint(
-                &spec
-                    .clone()
-                    .typ("logout+jwt")
-                    .claim("events", logout_event)
-                    .claim("sid", random_b64url(8)),
-            )?,
-        ),
-        Probe::refused(
-            "V's claims in a security event token (typ secevent+jwt, events)",
-            ctx.mint(
-                &spec
-                    .typ("secevent+jwt")
-                    .claim("events", json!({"https://schemas.example/event/x": {}})),
-            )?,
-        ),
     ])
 }
 
@@ -149,7 +131,7 @@ fn other_jwt_kinds(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
 fn exp_overflowing(ctx: &Context) -> Option<String> {
     const MARK: i64 = 4_242_424_242;
     let idp = ctx.idp.as_ref()?;
-    let key = idp.signing_key(IssuerKind::Trusted);
+    let key = idp.key_for(IssuerKind::Trusted, ctx.token_alg());
     let spec = ctx.valid_spec()?.exp(MARK);
     let payload = String::from_utf8(spec.claims_json().to_bytes())
         .ok()?
@@ -219,6 +201,15 @@ pub(super) const ROWS: &[Row] = &[
         &[],
         &["accept-no-exp"],
         |ctx| one(ctx, |s| s.without_claim("exp")),
+    )
+    .applies(Applies::UnderProfile {
+        profile: Profile::Rfc9068,
+        otherwise: Level::Should,
+    })
+    .summary(
+        "A token without exp is refused with 401 invalid_token: accepted, it never expires and \
+         hands whoever holds it a credential for good (OQ-29). MUST under the RFC 9068 profile \
+         (§2.2 exp REQUIRED); otherwise a warning.",
     ),
     row(
         "rs.token.nbf-future",
@@ -282,26 +273,30 @@ pub(super) const ROWS: &[Row] = &[
             let spec = ctx.valid_spec()?;
             let edit = |f: &dyn Fn(TokenSpec) -> TokenSpec| ctx.mint(&f(spec.clone()));
             let scope_words: Vec<&str> = ctx.scope.split(' ').filter(|s| !s.is_empty()).collect();
+            // OQ-29: the types are rules for the producer; the level says what acceptance
+            // hands an attacker.
             Some(vec![
+                // A string or unrepresentable exp that is never compared never expires.
                 Probe::refused(
                     "exp as a numeric string (in the future)",
                     edit(&|s| s.claim("exp", (now + 300).to_string()))?,
-                ),
-                Probe::refused("exp = 1e400", exp_overflowing(ctx)?),
+                )
+                .at(Level::Should),
+                Probe::refused("exp = 1e400", exp_overflowing(ctx)?).at(Level::Should),
+                // A NumericDate in the past: accepting it is accepting an expired token.
                 Probe::refused("exp = -1", edit(&|s| s.claim("exp", -1))?),
+                // No audience at all: accepting it means aud was not matched against R.
                 Probe::refused("aud = {}", edit(&|s| s.claim("aud", json!({})))?),
-                Probe::refused(
+                Probe::recorded(
                     "iss = [I] (an array)",
                     edit(&|s| s.claim("iss", json!([idp.issuer()])))?,
                 ),
-                Probe::refused("sub = 123 (a number)", edit(&|s| s.claim("sub", 123))?),
-                // rs-scope-format records the array form as a vendor variant; here it is a
-                // type error of the RFC 9068 claim, graded at the lower of the two levels.
-                Probe::refused(
+                Probe::recorded("sub = 123 (a number)", edit(&|s| s.claim("sub", 123))?),
+                // rs-scope-format records the array form as a vendor variant.
+                Probe::recorded(
                     "scope as a JSON array",
                     edit(&|s| s.claim("scope", json!(scope_words)))?,
-                )
-                .at(Level::Should),
+                ),
             ])
         },
     ),
@@ -329,10 +324,14 @@ pub(super) const ROWS: &[Row] = &[
         },
     )
     .level(Level::Should)
+    .applies(Applies::UnderProfile {
+        profile: Profile::Rfc9068,
+        otherwise: Level::Info,
+    })
     .summary(
         "Each of sub, client_id, iat and jti (REQUIRED in RFC 9068 §2.2) removed in turn: \
          refusal with 401 invalid_token is preferred; the RFC states no reaction, so \
-         acceptance is a warning.",
+         acceptance is a warning under the RFC 9068 profile and recorded otherwise.",
     ),
     row(
         "rs.token.typ",
@@ -343,12 +342,30 @@ pub(super) const ROWS: &[Row] = &[
         &["ignore-typ"],
         |ctx| {
             let spec = ctx.valid_spec()?;
+            // V's own claims under other types (OQ-34): only explicit typing tells them apart.
+            let events = json!({"http://schemas.openid.net/event/backchannel-logout": {}});
             Some(vec![
                 ctx.mint(&spec.clone().typ("JWT"))?,
                 ctx.mint(&spec.clone().without_header("typ"))?,
-                ctx.mint(&spec.typ("dpop+jwt"))?,
+                ctx.mint(&spec.clone().typ("dpop+jwt"))?,
+                ctx.mint(&spec.clone().typ("id_token+jwt"))?,
+                ctx.mint(
+                    &spec
+                        .clone()
+                        .typ("logout+jwt")
+                        .claim("events", events.clone())
+                        .claim("sid", random_b64url(8)),
+                )?,
+                ctx.mint(&spec.typ("secevent+jwt").claim("events", events))?,
             ])
         },
+    )
+    .applies(JWT_AT_ONLY)
+    .summary(
+        "V with typ JWT, without typ, and with typ dpop+jwt, id_token+jwt, logout+jwt (with \
+         events and sid) and secevent+jwt (with events) is refused with 401 invalid_token: \
+         RFC 9068 §4 makes checking typ a MUST for resource servers of that profile. Without \
+         it the row is recorded (OQ-10, OQ-34): many authorization servers stamp typ JWT.",
     ),
     probed(
         "rs.token.typ-variants",
@@ -373,9 +390,10 @@ pub(super) const ROWS: &[Row] = &[
             ])
         },
     )
+    .applies(JWT_AT_ONLY)
     .summary(
-        "V with typ application/at+jwt is accepted (MUST for RFC 9068 resource servers, which \
-         the embedded IdP's tokens are); typ AT+JWT is recorded (media types ignore case, \
+        "V with typ application/at+jwt is accepted (MUST for resource servers of the RFC 9068 \
+         profile; recorded otherwise); typ AT+JWT is recorded (media types ignore case, \
          OQ-10).",
     ),
     probed(
@@ -428,7 +446,7 @@ pub(super) const ROWS: &[Row] = &[
             RFC8725,
         )],
         &["JWT confusion"],
-        &["ignore-typ", "accept-id-token"],
+        &["ignore-typ+ignore-aud+lax-required-claims"],
         other_jwt_kinds,
     ),
     row(
@@ -545,11 +563,12 @@ pub(super) const ROWS: &[Row] = &[
                 .collect()
         },
     )
-    .level(Level::Should)
+    .level(Level::Info)
     .summary(
         "crit [], crit [\"alg\"] and crit naming an absent header, each validly signed: \
-         refusal with 401 invalid_token is preferred (RFC 7515 §4.1.11 lets recipients treat \
-         them as invalid); acceptance is a warning.",
+         recorded. RFC 7515 §4.1.11 forbids producers to emit them and lets recipients treat \
+         them as invalid, so refusal and acceptance both conform (OQ-29); the MUST case is \
+         rs.token.crit-unknown.",
     ),
     row(
         "rs.token.b64-noncanonical",
@@ -571,11 +590,14 @@ pub(super) const ROWS: &[Row] = &[
             )
         },
     )
-    .level(Level::Should)
+    .level(Level::Info)
     .graded_by(
         expect::invalid_token_or_malformed,
-        "V with = padding, or with + and / for - and _, is refused: 401 invalid_token or 400 \
-         invalid_request (OQ-1) preferred; acceptance is a warning.",
+        "V with = padding, or with + and / for - and _: refusal (401 invalid_token or 400 \
+         invalid_request, OQ-1) or acceptance is recorded. RFC 7515 §2 is the producer's \
+         encoding rule; a leniently decoded copy carries the same signed bytes, so accepting it \
+         gives an attacker at most a second spelling of a token they already hold (as \
+         rs.token.ecdsa-high-s).",
     ),
     probed(
         "rs.token.nested",
@@ -611,7 +633,9 @@ pub(super) const ROWS: &[Row] = &[
         |ctx| {
             let idp = ctx.idp.as_ref()?;
             let spec = ctx.valid_spec()?.kid("nope");
-            Some(vec![spec.mint(idp.signing_key(IssuerKind::Rogue))])
+            Some(vec![
+                spec.mint(idp.key_for(IssuerKind::Rogue, ctx.token_alg())),
+            ])
         },
     ),
 ];
@@ -624,9 +648,10 @@ const MAX_REFETCHES: u64 = 3;
 /// How long a refetch may still arrive after the burst (a target fetching in the background).
 const REFETCH_SETTLE: Duration = Duration::from_millis(250);
 
-/// How long a rotated-in key has to be picked up, and how often it is tried.
-const ROTATION_WINDOW: Duration = Duration::from_secs(20);
-const ROTATION_POLL: Duration = Duration::from_secs(1);
+/// How long after its first use a rotated-in key has to be picked up (OQ-32: common JWKS
+/// clients refetch on an unknown kid at most once per 30 s), and how often it is tried.
+const ROTATION_WINDOW: Duration = Duration::from_secs(60);
+const ROTATION_POLL: Duration = Duration::from_secs(2);
 
 const REFETCH_BOUNDED: CheckMeta = CheckMeta {
     id: "rs.token.jwks-refetch-bounded",
@@ -636,6 +661,8 @@ const REFETCH_BOUNDED: CheckMeta = CheckMeta {
               embedded IdP (SHOULD: a bounded refresh, so hostile tokens cannot turn the target \
               into a JWKS hammer). Their refusal is graded by rs.token.kid-unknown.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: None,
     refs: &[
         rfc(
             "RFC 8725",
@@ -659,10 +686,14 @@ const ROTATION: CheckMeta = CheckMeta {
     id: "rs.token.jwks-rotation",
     row: "rs-jwks-rotation",
     title: "Picks up a key newly published in the issuer's JWKS",
-    summary: "After a new key k2 is published in the embedded IdP's JWKS, V signed with k2 is \
-              accepted within 20 s (SHOULD: the target refreshes its keys on an unknown kid \
-              within its refresh window).",
+    summary: "A new key k2 is published in the embedded IdP's JWKS right after calibration (the \
+              target has cached the old set) and used late in the run: V signed with k2 is \
+              accepted within 60 s of its first use (SHOULD, OQ-32). Still refused after the \
+              target fetched the JWKS that lists k2 is a warning; not refetched within 60 s is \
+              a longer cache, recorded as Info.",
     level: Level::Should,
+    applies: Applies::Always,
+    deadline: Some(Duration::from_secs(90)),
     refs: &[rfc(
         "RFC 9068",
         "§4",
@@ -671,7 +702,7 @@ const ROTATION: CheckMeta = CheckMeta {
     )],
     needs: &[Need::MintedToken],
     tags: &["key rotation"],
-    broken_by: &["jwks-never-refresh"],
+    broken_by: &["jwks-pinned-keys"],
 };
 
 /// The checks of the issuer's JWKS, which count and publish at the embedded IdP.
@@ -695,7 +726,7 @@ async fn jwks_refetch_bounded(ctx: &Context) -> Outcome {
     if let Err(o) = positive_control(ctx).await {
         return o;
     }
-    let rogue = idp.signing_key(IssuerKind::Rogue);
+    let rogue = idp.key_for(IssuerKind::Rogue, ctx.token_alg());
     let before = idp.jwks_requests(IssuerKind::Trusted);
     let started = Instant::now();
     let mut evidence = Vec::new();
@@ -749,57 +780,65 @@ async fn jwks_refetch_bounded(ctx: &Context) -> Outcome {
 }
 
 async fn jwks_rotation(ctx: &Context) -> Outcome {
-    let Some(idp) = ctx.idp.as_ref() else {
-        return not_evaluated();
-    };
-    let Some(spec) = ctx.valid_spec() else {
+    let (Some(idp), Some(spec), Some(rotated)) =
+        (ctx.idp.as_ref(), ctx.valid_spec(), ctx.rotated_key.as_ref())
+    else {
         return not_evaluated();
     };
     if let Err(o) = negative_control(ctx).await {
         return o;
     }
-    // The control makes the target fetch (and cache) the JWKS before k2 exists.
     if let Err(o) = positive_control(ctx).await {
         return o;
     }
-    let alg = idp.signing_key(IssuerKind::Trusted).alg();
-    let kid = format!("trusted-rotated-{}", random_b64url(6));
-    let k2 = match SigningKey::generate(alg) {
-        Ok(k) => k.with_kid(kid.clone()),
-        Err(e) => return Outcome::error(format!("cannot generate the new key: {e}"), Vec::new()),
-    };
-    idp.publish_key(IssuerKind::Trusted, k2.clone());
-    let started = Instant::now();
+    let kid = rotated.key.kid().unwrap_or_default().to_owned();
+    let first_use = Instant::now();
     let mut attempts = 0;
     let outcome = loop {
         attempts += 1;
         let exchange = ctx
             .initialize(&Credential::Bearer(
-                spec.clone().jti(&random_b64url(16)).mint(&k2),
+                spec.clone().jti(&random_b64url(16)).mint(&rotated.key),
             ))
             .await;
         let accepted = exchange.response.as_ref().is_ok_and(expect::is_accepted);
-        let waited = started.elapsed();
-        if accepted || waited >= ROTATION_WINDOW {
-            let mut outcome = judge(Level::Should, exchange, expect::accepted);
-            outcome.message = if accepted {
-                format!(
-                    "V signed with the new key {kid} accepted {} s after it was published \
-                     (attempt {attempts})",
-                    waited.as_secs()
-                )
-            } else {
-                format!(
-                    "V signed with the new key {kid} still refused {} s after it was published \
-                     ({attempts} attempts): the target does not pick up rotated keys",
-                    waited.as_secs()
-                )
-            };
+        let waited = first_use.elapsed();
+        if !accepted && waited < ROTATION_WINDOW {
+            tokio::time::sleep(ROTATION_POLL).await;
+            continue;
+        }
+        let published = rotated.published.elapsed().as_secs();
+        let mut outcome = judge(Level::Should, exchange, expect::accepted);
+        if accepted {
+            outcome.message = format!(
+                "V signed with the new key {kid} accepted {} s after its first use ({published} s \
+                 after it was published, attempt {attempts})",
+                waited.as_secs()
+            );
             break outcome;
         }
-        tokio::time::sleep(ROTATION_POLL).await;
+        let refetched = idp
+            .jwks_requests(IssuerKind::Trusted)
+            .saturating_sub(rotated.jwks_requests_before);
+        if refetched == 0 {
+            // A plain cache longer than the window: nothing shows it would never refresh.
+            outcome.verdict = Verdict::Info;
+            outcome.message = format!(
+                "V signed with the new key {kid} was refused for {} s after its first use and the \
+                 target did not fetch the JWKS in the {published} s since k2 was published: a \
+                 key cache longer than that (recorded, OQ-32)",
+                waited.as_secs()
+            );
+        } else {
+            outcome.message = format!(
+                "V signed with the new key {kid} was still refused {} s after its first use, \
+                 although the target fetched the JWKS that lists it {refetched} time(s) since it \
+                 was published: it does not trust rotated keys",
+                waited.as_secs()
+            );
+        }
+        break outcome;
     };
-    idp.retire_key(IssuerKind::Trusted, &kid);
     if let Err(o) = positive_control(ctx).await {
         return o;
     }
