@@ -640,6 +640,7 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 

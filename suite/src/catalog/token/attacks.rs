@@ -692,6 +692,7 @@ mod tests {
             )],
             body: Vec::new(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 
