@@ -460,10 +460,21 @@ fn exchange(out: &mut String, n: usize, e: &ExchangeRecord, open: bool) {
             } else {
                 let _ = writeln!(out, "<h4>Body{note}</h4>\n<pre>{}</pre>", esc(&body));
             }
+            if let Some(why) = &r.body_incomplete {
+                let _ = writeln!(out, "<p class=\"muted\">Body incomplete: {}.</p>", esc(why));
+            }
         }
         ExchangeOutcome::Error(err) => {
             let _ = writeln!(out, "<h4>No response</h4>\n<pre>{}</pre>", esc(err));
         }
+    }
+    if let Some(first) = &e.retried_after {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Sent a second time on a new connection; the first attempt \
+             failed: {}.</p>",
+            esc(first)
+        );
     }
     let _ = writeln!(out, "</details>");
 }
@@ -664,8 +675,10 @@ mod tests {
                 headers: vec![("www-authenticate".into(), header.into())],
                 body: body.into(),
                 truncated: false,
+                body_incomplete: None,
             }),
             elapsed_ms: 7,
+            retried_after: None,
             credentials: vec![CredentialRecord {
                 carrier: "authorization".into(),
                 scheme: Some("Bearer".into()),

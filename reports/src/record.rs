@@ -52,6 +52,11 @@ pub struct ResponseRecord {
     pub body: String,
     /// Whether the body was cut (by the tool's size limit or for the report).
     pub truncated: bool,
+    /// Set when the target stopped sending before the end of the body (closed or reset the
+    /// connection, or ran past the deadline): why, in one sentence. Status and headers are as
+    /// received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_incomplete: Option<String>,
 }
 
 /// What came back for a request: a response, or why there was none.
@@ -71,6 +76,10 @@ pub struct ExchangeRecord {
     #[serde(flatten)]
     pub outcome: ExchangeOutcome,
     pub elapsed_ms: u64,
+    /// Set when the request was sent a second time on a new connection because the first
+    /// attempt met a connection closed before any answer: that first failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried_after: Option<String>,
     /// The credentials the request carried, decoded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialRecord>,

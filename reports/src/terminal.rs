@@ -119,10 +119,14 @@ pub fn detail(c: &CheckRecord) -> String {
                     .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
                     .map(|(_, v)| v.as_str())
                     .collect();
-                if www.is_empty() {
+                let head = if www.is_empty() {
                     format!("HTTP {}", r.status)
                 } else {
                     format!("HTTP {} WWW-Authenticate: {}", r.status, www.join(" | "))
+                };
+                match &r.body_incomplete {
+                    Some(why) => format!("{head} (body incomplete: {why})"),
+                    None => head,
                 }
             }
             ExchangeOutcome::Error(err) => err.clone(),

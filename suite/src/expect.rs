@@ -457,15 +457,69 @@ pub fn dpop_nonce_or_invalid(resp: &RecordedResponse) -> Grade {
     dpop_refusal(resp, &["use_dpop_nonce", "invalid_dpop_proof"])
 }
 
-/// An oversized credential: [D], or a size refusal (400, 413, 431) from the HTTP layer before
-/// authentication; never accepted, never 5xx.
+/// OQ-31: whether an answer to an oversized request is a refusal by the HTTP layer, before
+/// authentication looked at it — `431` (fields too large), `413` (too large), a `400` without
+/// a challenge, or any other 4xx without a challenge whose connection closed right after its
+/// status line and headers (`body_incomplete`). The status is the evidence; a challenge would
+/// mean the authentication layer answered, and is graded as such.
+pub fn is_http_layer_size_refusal(resp: &RecordedResponse) -> bool {
+    let challenged = !resp.header_values("www-authenticate").is_empty();
+    match resp.status {
+        413 | 431 => true,
+        400 => !challenged,
+        401..=499 => !challenged && resp.body_incomplete.is_some(),
+        _ => false,
+    }
+}
+
+/// The oversized-credential rows (rs-auth-malformed-credentials' 64 KB token, rs-dpop-jti-bad's
+/// 64 KB `jti`): a size refusal by the HTTP layer passes (OQ-31); any other answer is graded
+/// by `otherwise`, the row's own bundle.
+pub fn oversized_credential(
+    resp: &RecordedResponse,
+    otherwise: impl Fn(&RecordedResponse) -> Grade,
+) -> Grade {
+    if !is_http_layer_size_refusal(resp) {
+        return otherwise(resp);
+    }
+    let mut g = Grade::default();
+    refusal_basics(&mut g, resp);
+    g.check(
+        Part::Status,
+        Level::Must,
+        "refused by the HTTP layer as too large (431, 413, a 400 without a challenge, or a \
+         status line and a closed connection), OQ-31",
+        true,
+        "",
+    );
+    g
+}
+
+/// A 64 KB DPoP proof: a size refusal by the HTTP layer (OQ-31), or any 400 (OQ-1), or [D];
+/// never accepted, never 5xx.
 pub fn dpop_invalid_or_too_large(resp: &RecordedResponse) -> Grade {
-    if matches!(resp.status, 400 | 413 | 431) {
-        let mut g = Grade::default();
-        refusal_basics(&mut g, resp);
-        g
+    oversized_credential(resp, |r| {
+        if r.status == 400 {
+            let mut g = Grade::default();
+            refusal_basics(&mut g, r);
+            g
+        } else {
+            dpop_invalid(r)
+        }
+    })
+}
+
+/// `Authorization: Bearer` with nothing after it is no credentials (OQ-31): the bare
+/// challenge [U] (a 401 whose challenge has no `error`) passes, as do [X] and [Q].
+pub fn empty_credential(resp: &RecordedResponse) -> Grade {
+    let bare = resp.status == 401
+        && bearer_challenge(resp)
+            .0
+            .is_some_and(|c| c.param("error").is_none());
+    if bare {
+        unauthenticated(resp)
     } else {
-        dpop_invalid(resp)
+        invalid_token_or_malformed(resp)
     }
 }
 
@@ -545,6 +599,7 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 
@@ -636,5 +691,92 @@ mod tests {
         );
         assert_eq!(insufficient_scope(&f, "mcp:write").verdict(), Verdict::Pass);
         assert_eq!(insufficient_scope(&x, "mcp:write").verdict(), Verdict::Fail);
+    }
+
+    #[test]
+    fn size_refusals_by_the_http_layer() {
+        let cut = |status, headers: &[(&str, &str)]| RecordedResponse {
+            body_incomplete: Some("the connection was reset before the end of the body".into()),
+            ..resp(status, headers, "")
+        };
+        let q = [("www-authenticate", r#"Bearer error="invalid_request""#)];
+        let x = [("www-authenticate", r#"Bearer error="invalid_token""#)];
+        for refusal in [
+            resp(431, &[("connection", "close")], ""),
+            resp(413, &[], ""),
+            resp(400, &[], "Bad Request"),
+            cut(400, &[]),
+            cut(404, &[]),
+        ] {
+            assert!(is_http_layer_size_refusal(&refusal), "{refusal:?}");
+            let g = oversized_credential(&refusal, invalid_token_or_malformed);
+            assert_eq!(g.verdict(), Verdict::Pass, "{refusal:?}");
+            assert_eq!(dpop_invalid_or_too_large(&refusal).verdict(), Verdict::Pass);
+        }
+        // Before OQ-31 a 400 without a challenge was graded [Q] and warned.
+        assert_eq!(
+            invalid_token_or_malformed(&resp(400, &[], "")).verdict(),
+            Verdict::Warn
+        );
+        // A challenge, or a whole 401, means the authentication layer answered: the row's
+        // bundle grades it.
+        for answered in [resp(400, &q, ""), cut(401, &x), resp(401, &[], "")] {
+            assert!(!is_http_layer_size_refusal(&answered), "{answered:?}");
+        }
+        let g = oversized_credential(&resp(401, &[], ""), invalid_token_or_malformed);
+        assert_eq!(g.verdict(), Verdict::Fail, "a 401 without a challenge");
+        // Never a refusal: a 5xx or an acceptance, cut short or not.
+        for wrong in [
+            cut(500, &[]),
+            resp(503, &[], ""),
+            cut(200, &[]),
+            resp(200, &[("content-type", "application/json")], RESULT),
+        ] {
+            assert!(!is_http_layer_size_refusal(&wrong), "{wrong:?}");
+            let g = oversized_credential(&wrong, invalid_token_or_malformed);
+            assert_eq!(g.verdict(), Verdict::Fail, "{wrong:?}");
+            assert_eq!(dpop_invalid_or_too_large(&wrong).verdict(), Verdict::Fail);
+        }
+    }
+
+    #[test]
+    fn an_empty_bearer_credential_is_no_credentials() {
+        let bare = resp(
+            401,
+            &[(
+                "www-authenticate",
+                r#"Bearer resource_metadata="https://x", scope="a""#,
+            )],
+            "",
+        );
+        assert_eq!(empty_credential(&bare).verdict(), Verdict::Pass);
+        // What the row graded it by before OQ-31: [X], whose error code is missing.
+        assert_eq!(invalid_token_or_malformed(&bare).verdict(), Verdict::Warn);
+        let x = resp(
+            401,
+            &[(
+                "www-authenticate",
+                r#"Bearer error="invalid_token", resource_metadata="https://x""#,
+            )],
+            "",
+        );
+        let q = resp(
+            400,
+            &[("www-authenticate", r#"Bearer error="invalid_request""#)],
+            "",
+        );
+        assert_eq!(empty_credential(&x).verdict(), Verdict::Pass);
+        assert_eq!(empty_credential(&q).verdict(), Verdict::Pass);
+        for wrong in [
+            resp(401, &[], ""),
+            resp(500, &[], ""),
+            resp(200, &[("content-type", "application/json")], RESULT),
+        ] {
+            assert_eq!(
+                empty_credential(&wrong).verdict(),
+                Verdict::Fail,
+                "{wrong:?}"
+            );
+        }
     }
 }

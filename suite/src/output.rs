@@ -69,6 +69,7 @@ pub fn exchange(e: &Exchange) -> ExchangeRecord {
                     .into_owned(),
             ),
             truncated: r.truncated || r.body.len() > BODY_REPORT_BYTES,
+            body_incomplete: r.body_incomplete.clone(),
         }),
         Err(err) => ExchangeOutcome::Error(err.to_string()),
     };
@@ -80,6 +81,7 @@ pub fn exchange(e: &Exchange) -> ExchangeRecord {
         },
         outcome,
         elapsed_ms: duration_ms(&e.elapsed),
+        retried_after: e.retried_after.as_ref().map(ToString::to_string),
         credentials: credentials(e),
     }
 }
@@ -176,8 +178,11 @@ mod tests {
                 headers: vec![("Authorization".into(), format!("Bearer {token}"))],
                 body: None,
             },
-            response: Err(crate::http::TransportError::Timeout(Duration::from_secs(1))),
+            response: Err(crate::http::TransportError::NoAnswer(
+                crate::http::NoAnswer::TimedOut(Duration::from_secs(1)),
+            )),
             elapsed: Duration::from_millis(3),
+            retried_after: None,
         };
         let r = exchange(&e);
         let text = serde_json::to_string(&r).unwrap();
@@ -209,8 +214,10 @@ mod tests {
                 headers: vec![("x-echo".into(), format!("got {token}"))],
                 body: format!("{{\"your_token\":\"{token}\"}}").into_bytes(),
                 truncated: false,
+                body_incomplete: None,
             }),
             elapsed: Duration::from_millis(1),
+            retried_after: None,
         };
         let text = serde_json::to_string(&exchange(&e)).unwrap();
         assert!(!text.contains(token), "{text}");

@@ -383,3 +383,150 @@ async fn iat_refusal_is_waived_when_the_target_demands_nonces() {
         assert!(detail.contains("OQ-3"), "{id}: {detail}");
     }
 }
+
+/// How the HTTP layer in front of the reference server refuses a request head over 16 KB.
+#[derive(Debug, Clone, Copy)]
+enum HeadLimit {
+    /// As Node: `431` with `Connection: close` and no length, then the socket destroyed with
+    /// the rest of the request unread, which resets the connection.
+    Node431,
+    /// A plain `400` without a challenge, then the connection closed.
+    Plain400,
+}
+
+/// The head size over which the proxy refuses a request (Node's default).
+const HEAD_LIMIT: usize = 16 * 1024;
+
+/// A proxy on loopback in front of `upstream` (the reference server's `host:port`): a request
+/// whose head is over 16 KB is refused as `limit` says; any other is forwarded, one request
+/// per connection (`connection: close` both ways). Returns the proxy's MCP endpoint.
+async fn head_limiting_proxy(upstream: &str, limit: HeadLimit) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let upstream = upstream.to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i + 4);
+                    }
+                    if buf.len() > HEAD_LIMIT {
+                        break None;
+                    }
+                    match client.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let head_end = match head_end {
+                    Some(end) if end <= HEAD_LIMIT => end,
+                    _ => {
+                        let refusal: &[u8] = match limit {
+                            HeadLimit::Node431 => {
+                                b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
+                                  Connection: close\r\n\r\n"
+                            }
+                            HeadLimit::Plain400 => {
+                                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\
+                                  connection: close\r\n\r\n"
+                            }
+                        };
+                        // Dropped with the request partly unread: the connection is reset.
+                        let _ = client.write_all(refusal).await;
+                        return;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                while buf.len() < head_end + length {
+                    match client.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let mut forwarded = buf[..head_end - 2].to_vec();
+                forwarded.extend_from_slice(b"connection: close\r\n\r\n");
+                forwarded.extend_from_slice(&buf[head_end..head_end + length]);
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let mut answer = Vec::new();
+                if server.write_all(&forwarded).await.is_ok()
+                    && server.read_to_end(&mut answer).await.is_ok()
+                {
+                    let _ = client.write_all(&answer).await;
+                }
+            });
+        }
+    });
+    endpoint
+}
+
+/// OQ-31: the two checks that send a 64 KB header pass against a target whose HTTP layer
+/// refuses it (431 and a reset connection, as Node does, or a plain 400), and fail against
+/// servers that take it (a 500 to the 64 KB token, a 64 KB `jti` accepted).
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_credentials_refused_by_the_http_layer_pass() {
+    let ids = ["rs.auth.malformed-credentials", "rs.dpop.jti-oversized"];
+    let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
+    for limit in [HeadLimit::Node431, HeadLimit::Plain400] {
+        // Behind the proxy, proofs name the proxy's URL in `htu`: the server does not check it
+        // (its one defect, which neither check is about).
+        let env = Embedded::start_with(idp.clone(), &faults("dpop-ignore-htu"))
+            .await
+            .unwrap();
+        let upstream = env.server.local_addr().to_string();
+        let endpoint = head_limiting_proxy(&upstream, limit).await;
+        let ctx = context(
+            &endpoint,
+            Some(idp.clone()),
+            &TokenDefaults::default(),
+            None,
+            None,
+            Limits::default(),
+        )
+        .await
+        .unwrap();
+        let results = run_checks(&ctx, &only(&ids), RunOptions::default(), |_, _| {}).await;
+        assert_eq!(results.len(), 2);
+        for (meta, outcome) in results {
+            assert_eq!(
+                outcome.verdict,
+                Verdict::Pass,
+                "{} behind {limit:?}: {} | {}",
+                meta.id,
+                outcome.message,
+                outcome.actual
+            );
+        }
+        env.server.shutdown().await;
+    }
+    for (id, fault) in [
+        ("rs.auth.malformed-credentials", "error-500-on-garbage"),
+        ("rs.dpop.jti-oversized", "dpop-jti-unchecked"),
+    ] {
+        let results = run(&idp, &faults(fault), &only(&[id]), Server::Default).await;
+        let (_, verdict, detail) = &results[0];
+        let level = catalog::all()
+            .into_iter()
+            .find(|c| c.meta.id == id)
+            .unwrap()
+            .meta
+            .level;
+        assert_eq!(
+            *verdict,
+            level.broken_verdict(),
+            "{id} under {fault}: {detail}"
+        );
+        assert!(detail.contains("64 KB"), "{id} under {fault}: {detail}");
+    }
+}

@@ -494,6 +494,7 @@ mod tests {
             headers: vec![("www-authenticate".into(), value.into())],
             body: Vec::new(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 

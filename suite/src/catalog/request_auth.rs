@@ -111,7 +111,7 @@ pub const MALFORMED_CREDENTIALS: CheckMeta = CheckMeta {
     id: "rs.auth.malformed-credentials",
     row: "rs-auth-malformed-credentials",
     title: "Refuses syntactically broken Bearer credentials without a 5xx",
-    summary: "Bearer without a token, with only spaces, with two words, with a quote, comma or tab inside, or 64 KB long: never accepted, never 5xx; 400 invalid_request [Q] or 401 invalid_token [X] both pass (OQ-1), 431 too for the 64 KB one.",
+    summary: "Bearer without a token, with only spaces, with two words, with a quote, comma or tab inside, or 64 KB long: never accepted, never 5xx; 400 invalid_request [Q] or 401 invalid_token [X] both pass (OQ-1); Bearer with nothing after it is no credentials, so the bare challenge [U] passes too, and the 64 KB one may be refused by the HTTP layer as too large: 431, 413, a 400 without a challenge, or a status line and a closed connection (OQ-31).",
     level: Level::Must,
     applies: Applies::Always,
     deadline: None,
@@ -319,40 +319,51 @@ fn unsupported_scheme(ctx: &Context) -> CheckFuture<'_> {
     })
 }
 
-/// The malformed credentials of the row, each with a name for the report.
-fn malformed_credentials(token: &str) -> Vec<(&'static str, String)> {
+/// The malformed credentials of the row, each with a name for the report and its bundle.
+fn malformed_credentials(token: &str) -> Vec<(&'static str, String, Grader)> {
     let split = (0..=token.len() / 2)
         .rev()
         .find(|&i| token.is_char_boundary(i))
         .unwrap_or(0);
     let with = |c: char| format!("Bearer {}{c}{}", &token[..split], &token[split..]);
+    let malformed: Grader = expect::invalid_token_or_malformed;
     vec![
-        ("Bearer with nothing after it", "Bearer".to_owned()),
-        ("Bearer followed by spaces only", "Bearer    ".to_owned()),
+        (
+            "Bearer with nothing after it",
+            "Bearer".to_owned(),
+            expect::empty_credential,
+        ),
+        (
+            "Bearer followed by spaces only",
+            "Bearer    ".to_owned(),
+            malformed,
+        ),
         (
             "a valid token plus a second word",
             format!("Bearer {token} extra"),
+            malformed,
         ),
-        ("a token with a double quote inside", with('"')),
-        ("a token with a comma inside", with(',')),
-        ("a token with a tab (control character) inside", with('\t')),
+        ("a token with a double quote inside", with('"'), malformed),
+        ("a token with a comma inside", with(','), malformed),
         (
-            OVERSIZED_CREDENTIAL,
+            "a token with a tab (control character) inside",
+            with('\t'),
+            malformed,
+        ),
+        (
+            "a 64 KB token",
             format!("Bearer {}", "A".repeat(64 * 1024)),
+            oversized,
         ),
     ]
 }
 
-const OVERSIZED_CREDENTIAL: &str = "a 64 KB token";
+/// How one malformed credential's answer is graded.
+type Grader = fn(&RecordedResponse) -> Grade;
 
-/// [Q] for a 400, [X] otherwise (OQ-1: either status passes); a 431 also passes for the
-/// oversized credential, which a server may refuse before it parses it.
-fn malformed_or_invalid(resp: &RecordedResponse, oversized: bool) -> Grade {
-    match resp.status {
-        400 => expect::malformed_request(resp),
-        431 if oversized => expect::malformed_request(resp).only(&[Part::NotAccepted, Part::No5xx]),
-        _ => expect::invalid_token(resp),
-    }
+/// The 64 KB token: refused by the HTTP layer as too large (OQ-31), or [Q]/[X] (OQ-1).
+fn oversized(resp: &RecordedResponse) -> Grade {
+    expect::oversized_credential(resp, expect::invalid_token_or_malformed)
 }
 
 fn malformed(ctx: &Context) -> CheckFuture<'_> {
@@ -370,13 +381,10 @@ fn malformed(ctx: &Context) -> CheckFuture<'_> {
             return o;
         }
         let mut worst = Outcome::new(Verdict::Pass, "every malformed credential was refused");
-        for (name, value) in malformed_credentials(&token) {
+        for (name, value, grade) in malformed_credentials(&token) {
             let credential = Credential::Headers(vec![("authorization".into(), value)]);
             let exchange = ctx.initialize(&credential).await;
-            let oversized = name == OVERSIZED_CREDENTIAL;
-            let outcome = judge(Level::Must, exchange, |r| {
-                malformed_or_invalid(r, oversized)
-            });
+            let outcome = judge(Level::Must, exchange, grade);
             let outcome = Outcome {
                 message: format!("{name}: {}", outcome.message),
                 ..outcome

@@ -648,6 +648,7 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 

@@ -13,7 +13,10 @@ use crate::model::Level;
 /// Why the controls did not hold.
 fn control_failure(what: &str, exchange: &Exchange) -> String {
     match &exchange.response {
-        Ok(r) => format!("{what}: HTTP {}", r.status),
+        Ok(r) => match &r.body_incomplete {
+            Some(why) => format!("{what}: HTTP {}, then {why}", r.status),
+            None => format!("{what}: HTTP {}", r.status),
+        },
         Err(e) => format!("{what}: {e}"),
     }
 }

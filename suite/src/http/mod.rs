@@ -59,7 +59,9 @@ impl ProbeRequest {
     }
 }
 
-/// A response as received (body possibly cut at the limit).
+/// A response as received: its status line and headers arrived. The body may be cut at the
+/// limit (`truncated`) or have ended early (`body_incomplete`); either way the status and the
+/// headers are evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedResponse {
     pub status: u16,
@@ -67,6 +69,10 @@ pub struct RecordedResponse {
     pub body: Vec<u8>,
     /// True when the body went past `max_body_bytes` and was cut.
     pub truncated: bool,
+    /// Set when the body could not be read whole (the target closed or reset the connection
+    /// before the body's end, or it did not arrive before the deadline): why, in one sentence.
+    /// `body` holds what arrived.
+    pub body_incomplete: Option<String>,
 }
 
 impl RecordedResponse {
@@ -84,17 +90,47 @@ impl RecordedResponse {
     }
 }
 
-/// Why no complete response came back.
+/// Why no response came back. A response whose status line and headers arrived is never a
+/// `TransportError`: it is a `RecordedResponse`, marked `body_incomplete` when its body was
+/// cut short.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
-    #[error("request could not be built: {0}")]
-    BadRequest(String),
-    #[error("no response within {0:?}")]
-    Timeout(Duration),
-    #[error("connection failed: {0}")]
-    Connect(String),
-    #[error("transport error: {0}")]
-    Other(String),
+    /// The request cannot be written as HTTP (a header the probe asked for is not a valid
+    /// field), so nothing was sent: the tool's doing, not the target's.
+    #[error("the request was not sent because {0}")]
+    NotSent(String),
+    /// The target did not answer at all: no connection, or no status line before the deadline
+    /// or before it closed the connection.
+    #[error("the target did not answer: {0}")]
+    NoAnswer(NoAnswer),
+    /// An answer began, but its status line and headers could not be read whole (malformed, or
+    /// larger than the HTTP client takes).
+    #[error("the target's answer could not be read because {0}")]
+    IncompleteAnswer(String),
+}
+
+/// How the target did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoAnswer {
+    /// No connection could be opened (refused, unreachable, failed TLS handshake).
+    #[error("no connection could be opened ({0})")]
+    Unreachable(String),
+    /// The connection was closed, reset or broke before a status line arrived; the text says
+    /// which ("the connection was reset").
+    #[error("{0} before a status line arrived")]
+    Closed(String),
+    /// No status line arrived before the request deadline.
+    #[error("no status line arrived within {} s", .0.as_secs_f32())]
+    TimedOut(Duration),
+}
+
+impl TransportError {
+    /// The target closed the connection before any byte of an answer: what a pooled
+    /// connection the server had already closed looks like, the one failure worth a second
+    /// attempt on a new connection.
+    pub fn closed_before_answer(&self) -> bool {
+        matches!(self, TransportError::NoAnswer(NoAnswer::Closed(_)))
+    }
 }
 
 /// One request and what came of it.
@@ -103,15 +139,37 @@ pub struct Exchange {
     pub request: ProbeRequest,
     pub response: Result<RecordedResponse, TransportError>,
     pub elapsed: Duration,
+    /// Set when the first attempt met a connection closed before any byte of an answer and the
+    /// request was sent once more on a new connection: that first failure. `response` is what
+    /// the second attempt got.
+    pub retried_after: Option<TransportError>,
+}
+
+/// The Driver could not build its HTTP client (the TLS roots, for instance).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the HTTP client could not be built: {0}")]
+pub struct ClientBuildError(String);
+
+/// Idle pooled connections are dropped after this long, below the shortest keep-alive common
+/// servers use (gunicorn 2 s; Node, uvicorn and hypercorn 5 s), so a request seldom meets a
+/// connection the server has closed meanwhile; the retry in `Driver::send` covers the rest.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A client that pools its connections and one that opens a new connection for every request
+/// (for the second attempt after a pooled connection turned out closed).
+#[derive(Debug, Clone)]
+struct Clients {
+    pooled: reqwest::Client,
+    fresh: reqwest::Client,
 }
 
 /// The HTTP client every probe goes through.
 #[derive(Debug, Clone)]
 pub struct Driver {
-    client: reqwest::Client,
-    /// The same client writing HTTP/1 field names title-cased (`Dpop:`), where `client` writes
-    /// them in lower case (spec rs-dpop-header-name-case).
-    title_case_client: reqwest::Client,
+    clients: Clients,
+    /// The same clients writing HTTP/1 field names title-cased (`Dpop:`), where `clients`
+    /// write them in lower case (spec rs-dpop-header-name-case).
+    title_case_clients: Clients,
     limits: Limits,
     /// Requests sent through this driver and its clones.
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -178,20 +236,37 @@ impl ChallengeLog {
 }
 
 impl Driver {
-    pub fn new(limits: Limits) -> Result<Self, TransportError> {
-        let builder = || {
-            reqwest::Client::builder()
+    pub fn new(limits: Limits) -> Result<Self, ClientBuildError> {
+        let builder = |title_case: bool, pooled: bool| {
+            let b = reqwest::Client::builder()
                 // A redirect hides a missing 401 (spec §3.1 tp-no-auto-redirect), and
                 // credentials must never follow one to another host.
                 .redirect(reqwest::redirect::Policy::none())
-                .timeout(limits.request_timeout)
+                // The whole deadline is `send`'s own, so a head that arrived in time is kept
+                // when the body does not.
                 .connect_timeout(limits.request_timeout)
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+            let b = if title_case {
+                b.http1_title_case_headers()
+            } else {
+                b
+            };
+            let b = if pooled {
+                b
+            } else {
+                b.pool_max_idle_per_host(0)
+            };
+            b.build().map_err(|e| ClientBuildError(e.to_string()))
         };
-        let built =
-            |b: reqwest::ClientBuilder| b.build().map_err(|e| TransportError::Other(e.to_string()));
+        let clients = |title_case| -> Result<Clients, ClientBuildError> {
+            Ok(Clients {
+                pooled: builder(title_case, true)?,
+                fresh: builder(title_case, false)?,
+            })
+        };
         Ok(Self {
-            client: built(builder())?,
-            title_case_client: built(builder().http1_title_case_headers())?,
+            clients: clients(false)?,
+            title_case_clients: clients(true)?,
             limits,
             sent: Default::default(),
             challenges: Default::default(),
@@ -202,7 +277,8 @@ impl Driver {
         self.limits
     }
 
-    /// How many requests were sent so far.
+    /// How many requests were sent so far (a request sent a second time after a closed
+    /// connection counts once).
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -214,53 +290,84 @@ impl Driver {
     }
 
     /// Sends the request and records the exchange; never panics on what the target does.
+    /// A request that meets a connection closed before any byte of an answer (a pooled
+    /// connection the server had closed) is sent once more on a new connection, within the
+    /// same deadline; the exchange keeps the first failure in `retried_after`.
     pub async fn send(&self, request: ProbeRequest) -> Exchange {
-        self.send_with(&self.client, request).await
+        self.send_with(&self.clients, request).await
     }
 
     /// As `send`, with HTTP/1 field names title-cased on the wire.
     pub async fn send_title_case(&self, request: ProbeRequest) -> Exchange {
-        self.send_with(&self.title_case_client, request).await
+        self.send_with(&self.title_case_clients, request).await
     }
 
-    async fn send_with(&self, client: &reqwest::Client, request: ProbeRequest) -> Exchange {
+    async fn send_with(&self, clients: &Clients, request: ProbeRequest) -> Exchange {
         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = Instant::now();
-        let deadline = self.limits.request_timeout;
-        let performed = self.perform(client, &request);
-        let response = match tokio::time::timeout(deadline, performed).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::Timeout(deadline)),
+        let deadline = tokio::time::Instant::now() + self.limits.request_timeout;
+        let mut retried_after = None;
+        let response = match self.head(&clients.pooled, &request, deadline).await {
+            Err(first) if first.closed_before_answer() => {
+                let second = self.head(&clients.fresh, &request, deadline).await;
+                retried_after = Some(first);
+                second
+            }
+            head => head,
+        };
+        let response = match response {
+            Ok(head) => Ok(self.read(head, deadline).await),
+            Err(e) => Err(e),
         };
         let exchange = Exchange {
             request,
             response,
             elapsed: started.elapsed(),
+            retried_after,
         };
         self.challenges.record(&exchange);
         exchange
     }
 
-    async fn perform(
+    /// Sends the request and waits for the status line and headers.
+    async fn head(
         &self,
         client: &reqwest::Client,
         request: &ProbeRequest,
-    ) -> Result<RecordedResponse, TransportError> {
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|e| TransportError::BadRequest(e.to_string()))?;
+        deadline: tokio::time::Instant,
+    ) -> Result<reqwest::Response, TransportError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+            TransportError::NotSent(format!("{:?} is not an HTTP method", request.method))
+        })?;
         let mut headers = HeaderMap::new();
         for (name, value) in &request.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| TransportError::BadRequest(format!("header name {name:?}: {e}")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|e| TransportError::BadRequest(format!("header {name}: {e}")))?;
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                TransportError::NotSent(format!("{name:?} is not a valid header name"))
+            })?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                TransportError::NotSent(format!("the {name} value is not a valid field value"))
+            })?;
             headers.append(name, value);
         }
         let mut builder = client.request(method, &request.url).headers(headers);
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        let mut response = builder.send().await.map_err(classify_error)?;
+        match tokio::time::timeout_at(deadline, builder.send()).await {
+            Ok(sent) => sent.map_err(|e| self.classify(&e)),
+            Err(_) => Err(TransportError::NoAnswer(NoAnswer::TimedOut(
+                self.limits.request_timeout,
+            ))),
+        }
+    }
+
+    /// Reads the body up to the limit and the deadline. Whatever happens, the status and the
+    /// headers are kept: a body that ends early is marked, never turned into an error.
+    async fn read(
+        &self,
+        mut response: reqwest::Response,
+        deadline: tokio::time::Instant,
+    ) -> RecordedResponse {
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -274,7 +381,23 @@ impl Driver {
             .collect();
         let mut body = Vec::new();
         let mut truncated = false;
-        while let Some(chunk) = response.chunk().await.map_err(classify_error)? {
+        let mut body_incomplete = None;
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    body_incomplete = Some(body_failure(&e));
+                    break;
+                }
+                Err(_) => {
+                    body_incomplete = Some(format!(
+                        "the body did not finish within {} s",
+                        self.limits.request_timeout.as_secs_f32()
+                    ));
+                    break;
+                }
+            };
             let room = self.limits.max_body_bytes - body.len();
             if chunk.len() > room {
                 body.extend_from_slice(&chunk[..room]);
@@ -283,26 +406,93 @@ impl Driver {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(RecordedResponse {
+        RecordedResponse {
             status,
             headers,
             body,
             truncated,
-        })
+            body_incomplete,
+        }
+    }
+
+    /// What a failed `send` (no status line and headers) means.
+    fn classify(&self, e: &reqwest::Error) -> TransportError {
+        if e.is_timeout() {
+            return TransportError::NoAnswer(NoAnswer::TimedOut(self.limits.request_timeout));
+        }
+        if e.is_builder() {
+            return TransportError::NotSent(innermost(e));
+        }
+        if e.is_connect() {
+            return TransportError::NoAnswer(NoAnswer::Unreachable(innermost(e)));
+        }
+        if let Some(h) = find::<hyper::Error>(e) {
+            if h.is_parse() || h.is_parse_too_large() || h.is_parse_status() {
+                return TransportError::IncompleteAnswer(format!(
+                    "its status line and headers could not be parsed ({h})"
+                ));
+            }
+            if h.is_user() {
+                return TransportError::NotSent(h.to_string());
+            }
+        }
+        TransportError::NoAnswer(NoAnswer::Closed(connection_failure(e)))
     }
 }
 
-fn classify_error(e: reqwest::Error) -> TransportError {
-    if e.is_builder() {
-        TransportError::BadRequest(e.to_string())
-    } else if e.is_timeout() {
-        TransportError::Timeout(Duration::ZERO)
-    } else if e.is_connect() {
-        TransportError::Connect(e.to_string())
-    } else {
-        TransportError::Other(e.to_string())
+/// Every error in `e`'s source chain, `e` first.
+fn chain(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    })
+}
+
+/// The first error of type `T` in `e`'s chain.
+fn find<T: std::error::Error + 'static>(e: &reqwest::Error) -> Option<&T> {
+    chain(e).find_map(|e| e.downcast_ref::<T>())
+}
+
+/// The most specific text of `e`'s chain (`Connection refused (os error 111)`), without the
+/// layers of wrapping ("error sending request for url …: client error (Connect): …").
+fn innermost(e: &reqwest::Error) -> String {
+    chain(e).last().map(ToString::to_string).unwrap_or_default()
+}
+
+/// How a connection failed, in a few words ("the connection was reset").
+fn connection_failure(e: &reqwest::Error) -> String {
+    use std::io::ErrorKind;
+    if let Some(io) = find::<std::io::Error>(e) {
+        return match io.kind() {
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                "the connection was reset".into()
+            }
+            ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => "the connection was closed".into(),
+            _ => format!("the connection failed ({io})"),
+        };
+    }
+    match find::<hyper::Error>(e) {
+        Some(h) if h.is_incomplete_message() || h.is_closed() || h.is_canceled() => {
+            "the connection was closed".into()
+        }
+        _ => format!("the connection failed ({})", innermost(e)),
     }
 }
+
+/// Why a body could not be read whole, in one sentence.
+fn body_failure(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "the body did not finish before the deadline".into();
+    }
+    let how = connection_failure(e);
+    if how.starts_with("the connection failed") {
+        format!("the body could not be read whole because {how}")
+    } else {
+        format!("{how} before the end of the body")
+    }
+}
+
+#[cfg(test)]
+mod against_servers;
 
 #[cfg(test)]
 mod tests {
@@ -319,8 +509,10 @@ mod tests {
                     .collect(),
                 body: vec![b'x'; body_len],
                 truncated: false,
+                body_incomplete: None,
             }),
             elapsed: Duration::ZERO,
+            retried_after: None,
         }
     }
 

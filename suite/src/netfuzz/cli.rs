@@ -345,6 +345,7 @@ fn exchange_record<I>(target: &str, e: &Exchange<I>, redact: bool) -> ExchangeRe
                 .collect(),
             body: e.body.chars().take(2048).collect(),
             truncated: e.body.chars().count() > 2048,
+            body_incomplete: None,
         }),
         (None, Some(v)) => ExchangeOutcome::Error(v.to_string()),
         (None, None) => ExchangeOutcome::Error("no answer".into()),
@@ -366,6 +367,7 @@ fn exchange_record<I>(target: &str, e: &Exchange<I>, redact: bool) -> ExchangeRe
         },
         outcome,
         elapsed_ms: u64::try_from(e.elapsed.as_millis()).unwrap_or(u64::MAX),
+        retried_after: None,
         credentials,
     }
 }

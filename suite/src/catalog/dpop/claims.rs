@@ -101,7 +101,8 @@ pub const ROWS: &[Row] = &[
                 "rs-dpop-jti-bad",
                 "Refuses a proof with a 64 KB jti, without a crash",
                 "A proof whose jti is 64 KB long is refused — with a DPoP challenge, or by the \
-                 HTTP layer as too large (400, 413, 431) — and never answered with 5xx.",
+                 HTTP layer as too large (431, 413, any 400, or a status line and a closed \
+                 connection, OQ-31) — and never answered with 5xx.",
                 &[rfc9449("§11.1", "a needlessly large jti may be refused")],
                 &["dpop-jti-unchecked"],
             ),

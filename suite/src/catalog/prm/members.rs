@@ -463,6 +463,7 @@ mod tests {
             headers: vec![("content-type".into(), content_type.into())],
             body: body.as_bytes().to_vec(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 

@@ -698,6 +698,7 @@ mod tests {
             )],
             body: Vec::new(),
             truncated: false,
+            body_incomplete: None,
         }
     }
 

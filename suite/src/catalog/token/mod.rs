@@ -597,8 +597,10 @@ mod tests {
                 headers,
                 body: body.as_bytes().to_vec(),
                 truncated: false,
+                body_incomplete: None,
             }),
             elapsed: std::time::Duration::from_millis(5),
+            retried_after: None,
         }
     }
 
