@@ -48,6 +48,53 @@ pub enum Applies {
 }
 
 impl Applies {
+    /// Where the requirement binds, in words ("always", "under the RFC 9068 JWT access-token
+    /// profile; otherwise INFO").
+    pub fn describe(self) -> String {
+        match self {
+            Applies::Always => "always".to_owned(),
+            Applies::UnderProfile { profile, otherwise } => {
+                format!(
+                    "under {} (--profile {profile}); otherwise {otherwise}",
+                    profile.title()
+                )
+            }
+            Applies::InVersions {
+                versions,
+                otherwise,
+            } => {
+                let names: Vec<&str> = versions.iter().map(|v| v.as_str()).collect();
+                format!("in MCP {}; otherwise {otherwise}", names.join(", "))
+            }
+        }
+    }
+
+    /// `version` and `profiles` changed as little as needed for the requirement to bind at
+    /// its own level (to demonstrate or prove it): its profile added, or its newest version.
+    pub fn binding(
+        self,
+        version: SpecVersion,
+        mut profiles: Vec<Profile>,
+    ) -> (SpecVersion, Vec<Profile>) {
+        match self {
+            Applies::Always => (version, profiles),
+            Applies::UnderProfile { profile, .. } => {
+                if !profiles.contains(&profile) {
+                    profiles.push(profile);
+                }
+                (version, profiles)
+            }
+            Applies::InVersions { versions, .. } => {
+                let version = if versions.contains(&version) {
+                    version
+                } else {
+                    versions.last().copied().unwrap_or(version)
+                };
+                (version, profiles)
+            }
+        }
+    }
+
     /// The level in force for a run of `version` with `profiles`, and, when it is weaker than
     /// the check's own, the condition that would raise it.
     pub fn level_in_force(

@@ -87,6 +87,10 @@ pub struct DemoServerArgs {
     /// A fault profile to switch on (repeatable); `--fault list` prints them.
     #[arg(long = "fault")]
     faults: Vec<String>,
+    /// Where the canary tool sends its upstream call (the upstream API a run hosts with
+    /// `run --canary-upstream`).
+    #[arg(long)]
+    canary_upstream: Option<String>,
 }
 
 /// `demo-server --dpop`.
@@ -156,6 +160,29 @@ pub struct RunArgs {
     /// dpop_bound_access_tokens_required). Rows of an undeclared profile report INFO.
     #[arg(long = "profile", value_parser = parse_profile)]
     pub profiles: Vec<crate::model::Profile>,
+    /// With --target: a tool that needs more scope than the valid token carries, for the
+    /// rs.scope.* checks (its extra scope is learned from its 403 challenge unless
+    /// --step-up-scope says it).
+    #[arg(long, requires = "target")]
+    pub step_up_tool: Option<String>,
+    /// The scope the step-up tool needs beyond the valid token's.
+    #[arg(long, requires = "step_up_tool")]
+    pub step_up_scope: Option<String>,
+    /// Arguments of the step-up tool's call (a JSON object).
+    #[arg(long, requires = "step_up_tool", value_parser = parse_json_object)]
+    pub step_up_args: Option<serde_json::Value>,
+    /// With --target: a tool whose calls have an observable side effect, for
+    /// rs.token.passthrough and rs.auth.no-processing-before-auth. The target must be
+    /// configured to make it call the upstream this run hosts (--canary-upstream).
+    #[arg(long, requires_all = ["target", "canary_upstream"])]
+    pub canary_tool: Option<String>,
+    /// Where the run hosts the canary's upstream API (the tool calls http://ADDR/upstream;
+    /// what arrives there is counted and searched for the client's token).
+    #[arg(long, requires = "canary_tool", value_parser = parse_listen)]
+    pub canary_upstream: Option<SocketAddr>,
+    /// Arguments of the canary tool's call (a JSON object).
+    #[arg(long, requires = "canary_tool", value_parser = parse_json_object)]
+    pub canary_args: Option<serde_json::Value>,
     /// With --target: where the mock IdP listens (the target must reach it).
     #[arg(long, default_value = "127.0.0.1:9400", value_parser = parse_listen)]
     pub idp_listen: SocketAddr,
@@ -445,6 +472,14 @@ fn run(cli: Cli) -> Result<u8, String> {
     }
 }
 
+fn parse_json_object(s: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err("tool arguments must be a JSON object".into()),
+        Err(e) => Err(format!("not JSON: {e}")),
+    }
+}
+
 fn parse_spec_version(s: &str) -> Result<crate::model::SpecVersion, String> {
     use crate::model::SpecVersion;
     SpecVersion::parse(s).ok_or_else(|| {
@@ -561,6 +596,7 @@ async fn serve_demo(
     config.dpop = args.dpop.into();
     config.dpop_nonce = args.dpop_nonce && args.dpop != DemoDpop::Off;
     config.faults = faults;
+    config.canary_upstream = args.canary_upstream;
     let server = ReferenceServer::start(config)
         .await
         .map_err(|e| e.to_string())?;
@@ -677,7 +713,31 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             )
         }
     };
-    let canary = embedded.as_ref().map(Embedded::canary);
+    // A deployed target's canary calls the upstream this run hosts.
+    let hosted_upstream = match (&args.canary_tool, args.canary_upstream) {
+        (Some(_), Some(addr)) => Some(
+            session::UpstreamRecorder::start_on(addr)
+                .await
+                .map_err(|e| format!("--canary-upstream {addr}: {e}"))?,
+        ),
+        _ => None,
+    };
+    let canary = match (&args.canary_tool, &hosted_upstream) {
+        (Some(tool), Some(upstream)) => {
+            say!(
+                "The canary tool {tool} must call {} (counted, searched for tokens).",
+                upstream.url()
+            );
+            let log = upstream.log();
+            let count = log.clone();
+            Some(crate::engine::context::Canary {
+                tool: tool.clone(),
+                count: Arc::new(move || count.len() as u64),
+                upstream: Some(log),
+            })
+        }
+        _ => embedded.as_ref().map(Embedded::canary),
+    };
     let mut ctx = session::context(
         &endpoint,
         Some(idp),
@@ -687,6 +747,18 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         crate::http::Limits::default(),
     )
     .await?;
+    for (tool, arguments) in [
+        (&args.step_up_tool, &args.step_up_args),
+        (&args.canary_tool, &args.canary_args),
+    ] {
+        if let (Some(tool), Some(arguments)) = (tool, arguments) {
+            ctx.tool_arguments.insert(tool.clone(), arguments.clone());
+        }
+    }
+    if let Some(tool) = &args.step_up_tool {
+        ctx.step_up =
+            Some(session::learn_step_up(&ctx, tool, args.step_up_scope.as_deref()).await?);
+    }
     ctx.spec_version = args.spec_version;
     if embedded.is_some() {
         ctx.declare_profiles(&Embedded::profiles());

@@ -34,6 +34,7 @@ pub fn explain(meta: &CheckMeta) -> String {
         meta.level,
         meta.level.broken_verdict()
     );
+    let _ = writeln!(out, "Binds:       {}", meta.applies.describe());
     if !meta.needs.is_empty() {
         let needs: Vec<String> = meta.needs.iter().map(|n| format!("{n:?}")).collect();
         let _ = writeln!(out, "Needs:       {}", needs.join(", "));
@@ -91,7 +92,7 @@ pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
         let selection = selection.clone();
         async move {
             let env = Embedded::start(&faults).await?;
-            let ctx = context(
+            let mut ctx = context(
                 &env.server.mcp_url(),
                 Some(env.idp.clone()),
                 &TokenDefaults::default(),
@@ -100,6 +101,13 @@ pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
                 crate::http::Limits::default(),
             )
             .await?;
+            // Where the requirement binds at its own level: the demo's profiles, plus the
+            // check's own profile or version.
+            let (version, profiles) = meta
+                .applies
+                .binding(crate::model::SpecVersion::NEWEST, Embedded::profiles());
+            ctx.spec_version = version;
+            ctx.declare_profiles(&profiles);
             let results = run_checks(&ctx, &selection, RunOptions::default(), |_, _| {}).await;
             env.server.shutdown().await;
             results
@@ -110,6 +118,14 @@ pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
         }
     };
     let mut out = String::new();
+    let (version, profiles) = meta
+        .applies
+        .binding(crate::model::SpecVersion::NEWEST, Embedded::profiles());
+    let _ = writeln!(
+        out,
+        "In force for this demonstration: MCP {version}, profiles {}",
+        crate::model::profiles_line(&profiles)
+    );
     let compliant = run(BTreeSet::new()).await?;
     let _ = writeln!(
         out,

@@ -112,17 +112,9 @@ impl InForce {
 
     /// Where `meta` binds at its own level: its profile declared, a revision it names.
     fn binding(meta: &suite::check::CheckMeta) -> Self {
-        let mut in_force = Self::demo();
-        match meta.applies {
-            Applies::Always => {}
-            Applies::UnderProfile { profile, .. } => in_force.profiles.push(profile),
-            Applies::InVersions { versions, .. } => {
-                if !versions.contains(&in_force.version) {
-                    in_force.version = *versions.last().expect("a version");
-                }
-            }
-        }
-        in_force
+        let demo = Self::demo();
+        let (version, profiles) = meta.applies.binding(demo.version, demo.profiles);
+        Self { version, profiles }
     }
 
     /// Where `meta` does not bind at its own level: no profile declared, or a revision it

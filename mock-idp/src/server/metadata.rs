@@ -23,7 +23,17 @@ pub(crate) fn dpop_algs(config: &ValidatorConfig) -> Vec<&'static str> {
 
 /// The metadata document of one issuer.
 pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
-    let signing = shared.config.signing_alg.name();
+    // Every algorithm the issuer signs with: the configured one first, then the rest of its
+    // ring (tokens for a resource that accepts another algorithm are signed with that one).
+    // Validators that take their allow-list from this member (Auth0's express library does)
+    // would otherwise refuse all but the first.
+    let mut signing = vec![shared.config.signing_alg.name()];
+    for key in issuer.ring.keys() {
+        let name = key.alg().name();
+        if !signing.contains(&name) {
+            signing.push(name);
+        }
+    }
     let secret_methods = [
         ClientAuthMethod::ClientSecretBasic.name(),
         ClientAuthMethod::ClientSecretPost.name(),
@@ -45,7 +55,7 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
         "dpop_signing_alg_values_supported": dpop_algs(shared.dpop.config()),
         "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [signing],
+        "id_token_signing_alg_values_supported": signing,
     });
     if !shared.config.scopes_supported.is_empty() {
         doc["scopes_supported"] = json!(shared.config.scopes_supported);

@@ -474,7 +474,25 @@ pub fn checks() -> Vec<Check<Context>> {
                 expect::unauthenticated(r).only(&[Part::NoErrorParam])
             })
         }),
-        Check::new(SCOPE_HINT, |ctx| {
+        Check::new(SCOPE_HINT, |ctx: &Context| {
+            // A target that takes a valid token without any scope needs none: there is no
+            // scope for its challenge to name (calibration tried V without scope).
+            if let Some(found) = ctx.calibration.found()
+                && !found.scope_required
+                && ctx
+                    .discovery
+                    .prm
+                    .as_ref()
+                    .is_none_or(|p| p.strings("scopes_supported").is_empty())
+            {
+                return Box::pin(async {
+                    Outcome::new(
+                        Verdict::Pass,
+                        "the target needs no scope (a valid token without any was accepted, and \
+                         its PRM lists no scopes_supported): there is none to name",
+                    )
+                }) as CheckFuture<'_>;
+            }
             anonymous(ctx, &SCOPE_HINT, |r| {
                 expect::unauthenticated(r).only(&[Part::ScopeParam])
             })

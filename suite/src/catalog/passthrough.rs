@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
-use serde_json::json;
 
 use crate::catalog::request_auth::worse;
 use crate::catalog::{mcp, rfc};
@@ -138,7 +137,7 @@ fn passthrough(ctx: &Context) -> CheckFuture<'_> {
             .send(
                 &valid,
                 Some(&session),
-                &probe::tools_call_body(&canary.tool, json!({})),
+                &probe::tools_call_body(&canary.tool, ctx.arguments_for(&canary.tool)),
             )
             .await;
         if !call.response.as_ref().is_ok_and(expect::is_accepted) {

@@ -85,7 +85,7 @@ pub const TWO_METHODS: CheckMeta = CheckMeta {
     id: "rs.token.two-methods",
     row: "rs-token-two-methods",
     title: "Refuses a token presented in the header and a form body at once",
-    summary: "Authorization: Bearer V plus a form body access_token=V: 400 invalid_request preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1). The body is not MCP, so [A] cannot occur: a 400 without invalid_request means the request got past authentication and failed at the MCP layer, i.e. the two methods were not refused.",
+    summary: "Authorization: Bearer V plus a form body access_token=V: 400 invalid_request preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1). The body is not MCP, so [A] cannot occur: a 400 without invalid_request means the request got past authentication and failed at the MCP layer, i.e. the two methods were not refused. Applies only to a target that reads form-body tokens at all (OQ-30): when a body token alone gets 401, the check passes with that observation.",
     level: Level::Should,
     applies: Applies::Always,
     deadline: None,
@@ -258,12 +258,29 @@ fn two_methods(ctx: &Context) -> CheckFuture<'_> {
         if let Err(o) = positive_control(ctx).await {
             return o;
         }
+        // OQ-30: two methods need a second method. A token in a form body alone that is
+        // refused as no credentials (401) shows the target does not read body tokens at all.
+        let body_only = ctx
+            .driver
+            .send(form_request(ctx, &Credential::None, &token))
+            .await;
+        if let Ok(r) = &body_only.response
+            && r.status == 401
+        {
+            return Outcome::new(
+                Verdict::Pass,
+                "the target does not read tokens in a form body (a body token alone got HTTP \
+                 401), so a header plus a body token is one method, not two (OQ-30)",
+            );
+        }
         let request = form_request(ctx, &Credential::Bearer(token.clone()), &token);
         let exchange = ctx.driver.send(request).await;
         if let Err(o) = positive_control(ctx).await {
             return o;
         }
-        judge(Level::Should, exchange, expect::malformed_request)
+        let mut outcome = judge(Level::Should, exchange, expect::malformed_request);
+        outcome.evidence.insert(0, body_only);
+        outcome
     })
 }
 

@@ -1,8 +1,6 @@
 //! Spec §1.2: every request is authenticated, by exactly one well-formed credential, before
 //! anything is processed.
 
-use serde_json::json;
-
 use crate::catalog::{mcp, rfc};
 use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::{judge, negative_control, open_session, positive_control, refusal};
@@ -333,10 +331,12 @@ fn malformed_credentials(token: &str) -> Vec<(&'static str, String, Grader)> {
             "Bearer".to_owned(),
             expect::empty_credential,
         ),
+        // HTTP strips the trailing spaces, so this reaches the target as `Bearer` alone
+        // (OQ-31).
         (
             "Bearer followed by spaces only",
             "Bearer    ".to_owned(),
-            malformed,
+            expect::empty_credential,
         ),
         (
             "a valid token plus a second word",
@@ -525,7 +525,7 @@ fn no_processing(ctx: &Context) -> CheckFuture<'_> {
             Ok(s) => s,
             Err(o) => return o,
         };
-        let call = probe::tools_call_body(&canary.tool, json!({}));
+        let call = probe::tools_call_body(&canary.tool, ctx.arguments_for(&canary.tool));
         let before = (canary.count)();
         let control = ctx.send(&valid, Some(&session), &call).await;
         if (canary.count)() != before + 1 {

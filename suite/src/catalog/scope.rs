@@ -4,7 +4,7 @@
 //! other checks read is not moved by them.
 
 use mock_idp::token::TokenSpec;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::catalog::request_auth::{flip_case, observation};
 use crate::catalog::{mcp, rfc};
@@ -282,7 +282,7 @@ async fn call_tool(ctx: &Context, spec: &TokenSpec, op: &Operation) -> Result<Ex
         .send(
             &credential,
             Some(&session),
-            &probe::tools_call_body(tool, json!({})),
+            &probe::tools_call_body(tool, ctx.arguments_for(tool)),
         )
         .await)
 }
@@ -305,7 +305,7 @@ async fn call_tool_or_refusal(ctx: &Context, spec: &TokenSpec, op: &Operation) -
             ctx.send(
                 &credential,
                 Some(&session),
-                &probe::tools_call_body(tool, json!({})),
+                &probe::tools_call_body(tool, ctx.arguments_for(tool)),
             )
             .await
         }

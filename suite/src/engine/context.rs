@@ -39,6 +39,9 @@ pub struct Context {
     /// A key the trusted issuer published right after calibration, for rs.token.jwks-rotation
     /// (spec OQ-32: publish early, use late).
     pub rotated_key: Option<RotatedKey>,
+    /// Arguments of the tools the checks call (`--step-up-args`, `--canary-args`), by tool
+    /// name; a tool not listed is called with `{}`.
+    pub tool_arguments: std::collections::BTreeMap<String, Value>,
     /// The embedded mock IdP the target trusts, when tokens can be minted.
     pub idp: Option<Arc<MockIdp>>,
     /// A tool that needs a scope beyond `scope`, for the step-up checks.
@@ -237,6 +240,14 @@ impl Context {
             &self.scope,
             self.token_typ(),
         ))
+    }
+
+    /// The arguments to call `tool` with.
+    pub fn arguments_for(&self, tool: &str) -> Value {
+        self.tool_arguments
+            .get(tool)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
     }
 
     /// Adds profiles the user declared to those detected.

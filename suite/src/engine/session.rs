@@ -150,7 +150,13 @@ const UPSTREAM_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 impl UpstreamRecorder {
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        Self::start_on((std::net::Ipv4Addr::LOCALHOST, 0).into()).await
+    }
+
+    /// As `start`, on a chosen address (`--canary-upstream`: the deployed target's canary tool
+    /// is configured to call `http://<addr>/upstream`).
+    pub async fn start_on(addr: std::net::SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let url = format!("http://{}/upstream", listener.local_addr()?);
         let log = UpstreamLog::new(&url);
         let task = tokio::spawn(accept_upstream(listener, log.clone()));
@@ -226,6 +232,68 @@ fn request_complete(raw: &[u8]) -> bool {
 
 pub use crate::engine::accepted::TokenDefaults;
 
+/// The step-up tool of a deployed target (`--step-up-tool`): the extra scope it needs is
+/// `given`, or learned from its answer to a call with the valid token, which must be a 403
+/// challenge naming scopes beyond the valid token's (spec rs-scope-insufficient).
+pub async fn learn_step_up(
+    ctx: &Context,
+    tool: &str,
+    given: Option<&str>,
+) -> Result<StepUp, String> {
+    if let Some(extra) = given {
+        return Ok(StepUp {
+            tool: tool.to_owned(),
+            extra_scope: extra.to_owned(),
+            parent_scope: None,
+        });
+    }
+    let token = ctx
+        .valid_token()
+        .ok_or("--step-up-tool needs a valid token, and calibration found none")?;
+    let credential = crate::engine::probe::Credential::Bearer(token);
+    let session = crate::engine::calibrate::open_session(ctx, &credential)
+        .await
+        .map_err(|o| format!("--step-up-tool {tool}: {}", o.message))?;
+    let exchange = ctx
+        .send(
+            &credential,
+            Some(&session),
+            &crate::engine::probe::tools_call_body(tool, ctx.arguments_for(tool)),
+        )
+        .await;
+    let held: Vec<&str> = ctx.scope.split(' ').collect();
+    let challenged = exchange.response.as_ref().ok().and_then(|r| {
+        let scope = crate::expect::challenges(r)
+            .ok()?
+            .iter()
+            .find_map(|c| c.param("scope").map(str::to_owned))?;
+        (r.status == 403).then_some(scope)
+    });
+    let extra: Vec<&str> = challenged
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty() && !held.contains(s))
+        .collect();
+    if extra.is_empty() {
+        let seen = match &exchange.response {
+            Ok(r) => format!("HTTP {}", r.status),
+            Err(e) => e.to_string(),
+        };
+        return Err(format!(
+            "--step-up-tool {tool}: a call with the valid token (scope {:?}) was answered {seen}, \
+             not with a 403 challenge naming another scope; say which scope it needs with \
+             --step-up-scope",
+            ctx.scope
+        ));
+    }
+    Ok(StepUp {
+        tool: tool.to_owned(),
+        extra_scope: extra.join(" "),
+        parent_scope: None,
+    })
+}
+
 /// Discovers the target, calibrates the valid token, and builds the context every check runs
 /// on.
 pub async fn context(
@@ -272,6 +340,7 @@ pub async fn context(
         spec_version: SpecVersion::NEWEST,
         profiles,
         rotated_key,
+        tool_arguments: Default::default(),
         idp,
         step_up,
         canary,

@@ -243,10 +243,12 @@ pub(super) const ROWS: &[Row] = &[
             )])
         },
     )
-    .level(Level::Should)
+    .level(Level::Info)
     .summary(
-        "A token whose iat is an hour ahead is refused with 401 invalid_token (preferred, \
-         OQ-22: SHOULD refuse beyond the leeway); accepting it is a warning.",
+        "A token whose iat is an hour ahead: refusal with 401 invalid_token is preferred \
+         (OQ-22), acceptance is recorded. RFC 9068 §2.2 makes iat a producer's claim and gives \
+         the resource server no rule, and exp still bounds the token's life, so accepting it \
+         hands an attacker nothing.",
     ),
     probed(
         "rs.token.claim-types",
