@@ -82,6 +82,12 @@ impl Grade {
         self
     }
 
+    /// Without the sub-assertions about these parts.
+    pub fn without(mut self, parts: &[Part]) -> Self {
+        self.assertions.retain(|a| !parts.contains(&a.part));
+        self
+    }
+
     pub fn broken(&self) -> impl Iterator<Item = &Assertion> {
         self.assertions.iter().filter(|a| !a.holds)
     }
@@ -196,9 +202,13 @@ fn error_description_charset(g: &mut Grade, challenge: &Challenge) {
         g.check(
             Part::ErrorDescription,
             Level::Must,
-            "error_description uses NQSCHAR only",
+            "error_description is one or more NQSCHAR (RFC 6749 Appendix A.5)",
             is_valid_error_text(e),
-            e,
+            if e.is_empty() {
+                "error_description=\"\" (empty)"
+            } else {
+                e
+            },
         );
     }
 }

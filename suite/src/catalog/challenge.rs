@@ -319,7 +319,10 @@ fn challenge_rules(where_: &str, c: &Challenge, alone: bool) -> Vec<Assertion> {
     for (name, value) in &c.params {
         let lower = name.to_ascii_lowercase();
         let (rule, holds) = match lower.as_str() {
-            "error" | "error_description" => ("NQSCHAR only", is_valid_error_text(value)),
+            "error" | "error_description" => (
+                "one or more NQSCHAR (RFC 6749 Appendix A.5; empty is not allowed)",
+                is_valid_error_text(value),
+            ),
             "error_uri" => (
                 "NQCHAR only",
                 !value.is_empty() && value.chars().all(is_nqchar),
@@ -477,14 +480,7 @@ pub fn checks() -> Vec<Check<Context>> {
         Check::new(SCOPE_HINT, |ctx: &Context| {
             // A target that takes a valid token without any scope needs none: there is no
             // scope for its challenge to name (calibration tried V without scope).
-            if let Some(found) = ctx.calibration.found()
-                && !found.scope_required
-                && ctx
-                    .discovery
-                    .prm
-                    .as_ref()
-                    .is_none_or(|p| p.strings("scopes_supported").is_empty())
-            {
+            if !ctx.scope_hint_due() {
                 return Box::pin(async {
                     Outcome::new(
                         Verdict::Pass,

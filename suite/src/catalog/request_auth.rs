@@ -301,13 +301,26 @@ fn multiple_authorization(ctx: &Context) -> CheckFuture<'_> {
     })
 }
 
+/// `grade` without its scope-parameter sub-assertion when the target needs no scope (there
+/// is none for a challenge to name).
+fn scope_hint_if_due(ctx: &Context, grade: Grade) -> Grade {
+    if ctx.scope_hint_due() {
+        grade
+    } else {
+        grade.without(&[Part::ScopeParam])
+    }
+}
+
 fn unsupported_scheme(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let token = ctx.valid_token().unwrap_or_default();
         let mut worst: Option<Outcome> = None;
         for value in ["Basic dXNlcjpwYXNz".to_owned(), format!("Token {token}")] {
             let credential = Credential::Headers(vec![("authorization".into(), value)]);
-            let outcome = refusal(ctx, Level::Should, credential, expect::unauthenticated).await;
+            let outcome = refusal(ctx, Level::Should, credential, |r| {
+                scope_hint_if_due(ctx, expect::unauthenticated(r))
+            })
+            .await;
             worst = Some(match worst {
                 Some(w) => worse(w, outcome),
                 None => outcome,
@@ -384,7 +397,7 @@ fn malformed(ctx: &Context) -> CheckFuture<'_> {
         for (name, value, grade) in malformed_credentials(&token) {
             let credential = Credential::Headers(vec![("authorization".into(), value)]);
             let exchange = ctx.initialize(&credential).await;
-            let outcome = judge(Level::Must, exchange, grade);
+            let outcome = judge(Level::Must, exchange, |r| scope_hint_if_due(ctx, grade(r)));
             let outcome = Outcome {
                 message: format!("{name}: {}", outcome.message),
                 ..outcome

@@ -242,6 +242,21 @@ impl Context {
         ))
     }
 
+    /// Whether a challenge is due to name scopes (spec rs-401-scope-hint: "the scopes needed
+    /// for the request"): not for a target that takes a valid token without any scope and
+    /// lists no `scopes_supported`, since it needs none.
+    pub fn scope_hint_due(&self) -> bool {
+        let lists_scopes = self
+            .discovery
+            .prm
+            .as_ref()
+            .is_some_and(|p| !p.strings("scopes_supported").is_empty());
+        match self.calibration.found() {
+            Some(found) => found.scope_required || lists_scopes,
+            None => true,
+        }
+    }
+
     /// The arguments to call `tool` with.
     pub fn arguments_for(&self, tool: &str) -> Value {
         self.tool_arguments

@@ -278,10 +278,15 @@ pub(super) const ROWS: &[Row] = &[
             // OQ-29: the types are rules for the producer; the level says what acceptance
             // hands an attacker.
             Some(vec![
-                // A string or unrepresentable exp that is never compared never expires.
-                Probe::refused(
+                // A numeric string in the future may be coerced (recorded); one in the past
+                // that is accepted was never compared: such a token never expires.
+                Probe::recorded(
                     "exp as a numeric string (in the future)",
                     edit(&|s| s.claim("exp", (now + 300).to_string()))?,
+                ),
+                Probe::refused(
+                    "exp as a numeric string (in the past)",
+                    edit(&|s| s.claim("exp", (now - 600).to_string()))?,
                 )
                 .at(Level::Should),
                 Probe::refused("exp = 1e400", exp_overflowing(ctx)?).at(Level::Should),
