@@ -39,7 +39,7 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     id: "rs.auth.multiple-authorization-headers",
     row: "rs-multiple-authorization-headers",
     title: "Refuses two Authorization header fields",
-    summary: "Two credentials, as two Authorization fields or one comma-joined field: 400 invalid_request [Q] preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1), never accepted.",
+    summary: "V and a second credential, as two Authorization fields or one comma-joined field, each with V first and with V last (a server that reads only the first or only the last field must not pass): 400 invalid_request [Q] preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1), never accepted.",
     level: Level::Should,
     applies: Applies::Always,
     deadline: None,
@@ -51,7 +51,11 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     )],
     needs: &[Need::MintedToken],
     tags: &["parser differential"],
-    broken_by: &["first-authorization-wins", "lenient-credentials"],
+    broken_by: &[
+        "first-authorization-wins",
+        "last-authorization-wins",
+        "lenient-credentials",
+    ],
 };
 
 pub const EVERY_REQUEST: CheckMeta = CheckMeta {
@@ -174,17 +178,21 @@ pub(crate) fn observation(
 /// The worse of two outcomes (Error, then Fail, Warn, Info, Pass), so a row with several
 /// stimuli reports its worst one.
 pub(crate) fn worse(a: Outcome, b: Outcome) -> Outcome {
-    let rank = |v: Verdict| match v {
+    if rank(b.verdict) < rank(a.verdict) {
+        b
+    } else {
+        a
+    }
+}
+
+/// How bad a verdict is, worst first.
+fn rank(v: Verdict) -> u8 {
+    match v {
         Verdict::Error => 0,
         Verdict::Fail => 1,
         Verdict::Warn => 2,
         Verdict::Info => 3,
         _ => 4,
-    };
-    if rank(b.verdict) < rank(a.verdict) {
-        b
-    } else {
-        a
     }
 }
 
@@ -200,6 +208,81 @@ pub(crate) fn flip_case(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// What came back, in a few words: `HTTP 200 and a JSON-RPC result`, `HTTP 401 and a Bearer
+/// challenge with error="invalid_token"`, `HTTP 400 and no challenge`.
+pub(crate) fn answer(exchange: &Exchange) -> String {
+    let r = match &exchange.response {
+        Ok(r) => r,
+        Err(e) => return format!("no answer ({e})"),
+    };
+    if expect::is_accepted(r) {
+        return format!("HTTP {} and a JSON-RPC result", r.status);
+    }
+    let challenge = expect::challenges(r)
+        .ok()
+        .and_then(|list| list.into_iter().next());
+    match challenge {
+        Some(c) => match c.param("error") {
+            Some(e) => format!(
+                "HTTP {} and a {} challenge with error=\"{e}\"",
+                r.status, c.scheme
+            ),
+            None => format!("HTTP {} and a bare {} challenge", r.status, c.scheme),
+        },
+        None => format!("HTTP {} and no challenge", r.status),
+    }
+}
+
+/// One plain sentence: what the target did to `stimulus`.
+pub(crate) fn reaction(stimulus: &str, exchange: &Exchange) -> String {
+    match &exchange.response {
+        Err(e) => format!("the target did not answer {stimulus}: {e}"),
+        Ok(r) if expect::is_accepted(r) => {
+            format!("the target accepted {stimulus}: {}", answer(exchange))
+        }
+        Ok(_) => format!("the target answered {stimulus} with {}", answer(exchange)),
+    }
+}
+
+/// The labelled stimuli of one row, each graded: the worst outcome, its message the plain
+/// sentence about its stimulus, what every stimulus got as the actual line, and the evidence
+/// of every stimulus that did not pass. `pass` is the message when all pass.
+pub(crate) fn several(results: Vec<(String, Exchange, Outcome)>, pass: &str) -> Outcome {
+    let actual = results
+        .iter()
+        .map(|(what, exchange, _)| format!("{what}: {}", answer(exchange)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut worst: Option<(String, Exchange, Outcome)> = None;
+    let mut evidence = Vec::new();
+    for (what, exchange, outcome) in results {
+        if outcome.verdict != Verdict::Pass {
+            evidence.push(exchange.clone());
+        }
+        if worst
+            .as_ref()
+            .is_none_or(|(_, _, w)| rank(outcome.verdict) < rank(w.verdict))
+        {
+            worst = Some((what, exchange, outcome));
+        }
+    }
+    let Some((what, exchange, outcome)) = worst else {
+        return Outcome::new(Verdict::NotEvaluated, "no stimulus was sent");
+    };
+    if outcome.verdict == Verdict::Pass {
+        return Outcome {
+            expected: outcome.expected,
+            ..Outcome::new(Verdict::Pass, pass)
+        };
+    }
+    Outcome {
+        message: reaction(&what, &exchange),
+        actual,
+        evidence,
+        ..outcome
+    }
 }
 
 fn scheme_case(ctx: &Context) -> CheckFuture<'_> {
@@ -268,38 +351,48 @@ fn multiple_authorization(ctx: &Context) -> CheckFuture<'_> {
             return o;
         }
         let token = ctx.valid_token().unwrap_or_default();
-        let first = format!("Bearer {token}");
-        let second = "Bearer second-credential";
-        // Two field lines, then the one comma-joined line a proxy may merge them into.
+        let valid = format!("Bearer {token}");
+        let other = "Bearer second-credential";
+        let field = |value: String| vec![("authorization".to_owned(), value)];
+        let two = |first: &str, second: &str| {
+            let mut fields = field(first.to_owned());
+            fields.extend(field(second.to_owned()));
+            fields
+        };
+        // Both orders, so a server that reads only the first field and one that reads only the
+        // last both meet V; then the one comma-joined line a proxy may merge them into.
         let forms = [
             (
-                "two Authorization fields",
-                vec![
-                    ("authorization".to_owned(), first.clone()),
-                    ("authorization".to_owned(), second.to_owned()),
-                ],
+                "two Authorization fields with the valid token first",
+                two(&valid, other),
             ),
             (
-                "one comma-joined Authorization field",
-                vec![("authorization".to_owned(), format!("{first}, {second}"))],
+                "two Authorization fields with the valid token last",
+                two(other, &valid),
+            ),
+            (
+                "one comma-joined Authorization field with the valid token first",
+                field(format!("{valid}, {other}")),
+            ),
+            (
+                "one comma-joined Authorization field with the valid token last",
+                field(format!("{other}, {valid}")),
             ),
         ];
-        let mut worst = Outcome::new(Verdict::Pass, "both forms were refused as malformed");
+        let mut results = Vec::new();
         for (name, fields) in forms {
             let exchange = ctx.initialize(&Credential::Headers(fields)).await;
-            let outcome = judge(Level::Should, exchange, expect::malformed_request);
-            worst = worse(
-                worst,
-                Outcome {
-                    message: format!("{name}: {}", outcome.message),
-                    ..outcome
-                },
-            );
+            let outcome = judge(Level::Should, exchange.clone(), expect::malformed_request);
+            results.push((name.to_owned(), exchange, outcome));
         }
         if let Err(o) = positive_control(ctx).await {
             return o;
         }
-        worst
+        several(
+            results,
+            "both credentials in either order, as two fields or one comma-joined field, were \
+             refused as malformed",
+        )
     })
 }
 
