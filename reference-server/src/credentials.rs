@@ -89,6 +89,21 @@ pub fn is_single_credential(s: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '"')
 }
 
+/// The `last-authorization-wins` fault's reading of one field: a comma-joined list of
+/// credentials (each `scheme token`, as a proxy merges two fields) gives its last member;
+/// anything else is the field itself.
+fn last_listed_credential(text: &str) -> &str {
+    let members: Vec<&str> = text.split(',').map(str::trim).collect();
+    let is_list = members.len() > 1
+        && members
+            .iter()
+            .all(|m| m.split(' ').filter(|w| !w.is_empty()).count() == 2);
+    match members.last() {
+        Some(last) if is_list => last,
+        _ => text,
+    }
+}
+
 /// Takes the token and its scheme from the request. Only the `Authorization` header counts;
 /// a token in the query is ignored (OAuth 2.1 §5.1), a token in a form body is ignored alone
 /// and refused together with a header (two methods, RFC 6750 §2).
@@ -99,6 +114,9 @@ pub fn presented_token(
     let mut values: Vec<_> = req.headers.get_all(header::AUTHORIZATION).iter().collect();
     if shared.has(Fault::FirstAuthorizationWins) {
         values.truncate(1);
+    }
+    if shared.has(Fault::LastAuthorizationWins) {
+        values.drain(..values.len().saturating_sub(1));
     }
     let is_form = req
         .headers
@@ -131,6 +149,11 @@ pub fn presented_token(
             let text = one
                 .to_str()
                 .map_err(|_| AuthFailure::Malformed("Authorization is not visible ASCII"))?;
+            let text = if shared.has(Fault::LastAuthorizationWins) {
+                last_listed_credential(text)
+            } else {
+                text
+            };
             let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
             let bearer = if shared.has(Fault::CaseSensitiveScheme) {
                 scheme == "Bearer"

@@ -47,7 +47,7 @@ pub async fn validate(
         && now >= exp + leeway
         && !shared.has(Fault::AcceptExpired)
     {
-        return Err(AuthFailure::invalid("token expired"));
+        return Err(AuthFailure::invalid(crate::jwt::TOKEN_EXPIRED));
     }
     if let Some(nbf) = number("nbf")
         && nbf > now + leeway

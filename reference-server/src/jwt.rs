@@ -32,6 +32,9 @@ const REGISTERED_HEADER_PARAMS: &[&str] = &[
 /// A `kid` longer than this crashes the `error-500-on-long-kid` fault's key lookup.
 const LONG_KID: usize = 64;
 
+/// Why an expired token is refused (the `process-before-exp-check` fault looks for it).
+pub const TOKEN_EXPIRED: &str = "token expired";
+
 /// Tolerated expiry for the `leeway-huge` fault.
 const HUGE_LEEWAY: i64 = 86_400;
 
@@ -670,7 +673,7 @@ fn check_claims(shared: &Shared, obj: &JsonObject) -> Result<Principal, AuthFail
             return Err(AuthFailure::invalid("exp is required"));
         }
         Some(exp) if now >= exp.saturating_add(exp_leeway) && !shared.has(Fault::AcceptExpired) => {
-            return Err(AuthFailure::invalid("token expired"));
+            return Err(AuthFailure::invalid(TOKEN_EXPIRED));
         }
         _ => {}
     }

@@ -205,6 +205,12 @@ fn answer(sse: bool, message: Value) -> Response {
     resp
 }
 
+fn is_tool_call(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .is_some_and(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
+}
+
 pub async fn post(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
@@ -213,10 +219,7 @@ pub async fn post(
 ) -> Response {
     if shared.has(Fault::ProcessBeforeAuth) {
         // The defect: the tool runs before anyone looked at the credentials.
-        let method = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|m| m.get("method").and_then(Value::as_str).map(str::to_owned));
-        if method.as_deref() == Some("tools/call") {
+        if is_tool_call(&body) {
             shared.canary.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -226,9 +229,21 @@ pub async fn post(
         query: query.as_deref(),
         body: &body,
     };
-    let principal = match authenticate_or_refuse(&shared, &req).await {
+    let principal = match authenticate(&shared, &req).await {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err(failure) => {
+            if shared.has(Fault::ProcessBeforeExpCheck)
+                && matches!(&failure, AuthFailure::Invalid(why) if why == jwt::TOKEN_EXPIRED)
+                && is_tool_call(&body)
+            {
+                // The defect: the expiry is checked after the tool ran.
+                shared.canary.fetch_add(1, Ordering::SeqCst);
+            }
+            match stand_in(&shared, &headers, &failure) {
+                Some(p) => p,
+                None => return refusal(&shared, &failure),
+            }
+        }
     };
     if shared.config.scope_on_every_request
         && !has_scope(&shared, &principal.scopes, &shared.config.base_scope)
@@ -316,6 +331,22 @@ pub async fn post(
     };
     match shared.session_owner(&session) {
         Some(owner) if owner == principal.subject || shared.has(Fault::SessionNotBound) => {}
+        Some(_) if shared.has(Fault::SessionMismatch500) => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &id,
+                -32603,
+                "session owner mismatch",
+            );
+        }
+        Some(_) if shared.has(Fault::SessionMismatch400) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &id,
+                -32600,
+                "session belongs to another user",
+            );
+        }
         // Another subject's session is answered like an unknown one: 404, nothing revealed.
         _ => return error_response(StatusCode::NOT_FOUND, &id, -32600, "unknown session"),
     }

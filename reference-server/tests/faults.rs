@@ -43,6 +43,8 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
         ],
     ),
     (Fault::AcceptOtherTenant, &[Fault::IssNormalized]),
+    // Running every tools/call before authentication runs those with expired tokens too.
+    (Fault::ProcessBeforeAuth, &[Fault::ProcessBeforeExpCheck]),
     (Fault::AcceptRogueIssuer, &[Fault::AcceptOtherTenant]),
     (Fault::IgnoreAud, &[Fault::AudSameOrigin]),
     (Fault::AcceptExpired, &[Fault::LeewayHuge]),
@@ -130,6 +132,30 @@ async fn step_up_reply(env: &Env, server: &ReferenceServer) -> Option<common::Re
         .send()
         .await;
     Some(r)
+}
+
+/// The status of a `tools/list` with bob's valid token on a session alice opened, once bob's
+/// own session serves him; `None` when a control fails.
+async fn cross_user_status(
+    env: &Env,
+    server: &ReferenceServer,
+    v: &mock_idp::token::TokenSpec,
+) -> Option<u16> {
+    let alice = env.mint(&v.clone().subject("alice"));
+    let bob = env.mint(&v.clone().subject("bob"));
+    let alices = env.open_session(server, &alice).await?;
+    let bobs = env.open_session(server, &bob).await?;
+    let list = |session: String| {
+        env.post(&server.mcp_url())
+            .bearer(&bob)
+            .session(&session)
+            .json(common::request("tools/list"))
+            .send()
+    };
+    if !list(bobs).await.accepted() {
+        return None;
+    }
+    Some(list(alices).await.status.as_u16())
 }
 
 /// The trusted issuer's key of `alg` (its ring has one per algorithm).
@@ -372,6 +398,25 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
             .send()
             .await
             .accepted(),
+        Fault::LastAuthorizationWins => {
+            let token = env.mint(&v);
+            let two_fields = env
+                .post(&s.mcp_url())
+                .header("authorization", "Bearer other")
+                .bearer(&token)
+                .json(initialize())
+                .send()
+                .await
+                .accepted();
+            let joined = env
+                .post(&s.mcp_url())
+                .header("authorization", format!("Bearer other, Bearer {token}"))
+                .json(initialize())
+                .send()
+                .await
+                .accepted();
+            two_fields && joined
+        }
         Fault::LenientCredentials => env
             .post(&s.mcp_url())
             .header("authorization", format!("Bearer {} extra", env.mint(&v)))
@@ -409,6 +454,8 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .await;
             r.accepted() && s.canary_count() == before + 1
         }
+        Fault::SessionMismatch500 => cross_user_status(env, s, &v).await == Some(500),
+        Fault::SessionMismatch400 => cross_user_status(env, s, &v).await == Some(400),
         Fault::UnauthenticatedDelete => {
             let Some(session) = env.open_session(s, &env.mint(&v)).await else {
                 return false;
@@ -428,6 +475,18 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
                 .send()
                 .await;
             s.canary_count() != before
+        }
+        Fault::ProcessBeforeExpCheck => {
+            let expired = env.mint(&v.clone().iat(now - 1200).exp(now - 600));
+            let before = s.canary_count();
+            let r = env
+                .post(&s.mcp_url())
+                .bearer(&expired)
+                .session("nope")
+                .json(call(CANARY_TOOL))
+                .send()
+                .await;
+            r.status == StatusCode::UNAUTHORIZED && s.canary_count() != before
         }
         Fault::Error500OnGarbage => {
             env.post(&s.mcp_url())

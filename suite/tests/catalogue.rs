@@ -522,3 +522,46 @@ async fn oversized_credentials_refused_by_the_http_layer_pass() {
         assert!(detail.contains("64 KB"), "{id} under {fault}: {detail}");
     }
 }
+
+/// rs.scope.single-challenge judges the challenge only once min ∪ extra is shown to work: a
+/// step-up tool that fails whatever the scope (one the target does not have), or a server
+/// that cannot take two scope values at all (`scope-first-only`, whose challenge is complete),
+/// is an Error that says so, not a Warn about the challenge.
+#[tokio::test(flavor = "multi_thread")]
+async fn single_challenge_needs_the_full_scope_to_work() {
+    let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
+    let id = "rs.scope.single-challenge";
+    let mut missing_tool = Embedded::step_up();
+    missing_tool.tool = "no-such-tool".into();
+    for (faults, step_up) in [
+        (BTreeSet::new(), missing_tool),
+        (faults("scope-first-only"), Embedded::step_up()),
+    ] {
+        let env = Embedded::start_with(idp.clone(), &faults).await.unwrap();
+        let ctx = context(
+            &env.server.mcp_url(),
+            Some(idp.clone()),
+            &TokenDefaults::default(),
+            Some(step_up.clone()),
+            Some(env.canary()),
+            Limits::default(),
+        )
+        .await
+        .unwrap();
+        let results = run_checks(&ctx, &only(&[id]), RunOptions::default(), |_, _| {}).await;
+        env.server.shutdown().await;
+        let (_, outcome) = &results[0];
+        let case = format!("{id} with {faults:?} and step-up tool {}", step_up.tool);
+        assert_eq!(
+            outcome.verdict,
+            Verdict::Error,
+            "{case}: {}",
+            outcome.message
+        );
+        assert!(
+            outcome.message.starts_with("positive control"),
+            "{case}: {}",
+            outcome.message
+        );
+    }
+}

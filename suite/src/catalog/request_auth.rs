@@ -1,6 +1,10 @@
 //! Spec §1.2: every request is authenticated, by exactly one well-formed credential, before
 //! anything is processed.
 
+use mock_idp::forge::{Attack, ForgeContext};
+use mock_idp::server::IssuerKind;
+use mock_idp::token::TokenSpec;
+
 use crate::catalog::{mcp, rfc};
 use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::{judge, negative_control, open_session, positive_control, refusal};
@@ -37,7 +41,7 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     id: "rs.auth.multiple-authorization-headers",
     row: "rs-multiple-authorization-headers",
     title: "Refuses two Authorization header fields",
-    summary: "Two credentials, as two Authorization fields or one comma-joined field: 400 invalid_request [Q] preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1), never accepted.",
+    summary: "V and a second credential, as two Authorization fields or one comma-joined field, each with V first and with V last (a server that reads only the first or only the last field must not pass): 400 invalid_request [Q] preferred (RFC 6750 §3.1 SHOULD), 401 tolerated (OQ-1), never accepted.",
     level: Level::Should,
     applies: Applies::Always,
     deadline: None,
@@ -49,7 +53,11 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
     )],
     needs: &[Need::MintedToken],
     tags: &["parser differential"],
-    broken_by: &["first-authorization-wins", "lenient-credentials"],
+    broken_by: &[
+        "first-authorization-wins",
+        "last-authorization-wins",
+        "lenient-credentials",
+    ],
 };
 
 pub const EVERY_REQUEST: CheckMeta = CheckMeta {
@@ -73,7 +81,7 @@ pub const NO_PROCESSING: CheckMeta = CheckMeta {
     id: "rs.auth.no-processing-before-auth",
     row: "rs-no-processing-before-auth",
     title: "A refused request has no effect",
-    summary: "Tool calls refused for bad credentials never reach the tool (the canary does not move).",
+    summary: "The canary tool is called with every negative credential whose refusal is a MUST: none, a token that does not parse, V plus a second word, expired, not yet valid, another audience, an untrusted issuer, a broken signature, alg none, and with DPoP a bound token without a proof and under Bearer. None of them runs the tool (the canary does not move) or gets a JSON-RPC result.",
     level: Level::Must,
     applies: Applies::Always,
     deadline: None,
@@ -83,7 +91,7 @@ pub const NO_PROCESSING: CheckMeta = CheckMeta {
     )],
     needs: &[Need::MintedToken, Need::Canary],
     tags: &[],
-    broken_by: &["process-before-auth"],
+    broken_by: &["process-before-auth", "process-before-exp-check"],
 };
 
 pub const UNSUPPORTED_SCHEME: CheckMeta = CheckMeta {
@@ -172,17 +180,21 @@ pub(crate) fn observation(
 /// The worse of two outcomes (Error, then Fail, Warn, Info, Pass), so a row with several
 /// stimuli reports its worst one.
 pub(crate) fn worse(a: Outcome, b: Outcome) -> Outcome {
-    let rank = |v: Verdict| match v {
+    if rank(b.verdict) < rank(a.verdict) {
+        b
+    } else {
+        a
+    }
+}
+
+/// How bad a verdict is, worst first.
+fn rank(v: Verdict) -> u8 {
+    match v {
         Verdict::Error => 0,
         Verdict::Fail => 1,
         Verdict::Warn => 2,
         Verdict::Info => 3,
         _ => 4,
-    };
-    if rank(b.verdict) < rank(a.verdict) {
-        b
-    } else {
-        a
     }
 }
 
@@ -198,6 +210,81 @@ pub(crate) fn flip_case(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// What came back, in a few words: `HTTP 200 and a JSON-RPC result`, `HTTP 401 and a Bearer
+/// challenge with error="invalid_token"`, `HTTP 400 and no challenge`.
+pub(crate) fn answer(exchange: &Exchange) -> String {
+    let r = match &exchange.response {
+        Ok(r) => r,
+        Err(e) => return format!("no answer ({e})"),
+    };
+    if expect::is_accepted(r) {
+        return format!("HTTP {} and a JSON-RPC result", r.status);
+    }
+    let challenge = expect::challenges(r)
+        .ok()
+        .and_then(|list| list.into_iter().next());
+    match challenge {
+        Some(c) => match c.param("error") {
+            Some(e) => format!(
+                "HTTP {} and a {} challenge with error=\"{e}\"",
+                r.status, c.scheme
+            ),
+            None => format!("HTTP {} and a bare {} challenge", r.status, c.scheme),
+        },
+        None => format!("HTTP {} and no challenge", r.status),
+    }
+}
+
+/// One plain sentence: what the target did to `stimulus`.
+pub(crate) fn reaction(stimulus: &str, exchange: &Exchange) -> String {
+    match &exchange.response {
+        Err(e) => format!("the target did not answer {stimulus}: {e}"),
+        Ok(r) if expect::is_accepted(r) => {
+            format!("the target accepted {stimulus}: {}", answer(exchange))
+        }
+        Ok(_) => format!("the target answered {stimulus} with {}", answer(exchange)),
+    }
+}
+
+/// The labelled stimuli of one row, each graded: the worst outcome, its message the plain
+/// sentence about its stimulus, what every stimulus got as the actual line, and the evidence
+/// of every stimulus that did not pass. `pass` is the message when all pass.
+pub(crate) fn several(results: Vec<(String, Exchange, Outcome)>, pass: &str) -> Outcome {
+    let actual = results
+        .iter()
+        .map(|(what, exchange, _)| format!("{what}: {}", answer(exchange)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut worst: Option<(String, Exchange, Outcome)> = None;
+    let mut evidence = Vec::new();
+    for (what, exchange, outcome) in results {
+        if outcome.verdict != Verdict::Pass {
+            evidence.push(exchange.clone());
+        }
+        if worst
+            .as_ref()
+            .is_none_or(|(_, _, w)| rank(outcome.verdict) < rank(w.verdict))
+        {
+            worst = Some((what, exchange, outcome));
+        }
+    }
+    let Some((what, exchange, outcome)) = worst else {
+        return Outcome::new(Verdict::NotEvaluated, "no stimulus was sent");
+    };
+    if outcome.verdict == Verdict::Pass {
+        return Outcome {
+            expected: outcome.expected,
+            ..Outcome::new(Verdict::Pass, pass)
+        };
+    }
+    Outcome {
+        message: reaction(&what, &exchange),
+        actual,
+        evidence,
+        ..outcome
+    }
 }
 
 fn scheme_case(ctx: &Context) -> CheckFuture<'_> {
@@ -266,38 +353,48 @@ fn multiple_authorization(ctx: &Context) -> CheckFuture<'_> {
             return o;
         }
         let token = ctx.valid_token().unwrap_or_default();
-        let first = format!("Bearer {token}");
-        let second = "Bearer second-credential";
-        // Two field lines, then the one comma-joined line a proxy may merge them into.
+        let valid = format!("Bearer {token}");
+        let other = "Bearer second-credential";
+        let field = |value: String| vec![("authorization".to_owned(), value)];
+        let two = |first: &str, second: &str| {
+            let mut fields = field(first.to_owned());
+            fields.extend(field(second.to_owned()));
+            fields
+        };
+        // Both orders, so a server that reads only the first field and one that reads only the
+        // last both meet V; then the one comma-joined line a proxy may merge them into.
         let forms = [
             (
-                "two Authorization fields",
-                vec![
-                    ("authorization".to_owned(), first.clone()),
-                    ("authorization".to_owned(), second.to_owned()),
-                ],
+                "two Authorization fields with the valid token first",
+                two(&valid, other),
             ),
             (
-                "one comma-joined Authorization field",
-                vec![("authorization".to_owned(), format!("{first}, {second}"))],
+                "two Authorization fields with the valid token last",
+                two(other, &valid),
+            ),
+            (
+                "one comma-joined Authorization field with the valid token first",
+                field(format!("{valid}, {other}")),
+            ),
+            (
+                "one comma-joined Authorization field with the valid token last",
+                field(format!("{other}, {valid}")),
             ),
         ];
-        let mut worst = Outcome::new(Verdict::Pass, "both forms were refused as malformed");
+        let mut results = Vec::new();
         for (name, fields) in forms {
             let exchange = ctx.initialize(&Credential::Headers(fields)).await;
-            let outcome = judge(Level::Should, exchange, expect::malformed_request);
-            worst = worse(
-                worst,
-                Outcome {
-                    message: format!("{name}: {}", outcome.message),
-                    ..outcome
-                },
-            );
+            let outcome = judge(Level::Should, exchange.clone(), expect::malformed_request);
+            results.push((name.to_owned(), exchange, outcome));
         }
         if let Err(o) = positive_control(ctx).await {
             return o;
         }
-        worst
+        several(
+            results,
+            "both credentials in either order, as two fields or one comma-joined field, were \
+             refused as malformed",
+        )
     })
 }
 
@@ -516,6 +613,131 @@ fn every_request(ctx: &Context) -> CheckFuture<'_> {
     })
 }
 
+/// An audience no target is.
+const OTHER_AUDIENCE: &str = "https://other-resource.invalid/mcp";
+
+/// The negative credentials of spec §1.2–§1.5 and §1.7 whose refusal is a MUST, each with
+/// what it is (rs-no-processing-before-auth: "every credential from the negative rows"). The
+/// DPoP-bound ones only when the target advertises DPoP (a Bearer-only server may ignore
+/// `cnf`).
+fn negative_credentials(ctx: &Context) -> Option<Vec<(&'static str, Credential)>> {
+    let idp = ctx.idp.as_ref()?;
+    let spec = ctx.valid_spec()?;
+    let now = ctx.now();
+    let token = ctx.mint(&spec)?;
+    let bearer = |spec: TokenSpec| ctx.mint(&spec).map(Credential::Bearer);
+    let victim = ForgeContext {
+        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
+        attacker: idp.key_for(IssuerKind::Rogue, ctx.token_alg()),
+        listener_url: "http://127.0.0.1:9/jwks.json",
+        spec: &spec,
+    };
+    let forged = |attack: Attack| attack.forge(&victim).ok().map(Credential::Bearer);
+    let untrusted = spec
+        .clone()
+        .iss(idp.issuer_of(IssuerKind::Rogue))
+        .mint(idp.key_for(IssuerKind::Rogue, ctx.token_alg()));
+    let mut list = vec![
+        ("a call without credentials", Credential::None),
+        (
+            "a token that does not parse (Bearer garbage)",
+            Credential::Bearer("garbage".into()),
+        ),
+        (
+            "V plus a second word (Bearer V extra)",
+            Credential::Headers(vec![(
+                "authorization".into(),
+                format!("Bearer {token} extra"),
+            )]),
+        ),
+        (
+            "a token expired 600 s ago",
+            bearer(spec.clone().iat(now - 1200).exp(now - 600))?,
+        ),
+        (
+            "a token not valid for another hour (nbf)",
+            bearer(spec.clone().nbf(now + 3600))?,
+        ),
+        (
+            "a token for another audience",
+            bearer(spec.clone().aud(OTHER_AUDIENCE))?,
+        ),
+        (
+            "a token from an untrusted issuer, signed with its key",
+            Credential::Bearer(untrusted),
+        ),
+        (
+            "a token with a broken signature",
+            forged(Attack::SignatureBroken)?,
+        ),
+        (
+            "an unsigned token (alg none)",
+            forged(Attack::AlgNone {
+                spelling: "none",
+                keep_signature: false,
+            })?,
+        ),
+    ];
+    if ctx.dpop_advertised() {
+        let bound = ctx.bound_token()?;
+        list.push((
+            "a DPoP-bound token under the DPoP scheme without a proof",
+            Credential::Headers(vec![("authorization".into(), format!("DPoP {bound}"))]),
+        ));
+        list.push((
+            "a DPoP-bound token under the Bearer scheme",
+            Credential::Bearer(bound),
+        ));
+    }
+    Some(list)
+}
+
+/// One canary call with a negative credential: what it set in motion.
+struct Processed {
+    what: &'static str,
+    exchange: Exchange,
+    /// How many times the canary ran.
+    moved: u64,
+}
+
+impl Processed {
+    /// Whether the tool ran, or its result came back.
+    fn broken(&self) -> bool {
+        self.moved > 0
+            || self
+                .exchange
+                .response
+                .as_ref()
+                .is_ok_and(|r| expect::rpc_outcome(r).is_result())
+    }
+
+    /// What the target did, in one sentence.
+    fn sentence(&self) -> String {
+        let what = self.what;
+        let ran = if self.moved > 0 {
+            "ran the canary tool"
+        } else {
+            "did not run the canary tool"
+        };
+        match &self.exchange.response {
+            Err(e) => format!("the target {ran} for {what} and did not answer: {e}"),
+            Ok(r) if expect::is_accepted(r) => format!(
+                "the target accepted {what} and {ran}: {}",
+                answer(&self.exchange)
+            ),
+            Ok(r) if expect::rpc_outcome(r).is_result() => format!(
+                "the target refused {what} (HTTP {}) but its body holds a JSON-RPC result, and \
+                 it {ran}",
+                r.status
+            ),
+            Ok(_) => format!(
+                "the target refused {what} ({}) but ran the canary tool first",
+                answer(&self.exchange)
+            ),
+        }
+    }
+}
+
 fn no_processing(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(canary) = &ctx.canary else {
@@ -524,14 +746,14 @@ fn no_processing(ctx: &Context) -> CheckFuture<'_> {
                 "needs an observable canary tool (the embedded demo has one)",
             );
         };
-        let Some(token) = ctx.valid_token() else {
+        let (Some(token), Some(stimuli)) = (ctx.valid_token(), negative_credentials(ctx)) else {
             return Outcome::new(
                 Verdict::NotEvaluated,
                 "needs tokens minted by the embedded mock IdP",
             );
         };
-        // Calibration: a valid call moves the canary by exactly one (no other check calls a
-        // tool meanwhile).
+        // Calibration: a valid call moves the canary by exactly one, before and after the
+        // stimuli (no other check calls a tool meanwhile).
         let _exclusive = ctx.tool_calls_exclusive().await;
         let valid = Credential::Bearer(token);
         let session = match open_session(ctx, &valid).await {
@@ -539,33 +761,96 @@ fn no_processing(ctx: &Context) -> CheckFuture<'_> {
             Err(o) => return o,
         };
         let call = probe::tools_call_body(&canary.tool, ctx.arguments_for(&canary.tool));
-        let before = (canary.count)();
-        let control = ctx.send(&valid, Some(&session), &call).await;
-        if (canary.count)() != before + 1 {
+        let control = |when: &'static str| {
+            let call = &call;
+            let session = &session;
+            let valid = &valid;
+            async move {
+                let before = (canary.count)();
+                let exchange = ctx.send(valid, Some(session), call).await;
+                let moved = (canary.count)().saturating_sub(before);
+                if moved == 1 && exchange.response.as_ref().is_ok_and(expect::is_accepted) {
+                    return Ok(());
+                }
+                Err(Outcome::error(
+                    format!(
+                        "positive control {when}: a canary call with V got {} and moved the \
+                         canary by {moved}, not 1",
+                        answer(&exchange)
+                    ),
+                    vec![exchange],
+                ))
+            }
+        };
+        if let Err(o) = control("before the stimuli").await {
+            return o;
+        }
+        let mut seen = Vec::new();
+        for (what, credential) in stimuli {
+            let before = (canary.count)();
+            let exchange = ctx.send(&credential, Some(&session), &call).await;
+            let moved = (canary.count)().saturating_sub(before);
+            seen.push(Processed {
+                what,
+                exchange,
+                moved,
+            });
+        }
+        if let Err(o) = control("after the stimuli").await {
+            return o;
+        }
+        // The negative control: a call without credentials is refused.
+        if seen
+            .first()
+            .is_some_and(|p| p.exchange.response.as_ref().is_ok_and(expect::is_accepted))
+        {
+            let first = seen.swap_remove(0);
             return Outcome::error(
-                "positive control: a valid canary call did not move the canary",
-                vec![control],
+                format!(
+                    "negative control: {} — no refusal can be judged",
+                    first.sentence()
+                ),
+                vec![first.exchange],
             );
         }
-        let mut evidence = Vec::new();
-        for bad in [Credential::None, Credential::Bearer("garbage".into())] {
-            let before = (canary.count)();
-            let exchange = ctx.send(&bad, Some(&session), &call).await;
-            let moved = (canary.count)() != before;
-            evidence.push(exchange);
-            if moved {
-                return Outcome {
-                    expected: vec!["[MUST] a refused tool call has no side effect".into()],
-                    actual: "the canary tool ran for a request with bad credentials".into(),
-                    evidence,
-                    ..Outcome::new(
-                        Verdict::Fail,
-                        "the request was processed before authentication",
+        let expected = vec![
+            "[MUST] a call refused for its credentials does not run the tool (the canary stays \
+             still)"
+                .to_owned(),
+            "[MUST] and its answer holds no JSON-RPC result".to_owned(),
+        ];
+        let count = seen.len();
+        let broken: Vec<Processed> = seen.into_iter().filter(Processed::broken).collect();
+        let Some(first) = broken.first() else {
+            return Outcome {
+                expected,
+                ..Outcome::new(
+                    Verdict::Pass,
+                    format!(
+                        "the {count} calls with negative credentials were refused and left the \
+                         canary untouched"
+                    ),
+                )
+            };
+        };
+        let message = first.sentence();
+        Outcome {
+            expected,
+            actual: broken
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}: {}, canary moved by {}",
+                        p.what,
+                        answer(&p.exchange),
+                        p.moved
                     )
-                };
-            }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            evidence: broken.into_iter().map(|p| p.exchange).collect(),
+            ..Outcome::new(Verdict::Fail, message)
         }
-        Outcome::new(Verdict::Pass, "refused calls left the canary untouched")
     })
 }
 

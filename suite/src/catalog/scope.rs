@@ -60,7 +60,7 @@ pub const SINGLE_CHALLENGE: CheckMeta = CheckMeta {
     id: "rs.scope.single-challenge",
     row: "rs-scope-single-challenge",
     title: "Names every needed scope in one step-up challenge",
-    summary: "Following the 403 (a token with min plus the challenged scopes) succeeds on the first retry, without a second 403. Written for MCP 2026-07-28 (V3); V2 also recommended naming already granted scopes, which this check does not require (OQ-8).",
+    summary: "Once min plus the extra scope is shown to be accepted and min alone refused, following the 403 (a token with min plus the challenged scopes) succeeds on the first retry, without a second 403. Written for MCP 2026-07-28 (V3); V2 also recommended naming already granted scopes, which this check does not require (OQ-8).",
     level: Level::Should,
     applies: Applies::InVersions {
         versions: &[SpecVersion::V2026_07_28],
@@ -75,7 +75,7 @@ pub const SINGLE_CHALLENGE: CheckMeta = CheckMeta {
     )],
     needs: &[Need::MintedToken],
     tags: &[],
-    broken_by: &["scope-challenge-incomplete", "scope-first-only"],
+    broken_by: &["scope-challenge-incomplete"],
 };
 
 pub const HIERARCHY: CheckMeta = CheckMeta {
@@ -254,6 +254,15 @@ impl StepUpCase {
     }
 }
 
+/// A token's scope for a message: `scope "a b"`, or `no scope claim`.
+fn scope_words(scope: &str) -> String {
+    if scope.is_empty() {
+        "no scope claim".to_owned()
+    } else {
+        format!("scope {scope:?}")
+    }
+}
+
 fn words(scope: &str) -> Vec<String> {
     scope
         .split(' ')
@@ -336,7 +345,8 @@ async fn full_scope_control(ctx: &Context, case: &StepUpCase) -> Result<(), Outc
     } else {
         Err(Outcome::error(
             format!(
-                "positive control: the tool was refused with scope {:?}: {}",
+                "positive control: {} was refused with scope {:?}: {}",
+                case.tool.describe(),
                 case.full(),
                 seen(&control)
             ),
@@ -457,6 +467,11 @@ fn single_challenge(ctx: &Context) -> CheckFuture<'_> {
             Err(o) => return o,
         };
         let _exclusive = ctx.tool_calls_exclusive().await;
+        // Controls: min ∪ extra is enough and min alone is not, so a refused retry is about
+        // the challenge, not about a call that fails whatever the scope.
+        if let Err(o) = full_scope_control(ctx, &case).await {
+            return o;
+        }
         let first = match min_scope_control(ctx, &case).await {
             Ok(e) => e,
             Err(o) => return o,
@@ -477,11 +492,15 @@ fn single_challenge(ctx: &Context) -> CheckFuture<'_> {
             return Outcome {
                 expected,
                 actual: seen(&first),
+                message: format!(
+                    "the target answered {} (token with {}) with {}, not a 403 challenge naming \
+                     a scope to step up to",
+                    case.tool.describe(),
+                    scope_words(&case.min.join(" ")),
+                    seen(&first)
+                ),
                 evidence: vec![first],
-                ..Outcome::new(
-                    Verdict::Warn,
-                    "the refusal is no 403 challenge naming a scope to step up to",
-                )
+                ..Outcome::new(Verdict::Warn, "")
             };
         };
         let retry_scope = case.min_and(&words(&challenged));
@@ -504,11 +523,15 @@ fn single_challenge(ctx: &Context) -> CheckFuture<'_> {
                 "the challenge named {challenged:?}; the retry with {retry_scope:?} got {}",
                 seen(&retry)
             ),
+            message: format!(
+                "the target refused the retry of {} with the challenged scope {retry_scope:?}: \
+                 {}, although {:?} is accepted",
+                case.tool.describe(),
+                seen(&retry),
+                case.full()
+            ),
             evidence: vec![first, retry],
-            ..Outcome::new(
-                Verdict::Warn,
-                "following the step-up challenge did not succeed on the first retry",
-            )
+            ..Outcome::new(Verdict::Warn, "")
         }
     })
 }

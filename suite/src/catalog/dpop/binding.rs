@@ -3,11 +3,18 @@
 
 use mock_idp::b64;
 
-use super::{DpopRequest, ProofField, Row, Stimulus, at, meta, rfc9449, sep1932};
+use super::{
+    DpopRequest, ProofField, Row, Stimulus, applicability, at, calibrate, dpop_control, fixture,
+    meta, rfc9449, send, sep1932,
+};
 use crate::catalog::mcp;
-use crate::engine::context::jkt_of;
+use crate::catalog::request_auth::several;
+use crate::check::{CheckMeta, Outcome};
+use crate::engine::calibrate::judge;
+use crate::engine::context::{Context, jkt_of};
+use crate::engine::runner::Check;
 use crate::expect;
-use crate::model::Level;
+use crate::model::{Level, Verdict};
 
 /// base64url(SHA-256(token)) in another encoding.
 fn reencoded(token: &str, hex: bool) -> String {
@@ -210,39 +217,6 @@ pub const ROWS: &[Row] = &[
         grade: expect::dpop_binding,
     },
     Row {
-        meta: at(
-            meta(
-                "rs.dpop.both-schemes",
-                "rs-dpop-both-schemes",
-                "Refuses Bearer and DPoP credentials together",
-                "Authorization: DPoP Vd and Authorization: Bearer Vd as two fields, with a valid \
-                 proof, are refused as ambiguous: 400 invalid_request preferred, 401 tolerated \
-                 (OQ-1), never accepted.",
-                &[rfc9449(
-                    "§7.2, Figure 19",
-                    "two schemes in one request are refused",
-                )],
-                &["first-authorization-wins"],
-            ),
-            Level::Should,
-        ),
-        stimuli: |ctx, fx| {
-            vec![Stimulus::new(
-                "DPoP Vd + Bearer Vd + P",
-                DpopRequest {
-                    authorization: vec![
-                        format!("DPoP {}", fx.token),
-                        format!("Bearer {}", fx.token),
-                    ],
-                    proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
-                    query: None,
-                    title_case_names: false,
-                },
-            )]
-        },
-        grade: expect::malformed_request,
-    },
-    Row {
         meta: meta(
             "rs.dpop.audience-still-checked",
             "rs-dpop-audience-still-checked",
@@ -278,3 +252,70 @@ pub const ROWS: &[Row] = &[
         grade: expect::token_or_dpop_refusal,
     },
 ];
+
+pub const BOTH_SCHEMES: CheckMeta = at(
+    meta(
+        "rs.dpop.both-schemes",
+        "rs-dpop-both-schemes",
+        "Refuses Bearer and DPoP credentials together",
+        "Authorization: Bearer Vd and Authorization: DPoP Vd as two fields with a valid proof, in \
+         both orders (a server that reads only the first field and one that reads only the last \
+         must both meet the DPoP credential), are refused as ambiguous: 400 invalid_request \
+         preferred, 401 tolerated (OQ-1), never accepted.",
+        &[rfc9449(
+            "§7.2, Figure 19",
+            "two schemes in one request are refused",
+        )],
+        &["first-authorization-wins", "last-authorization-wins"],
+    ),
+    Level::Should,
+);
+
+async fn both_schemes(ctx: &Context) -> Outcome {
+    if let Some(o) = applicability(ctx).await {
+        return o;
+    }
+    let Some(fx) = fixture(ctx) else {
+        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+    };
+    if let Err(o) = calibrate(ctx, &fx).await {
+        return o;
+    }
+    let bearer = format!("Bearer {}", fx.token);
+    let dpop = format!("DPoP {}", fx.token);
+    // The row's order (Bearer first), then the other: whichever field a server reads alone,
+    // one of the two requests hands it DPoP Vd with its proof.
+    let orders = [
+        (
+            "the DPoP-bound token as Bearer, then as DPoP, in two Authorization fields with a valid proof",
+            vec![bearer.clone(), dpop.clone()],
+        ),
+        (
+            "the DPoP-bound token as DPoP, then as Bearer, in two Authorization fields with a valid proof",
+            vec![dpop, bearer],
+        ),
+    ];
+    let mut results = Vec::new();
+    for (what, authorization) in orders {
+        let request = DpopRequest {
+            authorization,
+            proofs: vec![ProofField::built(fx.proof(ctx), fx.key)],
+            query: None,
+            title_case_names: false,
+        };
+        let exchange = send(ctx, &request).await;
+        let outcome = judge(Level::Should, exchange.clone(), expect::malformed_request);
+        results.push((what.to_owned(), exchange, outcome));
+    }
+    if let Err(o) = dpop_control(ctx, &fx, "after the stimuli").await {
+        return o;
+    }
+    several(
+        results,
+        "Bearer and DPoP credentials together were refused as malformed in both orders",
+    )
+}
+
+pub(crate) fn checks() -> Vec<Check<Context>> {
+    vec![Check::new(BOTH_SCHEMES, |ctx| Box::pin(both_schemes(ctx)))]
+}

@@ -460,6 +460,7 @@ pub fn checks() -> Vec<Check<Context>> {
     checks.extend(rows(claims::ROWS));
     checks.extend(rows(keys::ROWS));
     checks.extend(rows(binding::ROWS));
+    checks.extend(binding::checks());
     checks.extend(replay::checks());
     checks.extend(nonce::checks());
     checks.extend(metadata::checks());
