@@ -17,8 +17,17 @@ use crate::model::duration_ms;
 /// Response bodies are cut to this many bytes in reports (the evidence is the start).
 const BODY_REPORT_BYTES: usize = 4096;
 
-/// The record of one finished check.
+/// The record of one finished check. The message and Actual quote what the target answered,
+/// so any credential the check sent is scrubbed from them as from the exchanges.
 pub fn record(meta: &CheckMeta, outcome: &Outcome) -> CheckRecord {
+    let mut sent: Vec<String> = outcome.evidence.iter().flat_map(sent_credentials).collect();
+    sent.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    sent.dedup();
+    let scrub = |text: &str| {
+        sent.iter().fold(text.to_owned(), |text, credential| {
+            text.replace(credential.as_str(), &fingerprint(credential))
+        })
+    };
     CheckRecord {
         id: meta.id.to_owned(),
         row: meta.row.to_owned(),
@@ -26,9 +35,9 @@ pub fn record(meta: &CheckMeta, outcome: &Outcome) -> CheckRecord {
         summary: meta.summary.to_owned(),
         level: meta.level,
         verdict: outcome.verdict,
-        message: outcome.message.clone(),
+        message: scrub(&outcome.message),
         expected: outcome.expected.clone(),
-        actual: outcome.actual.clone(),
+        actual: scrub(&outcome.actual),
         evidence: outcome.evidence.iter().map(exchange).collect(),
         duration_ms: duration_ms(&outcome.duration),
         refs: meta
