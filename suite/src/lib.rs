@@ -14,4 +14,5 @@ pub mod http;
 pub mod model;
 pub mod netfuzz;
 pub mod output;
+pub mod sentence;
 pub mod wire;
