@@ -171,6 +171,7 @@ fn decode(credential: &str) -> (Option<Value>, Option<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Outcome;
     use crate::http::ProbeRequest;
     use std::time::Duration;
 
@@ -206,6 +207,36 @@ mod tests {
         assert_eq!(bearer.jose_header.as_ref().unwrap()["alg"], "ES256");
         assert_eq!(r.credentials[1].carrier, "query");
         assert!(matches!(r.outcome, ExchangeOutcome::Error(_)));
+    }
+
+    #[test]
+    fn a_credential_quoted_in_the_message_or_actual_is_scrubbed() {
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        let e = Exchange {
+            request: ProbeRequest {
+                method: "POST".into(),
+                url: "http://127.0.0.1:1/mcp".into(),
+                headers: vec![("authorization".into(), format!("Bearer {token}"))],
+                body: None,
+            },
+            response: Err(crate::http::TransportError::NoAnswer(
+                crate::http::NoAnswer::TimedOut(Duration::from_secs(1)),
+            )),
+            elapsed: Duration::from_millis(1),
+            retried_after: None,
+        };
+        let outcome = Outcome {
+            actual: format!("HTTP 401; body {{\"got\":\"{token}\"}}"),
+            evidence: vec![e],
+            ..Outcome::new(crate::model::Verdict::Fail, format!("echoed {token}"))
+        };
+        let meta = crate::catalog::all()[0].meta;
+        let r = record(&meta, &outcome);
+        assert!(
+            !r.message.contains(token) && !r.actual.contains(token),
+            "{r:?}"
+        );
+        assert!(r.actual.contains(&fingerprint(token)), "{}", r.actual);
     }
 
     #[test]
