@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use crate::check::{CheckMeta, Outcome};
 use crate::http::Exchange;
-use crate::http::redact::{fingerprint, redact_header_value, redact_request};
+use crate::http::redact::{
+    fingerprint, redact_header_value, redact_request, without_private_key_members,
+};
 use crate::model::duration_ms;
 
 /// Response bodies are cut to this many bytes in reports (the evidence is the start).
@@ -158,13 +160,18 @@ fn credential_record(
 }
 
 /// The JOSE header and claims of a compact JWS, read leniently (a forged token is evidence
-/// too). The signature is never shown.
+/// too), without the private members of any JWK in them. The signature is never shown.
 fn decode(credential: &str) -> (Option<Value>, Option<Value>) {
     let Ok(jws) = Jws::parse_with(credential, &ParseOptions::lenient()) else {
         return (None, None);
     };
-    let header = Some(Value::Object(jws.header().to_map()));
-    let claims = jws.claims_lenient().ok().map(|c| Value::Object(c.to_map()));
+    let header = Some(without_private_key_members(Value::Object(
+        jws.header().to_map(),
+    )));
+    let claims = jws
+        .claims_lenient()
+        .ok()
+        .map(|c| without_private_key_members(Value::Object(c.to_map())));
     (header, claims)
 }
 
