@@ -85,7 +85,7 @@ impl Applies {
 #[derive(Debug, Clone, Copy)]
 pub struct CheckMeta {
     pub id: &'static str,
-    /// The row id in spec/requirements.md (`rs-aud-wrong`).
+    /// The row id in the requirement catalogue (`rs-aud-wrong`).
     pub row: &'static str,
     pub title: &'static str,
     pub summary: &'static str,

@@ -67,3 +67,22 @@ fn the_docs_command_writes_exactly_the_checked_in_files() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_readme_points_at_the_catalogue_inside_the_repository() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains("docs/catalogue.md"),
+        "README links the catalogue"
+    );
+    assert!(
+        !readme.contains("../"),
+        "README points outside the repository"
+    );
+    for hand_written in ["adding-a-check.md", "architecture.md"] {
+        assert!(
+            repo().join("docs").join(hand_written).is_file(),
+            "docs/{hand_written}"
+        );
+    }
+}
