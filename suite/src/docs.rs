@@ -440,6 +440,9 @@ mod tests {
                 assert!(page.contains(&fail_line(&c.meta, combo)) || page.contains(combo));
             }
             assert!(page.contains("--demo-fault"), "{}", c.meta.id);
+            // The path the reports and `explain` print for the check.
+            let linked = format!("docs/{CHECKS_DIR}/{}.md", c.meta.id);
+            assert_eq!(reports::record::docs_page(c.meta.id), linked);
         }
     }
 
