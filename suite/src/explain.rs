@@ -88,7 +88,7 @@ pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
         let selection = selection.clone();
         async move {
             let env = Embedded::start(&faults).await?;
-            let ctx = context(
+            let mut ctx = context(
                 &env.server.mcp_url(),
                 Some(env.idp.clone()),
                 &TokenDefaults::default(),
@@ -97,6 +97,8 @@ pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
                 crate::http::Limits::default(),
             )
             .await?;
+            // As `run` against the embedded demo: the profiles the reference server implements.
+            ctx.declare_profiles(&Embedded::profiles());
             let results = run_checks(&ctx, &selection, RunOptions::default(), |_, _| {}).await;
             env.server.shutdown().await;
             results
