@@ -367,7 +367,7 @@ pub(super) const ROWS: &[Row] = &[
          RFC 9068 §4 makes checking typ a MUST for resource servers of that profile. Without \
          it the row is recorded (OQ-10, OQ-34): many authorization servers stamp typ JWT.",
     )
-    .stimulus("a token of another typ (or none)"),
+    .stimulus("a token typed other than at+jwt, or untyped"),
     probed(
         "rs.token.typ-variants",
         "rs-typ-variants",
