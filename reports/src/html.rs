@@ -376,9 +376,10 @@ fn check(out: &mut String, c: &CheckRecord) {
     let _ = writeln!(out, "</dd>");
     let _ = writeln!(
         out,
-        "<dt>Row</dt><dd><code>{}</code> · {}</dd>",
+        "<dt>Row</dt><dd><code>{}</code> · {} · catalogue page <code>{}</code></dd>",
         esc(&c.row),
-        c.level.as_str()
+        c.level.as_str(),
+        esc(&crate::record::docs_page(&c.id))
     );
     if let Some(reason) = &c.baseline {
         let _ = writeln!(out, "<dt>Baseline</dt><dd>{}</dd>", esc(reason));

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use crate::expect::Grade;
-use crate::http::Exchange;
+use crate::http::{Exchange, RecordedResponse};
 use crate::model::{CheckId, Level, Profile, SpecVersion, Verdict};
+use crate::sentence;
 
 /// Where a requirement comes from: document, section, the requirement in one line, a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +132,7 @@ impl Applies {
 #[derive(Debug, Clone, Copy)]
 pub struct CheckMeta {
     pub id: &'static str,
-    /// The row id in spec/requirements.md (`rs-aud-wrong`).
+    /// The row id in the requirement catalogue (`rs-aud-wrong`).
     pub row: &'static str,
     pub title: &'static str,
     pub summary: &'static str,
@@ -182,19 +183,44 @@ impl Outcome {
         }
     }
 
-    /// The outcome of grading a response against a bundle, for a check of `level`: a broken
-    /// sub-assertion never earns more than the check's own level allows.
+    /// The outcome of a grade about documents or several exchanges, for a check of `level`: a
+    /// broken sub-assertion never earns more than the check's own level allows. A non-pass
+    /// names the broken requirements (the worst first) with what each saw.
     pub fn from_grade(level: Level, grade: &Grade, evidence: Vec<Exchange>) -> Self {
         let verdict = cap(grade.verdict(), level);
-        let message = match verdict {
-            Verdict::Pass => "all sub-assertions hold".to_owned(),
-            _ => format!("{} sub-assertion(s) broken", grade.broken().count()),
+        let (message, actual) = match verdict {
+            Verdict::Pass => (sentence::about_grade(grade), String::new()),
+            _ => (sentence::about_grade(grade), sentence::observed(grade)),
         };
         Self {
             verdict,
             message,
             expected: grade.expected(),
-            actual: grade.actual(),
+            actual,
+            evidence,
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// The outcome of grading one response: the message says in one sentence what the server
+    /// did to `stimulus` (when the check names it) and what was due; Actual is what came back.
+    pub fn from_response(
+        level: Level,
+        grade: &Grade,
+        stimulus: Option<&str>,
+        response: &RecordedResponse,
+        evidence: Vec<Exchange>,
+    ) -> Self {
+        let verdict = cap(grade.verdict(), level);
+        let actual = match verdict {
+            Verdict::Pass => String::new(),
+            _ => sentence::actual(grade, response),
+        };
+        Self {
+            verdict,
+            message: sentence::about_response(grade, stimulus, response),
+            expected: grade.expected(),
+            actual,
             evidence,
             duration: Duration::ZERO,
         }

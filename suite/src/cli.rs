@@ -49,6 +49,18 @@ pub enum Command {
         /// The check id (`mcp-authspec list` shows them).
         id: String,
     },
+    /// Write the requirement catalogue from the checks' metadata: `catalogue.md` (every check
+    /// in one table) and `checks/<id>.md` (one page per check) under --out. Other files there
+    /// are left alone.
+    Docs {
+        /// The folder (the repository's `docs/` when run from its root).
+        #[arg(long, default_value = "docs")]
+        out: PathBuf,
+        /// Write nothing: list how the files under --out differ from what would be written,
+        /// and exit 1 when they do.
+        #[arg(long)]
+        check: bool,
+    },
     /// Baselines of known failures.
     #[command(subcommand)]
     Baseline(BaselineCommand),
@@ -406,6 +418,24 @@ fn run(cli: Cli) -> Result<u8, String> {
                 "{}",
                 runtime.block_on(crate::explain::demonstrate(&check.meta))?
             );
+            Ok(exit::SUCCESS)
+        }
+        Command::Docs { out, check: true } => {
+            let differences = crate::docs::differences(&out);
+            for d in &differences {
+                say!("{}: {d}", out.display());
+            }
+            if differences.is_empty() {
+                say!("{} is up to date", out.display());
+                Ok(exit::SUCCESS)
+            } else {
+                say!("Regenerate with: {}", crate::docs::REGENERATE);
+                Ok(exit::FAILURES)
+            }
+        }
+        Command::Docs { out, check: false } => {
+            let written = crate::docs::write(&out)?;
+            say!("Wrote {written} file(s) under {}", out.display());
             Ok(exit::SUCCESS)
         }
         Command::Baseline(BaselineCommand::Write { file, reason, run }) => {

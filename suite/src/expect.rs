@@ -38,6 +38,13 @@ pub struct Assertion {
     pub actual: String,
 }
 
+/// The requirement of every refusal: the stimulus did not get a JSON-RPC result.
+pub const NOT_ACCEPTED: &str = "not accepted (no 2xx JSON-RPC result)";
+/// The requirement of every refusal: no server error for a bad credential.
+pub const NO_5XX: &str = "no 5xx answer to a bad credential";
+/// The requirement of [A]: the stimulus is accepted.
+pub const ACCEPTED: &str = "accepted: 2xx with a JSON-RPC result";
+
 /// The graded sub-assertions of one response against one bundle.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grade {
@@ -99,14 +106,6 @@ impl Grade {
             .map(|a| format!("[{}] {}", a.level, a.requirement))
             .collect()
     }
-
-    /// What came back, for the broken sub-assertions.
-    pub fn actual(&self) -> String {
-        self.broken()
-            .map(|a| format!("{}: {}", a.requirement, a.actual))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
 }
 
 /// The parsed challenges of a response, or the syntax error.
@@ -156,14 +155,14 @@ fn refusal_basics(g: &mut Grade, resp: &RecordedResponse) {
     g.check(
         Part::NotAccepted,
         Level::Must,
-        "not accepted (no 2xx JSON-RPC result)",
+        NOT_ACCEPTED,
         !is_accepted(resp),
         describe(resp),
     );
     g.check(
         Part::No5xx,
         Level::Must,
-        "no 5xx answer to a bad credential",
+        NO_5XX,
         resp.status < 500,
         format!("HTTP {}", resp.status),
     );
@@ -364,7 +363,7 @@ pub fn accepted(resp: &RecordedResponse) -> Grade {
     g.check(
         Part::Status,
         Level::Must,
-        "accepted: 2xx with a JSON-RPC result",
+        ACCEPTED,
         is_accepted(resp),
         describe(resp),
     );
@@ -379,7 +378,7 @@ pub fn fails_closed(resp: &RecordedResponse) -> Grade {
     g.check(
         Part::NotAccepted,
         Level::Must,
-        "not accepted (no 2xx JSON-RPC result)",
+        NOT_ACCEPTED,
         !is_accepted(resp),
         describe(resp),
     );
@@ -666,7 +665,10 @@ mod tests {
         // Accepting is a Fail whatever else.
         let g = unauthenticated(&resp(200, &[], RESULT));
         assert_eq!(g.verdict(), Verdict::Fail);
-        assert!(g.actual().contains("JSON-RPC result"));
+        assert!(
+            crate::sentence::observed(&g).contains("JSON-RPC result"),
+            "{g:?}"
+        );
     }
 
     #[test]

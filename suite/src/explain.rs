@@ -15,11 +15,8 @@ pub fn explain(meta: &CheckMeta) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", meta.summary);
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "Spec row:    {} (spec/requirements.md of mcp-authspec)",
-        meta.row
-    );
+    let _ = writeln!(out, "Spec row:    {}", meta.row);
+    let _ = writeln!(out, "Catalogue:   {}", reports::record::docs_page(meta.id));
     for r in meta.refs {
         let _ = writeln!(
             out,
@@ -180,6 +177,8 @@ mod tests {
             let text = explain(&check.meta);
             assert!(text.starts_with(check.meta.id), "{text}");
             assert!(text.contains(check.meta.row), "{}", check.meta.id);
+            let page = format!("docs/checks/{}.md", check.meta.id);
+            assert!(text.contains(&page), "{}", check.meta.id);
             assert!(text.contains("See it fail:"), "{}", check.meta.id);
             for r in check.meta.refs {
                 assert!(text.contains(r.url), "{}", check.meta.id);

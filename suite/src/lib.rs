@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod docs;
 pub mod engine;
 pub mod expect;
 pub mod explain;
@@ -14,4 +15,5 @@ pub mod http;
 pub mod model;
 pub mod netfuzz;
 pub mod output;
+pub mod sentence;
 pub mod wire;

@@ -11,14 +11,25 @@ use serde_json::Value;
 
 use crate::check::{CheckMeta, Outcome};
 use crate::http::Exchange;
-use crate::http::redact::{fingerprint, redact_header_value, redact_request};
+use crate::http::redact::{
+    fingerprint, redact_header_value, redact_request, without_private_key_members,
+};
 use crate::model::duration_ms;
 
 /// Response bodies are cut to this many bytes in reports (the evidence is the start).
 const BODY_REPORT_BYTES: usize = 4096;
 
-/// The record of one finished check.
+/// The record of one finished check. The message and Actual quote what the target answered,
+/// so any credential the check sent is scrubbed from them as from the exchanges.
 pub fn record(meta: &CheckMeta, outcome: &Outcome) -> CheckRecord {
+    let mut sent: Vec<String> = outcome.evidence.iter().flat_map(sent_credentials).collect();
+    sent.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    sent.dedup();
+    let scrub = |text: &str| {
+        sent.iter().fold(text.to_owned(), |text, credential| {
+            text.replace(credential.as_str(), &fingerprint(credential))
+        })
+    };
     CheckRecord {
         id: meta.id.to_owned(),
         row: meta.row.to_owned(),
@@ -26,9 +37,9 @@ pub fn record(meta: &CheckMeta, outcome: &Outcome) -> CheckRecord {
         summary: meta.summary.to_owned(),
         level: meta.level,
         verdict: outcome.verdict,
-        message: outcome.message.clone(),
+        message: scrub(&outcome.message),
         expected: outcome.expected.clone(),
-        actual: outcome.actual.clone(),
+        actual: scrub(&outcome.actual),
         evidence: outcome.evidence.iter().map(exchange).collect(),
         duration_ms: duration_ms(&outcome.duration),
         refs: meta
@@ -149,19 +160,25 @@ fn credential_record(
 }
 
 /// The JOSE header and claims of a compact JWS, read leniently (a forged token is evidence
-/// too). The signature is never shown.
+/// too), without the private members of any JWK in them. The signature is never shown.
 fn decode(credential: &str) -> (Option<Value>, Option<Value>) {
     let Ok(jws) = Jws::parse_with(credential, &ParseOptions::lenient()) else {
         return (None, None);
     };
-    let header = Some(Value::Object(jws.header().to_map()));
-    let claims = jws.claims_lenient().ok().map(|c| Value::Object(c.to_map()));
+    let header = Some(without_private_key_members(Value::Object(
+        jws.header().to_map(),
+    )));
+    let claims = jws
+        .claims_lenient()
+        .ok()
+        .map(|c| without_private_key_members(Value::Object(c.to_map())));
     (header, claims)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Outcome;
     use crate::http::ProbeRequest;
     use std::time::Duration;
 
@@ -197,6 +214,36 @@ mod tests {
         assert_eq!(bearer.jose_header.as_ref().unwrap()["alg"], "ES256");
         assert_eq!(r.credentials[1].carrier, "query");
         assert!(matches!(r.outcome, ExchangeOutcome::Error(_)));
+    }
+
+    #[test]
+    fn a_credential_quoted_in_the_message_or_actual_is_scrubbed() {
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+        let e = Exchange {
+            request: ProbeRequest {
+                method: "POST".into(),
+                url: "http://127.0.0.1:1/mcp".into(),
+                headers: vec![("authorization".into(), format!("Bearer {token}"))],
+                body: None,
+            },
+            response: Err(crate::http::TransportError::NoAnswer(
+                crate::http::NoAnswer::TimedOut(Duration::from_secs(1)),
+            )),
+            elapsed: Duration::from_millis(1),
+            retried_after: None,
+        };
+        let outcome = Outcome {
+            actual: format!("HTTP 401; body {{\"got\":\"{token}\"}}"),
+            evidence: vec![e],
+            ..Outcome::new(crate::model::Verdict::Fail, format!("echoed {token}"))
+        };
+        let meta = crate::catalog::all()[0].meta;
+        let r = record(&meta, &outcome);
+        assert!(
+            !r.message.contains(token) && !r.actual.contains(token),
+            "{r:?}"
+        );
+        assert!(r.actual.contains(&fingerprint(token)), "{}", r.actual);
     }
 
     #[test]

@@ -44,8 +44,18 @@ fn a_demo_fault_fails_its_checks_exits_1_and_writes_redacted_json() {
         .iter()
         .filter(|c| c["verdict"] == "fail")
         .collect();
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0]["id"], "rs.token.alg-none");
+    // The alg-none row, and no-processing-before-auth, which calls the canary with an alg
+    // none token among every other negative credential.
+    let ids: Vec<&str> = failed.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["rs.auth.no-processing-before-auth", "rs.token.alg-none"],
+        "{out}"
+    );
+    let failed: Vec<_> = failed
+        .into_iter()
+        .filter(|c| c["id"] == "rs.token.alg-none")
+        .collect();
     for key in [
         "id",
         "title",
@@ -60,7 +70,7 @@ fn a_demo_fault_fails_its_checks_exits_1_and_writes_redacted_json() {
         assert!(failed[0].get(key).is_some(), "{key}");
     }
     assert!(!failed[0]["evidence"].as_array().unwrap().is_empty());
-    assert_eq!(report["summary"]["fail"], 1);
+    assert_eq!(report["summary"]["fail"], 2);
     // No JWT (every one starts with the base64url of '{"') in the terminal or the JSON.
     assert!(!text.contains("eyJ") && !out.contains("eyJ"));
     let _ = std::fs::remove_file(json);

@@ -4,19 +4,28 @@
 //! the run, and every output is searched for every credential the run sent (taken from the
 //! unredacted evidence), the mock IdP's client secrets and its private keys. A second test
 //! does the same through the binary with `--out`, looking for anything shaped like a JWT.
+//!
+//! Decoded JOSE headers and claims are shown beside fingerprints, so both tests also walk
+//! every decoded credential in the report: no JWK in it (a DPoP proof's `jwk`, a forged
+//! token's) may show a private member (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`) — the
+//! catalogue sends `rs.dpop.private-jwk`'s proof with `d` and `rs.dpop.alg-symmetric`'s with an
+//! oct `k` — and the in-process run adds every such value it sent to the secrets it searches.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use mock_idp::jws::{Jws, ParseOptions};
 use mock_idp::server::{
     CONFIDENTIAL_CLIENT_SECRET, IdpConfig, IssuerKind, MockIdp, OPAQUE_CLIENT_SECRET,
     RESOURCE_SERVER_CLIENT_SECRET,
 };
 use reports::event::{Collector, Event, Fanout, RunEnd, RunInfo, Sink};
 use reports::terminal::{StatusLevel, Terminal};
+use serde_json::Value;
 use suite::engine::runner::RunOptions;
 use suite::engine::select::Selection;
 use suite::engine::session::{Embedded, TokenDefaults, context, run_checks};
+use suite::http::redact::{PRIVATE_JWK_MEMBERS, PRIVATE_MEMBER_REMOVED};
 use suite::http::{Exchange, Limits};
 
 /// Every credential a request carried, exactly as sent.
@@ -41,13 +50,85 @@ fn credentials_sent(e: &Exchange) -> Vec<String> {
     found
 }
 
+/// Calls `found(member, value)` for every private member of every JWK in `value`: an object
+/// with a `kty`, the value of a `jwk` member, or an element of a `keys` array.
+fn private_members(value: &Value, is_key: bool, found: &mut impl FnMut(&str, &Value)) {
+    match value {
+        Value::Object(map) => {
+            let is_key = is_key || map.contains_key("kty");
+            for (name, v) in map {
+                if is_key && PRIVATE_JWK_MEMBERS.contains(&name.as_str()) {
+                    found(name, v);
+                } else {
+                    private_members(v, name == "jwk" || name == "keys", found);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| private_members(v, is_key, found)),
+        _ => {}
+    }
+}
+
+/// Every private JWK member value in the decoded header and claims of the credentials a
+/// request carried, as sent (before any redaction), with its member name.
+fn private_members_sent(e: &Exchange) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for credential in credentials_sent(e) {
+        let Ok(jws) = Jws::parse_with(&credential, &ParseOptions::lenient()) else {
+            continue;
+        };
+        let mut parts = vec![Value::Object(jws.header().to_map())];
+        parts.extend(jws.claims_lenient().ok().map(|c| Value::Object(c.to_map())));
+        for part in parts {
+            private_members(&part, false, &mut |name, v| {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                out.push((name.to_owned(), text));
+            });
+        }
+    }
+    out
+}
+
+/// No decoded credential of the JSON report shows a private JWK member other than as the
+/// placeholder; returns how many placeholders there are (so a test can tell it saw some).
+fn assert_no_private_member_shown(report: &Value) -> usize {
+    let checks = report["checks"].as_array().expect("checks");
+    let mut shown = 0;
+    for check in checks {
+        for exchange in check["evidence"].as_array().into_iter().flatten() {
+            for credential in exchange["credentials"].as_array().into_iter().flatten() {
+                for part in ["jose_header", "claims"] {
+                    private_members(&credential[part], false, &mut |name, v| {
+                        shown += 1;
+                        assert_eq!(
+                            v.as_str(),
+                            Some(PRIVATE_MEMBER_REMOVED),
+                            "{}: a decoded {part} shows the private JWK member {name:?}",
+                            check["id"]
+                        );
+                    });
+                }
+            }
+        }
+    }
+    shown
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
     let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
-    let faults: BTreeSet<_> = ["ignore-aud", "accept-query-token", "skip-signature"]
-        .iter()
-        .map(|f| f.parse().unwrap())
-        .collect();
+    // dpop-skip-signature makes rs.dpop.alg-symmetric fail, so its oct-`k` proof is evidence
+    // too (a passing probed check keeps its first probe's exchange only).
+    let faults: BTreeSet<_> = [
+        "ignore-aud",
+        "accept-query-token",
+        "skip-signature",
+        "dpop-accept-private-jwk",
+        "dpop-skip-signature",
+    ]
+    .iter()
+    .map(|f| f.parse().unwrap())
+    .collect();
     let env = Embedded::start_with(idp.clone(), &faults).await.unwrap();
     let ctx = context(
         &env.server.mcp_url(),
@@ -73,6 +154,7 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
     let mut terminal = Terminal::new(Vec::new(), StatusLevel::All, StatusLevel::All);
     let mut collector = Collector::default();
     let mut secrets: BTreeSet<String> = BTreeSet::new();
+    let mut private_sent: Vec<(String, String)> = Vec::new();
     {
         let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
         stream.event(&Event::RunStarted(&info));
@@ -83,6 +165,7 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
             |meta, o| {
                 for e in &o.evidence {
                     secrets.extend(credentials_sent(e));
+                    private_sent.extend(private_members_sent(e));
                 }
                 stream.event(&Event::CheckFinished(&suite::output::record(meta, o)));
             },
@@ -106,6 +189,26 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
         secrets.len()
     );
 
+    // The stimulus keys' private members: a `d` and a symmetric `k` at least were sent.
+    for member in ["d", "k"] {
+        assert!(
+            private_sent.iter().any(|(name, _)| name == member),
+            "the run sent a proof whose jwk has {member:?}: {private_sent:?}"
+        );
+    }
+    secrets.extend(
+        private_sent
+            .into_iter()
+            .map(|(_, value)| value)
+            .filter(|v| v.len() >= 16),
+    );
+    let removed = assert_no_private_member_shown(
+        &serde_json::from_str(&reports::json::render_text(&report)).unwrap(),
+    );
+    assert!(
+        removed >= 2,
+        "the report's decoded proofs had private members: {removed}"
+    );
     secrets.extend(
         [
             CONFIDENTIAL_CLIENT_SECRET,
@@ -173,6 +276,15 @@ fn the_binarys_outputs_hold_nothing_shaped_like_a_token() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(texts.len() >= 4, "terminal plus every report file");
+    let (_, json) = texts
+        .iter()
+        .find(|(name, _)| name.ends_with("report.json"))
+        .expect("report.json");
+    let removed = assert_no_private_member_shown(&serde_json::from_str(json).unwrap());
+    assert!(
+        removed >= 1,
+        "rs.dpop.private-jwk's proof is evidence: {removed}"
+    );
     for (name, text) in texts {
         // A compact JWS starts with a base64url JSON object: `eyJ`, then a dot and more.
         for (i, _) in text.match_indices("eyJ") {

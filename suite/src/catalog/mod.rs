@@ -1,5 +1,6 @@
-//! The check catalogue. Folders and files follow spec/requirements.md; each file holds a small
-//! family of checks with their metadata next to their logic; `all()` is the registry.
+//! The check catalogue. Folders and files follow the requirement catalogue's sections; each
+//! file holds a small family of checks with their metadata next to their logic; `all()` is the
+//! registry.
 
 pub mod challenge;
 pub mod dpop;

@@ -107,11 +107,28 @@ pub fn judge(
     exchange: Exchange,
     grade: impl Fn(&RecordedResponse) -> Grade,
 ) -> Outcome {
-    match &exchange.response {
+    judge_stimulus(level, None, exchange, grade)
+}
+
+/// Grades one exchange whose stimulus the check can name ("a token without exp"), so the
+/// message says what the server did to it.
+pub fn judge_stimulus(
+    level: Level,
+    stimulus: Option<&str>,
+    exchange: Exchange,
+    grade: impl Fn(&RecordedResponse) -> Grade,
+) -> Outcome {
+    let outcome = match &exchange.response {
         Ok(response) => {
-            let g = grade(response);
-            Outcome::from_grade(level, &g, vec![exchange])
+            Outcome::from_response(level, &grade(response), stimulus, response, Vec::new())
         }
-        Err(e) => Outcome::error(format!("no usable response: {e}"), vec![exchange]),
+        Err(e) => {
+            let what = stimulus.map_or_else(String::new, |s| format!(" to {s}"));
+            Outcome::error(format!("no usable response{what}: {e}"), Vec::new())
+        }
+    };
+    Outcome {
+        evidence: vec![exchange],
+        ..outcome
     }
 }

@@ -1,8 +1,11 @@
 //! Secrets never leave the tool: tokens, proofs, client secrets and private keys are replaced
 //! by a fingerprint (the first 12 hex characters of their SHA-256) before any sink sees them.
-//! Decoded JOSE headers and claims of a token are not secret and may be shown beside it.
+//! Decoded JOSE headers and claims of a token are not secret and may be shown beside it, once
+//! every private key member of a JWK in them is removed (a DPoP proof's or a forged token's
+//! `jwk` may carry one, even of a throwaway key: secret scanners cannot tell).
 
 use aws_lc_rs::digest;
+use serde_json::Value;
 
 use super::ProbeRequest;
 
@@ -26,6 +29,43 @@ pub fn redact_header_value(name: &str, value: &str) -> String {
             format!("{scheme} {}", fingerprint(credential.trim()))
         }
         _ => fingerprint(value),
+    }
+}
+
+/// The private members of a JWK (RFC 7518 §6.2.2 EC and OKP `d`; §6.3.2 RSA `d`, `p`, `q`,
+/// `dp`, `dq`, `qi`, `oth`; §6.4.1 symmetric `k`).
+pub const PRIVATE_JWK_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// What a private key member's value becomes in every report.
+pub const PRIVATE_MEMBER_REMOVED: &str = "[private key member removed]";
+
+/// A decoded JOSE header or claim set with the value of every private member of every JWK in
+/// it replaced by [`PRIVATE_MEMBER_REMOVED`], at any depth. A JWK is an object with a `kty`,
+/// the value of a `jwk` member (also one without `kty`: a proof may omit it), or an element of
+/// a `keys` array.
+pub fn without_private_key_members(value: Value) -> Value {
+    scrub(value, false)
+}
+
+fn scrub(value: Value, is_key: bool) -> Value {
+    match value {
+        Value::Object(map) => {
+            let is_key = is_key || map.contains_key("kty");
+            Value::Object(
+                map.into_iter()
+                    .map(|(name, v)| {
+                        if is_key && PRIVATE_JWK_MEMBERS.contains(&name.as_str()) {
+                            (name, Value::String(PRIVATE_MEMBER_REMOVED.to_owned()))
+                        } else {
+                            let key_inside = name == "jwk" || name == "keys";
+                            (name, scrub(v, key_inside))
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| scrub(v, is_key)).collect()),
+        other => other,
     }
 }
 
@@ -61,6 +101,37 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_private_key_member_of_any_jwk_survives() {
+        let header = serde_json::json!({
+            "alg": "ES256",
+            "typ": "dpop+jwt",
+            "k": "not a key: the header itself is no JWK",
+            "jwk": {"kty": "EC", "crv": "P-256", "x": "X", "y": "Y", "d": "SECRET-D"},
+            "x-nested": {"cnf": {"jwk": {"kty": "oct", "k": "SECRET-K"}}},
+            "x-no-kty": {"jwk": {"crv": "P-256", "d": "SECRET-D2"}},
+            "jwks": {"keys": [{"kty": "RSA", "n": "N", "e": "AQAB", "d": "SECRET-RSA-D",
+                "p": "P", "q": "Q", "dp": "DP", "dq": "DQ", "qi": "QI",
+                "oth": [{"r": "R", "d": "D", "t": "T"}]}]},
+        });
+        let shown = without_private_key_members(header).to_string();
+        for secret in [
+            "SECRET-D",
+            "SECRET-K",
+            "SECRET-D2",
+            "SECRET-RSA-D",
+            "\"P\"",
+            "\"QI\"",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(PRIVATE_MEMBER_REMOVED));
+        // Public members and the header's own names stay.
+        for public in ["\"x\":\"X\"", "\"n\":\"N\"", "\"k\":\"not a key"] {
+            assert!(shown.contains(public), "{public} missing from {shown}");
+        }
+    }
 
     #[test]
     fn credentials_are_fingerprinted_and_nothing_else() {

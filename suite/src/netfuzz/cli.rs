@@ -305,14 +305,18 @@ fn abbreviate(value: Value) -> Value {
 }
 
 /// A credential field as the reports show it: fingerprinted when it is a valid credential,
-/// with its decoded JOSE header and claims when it parses as a JWS.
+/// with its decoded JOSE header and claims when it parses as a JWS (no private JWK member).
 fn credential_record(name: &str, value: &str, scheme: Option<String>) -> CredentialRecord {
     let credential = match name {
         "authorization" => value.split_once(' ').map_or(value, |(_, t)| t.trim()),
         _ => value,
     };
     let jws = Jws::parse_with(credential, &ParseOptions::lenient()).ok();
-    let decode = |obj: mock_idp::json::JsonObject| abbreviate(Value::Object(obj.to_map()));
+    let decode = |obj: mock_idp::json::JsonObject| {
+        abbreviate(crate::http::redact::without_private_key_members(
+            Value::Object(obj.to_map()),
+        ))
+    };
     CredentialRecord {
         carrier: name.to_owned(),
         scheme,

@@ -128,15 +128,24 @@ fn resource_identical(ctx: &Context) -> CheckFuture<'_> {
                 expected,
                 ..Outcome::new(Verdict::Pass, "resource is identical")
             },
-            Some(f) => Outcome {
-                expected,
-                actual: format!("{f:?}"),
-                evidence: ctx.discovery.exchanges.clone(),
-                ..Outcome::new(
-                    Verdict::Fail,
-                    "PRM resource differs from the resource it was fetched for",
-                )
-            },
+            Some(f) => {
+                let (actual, message) = match f {
+                    Finding::IdentifierMismatch { expected, found } => (
+                        format!("resource {found:?}"),
+                        format!("the PRM fetched for {expected:?} names the resource {found:?}"),
+                    ),
+                    _ => (
+                        "no resource member".to_owned(),
+                        "the PRM names no resource".to_owned(),
+                    ),
+                };
+                Outcome {
+                    expected,
+                    actual,
+                    evidence: ctx.discovery.exchanges.clone(),
+                    ..Outcome::new(Verdict::Fail, message)
+                }
+            }
         }
     })
 }

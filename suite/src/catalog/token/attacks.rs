@@ -330,7 +330,8 @@ pub(super) const ROWS: &[Row] = &[
                 .collect();
             forged(ctx, &attacks)
         },
-    ),
+    )
+    .stimulus("an unsigned token (alg none in one of its spellings)"),
     row(
         "rs.token.null-signature",
         "rs-null-signature",
@@ -353,7 +354,8 @@ pub(super) const ROWS: &[Row] = &[
         &[],
         &["skip-signature"],
         |ctx| forged(ctx, &[Attack::SignatureBroken]),
-    ),
+    )
+    .stimulus("a token whose signature was altered"),
     row(
         "rs.token.hs256-public-key",
         "rs-alg-confusion-hmac-pubkey",
@@ -368,7 +370,8 @@ pub(super) const ROWS: &[Row] = &[
             tokens.extend(forged_against(ctx, Algorithm::Rs256, &forms)?);
             Some(tokens)
         },
-    ),
+    )
+    .stimulus("an HS256 token MACed with the issuer's public key"),
     row(
         "rs.token.blank-hmac-secret",
         "rs-blank-hmac-secret",
@@ -382,7 +385,8 @@ pub(super) const ROWS: &[Row] = &[
         &["CVE-2019-20933", "CVE-2020-28637"],
         &["accept-blank-hmac", "skip-signature"],
         |ctx| forged(ctx, &[Attack::HmacEmptySecret]),
-    ),
+    )
+    .stimulus("an HS256 token MACed with an empty secret"),
     row(
         "rs.token.weak-hmac-secret",
         "rs-weak-hmac-secret",
@@ -406,7 +410,8 @@ pub(super) const ROWS: &[Row] = &[
         "HS256 tokens MACed with each of the first entries of a common-secret wordlist are \
          refused with 401 invalid_token. An RS that really shares an HS256 secret with its AS \
          is tested offline instead (spec rs-weak-hmac-secret note).",
-    ),
+    )
+    .stimulus("an HS256 token MACed with a dictionary secret"),
     row(
         "rs.token.embedded-jwk",
         "rs-embedded-jwk",
@@ -432,7 +437,8 @@ pub(super) const ROWS: &[Row] = &[
                 ],
             )
         },
-    ),
+    )
+    .stimulus("a token signed by a key embedded in its own header"),
     probed(
         "rs.token.jku-spoof",
         "rs-jku-spoof",
@@ -507,7 +513,8 @@ pub(super) const ROWS: &[Row] = &[
                 .collect();
             forged(ctx, &attacks)
         },
-    ),
+    )
+    .stimulus("a token whose kid is a path, query or command"),
     probed(
         "rs.token.kid-alg-mismatch",
         "rs-kid-alg-mismatch",
@@ -563,7 +570,8 @@ pub(super) const ROWS: &[Row] = &[
          under PS256, and by its PS256 key under RS256, is refused with 401 invalid_token, \
          because the JWK's alg pins each key to one algorithm (RFC 8725 §3.1). The signature \
          is genuine, so acceptance is a Warn, not a Fail.",
-    ),
+    )
+    .stimulus("a token whose RSA key is used under the other RSA algorithm"),
     row(
         "rs.token.psychic-signature",
         "rs-psychic-signature",
@@ -589,7 +597,8 @@ pub(super) const ROWS: &[Row] = &[
                 ],
             )
         },
-    ),
+    )
+    .stimulus("a token whose ECDSA signature is r = s = 0"),
     row(
         "rs.token.ecdsa-range",
         "rs-ecdsa-range",
@@ -609,7 +618,8 @@ pub(super) const ROWS: &[Row] = &[
             tokens.extend(forged_against(ctx, Algorithm::Es384, &attacks)?);
             Some(tokens)
         },
-    ),
+    )
+    .stimulus("a token whose ECDSA r or s is out of range"),
     row(
         "rs.token.ecdsa-length",
         "rs-ecdsa-length",
@@ -633,7 +643,8 @@ pub(super) const ROWS: &[Row] = &[
                 ],
             )
         },
-    ),
+    )
+    .stimulus("a token whose ECDSA signature has the wrong size or encoding"),
     probed(
         "rs.token.ecdsa-curve-alg-mismatch",
         "rs-ecdsa-curve-alg-mismatch",
@@ -678,7 +689,8 @@ pub(super) const ROWS: &[Row] = &[
          malleated copy is a different token string with the same claims, so replay caches, \
          revocation and deny lists keyed on the token bytes miss it (see \
          rs-dpop-replay-malleated). Acceptance is reported as Info.",
-    ),
+    )
+    .stimulus("a token carrying the malleated (high-S) twin of its valid ECDSA signature"),
 ];
 
 #[cfg(test)]

@@ -286,7 +286,8 @@ pub(super) const ROWS: &[Row] = &[
          port explicit (when I names none) is refused: RFC 9068 §4 compares iss exactly. Binds \
          under the RFC 9068 profile; otherwise recorded (each variant still needs the trusted \
          key's signature).",
-    ),
+    )
+    .stimulus("a token whose iss is a spelling variant of the trusted issuer"),
     row(
         "rs.token.aud-client-id",
         "rs-aud-client-id",
@@ -450,7 +451,8 @@ fn multi_as_isolation(ctx: &Context) -> crate::engine::runner::CheckFuture<'_> {
                 accepted: exchange.response.as_ref().is_ok_and(expect::is_accepted),
                 observed: observe(&exchange),
             };
-            results.push((seen, judge(Level::Must, exchange, expect::invalid_token)));
+            let outcome = judge_stimulus(Level::Must, Some(what), exchange, expect::invalid_token);
+            results.push((seen, outcome));
         }
         if let Err(o) = positive_control(ctx).await {
             return o;

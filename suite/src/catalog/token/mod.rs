@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{mcp, rfc};
 use crate::check::{Applies, CheckMeta, Need, Outcome, SpecRef};
-use crate::engine::calibrate::{judge, negative_control, positive_control};
+use crate::engine::calibrate::{judge_stimulus, negative_control, positive_control};
 use crate::engine::context::Context;
 use crate::engine::probe::Credential;
 use crate::engine::runner::Check;
@@ -83,6 +83,9 @@ struct Row {
     grade: Grader,
     format: TokenFormat,
     summary: Option<Summary>,
+    /// What a stimulus of a row of uniform tokens is, for the message ("an unsigned token");
+    /// by default the title's object ("Refuses a token without aud" → "a token without aud").
+    stimulus_name: Option<&'static str>,
 }
 
 impl Row {
@@ -115,6 +118,12 @@ impl Row {
     /// A spec INTRO row: its stimuli and controls are opaque tokens.
     const fn opaque(mut self) -> Self {
         self.format = TokenFormat::Opaque;
+        self
+    }
+
+    /// Names the row's stimuli for its message, where the title does not.
+    const fn stimulus(mut self, name: &'static str) -> Self {
+        self.stimulus_name = Some(name);
         self
     }
 
@@ -163,6 +172,7 @@ const fn row(
         grade: expect::invalid_token,
         format: TokenFormat::Jwt,
         summary: None,
+        stimulus_name: None,
     }
 }
 
@@ -182,6 +192,7 @@ const fn probed(
         grade: expect::invalid_token,
         format: TokenFormat::Jwt,
         summary: None,
+        stimulus_name: None,
     }
 }
 
@@ -378,6 +389,7 @@ fn describe_answer(exchange: &Exchange) -> String {
     match &exchange.response {
         Err(e) => format!("not answered ({e})"),
         Ok(r) if expect::is_accepted(r) => "accepted".into(),
+        Ok(r) if r.status >= 500 => format!("answered HTTP {} (a server error)", r.status),
         Ok(r) => {
             let error = expect::challenges(r)
                 .ok()
@@ -408,18 +420,55 @@ fn weaker(a: Level, b: Level) -> Level {
     a.max(b)
 }
 
-/// Judges one probe's exchange.
-fn judge_probe(row_level: Level, expect: Expect, exchange: Exchange) -> Outcome {
+/// A probe's label as the object of "accepted …" / "refused …": labels that are noun
+/// phrases stay as they are ("an OIDC ID token …", "V[iss→A1] signed with A2's key"); the
+/// others name a token's defect ("exp 900 s ago" → "a token with exp 900 s ago").
+fn stimulus_phrase(what: &str) -> String {
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| what.starts_with(p));
+    if starts(&["a ", "an ", "the ", "V[", "V ", "V's "]) {
+        what.to_owned()
+    } else if starts(&["without ", "with ", "signed ", "MACed "]) {
+        format!("a token {what}")
+    } else if starts(&["introspection "]) {
+        format!("an opaque token whose {what}")
+    } else {
+        format!("a token with {what}")
+    }
+}
+
+/// The stimulus of a row of uniform tokens: its name, or the title's object ("Refuses a token
+/// for another audience" → "a token for another audience"), numbered when the row has several.
+fn row_stimulus(meta: &CheckMeta, name: Option<&str>, i: usize, n: usize) -> String {
+    let what = name
+        .or_else(|| meta.title.strip_prefix("Refuses "))
+        .unwrap_or("its stimulus token");
+    if n > 1 {
+        format!("{what} (stimulus {} of {n})", i + 1)
+    } else {
+        what.to_owned()
+    }
+}
+
+/// Judges one probe's exchange; the message names `stimulus`, the probe's label as the
+/// object of the sentence.
+fn judge_probe(row_level: Level, stimulus: &str, expect: Expect, exchange: Exchange) -> Outcome {
     match expect {
-        Expect::Graded(level, grade) => judge(weaker(level, row_level), exchange, grade),
+        Expect::Graded(level, grade) => {
+            judge_stimulus(weaker(level, row_level), Some(stimulus), exchange, grade)
+        }
         Expect::Recorded(level) => {
             if exchange.response.as_ref().is_ok_and(expect::is_accepted) {
                 Outcome {
                     evidence: vec![exchange],
-                    ..Outcome::new(Verdict::Pass, "accepted (recorded)")
+                    ..Outcome::new(Verdict::Pass, format!("accepted {stimulus} (recorded)"))
                 }
             } else {
-                judge(weaker(level, row_level), exchange, expect::invalid_token)
+                judge_stimulus(
+                    weaker(level, row_level),
+                    Some(stimulus),
+                    exchange,
+                    expect::invalid_token,
+                )
             }
         }
     }
@@ -436,7 +485,7 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
                 .into_iter()
                 .enumerate()
                 .map(|(i, token)| Probe {
-                    what: format!("stimulus {} of {n}", i + 1),
+                    what: row_stimulus(&row.meta, row.stimulus_name, i, n),
                     token,
                     expect: Expect::Graded(row.meta.level, row.grade),
                 })
@@ -478,7 +527,11 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
         let exchange = ctx.initialize(&Credential::Bearer(probe.token)).await;
         let seen = observe(&exchange);
         let accepted = exchange.response.as_ref().is_ok_and(expect::is_accepted);
-        let outcome = judge_probe(row.meta.level, probe.expect, exchange);
+        let stimulus = match row.stimulus {
+            Stimulus::Tokens(_) => probe.what.clone(),
+            Stimulus::Probes(_) => stimulus_phrase(&probe.what),
+        };
+        let outcome = judge_probe(row.meta.level, &stimulus, probe.expect, exchange);
         results.push((
             Seen {
                 what: probe.what,
@@ -538,10 +591,11 @@ fn combined(results: Vec<(Seen, Outcome)>, summary: Option<Summary>) -> Outcome 
         return Outcome::new(Verdict::NotEvaluated, "no stimulus was sent");
     };
     outcome.evidence.extend(evidence);
+    // The worst probe's message names its stimulus already.
     let head = if outcome.verdict == Verdict::Pass {
         "every stimulus as expected".to_owned()
     } else {
-        format!("{}: {}", seen[worst_index].what, outcome.message)
+        outcome.message.clone()
     };
     outcome.message = match note {
         Some(note) => format!("{head} — {note} — seen: {lines}"),
@@ -628,11 +682,14 @@ mod tests {
     fn a_recorded_probe_passes_on_either_acceptable_outcome() {
         let recorded = Expect::Recorded(Level::Info);
         for e in [accepted(), refused()] {
-            assert_eq!(judge_probe(Level::Must, recorded, e).verdict, Verdict::Pass);
+            assert_eq!(
+                judge_probe(Level::Must, "x", recorded, e).verdict,
+                Verdict::Pass
+            );
         }
         let crash = exchange(500, None, "boom");
         assert_eq!(
-            judge_probe(Level::Must, recorded, crash).verdict,
+            judge_probe(Level::Must, "x", recorded, crash).verdict,
             Verdict::Info
         );
     }
@@ -641,42 +698,49 @@ mod tests {
     fn a_probe_never_grades_above_its_row() {
         let must_refuse = Expect::Graded(Level::Must, expect::invalid_token);
         assert_eq!(
-            judge_probe(Level::Must, must_refuse, accepted()).verdict,
+            judge_probe(Level::Must, "x", must_refuse, accepted()).verdict,
             Verdict::Fail
         );
         assert_eq!(
-            judge_probe(Level::Should, must_refuse, accepted()).verdict,
+            judge_probe(Level::Should, "x", must_refuse, accepted()).verdict,
             Verdict::Warn
         );
         assert_eq!(
-            judge_probe(Level::Info, must_refuse, accepted()).verdict,
+            judge_probe(Level::Info, "x", must_refuse, accepted()).verdict,
             Verdict::Info
         );
     }
 
     #[test]
     fn the_worst_probe_decides_and_every_observation_is_reported() {
-        let probes = [("first", refused()), ("second", accepted())];
+        let probes = [("exp 5 s ago", refused()), ("aud = {}", accepted())];
         let results: Vec<(Seen, Outcome)> = probes
             .into_iter()
             .map(|(what, e)| {
                 let s = seen(what, &e);
                 let expect = Expect::Graded(Level::Info, expect::invalid_token);
-                (s, judge_probe(Level::Info, expect, e))
+                (
+                    s,
+                    judge_probe(Level::Info, &stimulus_phrase(what), expect, e),
+                )
             })
             .collect();
         let outcome = combined(results, None);
         // An Info after a Pass still shows: INFO rows report what deviates.
         assert_eq!(outcome.verdict, Verdict::Info);
+        // One sentence about the worst probe, naming its stimulus, then every observation.
         assert!(
-            outcome.message.starts_with("second: "),
+            outcome.message.starts_with(
+                "accepted a token with aud = {}: HTTP 200 with a JSON-RPC result, no challenge \
+                 — seen: "
+            ),
             "{}",
             outcome.message
         );
         assert!(
             outcome
                 .message
-                .contains("first: refused: HTTP 401 invalid_token; second: accepted"),
+                .contains("exp 5 s ago: refused: HTTP 401 invalid_token; aud = {}: accepted"),
             "{}",
             outcome.message
         );
@@ -691,6 +755,55 @@ mod tests {
         assert_eq!(
             (outcome.verdict, outcome.message.as_str()),
             (Verdict::Fail, "first")
+        );
+    }
+
+    #[test]
+    fn probe_labels_become_the_object_of_the_sentence() {
+        for (label, phrase) in [
+            ("without sub", "a token without sub"),
+            ("exp 900 s ago", "a token with exp 900 s ago"),
+            (
+                "an OIDC ID token (aud = client_id)",
+                "an OIDC ID token (aud = client_id)",
+            ),
+            (
+                "V[iss→A1] signed with A2's key",
+                "V[iss→A1] signed with A2's key",
+            ),
+            (
+                "signed by the AS's ES256 key",
+                "a token signed by the AS's ES256 key",
+            ),
+            (
+                "introspection answers active false with V's claims",
+                "an opaque token whose introspection answers active false with V's claims",
+            ),
+        ] {
+            assert_eq!(stimulus_phrase(label), phrase);
+        }
+        let aud_wrong = meta(
+            "rs.token.x",
+            "rs-x",
+            "Refuses a token for another audience",
+            &[],
+            &[],
+            &[],
+        );
+        assert_eq!(
+            row_stimulus(&aud_wrong, None, 1, 3),
+            "a token for another audience (stimulus 2 of 3)"
+        );
+        let signature = meta("rs.token.x", "rs-x", "Checks the signature", &[], &[], &[]);
+        assert_eq!(row_stimulus(&signature, None, 0, 1), "its stimulus token");
+        assert_eq!(
+            row_stimulus(
+                &signature,
+                Some("a token whose signature was altered"),
+                0,
+                1
+            ),
+            "a token whose signature was altered"
         );
     }
 

@@ -373,7 +373,8 @@ pub(super) const ROWS: &[Row] = &[
          events and sid) and secevent+jwt (with events) is refused with 401 invalid_token: \
          RFC 9068 §4 makes checking typ a MUST for resource servers of that profile. Without \
          it the row is recorded (OQ-10, OQ-34): many authorization servers stamp typ JWT.",
-    ),
+    )
+    .stimulus("a token typed other than at+jwt, or untyped"),
     probed(
         "rs.token.typ-variants",
         "rs-typ-variants",
@@ -476,7 +477,8 @@ pub(super) const ROWS: &[Row] = &[
                 "a.b.c".into(),
             ])
         },
-    ),
+    )
+    .stimulus("a garbage or truncated token"),
     row(
         "rs.token.jwe",
         "rs-jwe-token",
@@ -605,7 +607,8 @@ pub(super) const ROWS: &[Row] = &[
          encoding rule; a leniently decoded copy carries the same signed bytes, so accepting it \
          gives an attacker at most a second spelling of a token they already hold (as \
          rs.token.ecdsa-high-s).",
-    ),
+    )
+    .stimulus("a token whose segments are not strict base64url"),
     probed(
         "rs.token.nested",
         "rs-nested-jwt",
@@ -815,7 +818,8 @@ async fn jwks_rotation(ctx: &Context) -> Outcome {
             continue;
         }
         let published = rotated.published.elapsed().as_secs();
-        let mut outcome = judge(Level::Should, exchange, expect::accepted);
+        let mut outcome =
+            crate::engine::calibrate::judge(Level::Should, exchange, expect::accepted);
         if accepted {
             outcome.message = format!(
                 "V signed with the new key {kid} accepted {} s after its first use ({published} s \
