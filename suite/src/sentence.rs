@@ -394,16 +394,7 @@ mod tests {
     use super::*;
 
     fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> RecordedResponse {
-        RecordedResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-            truncated: false,
-            body_incomplete: None,
-        }
+        RecordedResponse::fake(status, headers, body)
     }
 
     const RESULT: &str = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;

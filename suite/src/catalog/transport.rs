@@ -640,16 +640,7 @@ mod tests {
     }
 
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> RecordedResponse {
-        RecordedResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-            truncated: false,
-            body_incomplete: None,
-        }
+        RecordedResponse::fake(status, headers, body)
     }
 
     #[test]

@@ -76,6 +76,21 @@ pub struct RecordedResponse {
 }
 
 impl RecordedResponse {
+    /// A whole response with these header fields and body (tests of graders).
+    #[cfg(test)]
+    pub(crate) fn fake(status: u16, headers: &[(&str, &str)], body: &str) -> Self {
+        Self {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+            body_incomplete: None,
+        }
+    }
+
     /// Every value of a header, field lines kept apart (names compared case-insensitively).
     pub fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
