@@ -565,3 +565,63 @@ async fn single_challenge_needs_the_full_scope_to_work() {
         );
     }
 }
+
+/// Version-dependent levels (spec rs-401-resource-metadata, rs-prm-wellknown): a challenge
+/// without resource_metadata fails in 2025-06-18 but only warns from 2025-11-25 when the
+/// well-known PRM answers; a missing well-known PRM fails from 2025-11-25 when no challenge
+/// names one, and warns in 2025-06-18, which requires the header instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn resource_metadata_levels_follow_the_spec_version() {
+    let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
+    let in_version = |version| InForce {
+        version,
+        profiles: Embedded::profiles(),
+    };
+    let cases = [
+        (
+            "no-resource-metadata-param",
+            "rs.challenge.resource-metadata",
+            SpecVersion::V2025_06_18,
+            Verdict::Fail,
+        ),
+        (
+            "no-resource-metadata-param",
+            "rs.challenge.resource-metadata",
+            SpecVersion::V2026_07_28,
+            Verdict::Warn,
+        ),
+        (
+            "no-resource-metadata-param",
+            "rs.challenge.resource-metadata",
+            SpecVersion::V2025_11_25,
+            Verdict::Warn,
+        ),
+        (
+            "no-resource-metadata",
+            "rs.prm.wellknown",
+            SpecVersion::V2026_07_28,
+            Verdict::Fail,
+        ),
+        (
+            "no-resource-metadata",
+            "rs.prm.wellknown",
+            SpecVersion::V2025_06_18,
+            Verdict::Warn,
+        ),
+    ];
+    for (fault, id, version, expected) in cases {
+        let results = run_in(
+            &idp,
+            &faults(fault),
+            &only(&[id]),
+            Server::Default,
+            &in_version(version),
+        )
+        .await;
+        let (_, verdict, detail) = &results[0];
+        assert_eq!(
+            *verdict, expected,
+            "{id} under {fault} in {version}: {detail}"
+        );
+    }
+}

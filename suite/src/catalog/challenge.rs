@@ -9,6 +9,7 @@ use crate::catalog::{mcp, rfc};
 use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::calibrate::judge;
 use crate::engine::context::Context;
+use crate::engine::discovery::PrmSource;
 use crate::engine::probe::Credential;
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::{self, Assertion, Grade, Part};
@@ -195,10 +196,13 @@ fn named_prm_url(resp: &RecordedResponse) -> Option<String> {
 /// resource_metadata on a 401 (MUST in V1, so graded MUST whatever the bundle says), as an
 /// absolute https URL (RFC 9728 §5.1, spec row); a missing challenge means a missing
 /// parameter too.
-fn resource_metadata_grade(grade: Grade, resp: &RecordedResponse) -> Grade {
+fn resource_metadata_grade(grade: Grade, resp: &RecordedResponse, presence: Level) -> Grade {
     let mut g = grade.only(&[Part::Challenge, Part::ResourceMetadata]);
     for a in &mut g.assertions {
-        a.level = Level::Must;
+        a.level = match a.part {
+            Part::ResourceMetadata => presence,
+            _ => Level::Must,
+        };
     }
     if let Some(url) = named_prm_url(resp) {
         g.assertions.push(observation(
@@ -459,16 +463,27 @@ pub fn checks() -> Vec<Check<Context>> {
         Check::new(NO_TOKEN, |ctx| anonymous(ctx, &NO_TOKEN, no_token_grade)),
         Check::new(RESOURCE_METADATA, |ctx: &Context| {
             Box::pin(async move {
+                // rs-401-resource-metadata: MUST in 2025-06-18; from 2025-11-25 the header or a
+                // well-known PRM, so the header is SHOULD where the well-known one answers.
+                let well_known = matches!(
+                    ctx.discovery.prm_source,
+                    Some(PrmSource::PathInserted | PrmSource::Root)
+                );
+                let presence = if ctx.spec_version >= SpecVersion::V2025_11_25 && well_known {
+                    Level::Should
+                } else {
+                    Level::Must
+                };
                 let bare = ctx.initialize(&Credential::None).await;
                 let first = judge(Level::Must, bare, |r| {
-                    resource_metadata_grade(expect::unauthenticated(r), r)
+                    resource_metadata_grade(expect::unauthenticated(r), r, presence)
                 });
                 if first.verdict != Verdict::Pass {
                     return first;
                 }
                 let garbage = ctx.initialize(&Credential::Bearer("garbage".into())).await;
                 judge(Level::Must, garbage, |r| {
-                    resource_metadata_grade(expect::invalid_token(r), r)
+                    resource_metadata_grade(expect::invalid_token(r), r, presence)
                 })
             })
         }),

@@ -4,10 +4,11 @@ use crate::catalog::request_auth::observation;
 use crate::catalog::rfc;
 use crate::check::{Applies, CheckMeta, Need, Outcome};
 use crate::engine::context::Context;
+use crate::engine::discovery::PrmSource;
 use crate::engine::probe::Credential;
 use crate::engine::runner::{Check, CheckFuture};
 use crate::expect::Part;
-use crate::model::{Level, Verdict};
+use crate::model::{Level, SpecVersion, Verdict};
 use crate::wire::discovery::prm_urls;
 use crate::wire::metadata::Finding;
 
@@ -87,9 +88,17 @@ fn well_known(ctx: &Context) -> CheckFuture<'_> {
                 return Outcome::new(Verdict::Pass, format!("PRM served at {url}"));
             }
         }
+        // rs-prm-wellknown: MUST from 2025-11-25 when no challenge names the PRM; SHOULD when
+        // one does, and in 2025-06-18 (which requires the header instead).
+        let named = ctx.discovery.prm_source == Some(PrmSource::Challenge);
+        let level = if ctx.spec_version >= SpecVersion::V2025_11_25 && !named {
+            Level::Must
+        } else {
+            Level::Should
+        };
         Outcome {
             expected: vec![format!(
-                "[MUST] 200 with a JSON object at one of {}",
+                "[{level}] 200 with a JSON object at one of {}",
                 urls.join(", ")
             )],
             actual: evidence
@@ -102,7 +111,7 @@ fn well_known(ctx: &Context) -> CheckFuture<'_> {
                 .join("; "),
             evidence,
             ..Outcome::new(
-                Verdict::Fail,
+                level.broken_verdict(),
                 "no well-known PRM URL answered with metadata",
             )
         }
