@@ -25,10 +25,14 @@ pub enum Need {
     ValidToken,
     /// Tokens minted with chosen defects: the target must trust the embedded mock IdP.
     MintedToken,
-    /// The target takes DPoP-bound tokens.
+    /// DPoP-bound tokens for the tool's key (minted, or `--dpop` with a grant).
     Dpop,
     /// A tool call whose side effect is observable.
     Canary,
+    /// A JWT access token (stimuli derived from a real token need its JWS form).
+    JwtAccessToken,
+    /// A token for a second subject (the cross-user checks).
+    SecondPrincipal,
 }
 
 /// Where a requirement binds at the check's `level` (design.md "Where a verdict applies"):
@@ -172,6 +176,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// What a check concludes when the run cannot give what it needs although the runner let
+    /// it run: its `needs` are incomplete, a bug in mcp-authspec (the runner decides
+    /// applicability from declared needs, design.md).
+    pub fn undeclared_need() -> Self {
+        Outcome::error(
+            "a bug in mcp-authspec: this check needs tokens this run cannot give, and its \
+             declared needs do not say so",
+            Vec::new(),
+        )
+    }
+
     pub fn new(verdict: Verdict, message: impl Into<String>) -> Self {
         Self {
             verdict,

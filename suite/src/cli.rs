@@ -211,6 +211,9 @@ pub struct RunArgs {
     /// Checks run at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Tokens from the target's own authorization server instead of a mock IdP it trusts.
+    #[command(flatten)]
+    pub sources: crate::source::setup::SourceArgs,
 }
 
 /// Where a command writes its reports (`run` and `fuzz`): each from the one event stream.
@@ -715,6 +718,13 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 format!("embedded demo: {label}"),
             )
         }
+        Some(target) if args.sources.any() => (
+            target.clone(),
+            Arc::new(MockIdp::start(IdpConfig::default()).await.map_err(|e| e.to_string())?),
+            None,
+            None,
+            "target with its own authorization server".to_owned(),
+        ),
         Some(target) => {
             let config = IdpConfig {
                 listen: args.idp_listen,
@@ -768,15 +778,24 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
         _ => embedded.as_ref().map(Embedded::canary),
     };
-    let mut ctx = session::context(
+    let supply = if args.sources.any() {
+        drop(idp);
+        session::TokenSupply::Planned(Box::new(args.sources.clone()))
+    } else {
+        session::TokenSupply::Minted(idp)
+    };
+    let mut ctx = session::context_from(
         &endpoint,
-        Some(idp),
+        supply,
         &defaults,
         step_up,
         canary,
         crate::http::Limits::default(),
     )
     .await?;
+    if let Some(issued) = &ctx.issued {
+        say!("Token source: {}", issued.describe());
+    }
     for (tool, arguments) in [
         (&args.step_up_tool, &args.step_up_args),
         (&args.canary_tool, &args.canary_args),
@@ -849,9 +868,13 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         .unwrap_or_default();
     let code =
         reports::record::exit_code(&records, args.strict, session::reachable(&ctx), stale.len());
+    let mut reason = exit_reason(code, &records, &stale, args.strict);
+    if ctx.issued.is_some() {
+        reason.push_str(&format!("; {}", issued_mode_summary(&records)));
+    }
     let end = RunEnd {
         exit_code: code,
-        reason: exit_reason(code, &records, &stale, args.strict),
+        reason,
         duration_ms: crate::model::duration_ms(&started.elapsed()),
     };
     stream.event(&Event::RunFinished(&end));
@@ -864,6 +887,27 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
 }
 
 /// Why the run ends with `code`, in one sentence for every report.
+/// With a token source: how many checks ran, and how many need a mock IdP the target trusts.
+fn issued_mode_summary(records: &[CheckRecord]) -> String {
+    use crate::model::Verdict;
+    let needs_mint = records
+        .iter()
+        .filter(|r| {
+            r.verdict == Verdict::NotEvaluated
+                && r.message.contains(crate::engine::applicability::MINT_HINT)
+        })
+        .count();
+    let ran = records
+        .iter()
+        .filter(|r| !matches!(r.verdict, Verdict::NotEvaluated))
+        .count();
+    format!(
+        "with the target's own authorization server {ran} of {} checks ran; {needs_mint} need a \
+         mock IdP the target trusts",
+        records.len()
+    )
+}
+
 fn exit_reason(code: u8, records: &[CheckRecord], stale: &[StaleEntry], strict: bool) -> String {
     use crate::model::Verdict;
     let count = |v: Verdict| {

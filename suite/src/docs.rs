@@ -184,7 +184,17 @@ fn need(n: Need) -> &'static str {
         Need::MintedToken => {
             "tokens minted with chosen defects: the target trusts the mock IdP this run hosts"
         }
-        Need::Dpop => "a target that takes DPoP-bound tokens (the check is Skip otherwise)",
+        Need::Dpop => {
+            "DPoP-bound tokens for the tool's key: minted by the mock IdP, or `--dpop` with a \
+             grant against the target's own authorization server (Skip for a target without DPoP)"
+        }
+        Need::JwtAccessToken => {
+            "a JWT access token (stimuli derived from a real token need its JWS form; \
+             NotEvaluated when the authorization server issues opaque tokens)"
+        }
+        Need::SecondPrincipal => {
+            "a token for a second subject: minted, or a `--second-…` token source"
+        }
         Need::Canary => {
             "a tool call whose side effect the run can observe (the reference server's canary \
              tool; NotEvaluated elsewhere)"

@@ -16,4 +16,5 @@ pub mod model;
 pub mod netfuzz;
 pub mod output;
 pub mod sentence;
+pub mod source;
 pub mod wire;

@@ -38,7 +38,7 @@ pub const PASSTHROUGH: CheckMeta = CheckMeta {
             SECURITY_BP,
         ),
     ],
-    needs: &[Need::MintedToken, Need::Canary],
+    needs: &[Need::ValidToken, Need::Canary],
     tags: &["token passthrough", "confused deputy"],
     broken_by: &["token-passthrough"],
 };
@@ -121,10 +121,7 @@ fn passthrough(ctx: &Context) -> CheckFuture<'_> {
             );
         };
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         let _exclusive = ctx.tool_calls_exclusive().await;
         let valid = Credential::Bearer(token.clone());
@@ -209,10 +206,7 @@ fn upstream_audiences(ctx: &Context) -> Vec<String> {
 fn foreign_audience(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(spec) = ctx.valid_spec() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         let mut worst: Option<Outcome> = None;
         for audience in upstream_audiences(ctx) {

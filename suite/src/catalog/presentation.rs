@@ -30,7 +30,7 @@ pub const BEARER_VALID: CheckMeta = CheckMeta {
         "Token Requirements",
         "a valid access token is accepted",
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &[],
     broken_by: &["prm-resource-mismatch"],
 };
@@ -49,7 +49,7 @@ pub const QUERY_IGNORED: CheckMeta = CheckMeta {
         "resource servers must not accept access tokens in the query string",
         "https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/",
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &[],
     broken_by: &["accept-query-token"],
 };
@@ -103,7 +103,7 @@ pub const TWO_METHODS: CheckMeta = CheckMeta {
             OAUTH21,
         ),
     ],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &["parser differential"],
     broken_by: &["accept-form-token"],
 };
@@ -128,7 +128,7 @@ pub const FORM_BODY_ONLY: CheckMeta = CheckMeta {
             OAUTH21,
         ),
     ],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &[],
     broken_by: &["accept-form-token"],
 };
@@ -176,10 +176,7 @@ fn refused_by_authentication(resp: &RecordedResponse) -> bool {
 fn query_plus_header(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let (Some(header_token), Some(spec)) = (ctx.valid_token(), ctx.valid_spec()) else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         // The query carries another, expired token: if the server evaluates it at all, the
         // answer says invalid_token, which an ignored query cannot cause.
@@ -247,10 +244,7 @@ fn query_plus_header(ctx: &Context) -> CheckFuture<'_> {
 fn two_methods(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         if let Err(o) = negative_control(ctx).await {
             return o;
@@ -287,10 +281,7 @@ fn two_methods(ctx: &Context) -> CheckFuture<'_> {
 fn form_body_only(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         if let Err(o) = negative_control(ctx).await {
             return o;

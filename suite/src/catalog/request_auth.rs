@@ -32,7 +32,7 @@ pub const SCHEME_CASE: CheckMeta = CheckMeta {
         "auth-scheme names are case-insensitive",
         "https://www.rfc-editor.org/rfc/rfc9110",
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &[],
     broken_by: &["case-sensitive-scheme"],
 };
@@ -51,7 +51,7 @@ pub const MULTIPLE_AUTHORIZATION: CheckMeta = CheckMeta {
         "a request with more than one credential is invalid_request",
         RFC6750,
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &["parser differential"],
     broken_by: &[
         "first-authorization-wins",
@@ -72,7 +72,7 @@ pub const EVERY_REQUEST: CheckMeta = CheckMeta {
         "Token Requirements",
         "authorization is included in every HTTP request, even within a session",
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &["session hijacking"],
     broken_by: &["session-is-authentication"],
 };
@@ -108,7 +108,7 @@ pub const UNSUPPORTED_SCHEME: CheckMeta = CheckMeta {
         "a request without a usable authentication method gets no error code",
         OAUTH21,
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &[],
     broken_by: &["error-on-unsupported-scheme"],
 };
@@ -135,7 +135,7 @@ pub const MALFORMED_CREDENTIALS: CheckMeta = CheckMeta {
             RFC6750,
         ),
     ],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &["parser differential", "fuzz seed"],
     broken_by: &["lenient-credentials", "error-500-on-garbage"],
 };
@@ -155,7 +155,7 @@ pub const ALL_METHODS: CheckMeta = CheckMeta {
         "Token Requirements",
         "authorization is included in every HTTP request from client to server",
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken],
     tags: &["session hijacking"],
     broken_by: &["unauthenticated-delete"],
 };
@@ -296,10 +296,7 @@ fn scheme_case(ctx: &Context) -> CheckFuture<'_> {
             return o;
         }
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         for scheme in ["bearer", "BEARER", "bEaReR"] {
             let credential =
@@ -479,10 +476,7 @@ fn oversized(resp: &RecordedResponse) -> Grade {
 fn malformed(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         if let Err(o) = negative_control(ctx).await {
             return o;
@@ -540,10 +534,7 @@ fn unauthenticated_or_unsupported(resp: &RecordedResponse) -> Grade {
 fn all_methods(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         if let Err(o) = negative_control(ctx).await {
             return o;
@@ -595,10 +586,7 @@ fn all_methods(ctx: &Context) -> CheckFuture<'_> {
 fn every_request(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let Some(token) = ctx.valid_token() else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         let session = match open_session(ctx, &Credential::Bearer(token)).await {
             Ok(s) => s,
@@ -747,10 +735,7 @@ fn no_processing(ctx: &Context) -> CheckFuture<'_> {
             );
         };
         let (Some(token), Some(stimuli)) = (ctx.valid_token(), negative_credentials(ctx)) else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         // Calibration: a valid call moves the canary by exactly one, before and after the
         // stimuli (no other check calls a tool meanwhile).

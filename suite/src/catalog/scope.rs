@@ -190,10 +190,7 @@ struct StepUpCase {
 impl StepUpCase {
     fn from(ctx: &Context) -> Result<Self, Outcome> {
         let Some(spec) = ctx.valid_spec() else {
-            return Err(Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            ));
+            return Err(Outcome::undeclared_need());
         };
         if let Some(step_up) = &ctx.step_up {
             return Ok(Self {
@@ -276,10 +273,7 @@ fn words(scope: &str) -> Vec<String> {
 /// scope on every request, `initialize` is the operation and its answer the exchange.
 async fn call_tool(ctx: &Context, spec: &TokenSpec, op: &Operation) -> Result<Exchange, Outcome> {
     let Some(token) = ctx.mint(spec) else {
-        return Err(Outcome::new(
-            Verdict::NotEvaluated,
-            "needs tokens minted by the embedded mock IdP",
-        ));
+        return Err(Outcome::undeclared_need());
     };
     let credential = Credential::Bearer(token);
     let tool = match op {

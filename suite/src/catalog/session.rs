@@ -108,10 +108,7 @@ fn bound_refusal(resp: &RecordedResponse) -> Grade {
 fn cross_user(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
         let (Some(spec), Some(_)) = (ctx.valid_spec(), ctx.idp.as_ref()) else {
-            return Outcome::new(
-                Verdict::NotEvaluated,
-                "needs tokens minted by the embedded mock IdP",
-            );
+            return Outcome::undeclared_need();
         };
         let alice =
             Credential::Bearer(ctx.mint(&spec.clone().subject("alice")).unwrap_or_default());

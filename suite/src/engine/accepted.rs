@@ -126,6 +126,49 @@ pub enum Calibration {
     NotRun,
     Found(AcceptedToken),
     Failed(CalibrationFailure),
+    /// The token source's token was accepted: what it is.
+    Issued(IssuedAccepted),
+    /// The token source gave no token, or the target refused it.
+    IssuedRefused(IssuedRefusal),
+}
+
+/// A token the target's own authorization server issued, accepted by the target.
+#[derive(Debug, Clone)]
+pub struct IssuedAccepted {
+    /// The token source, in words.
+    pub source: String,
+    /// `alg` of a JWT access token (none for an opaque one).
+    pub alg: Option<String>,
+    pub typ: Option<String>,
+    /// Whether the token is a JWS compact JWT (derived stimuli need one).
+    pub jwt: bool,
+    /// Whether a DPoP-bound token (`--dpop`) was accepted with a proof too.
+    pub bound_accepted: bool,
+}
+
+impl IssuedAccepted {
+    pub fn describe(&self) -> String {
+        let form = match (&self.alg, self.jwt) {
+            (Some(alg), true) => format!(
+                "a {alg} JWT (typ {})",
+                self.typ.as_deref().unwrap_or("absent")
+            ),
+            _ => "an opaque token".to_owned(),
+        };
+        let bound = if self.bound_accepted {
+            "; its DPoP-bound token with a proof of the tool's key was accepted too"
+        } else {
+            ""
+        };
+        format!("valid token from {}: {form}, accepted{bound}", self.source)
+    }
+}
+
+/// Why the token source's token cannot serve as `V`.
+#[derive(Debug, Clone)]
+pub struct IssuedRefusal {
+    pub why: String,
+    pub evidence: Vec<Exchange>,
 }
 
 impl Calibration {
@@ -135,6 +178,17 @@ impl Calibration {
             Calibration::NotRun => "no calibration: no tokens are minted in this run".into(),
             Calibration::Found(a) => a.describe(),
             Calibration::Failed(f) => f.describe(),
+            Calibration::Issued(i) => i.describe(),
+            Calibration::IssuedRefused(r) => r.why.clone(),
+        }
+    }
+
+    /// Why no valid token is available, with the exchanges that show it.
+    pub fn failure(&self) -> Option<(String, Vec<Exchange>)> {
+        match self {
+            Calibration::Failed(f) => Some((f.describe(), f.evidence.clone())),
+            Calibration::IssuedRefused(r) => Some((r.why.clone(), r.evidence.clone())),
+            _ => None,
         }
     }
 
@@ -316,4 +370,119 @@ fn answer(exchange: &Exchange) -> String {
             }
         }
     }
+}
+
+/// Calibration with a token source (the target's own authorization server): the source's
+/// Bearer token must be accepted, and with `--dpop` its DPoP-bound token with a proof of the
+/// tool's key. Nothing is searched: the authorization server decides the token's form.
+pub async fn calibrate_issued(
+    driver: &Driver,
+    endpoint: &str,
+    issued: &crate::source::IssuedTokens,
+    dpop_key: &mock_idp::keys::SigningKey,
+) -> Calibration {
+    let refused = |why: String, evidence: Vec<Exchange>| {
+        Calibration::IssuedRefused(IssuedRefusal { why, evidence })
+    };
+    let now = mock_idp::unix_now();
+    let mut evidence = Vec::new();
+    let mut first = None;
+    if let Some(bearer) = &issued.bearer {
+        let token = match bearer.ensure_fresh(now).await {
+            Ok(t) => t,
+            Err(e) => return refused(format!("no valid token: {e}"), evidence),
+        };
+        let exchange = driver
+            .send(probe::rpc(
+                endpoint,
+                &Credential::Bearer(token.token.clone()),
+                None,
+                &probe::initialize_body(),
+            ))
+            .await;
+        if !exchange.response.as_ref().is_ok_and(expect::is_accepted) {
+            let why = format!(
+                "the target refused the valid token from {} ({}): check --scope, --resource \
+                 and that the target trusts this authorization server",
+                bearer.describe(),
+                answer(&exchange)
+            );
+            evidence.push(exchange);
+            return refused(why, evidence);
+        }
+        first = Some(token);
+    }
+    let mut bound_accepted = false;
+    if let Some(bound) = &issued.bound {
+        let token = match bound.ensure_fresh(now).await {
+            Ok(t) => t,
+            Err(e) => return refused(format!("no DPoP-bound token: {e}"), evidence),
+        };
+        let mut nonce: Option<String> = None;
+        for _ in 0..2 {
+            let mut proof = mock_idp::dpop::ProofBuilder::new("POST", endpoint)
+                .ath_for(&token.token)
+                .now(mock_idp::unix_now());
+            if let Some(n) = &nonce {
+                proof = proof.nonce(n);
+            }
+            let exchange = driver
+                .send(probe::rpc(
+                    endpoint,
+                    &Credential::Dpop {
+                        token: token.token.clone(),
+                        proof: proof.sign(dpop_key),
+                    },
+                    None,
+                    &probe::initialize_body(),
+                ))
+                .await;
+            if exchange.response.as_ref().is_ok_and(expect::is_accepted) {
+                bound_accepted = true;
+                break;
+            }
+            let offered = exchange
+                .response
+                .as_ref()
+                .ok()
+                .and_then(|r| r.header("dpop-nonce").map(str::to_owned));
+            match offered {
+                Some(n) if nonce.is_none() => nonce = Some(n),
+                _ => {
+                    let why = format!(
+                        "the target refused the DPoP-bound token from {} with a proof of the \
+                         tool's key ({})",
+                        bound.describe(),
+                        answer(&exchange)
+                    );
+                    evidence.push(exchange);
+                    return refused(why, evidence);
+                }
+            }
+        }
+        first = first.or(Some(token));
+    }
+    let Some(token) = first else {
+        return refused("no token source was configured".into(), evidence);
+    };
+    let header = token
+        .token
+        .split('.')
+        .next()
+        .and_then(|h| mock_idp::b64::decode_lenient(h).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let field = |name: &str| {
+        header
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    Calibration::Issued(IssuedAccepted {
+        source: issued.describe(),
+        alg: field("alg"),
+        typ: field("typ"),
+        jwt: token.claims().is_some(),
+        bound_accepted,
+    })
 }

@@ -12,18 +12,60 @@ use crate::model::{Level, Verdict};
 /// reports a failed calibration, which every other token check would otherwise repeat.
 const POSITIVE_CONTROL_ROW: &str = "rs-bearer-valid";
 
+/// What to run against for checks that need tokens with chosen claims.
+pub const MINT_HINT: &str = "run against a server that also trusts `mcp-authspec idp serve` \
+                             (README, \"Against your own deployment\")";
+
+impl Context {
+    /// Which of the check's needs this run cannot meet, in one sentence naming what would
+    /// meet it (design.md: unmet needs give NotEvaluated naming the flag).
+    fn unmet_need(&self, meta: &CheckMeta) -> Option<String> {
+        if self.idp.is_some() {
+            return None;
+        }
+        let issued = self.issued.as_ref()?;
+        let calibrated = match &self.calibration {
+            Calibration::Issued(found) => Some(found),
+            _ => None,
+        };
+        meta.needs.iter().find_map(|need| match need {
+            Need::MintedToken => Some(format!(
+                "needs tokens with chosen claims signed by a key the target trusts, which only \
+                 the mock IdP can mint: {MINT_HINT}"
+            )),
+            Need::Dpop if issued.bound.is_none() => Some(
+                "needs DPoP-bound tokens for the tool's key: add --dpop to a grant \
+                 (--client-credentials, --device-code, --auth-code)"
+                    .to_owned(),
+            ),
+            Need::JwtAccessToken if calibrated.is_some_and(|c| !c.jwt) => Some(
+                "needs a JWT access token to derive stimuli from, and the authorization server \
+                 issued an opaque one"
+                    .to_owned(),
+            ),
+            Need::SecondPrincipal if issued.second.is_none() => Some(
+                "needs a token for a second subject: add --second-token-env, \
+                 --second-token-command or --second-client-id"
+                    .to_owned(),
+            ),
+            _ => None,
+        })
+    }
+}
+
 impl Applicability for Context {
     fn precluded(&self, meta: &CheckMeta) -> Option<Outcome> {
-        let Calibration::Failed(failure) = &self.calibration else {
-            return None;
-        };
+        if let Some(unmet) = self.unmet_need(meta) {
+            return Some(Outcome::new(Verdict::NotEvaluated, unmet));
+        }
+        let (failure, evidence) = self.calibration.failure()?;
         if meta.row == POSITIVE_CONTROL_ROW {
             return Some(Outcome {
                 expected: vec![
                     "[MUST] a valid token signed by the trusted issuer is accepted".into(),
                 ],
-                actual: failure.describe(),
-                ..Outcome::error(failure.describe(), failure.evidence.clone())
+                actual: failure.clone(),
+                ..Outcome::error(failure, evidence)
             });
         }
         let needs_token = meta

@@ -23,6 +23,12 @@ fn control_failure(what: &str, exchange: &Exchange) -> String {
 
 /// The positive control: `initialize` with `V` is accepted.
 pub async fn positive_control(ctx: &Context) -> Result<Exchange, Outcome> {
+    if let Err(why) = ctx.refresh_tokens().await {
+        return Err(Outcome::error(
+            format!("positive control: {why}"),
+            Vec::new(),
+        ));
+    }
     let Some(token) = ctx.valid_token() else {
         return Err(Outcome::error(
             "no valid token can be minted in this run",

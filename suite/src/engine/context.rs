@@ -17,6 +17,7 @@ use crate::engine::discovery::Discovery;
 use crate::engine::probe::{self, Credential};
 use crate::http::{Driver, Exchange};
 use crate::model::{Profile, SpecVersion};
+use crate::source::{IssuedTokens, Scheme};
 
 /// The run's view of the target.
 pub struct Context {
@@ -44,6 +45,9 @@ pub struct Context {
     pub tool_arguments: std::collections::BTreeMap<String, Value>,
     /// The embedded mock IdP the target trusts, when tokens can be minted.
     pub idp: Option<Arc<MockIdp>>,
+    /// Tokens the target's own authorization server issued (a token source), when the target
+    /// does not trust the mock IdP.
+    pub issued: Option<Arc<IssuedTokens>>,
     /// A tool that needs a scope beyond `scope`, for the step-up checks.
     pub step_up: Option<StepUp>,
     /// Reads how many canary calls the target processed (spec §0.3 Canary), when observable.
@@ -142,6 +146,17 @@ fn title_case(name: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// Whether a published key is of the type `alg` signs with.
+fn fits(jwk: &mock_idp::jwk::Jwk, alg: Algorithm) -> bool {
+    use mock_idp::alg::KeyFamily;
+    match alg.key_family() {
+        KeyFamily::Ec(curve) => jwk.ec_curve() == Some(curve),
+        KeyFamily::Rsa => jwk.kty() == "RSA",
+        KeyFamily::Ed25519 => jwk.kty() == "OKP",
+        KeyFamily::Symmetric => false,
+    }
 }
 
 pub fn jkt_of(key: &SigningKey) -> String {
@@ -275,9 +290,17 @@ impl Context {
         self.profiles.sort();
     }
 
-    /// The algorithm `V` is signed with (ES256 until calibration found another).
+    /// The algorithm `V` is signed with (ES256 until calibration found another; a real
+    /// token's own `alg`).
     pub fn token_alg(&self) -> Algorithm {
-        self.calibration.found().map_or(Algorithm::Es256, |a| a.alg)
+        match &self.calibration {
+            Calibration::Issued(i) => i
+                .alg
+                .as_deref()
+                .and_then(Algorithm::from_name)
+                .unwrap_or(Algorithm::Es256),
+            other => other.found().map_or(Algorithm::Es256, |a| a.alg),
+        }
     }
 
     /// `typ` of `V`.
@@ -290,6 +313,7 @@ impl Context {
     pub fn accepts_alg(&self, alg: Algorithm) -> bool {
         match &self.calibration {
             Calibration::Found(a) => a.algs.contains(&alg),
+            Calibration::Issued(_) => alg == self.token_alg(),
             _ => true,
         }
     }
@@ -304,6 +328,68 @@ impl Context {
         Some(self.idp.as_ref()?.key_for(kind, self.token_alg()))
     }
 
+    /// `K_x`, a key the target must not trust, of `V`'s algorithm: the rogue issuer's when
+    /// the mock IdP mints, else the tool's own.
+    pub fn attacker_key(&self) -> &SigningKey {
+        if let Some(idp) = &self.idp {
+            return idp.key_for(IssuerKind::Rogue, self.token_alg());
+        }
+        static TOOL_KEYS: OnceLock<KeyRing> = OnceLock::new();
+        let ring =
+            TOOL_KEYS.get_or_init(|| KeyRing::generate("mcp-authspec").expect("key generation works"));
+        ring.get(self.token_alg())
+            .or_else(|| ring.get(Algorithm::Es256))
+            .expect("the ring holds an ES256 key")
+    }
+
+    /// The real token in use as a JWS, with the authorization server's published key that
+    /// verifies it (by `kid`, else the only key of its algorithm's type), for derived stimuli.
+    pub fn issued_jws(&self) -> Option<mock_idp::forge::IssuedToken> {
+        let issued = self.issued.as_ref()?;
+        let token = issued.current()?;
+        let parsed = mock_idp::forge::IssuedToken::parse(&token.token).ok()?;
+        let keys = issued
+            .published_keys
+            .as_ref()
+            .and_then(|jwks| jwks.get("keys"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let jwks: Vec<mock_idp::jwk::Jwk> = keys
+            .iter()
+            .filter_map(|k| mock_idp::jwk::Jwk::from_json(k).ok())
+            .collect();
+        let by_kid = parsed
+            .kid()
+            .and_then(|kid| jwks.iter().find(|k| k.kid.as_deref() == Some(kid)));
+        let alg = Algorithm::from_name(parsed.alg());
+        let by_type = || {
+            let fitting: Vec<_> = jwks
+                .iter()
+                .filter(|k| alg.is_some_and(|a| fits(k, a)))
+                .collect();
+            (fitting.len() == 1).then(|| fitting[0])
+        };
+        match by_kid.or_else(by_type) {
+            Some(jwk) => Some(parsed.with_public_key(jwk.clone())),
+            None => Some(parsed),
+        }
+    }
+
+    /// The trusted issuer's JWKS URL: the mock IdP's, or the one the target's authorization
+    /// server publishes.
+    pub fn trusted_jwks_url(&self) -> Option<String> {
+        if let Some(idp) = &self.idp {
+            return Some(idp.jwks_url());
+        }
+        self.discovery
+            .authorization_servers
+            .first()?
+            .document
+            .str("jwks_uri")
+            .map(str::to_owned)
+    }
+
     /// Mints with the trusted issuer's key.
     pub fn mint(&self, spec: &TokenSpec) -> Option<String> {
         self.mint_as(IssuerKind::Trusted, spec)
@@ -315,8 +401,26 @@ impl Context {
         Some(spec.mint(self.signing_key(kind)?))
     }
 
+    /// `V`: minted by the trusted mock IdP, or the Bearer token the token source issued.
     pub fn valid_token(&self) -> Option<String> {
-        self.mint(&self.valid_spec()?)
+        if self.idp.is_some() {
+            return self.mint(&self.valid_spec()?);
+        }
+        let issued = self.issued.as_ref()?.bearer.as_ref()?.current()?;
+        (issued.scheme == Scheme::Bearer).then_some(issued.token)
+    }
+
+    /// Renews the token source's tokens that are near `exp` (before a positive control uses
+    /// them); the error says why no fresh token could be had.
+    pub async fn refresh_tokens(&self) -> Result<(), String> {
+        let Some(issued) = &self.issued else {
+            return Ok(());
+        };
+        let now = mock_idp::unix_now();
+        for source in [&issued.bearer, &issued.bound].into_iter().flatten() {
+            source.ensure_fresh(now).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Sends one MCP message with the given credential.
@@ -430,9 +534,14 @@ impl Context {
         Some(self.valid_spec()?.cnf_jkt(&jkt_of(key)))
     }
 
-    /// `Vd`: `V` bound to `K_c` (minted directly).
+    /// `Vd`: `V` bound to `K_c` (minted directly), or the DPoP-bound token the token source
+    /// issued for `K_c` (`--dpop`).
     pub fn bound_token(&self) -> Option<String> {
-        self.mint(&self.bound_spec(self.dpop.key())?)
+        if self.idp.is_some() {
+            return self.mint(&self.bound_spec(self.dpop.key())?);
+        }
+        let issued = self.issued.as_ref()?.bound.as_ref()?.current()?;
+        (issued.scheme == Scheme::Dpop).then_some(issued.token)
     }
 
     /// `P` for `initialize` at the endpoint with `ath` of `token`, dated by the target's

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::check::{CheckMeta, Outcome};
-use crate::engine::accepted::{Calibration, calibrate};
+use crate::engine::accepted::{Calibration, calibrate, calibrate_issued};
 use crate::engine::clock::ServerClock;
 use crate::engine::context::{Canary, Context, RotatedKey, StepUp, UpstreamLog};
 use crate::engine::discovery::discover;
@@ -22,6 +22,8 @@ use crate::engine::runner::{self, RunOptions};
 use crate::engine::select::Selection;
 use crate::http::{Driver, Limits};
 use crate::model::{Profile, SpecVersion};
+use crate::source::IssuedTokens;
+use crate::source::setup::{AuthorizationServer, SourceArgs, TargetFacts};
 
 /// The embedded demo: the mock IdP, the reference server it trusts, and the upstream API the
 /// server's canary calls, all on loopback.
@@ -304,15 +306,74 @@ pub async fn context(
     canary: Option<Canary>,
     limits: Limits,
 ) -> Result<Context, String> {
+    let supply = match idp {
+        Some(idp) => TokenSupply::Minted(idp),
+        None => TokenSupply::Nothing,
+    };
+    context_from(endpoint, supply, defaults, step_up, canary, limits).await
+}
+
+/// Where a run's tokens come from.
+pub enum TokenSupply {
+    /// The embedded mock IdP, which the target trusts: any token can be minted.
+    Minted(Arc<MockIdp>),
+    /// A token source of the target's own authorization server.
+    Issued(Arc<IssuedTokens>),
+    /// A token source named by flags, resolved once discovery found the target's
+    /// authorization server.
+    Planned(Box<SourceArgs>),
+    /// No tokens (anonymous checks only).
+    Nothing,
+}
+
+/// As [`context`], with tokens from `supply`.
+pub async fn context_from(
+    endpoint: &str,
+    supply: TokenSupply,
+    defaults: &TokenDefaults,
+    step_up: Option<StepUp>,
+    canary: Option<Canary>,
+    limits: Limits,
+) -> Result<Context, String> {
     let driver = Driver::new(limits).map_err(|e| e.to_string())?;
     let clock = measure_clock(&driver, endpoint).await;
     let discovery = discover(&driver, endpoint).await;
-    let calibration = match &idp {
-        Some(idp) => calibrate(&driver, endpoint, idp, &clock, &discovery, defaults).await,
-        None => Calibration::NotRun,
+    let dpop = crate::engine::context::DpopClient::new();
+    let (idp, issued) = match supply {
+        TokenSupply::Minted(idp) => (Some(idp), None),
+        TokenSupply::Issued(issued) => (None, Some(issued)),
+        TokenSupply::Planned(args) => {
+            let facts = target_facts(&discovery);
+            let issued = args
+                .resolve(&facts, defaults.scope.as_deref(), dpop.key())
+                .await
+                .map_err(|e| e.to_string())?;
+            (None, Some(Arc::new(issued)))
+        }
+        TokenSupply::Nothing => (None, None),
+    };
+    let calibration = match (&idp, &issued) {
+        (Some(idp), _) => calibrate(&driver, endpoint, idp, &clock, &discovery, defaults).await,
+        (None, Some(issued)) => calibrate_issued(&driver, endpoint, issued, dpop.key()).await,
+        (None, None) => Calibration::NotRun,
+    };
+    let issued_claims = issued
+        .as_ref()
+        .and_then(|i| i.current())
+        .and_then(|t| t.claims());
+    let issued_claim = |name: &str| {
+        issued_claims.as_ref().and_then(|c| match c.get(name)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(a) => a.first()?.as_str().map(str::to_owned),
+            _ => None,
+        })
     };
     let (audience, scope) = match calibration.found() {
         Some(found) => (found.audience.clone(), found.scope.clone()),
+        None if issued.is_some() => (
+            issued_claim("aud").unwrap_or_else(|| discovery.resource().to_owned()),
+            issued_claim("scope").unwrap_or_default(),
+        ),
         None => (
             defaults
                 .audience
@@ -342,12 +403,32 @@ pub async fn context(
         rotated_key,
         tool_arguments: Default::default(),
         idp,
+        issued,
         step_up,
         canary,
         tool_calls: tokio::sync::Mutex::new(()),
         clock,
-        dpop: crate::engine::context::DpopClient::new(),
+        dpop,
     })
+}
+
+/// What a token source needs to know of the target, from discovery.
+fn target_facts(discovery: &crate::engine::discovery::Discovery) -> TargetFacts {
+    let authorization_server = discovery.authorization_servers.first().map(|a| {
+        let member = |name: &str| a.document.str(name).map(str::to_owned);
+        AuthorizationServer {
+            issuer: a.issuer.clone(),
+            token_endpoint: member("token_endpoint"),
+            device_authorization_endpoint: member("device_authorization_endpoint"),
+            jwks_uri: member("jwks_uri"),
+        }
+    });
+    TargetFacts {
+        endpoint: discovery.endpoint.clone(),
+        resource: discovery.resource().to_owned(),
+        scope_hint: discovery.scope_hint(),
+        authorization_server,
+    }
 }
 
 /// Publishes a new key of `alg` in the trusted issuer's JWKS, after calibration made the

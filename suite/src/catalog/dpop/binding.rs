@@ -14,7 +14,7 @@ use crate::engine::calibrate::judge;
 use crate::engine::context::{Context, jkt_of};
 use crate::engine::runner::Check;
 use crate::expect;
-use crate::model::{Level, Verdict};
+use crate::model::Level;
 
 /// base64url(SHA-256(token)) in another encoding.
 fn reencoded(token: &str, hex: bool) -> String {
@@ -276,7 +276,7 @@ async fn both_schemes(ctx: &Context) -> Outcome {
         return o;
     }
     let Some(fx) = fixture(ctx) else {
-        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+        return Outcome::undeclared_need();
     };
     if let Err(o) = calibrate(ctx, &fx).await {
         return o;

@@ -168,7 +168,7 @@ async fn required_consistent(ctx: &Context) -> Outcome {
         return o;
     }
     let Some(fx) = fixture(ctx) else {
-        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+        return Outcome::undeclared_need();
     };
     if let Err(o) = calibrate(ctx, &fx).await {
         return o;
@@ -182,7 +182,7 @@ async fn required_consistent(ctx: &Context) -> Outcome {
         );
     }
     let Some(v) = ctx.valid_token() else {
-        return Outcome::new(Verdict::NotEvaluated, "no token can be minted");
+        return Outcome::undeclared_need();
     };
     let exchange = ctx.initialize(&Credential::Bearer(v)).await;
     crate::engine::calibrate::judge(REQUIRED.level, exchange, expect::token_or_dpop_refusal)
@@ -193,7 +193,7 @@ async fn challenge_shape(ctx: &Context) -> Outcome {
         return o;
     }
     let Some(fx) = fixture(ctx) else {
-        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+        return Outcome::undeclared_need();
     };
     if let Err(o) = calibrate(ctx, &fx).await {
         return o;

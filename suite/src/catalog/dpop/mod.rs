@@ -226,7 +226,7 @@ pub(crate) struct Row {
     pub grade: Grader,
 }
 
-/// The metadata of a DPoP row (MUST, needs minted DPoP-bound tokens).
+/// The metadata of a DPoP row (MUST, needs `Vd`: minted, or issued with `--dpop`).
 pub(crate) const fn meta(
     id: &'static str,
     spec_row: &'static str,
@@ -244,7 +244,7 @@ pub(crate) const fn meta(
         applies: Applies::Always,
         deadline: None,
         refs,
-        needs: &[Need::Dpop, Need::MintedToken],
+        needs: &[Need::Dpop],
         tags: &["dpop", "extension-draft"],
         broken_by,
     }
@@ -260,12 +260,6 @@ pub(crate) const fn at(mut meta: CheckMeta, level: Level) -> CheckMeta {
 /// only once the Bearer positive control shows it takes `V` (a target that refuses
 /// everything cannot be judged at all: Error, never Skip).
 pub(crate) async fn applicability(ctx: &Context) -> Option<Outcome> {
-    if ctx.idp.is_none() {
-        return Some(Outcome::new(
-            Verdict::NotEvaluated,
-            "needs DPoP-bound tokens minted by the embedded mock IdP, which the target must trust",
-        ));
-    }
     if ctx.dpop_advertised() {
         return None;
     }
@@ -422,7 +416,7 @@ async fn run_row(ctx: &Context, row: &Row) -> Outcome {
         return o;
     }
     let Some(fx) = fixture(ctx) else {
-        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+        return Outcome::undeclared_need();
     };
     let stimuli = (row.stimuli)(ctx, &fx);
     let outcome = run_stimuli(ctx, &fx, row.meta.level, row.grade, stimuli).await;

@@ -118,10 +118,7 @@ async fn demanded(ctx: &Context) -> Result<(Fixture, Exchange, String), Outcome>
         return Err(o);
     }
     let Some(fx) = fixture(ctx) else {
-        return Err(Outcome::new(
-            Verdict::NotEvaluated,
-            "no DPoP-bound token can be minted",
-        ));
+        return Err(Outcome::undeclared_need());
     };
     negative_control(ctx).await?;
     let first = without_nonce(ctx, &fx).await;
@@ -228,7 +225,7 @@ async fn downgrade(ctx: &Context) -> Outcome {
         return o;
     }
     let Some(fx) = fixture(ctx) else {
-        return Outcome::new(Verdict::NotEvaluated, "no DPoP-bound token can be minted");
+        return Outcome::undeclared_need();
     };
     if let Err(o) = negative_control(ctx).await {
         return o;

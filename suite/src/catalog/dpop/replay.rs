@@ -179,10 +179,7 @@ async fn prepared(ctx: &Context) -> Result<Fixture, Outcome> {
         return Err(o);
     }
     let Some(fx) = fixture(ctx) else {
-        return Err(Outcome::new(
-            Verdict::NotEvaluated,
-            "no DPoP-bound token can be minted",
-        ));
+        return Err(Outcome::undeclared_need());
     };
     calibrate(ctx, &fx).await?;
     Ok(fx)

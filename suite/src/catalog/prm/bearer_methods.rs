@@ -36,7 +36,7 @@ pub const BEARER_METHODS: CheckMeta = CheckMeta {
             OAUTH21,
         ),
     ],
-    needs: &[Need::Anonymous, Need::MintedToken],
+    needs: &[Need::Anonymous, Need::ValidToken],
     tags: &[],
     broken_by: &[
         "prm-advertises-query",

@@ -9,7 +9,7 @@
 //! when it then refuses the token (the SSRF half of the row, SHOULD).
 
 use mock_idp::alg::Algorithm;
-use mock_idp::forge::{ScalarDefect, cert};
+use mock_idp::forge::{ClaimEdit, IssuedToken, ScalarDefect, cert};
 
 use super::*;
 use crate::engine::listener::Listener;
@@ -45,7 +45,7 @@ pub(super) const KID_INJECTION_LATENCY: CheckMeta = CheckMeta {
         "kid is sanitised before any lookup; it is never passed to a command",
         RFC8725,
     )],
-    needs: &[Need::MintedToken],
+    needs: DERIVABLE,
     tags: &["kid injection", "command injection"],
     broken_by: &["kid-command-sleep"],
 };
@@ -191,9 +191,8 @@ fn x5u_graded(resp: &RecordedResponse) -> Grade {
 /// rs-jku-spoof: `jku` = the listener serving `K_x` (kid matching, signed by `K_x`), and `jku`
 /// = the trusted issuer's own JWKS URL with a `K_x` signature.
 fn jku_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
-    let idp = ctx.idp.as_ref()?;
     let listener = Listener::shared()?;
-    let attacker = idp.key_for(IssuerKind::Rogue, ctx.token_alg());
+    let attacker = ctx.attacker_key();
     listener.begin(JKU_TOPIC);
     let jwks = json!({ "keys": [attacker.public_jwk().to_public().to_json()] });
     let url = listener.publish_for(
@@ -202,40 +201,34 @@ fn jku_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
         "application/json",
         jwks.to_string().into_bytes(),
     );
-    let spec = ctx.valid_spec()?;
-    let fctx = ForgeContext {
-        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
-        attacker,
-        listener_url: &url,
-        spec: &spec,
-    };
-    let probe = |what: &str, attack: Attack| {
-        let token = attack.forge(&fctx).ok()?;
-        Some(Probe::graded(what, token, Level::Must, jku_graded))
-    };
+    let mut cases = vec![(
+        "jku = the tool's listener serving K_x, kid of K_x, signed by K_x",
+        Attack::Jku,
+    )];
+    if let Some(trusted) = ctx.trusted_jwks_url() {
+        cases.push((
+            "jku = the trusted issuer's JWKS URL, signed by K_x",
+            Attack::JkuAt(trusted),
+        ));
+    }
+    let attacks: Vec<Attack> = cases.iter().map(|(_, a)| a.clone()).collect();
+    let tokens = forge_each(ctx, &url, &attacks)?;
     Some(
-        [
-            probe(
-                "jku = the tool's listener serving K_x, kid of K_x, signed by K_x",
-                Attack::Jku,
-            ),
-            probe(
-                "jku = the trusted issuer's JWKS URL, signed by K_x",
-                Attack::JkuAt(idp.jwks_url()),
-            ),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
+        cases
+            .iter()
+            .zip(tokens)
+            .filter_map(|((what, _), token)| {
+                Some(Probe::graded(*what, token?, Level::Must, jku_graded))
+            })
+            .collect(),
     )
 }
 
 /// rs-x5u-x5c-spoof: `x5c` = a self-signed certificate for `K_x`; `x5u` = the listener serving
 /// that certificate as PEM. Both signed by `K_x` with its kid.
 fn x5_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
-    let idp = ctx.idp.as_ref()?;
     let listener = Listener::shared()?;
-    let attacker = idp.key_for(IssuerKind::Rogue, ctx.token_alg());
+    let attacker = ctx.attacker_key();
     listener.begin(X5U_TOPIC);
     let pem = cert::self_signed(attacker).map(|der| cert::to_pem(&der))?;
     let url = listener.publish_for(
@@ -244,29 +237,48 @@ fn x5_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
         "application/pem-certificate-chain",
         pem.into_bytes(),
     );
-    let spec = ctx.valid_spec()?;
-    let fctx = ForgeContext {
-        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
-        attacker,
-        listener_url: &url,
-        spec: &spec,
-    };
-    let x5c = Attack::X5c.forge(&fctx).ok()?;
-    let x5u = Attack::X5u.forge(&fctx).ok()?;
-    Some(vec![
-        Probe::graded(
+    let cases = [
+        (
             "x5c = a self-signed certificate for K_x, signed by K_x",
-            x5c,
-            Level::Must,
-            x5u_graded,
+            Attack::X5c,
         ),
-        Probe::graded(
+        (
             "x5u = the tool's listener serving that certificate, signed by K_x",
-            x5u,
-            Level::Must,
-            x5u_graded,
+            Attack::X5u,
         ),
-    ])
+    ];
+    let attacks: Vec<Attack> = cases.iter().map(|(_, a)| a.clone()).collect();
+    let tokens = forge_each(ctx, &url, &attacks)?;
+    Some(
+        cases
+            .iter()
+            .zip(tokens)
+            .filter_map(|((what, _), token)| {
+                Some(Probe::graded(*what, token?, Level::Must, x5u_graded))
+            })
+            .collect(),
+    )
+}
+
+/// rs-broken-signature: the signature altered, and single claims edited under the original
+/// signature (what an attacker holding one real token tries first).
+fn broken_signature_probes(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
+    let mut probes = vec![forged_probe(ctx, Attack::SignatureBroken)?];
+    let valid = IssuedToken::parse(&ctx.valid_token()?).ok()?;
+    let scope = format!("{} admin", ctx.scope).trim().to_owned();
+    let edits = [
+        ClaimEdit::Audience(format!("{}/other", ctx.audience.trim_end_matches('/'))),
+        ClaimEdit::Expiry(now + 365 * 86_400),
+        ClaimEdit::Scope(scope),
+        ClaimEdit::Subject("mcp-authspec-other-subject".into()),
+        ClaimEdit::Issuer("https://attacker.invalid".into()),
+    ];
+    probes.extend(
+        edits
+            .iter()
+            .map(|edit| Probe::refused(edit.description(), valid.edited(edit))),
+    );
+    Some(probes)
 }
 
 /// rs-kid-alg-mismatch: the AS's own kids with an algorithm of another key type.
@@ -331,7 +343,8 @@ pub(super) const ROWS: &[Row] = &[
             forged(ctx, &attacks)
         },
     )
-    .stimulus("an unsigned token (alg none in one of its spellings)"),
+    .stimulus("an unsigned token (alg none in one of its spellings)")
+    .derivable(),
     row(
         "rs.token.null-signature",
         "rs-null-signature",
@@ -345,17 +358,23 @@ pub(super) const ROWS: &[Row] = &[
         &["CVE-2020-28042"],
         &["accept-null-signature", "skip-signature"],
         |ctx| forged(ctx, &[Attack::SignatureStripped]),
-    ),
-    row(
+    )
+    .derivable(),
+    probed(
         "rs.token.broken-signature",
         "rs-broken-signature",
         "Checks the signature",
         &[rfc("RFC 9068", "§4", "the signature is validated", RFC9068)],
         &[],
         &["skip-signature"],
-        |ctx| forged(ctx, &[Attack::SignatureBroken]),
+        broken_signature_probes,
     )
-    .stimulus("a token whose signature was altered"),
+    .summary(
+        "V with its last signature characters changed, and V with one claim edited (aud, exp, \
+         scope, sub, iss) under the original signature, are each refused with 401 \
+         invalid_token: the signature covers every claim.",
+    )
+    .derivable(),
     row(
         "rs.token.hs256-public-key",
         "rs-alg-confusion-hmac-pubkey",
@@ -371,7 +390,8 @@ pub(super) const ROWS: &[Row] = &[
             Some(tokens)
         },
     )
-    .stimulus("an HS256 token MACed with the issuer's public key"),
+    .stimulus("an HS256 token MACed with the issuer's public key")
+    .derivable(),
     row(
         "rs.token.blank-hmac-secret",
         "rs-blank-hmac-secret",
@@ -386,7 +406,8 @@ pub(super) const ROWS: &[Row] = &[
         &["accept-blank-hmac", "skip-signature"],
         |ctx| forged(ctx, &[Attack::HmacEmptySecret]),
     )
-    .stimulus("an HS256 token MACed with an empty secret"),
+    .stimulus("an HS256 token MACed with an empty secret")
+    .derivable(),
     row(
         "rs.token.weak-hmac-secret",
         "rs-weak-hmac-secret",
@@ -411,7 +432,8 @@ pub(super) const ROWS: &[Row] = &[
          refused with 401 invalid_token. An RS that really shares an HS256 secret with its AS \
          is tested offline instead (spec rs-weak-hmac-secret note).",
     )
-    .stimulus("an HS256 token MACed with a dictionary secret"),
+    .stimulus("an HS256 token MACed with a dictionary secret")
+    .derivable(),
     row(
         "rs.token.embedded-jwk",
         "rs-embedded-jwk",
@@ -438,7 +460,8 @@ pub(super) const ROWS: &[Row] = &[
             )
         },
     )
-    .stimulus("a token signed by a key embedded in its own header"),
+    .stimulus("a token signed by a key embedded in its own header")
+    .derivable(),
     probed(
         "rs.token.jku-spoof",
         "rs-jku-spoof",
@@ -466,7 +489,8 @@ pub(super) const ROWS: &[Row] = &[
          by K_x) is refused with 401 invalid_token [MUST], and the tool's listener sees no \
          request [SHOULD, SSRF]; so is one whose jku names the AS's real JWKS but which K_x \
          signed.",
-    ),
+    )
+    .derivable(),
     probed(
         "rs.token.x5u-x5c-spoof",
         "rs-x5u-x5c-spoof",
@@ -493,7 +517,8 @@ pub(super) const ROWS: &[Row] = &[
         "A token carrying a self-signed certificate for K_x in x5c, and one whose x5u names the \
          tool's listener serving it, both signed by K_x, are refused with 401 invalid_token \
          [MUST]; the listener sees no request [SHOULD, SSRF].",
-    ),
+    )
+    .derivable(),
     row(
         "rs.token.kid-injection",
         "rs-kid-injection",
@@ -514,7 +539,8 @@ pub(super) const ROWS: &[Row] = &[
             forged(ctx, &attacks)
         },
     )
-    .stimulus("a token whose kid is a path, query or command"),
+    .stimulus("a token whose kid is a path, query or command")
+    .derivable(),
     probed(
         "rs.token.kid-alg-mismatch",
         "rs-kid-alg-mismatch",

@@ -17,7 +17,7 @@ pub(crate) use attacks::without_fetch;
 mod audience;
 mod validation;
 
-use mock_idp::forge::{Attack, ForgeContext, PublicKeyForm};
+use mock_idp::forge::{Attack, DeriveContext, ForgeContext, PublicKeyForm};
 use mock_idp::server::IssuerKind;
 use serde_json::{Value, json};
 
@@ -43,6 +43,9 @@ const JWT_AT_ONLY: Applies = Applies::UnderProfile {
     profile: Profile::Rfc9068,
     otherwise: Level::Info,
 };
+
+/// What a row derivable from a real token needs: a valid token in JWS form.
+pub(super) const DERIVABLE: &[Need] = &[Need::ValidToken, Need::JwtAccessToken];
 
 /// Builds the stimulus tokens of a row (several for rows with variants).
 type Stimuli = fn(&Context) -> Option<Vec<String>>;
@@ -112,6 +115,13 @@ impl Row {
     /// lowers it.
     const fn applies(mut self, applies: Applies) -> Self {
         self.meta.applies = applies;
+        self
+    }
+
+    /// A row whose stimuli can be derived from a real token (no key of the authorization
+    /// server needed): it runs against a deployment with its own authorization server too.
+    const fn derivable(mut self) -> Self {
+        self.meta.needs = DERIVABLE;
         self
     }
 
@@ -260,17 +270,42 @@ struct Seen {
     observed: String,
 }
 
-/// `V` as another issuer would sign it, or with every forger of `attacks` applied.
+/// `V` with every forger of `attacks` applied (those that do not fit the keys left out).
 fn forged(ctx: &Context, attacks: &[Attack]) -> Option<Vec<String>> {
-    let idp = ctx.idp.as_ref()?;
-    let spec = ctx.valid_spec()?;
-    let fctx = ForgeContext {
-        victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
-        attacker: idp.key_for(IssuerKind::Rogue, ctx.token_alg()),
-        listener_url: "http://127.0.0.1:9/jwks.json",
-        spec: &spec,
+    Some(
+        forge_each(ctx, "http://127.0.0.1:9/jwks.json", attacks)?
+            .into_iter()
+            .flatten()
+            .collect(),
+    )
+}
+
+/// Each attack applied to `V`: forged with the trusted issuer's key when the mock IdP mints,
+/// else derived from the real token the token source issued (no key of its authorization
+/// server needed; attacks that need one give `None`). `listener_url` is what `jku`/`x5u` name.
+fn forge_each(
+    ctx: &Context,
+    listener_url: &str,
+    attacks: &[Attack],
+) -> Option<Vec<Option<String>>> {
+    let attacker = ctx.attacker_key();
+    if let Some(idp) = &ctx.idp {
+        let spec = ctx.valid_spec()?;
+        let fctx = ForgeContext {
+            victim: idp.key_for(IssuerKind::Trusted, ctx.token_alg()),
+            attacker,
+            listener_url,
+            spec: &spec,
+        };
+        return Some(attacks.iter().map(|a| a.forge(&fctx).ok()).collect());
+    }
+    let issued = ctx.issued_jws()?;
+    let dctx = DeriveContext {
+        issued: &issued,
+        attacker,
+        listener_url,
     };
-    Some(attacks.iter().filter_map(|a| a.forge(&fctx).ok()).collect())
+    Some(attacks.iter().map(|a| a.derive(&dctx).ok()).collect())
 }
 
 /// One forged token with its attack's description as the probe label.
@@ -366,10 +401,7 @@ async fn control(ctx: &Context, format: TokenFormat, before: bool) -> Result<(),
 }
 
 fn not_evaluated() -> Outcome {
-    Outcome::new(
-        Verdict::NotEvaluated,
-        "needs tokens minted by the embedded mock IdP, which the target must trust",
-    )
+    Outcome::undeclared_need()
 }
 
 /// Answers slower than this have their time reported (a stalled dependency shows).
@@ -475,9 +507,6 @@ fn judge_probe(row_level: Level, stimulus: &str, expect: Expect, exchange: Excha
 }
 
 async fn run_row(ctx: &Context, row: &Row) -> Outcome {
-    if ctx.idp.is_none() {
-        return not_evaluated();
-    }
     let probes = match row.stimulus {
         Stimulus::Tokens(stimuli) => stimuli(ctx).map(|tokens| {
             let n = tokens.len();
