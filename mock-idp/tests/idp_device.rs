@@ -190,15 +190,21 @@ async fn confidential_client_authenticates_and_gets_approved_at_once() {
 
 #[tokio::test]
 async fn polling_faster_than_the_interval_gets_slow_down_and_a_longer_interval() {
-    let idp = start().await;
+    // A 5 s interval keeps "too fast" true even on a stalled machine; the clock is advanced.
+    let idp = start_device(DeviceFlowConfig {
+        interval: 5,
+        ..DeviceFlowConfig::default()
+    })
+    .await;
     let grant = begin(&idp, &[]).await;
+    assert_eq!(grant["interval"], 5);
     let code = device_code(&grant);
     assert_eq!(poll_error(&idp, code).await, "authorization_pending");
     assert_eq!(poll_error(&idp, code).await, "slow_down");
-    // The interval is now 1 + 5 s (RFC 8628 §3.5): 1 s later is still too fast.
-    idp.advance_clock(1);
+    // The interval is now 5 + 5 s (RFC 8628 §3.5): the original 5 s is too fast.
+    idp.advance_clock(5);
     assert_eq!(poll_error(&idp, code).await, "slow_down");
-    idp.advance_clock(11);
+    idp.advance_clock(15);
     let (status, tokens) = poll(&idp, code).await;
     assert_eq!(status, 200, "{tokens}");
     idp.shutdown().await;
