@@ -6,6 +6,13 @@
 //! open question) that makes the verdict right for this stack, or `TODO: tool bug — …` for a
 //! verdict known to be the tool's mistake. `tests/bed.rs` runs the catalogue against every stack
 //! and compares.
+//!
+//! [`authorization_server`] starts a real third-party authorization server (oidc-provider) on
+//! loopback for tests of the mode that obtains real tokens (`tests/third_party_as.rs`).
+
+pub mod authorization_server;
+
+pub use authorization_server::{AsOptions, ThirdPartyAs};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

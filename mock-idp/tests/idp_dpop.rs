@@ -1,16 +1,16 @@
 //! DPoP at the token endpoint (RFC 9449 §5, §8, §10): binding (`token_type: DPoP`,
-//! `cnf.jkt`), bound refresh tokens, defective proofs, replay, `dpop_jkt`, nonce mode.
+//! `cnf.jkt`) for the code, client-credentials and device grants, bound refresh tokens,
+//! defective proofs, replay, `dpop_jkt`, nonce mode.
 //! Proofs are built here with `TokenSpec`, independently of the crate's DPoP builder.
 
 mod idp_support;
 
-use idp_support::{authorize, claims, http, post_form, start};
+use idp_support::{authorize, claims, config, http, introspect, post_form, start, start_with};
 use mock_idp::alg::Algorithm;
 use mock_idp::keys::SigningKey;
 use mock_idp::server::{
-    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, MockIdp, OPAQUE_CLIENT_ID,
-    OPAQUE_CLIENT_SECRET, PUBLIC_CLIENT_ID, RESOURCE_SERVER_CLIENT_ID,
-    RESOURCE_SERVER_CLIENT_SECRET,
+    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, DEVICE_CODE_GRANT_TYPE, DeviceFlowConfig,
+    IdpConfig, MockIdp, OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET, PUBLIC_CLIENT_ID,
 };
 use mock_idp::token::TokenSpec;
 use mock_idp::{random_b64url, unix_now};
@@ -86,17 +86,6 @@ async fn token_request(
 
 const CONF: Option<(&str, &str)> = Some((CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET));
 const CC: [(&str, &str); 1] = [("grant_type", "client_credentials")];
-
-async fn introspect(idp: &MockIdp, token: &str) -> Value {
-    post_form(
-        &http(),
-        &idp.introspection_endpoint(),
-        Some((RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET)),
-        &[("token", token)],
-    )
-    .await
-    .1
-}
 
 #[tokio::test]
 async fn code_flow_binds_tokens_and_refresh_token_to_the_proof_key() {
@@ -402,5 +391,52 @@ async fn proofs_from_the_crate_builder_are_accepted_and_its_defects_refused() {
             a.body
         );
     }
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_code_tokens_are_bound_to_the_proof_key_under_nonce_demands() {
+    let idp = start_with(IdpConfig {
+        device: DeviceFlowConfig {
+            interval: 0,
+            ..DeviceFlowConfig::default()
+        },
+        ..config()
+    })
+    .await;
+    idp.set_dpop_nonce_required(true);
+    let k = key();
+    let (status, grant) = post_form(
+        &http(),
+        &idp.device_authorization_endpoint(),
+        None,
+        &[("client_id", PUBLIC_CLIENT_ID)],
+    )
+    .await;
+    assert_eq!(status, 200, "{grant}");
+    let form = [
+        ("grant_type", DEVICE_CODE_GRANT_TYPE),
+        ("client_id", PUBLIC_CLIENT_ID),
+        ("device_code", grant["device_code"].as_str().unwrap()),
+    ];
+    let a = token_request(&idp, None, &[proof(&k, &idp, None)], &form).await;
+    assert_eq!(a.body["error"], "use_dpop_nonce", "{}", a.body);
+    let nonce = a.nonces[0].clone();
+    // The nonce challenge was not a poll: this is the one pending answer before approval.
+    let b = token_request(&idp, None, &[proof(&k, &idp, Some(&nonce))], &form).await;
+    assert_eq!(b.body["error"], "authorization_pending", "{}", b.body);
+    let c = token_request(&idp, None, &[proof(&k, &idp, Some(&nonce))], &form).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.body["token_type"], "DPoP");
+    let at = c.body["access_token"].as_str().unwrap();
+    assert_eq!(claims(at)["cnf"]["jkt"], thumbprint(&k).as_str());
+    // A public client's refresh token is bound to the same key.
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("client_id", PUBLIC_CLIENT_ID),
+        ("refresh_token", c.body["refresh_token"].as_str().unwrap()),
+    ];
+    let d = token_request(&idp, None, &[], &refresh).await;
+    assert_eq!(d.body["error"], "invalid_dpop_proof", "{}", d.body);
     idp.shutdown().await;
 }

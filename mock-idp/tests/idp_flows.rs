@@ -4,29 +4,18 @@
 
 mod idp_support;
 
-use idp_support::{authorize, claims, http, location_params, param, pkce, post_form, start};
+use idp_support::{
+    authorize, claims, http, introspect, location_params, param, pkce, post_form, start,
+};
 use mock_idp::server::{
-    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, DEFAULT_AUDIENCE, MockIdp,
-    OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET, OPAQUE_REDIRECT_URI, PUBLIC_CLIENT_ID,
-    RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET,
+    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, DEFAULT_AUDIENCE, OPAQUE_CLIENT_ID,
+    OPAQUE_CLIENT_SECRET, OPAQUE_REDIRECT_URI, PUBLIC_CLIENT_ID,
 };
 use serde_json::{Value, json};
 
 const AUD: &str = "https://mcp.test/mcp";
 const CONF: Option<(&str, &str)> = Some((CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET));
 const LOOPBACK: &str = "http://127.0.0.1:53117/callback";
-
-async fn introspect(idp: &MockIdp, token: &str) -> Value {
-    let (status, body) = post_form(
-        &http(),
-        &idp.introspection_endpoint(),
-        Some((RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET)),
-        &[("token", token)],
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
 
 #[tokio::test]
 async fn client_credentials_basic_and_post() {

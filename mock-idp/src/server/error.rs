@@ -1,5 +1,6 @@
-//! OAuth error responses (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 9449 §5, §8), JSON responses
-//! that must not be cached, and the authorization endpoint's error page.
+//! OAuth error responses (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 8628 §3.5, RFC 9449 §5, §8),
+//! JSON responses that must not be cached, and the HTML pages of the authorization endpoint
+//! and the device verification URI.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -75,6 +76,27 @@ impl OAuthError {
             )
         }
     }
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "authorization_pending",
+            "the user has not decided yet; keep polling",
+        )
+    }
+    /// The client polled faster than `interval` seconds, the interval in force from now on.
+    pub fn slow_down(interval: u32) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "slow_down",
+            format!("polling too fast: wait at least {interval} s between polls"),
+        )
+    }
+    pub fn expired_token(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "expired_token", d)
+    }
+    pub fn access_denied(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "access_denied", d)
+    }
     pub fn invalid_redirect_uri(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_redirect_uri", d)
     }
@@ -135,6 +157,14 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// An endpoint's JSON answer: the body with `status`, or the OAuth error.
+pub(crate) fn json_answer(status: StatusCode, result: Result<Value, OAuthError>) -> Response {
+    match result {
+        Ok(body) => json_no_store(status, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`.
 pub(crate) fn json_no_store(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
@@ -162,14 +192,23 @@ pub(crate) fn harden_authorization_response(resp: &mut Response) {
 /// The authorization endpoint's error page: shown instead of redirecting when the client or
 /// its redirect URI cannot be trusted (RFC 6749 §4.1.2.1). Never carries `Location`.
 pub(crate) fn error_page(error: &'static str, description: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
-         <body><h1>Authorization error</h1><p><code>{}</code></p><p>{}</p></body></html>\n",
+    let content = format!(
+        "<p><code>{}</code></p><p>{}</p>",
         html_escape(error),
         html_escape(description)
     );
+    html_page(StatusCode::BAD_REQUEST, "Authorization error", &content)
+}
+
+/// A hardened HTML page; `content` is markup the caller has already escaped.
+pub(crate) fn html_page(status: StatusCode, title: &str, content: &str) -> Response {
+    let title = html_escape(title);
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1>{content}</body></html>\n"
+    );
     let mut resp = (
-        StatusCode::BAD_REQUEST,
+        status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         html,
     )
@@ -178,7 +217,7 @@ pub(crate) fn error_page(error: &'static str, description: &str) -> Response {
     resp
 }
 
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -14,11 +14,12 @@ use tokio::task::JoinHandle;
 
 use super::clients::{CONFIDENTIAL_CLIENT_ID, Client};
 use super::config::{IdpConfig, KeySource, valid_issuer_path};
+use super::device::{DEVICE_AUTHORIZATION_PATH, VERIFICATION_PATH};
 use super::error::OAuthError;
 use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
 use super::state::{Issuer, IssuerCtx, OpaqueToken, ResourceProfile, Shared};
-use super::{IssuerKind, authorize, introspect, jwks, metadata, register, token};
+use super::{IssuerKind, authorize, device, introspect, jwks, metadata, register, token};
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
 use crate::keystore::{KeyRing, KeyStoreError};
@@ -51,6 +52,10 @@ pub struct IssuerUrls {
     pub token_endpoint: String,
     pub registration_endpoint: String,
     pub introspection_endpoint: String,
+    /// RFC 8628 device authorization endpoint.
+    pub device_authorization_endpoint: String,
+    /// RFC 8628 `verification_uri`: where a device grant is approved or denied.
+    pub device_verification_uri: String,
 }
 
 /// A running mock IdP. Dropping it stops the server too; `shutdown` waits for it.
@@ -195,6 +200,8 @@ impl MockIdp {
             token_endpoint: i.endpoint("token"),
             registration_endpoint: i.endpoint("register"),
             introspection_endpoint: i.endpoint("introspect"),
+            device_authorization_endpoint: i.endpoint(DEVICE_AUTHORIZATION_PATH),
+            device_verification_uri: i.endpoint(VERIFICATION_PATH),
         }
     }
 
@@ -216,6 +223,14 @@ impl MockIdp {
     }
     pub fn introspection_endpoint(&self) -> String {
         self.issuer_ref(IssuerKind::Trusted).endpoint("introspect")
+    }
+    pub fn device_authorization_endpoint(&self) -> String {
+        self.issuer_ref(IssuerKind::Trusted)
+            .endpoint(DEVICE_AUTHORIZATION_PATH)
+    }
+    pub fn device_verification_uri(&self) -> String {
+        self.issuer_ref(IssuerKind::Trusted)
+            .endpoint(VERIFICATION_PATH)
     }
 
     /// The key ring an issuer signs with (the other tenant shares the trusted ring).
@@ -488,6 +503,10 @@ async fn not_allowed_post() -> OAuthError {
     OAuthError::method_not_allowed("POST")
 }
 
+async fn not_allowed_get_post() -> OAuthError {
+    OAuthError::method_not_allowed("GET, HEAD, POST")
+}
+
 async fn not_found() -> OAuthError {
     OAuthError::not_found()
 }
@@ -530,6 +549,16 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
         routes.push((
             format!("{p}/introspect"),
             post(introspect::introspect).fallback(not_allowed_post),
+        ));
+        routes.push((
+            format!("{p}/{DEVICE_AUTHORIZATION_PATH}"),
+            post(device::device_authorization).fallback(not_allowed_post),
+        ));
+        routes.push((
+            format!("{p}/{VERIFICATION_PATH}"),
+            get(device::verification_page)
+                .post(device::verification_decision)
+                .fallback(not_allowed_get_post),
         ));
         let mut r: Router<IssuerCtx> = Router::new();
         for (path, method_router) in routes {

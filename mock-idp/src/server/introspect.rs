@@ -101,9 +101,7 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Answ
             "client may not use the introspection endpoint",
         ));
     }
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = params.required("token")?;
     if let Some(script) = st.scripted.get(token) {
         return Ok(Answer::Scripted(script.clone()));
     }

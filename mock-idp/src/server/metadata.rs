@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::clients::{ClientAuthMethod, GRANT_TYPES};
+use super::device::DEVICE_AUTHORIZATION_PATH;
 use super::state::{Issuer, IssuerCtx, Shared};
 use crate::dpop::ValidatorConfig;
 
@@ -45,6 +46,7 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
         "jwks_uri": issuer.endpoint("jwks"),
         "registration_endpoint": issuer.endpoint("register"),
         "introspection_endpoint": issuer.endpoint("introspect"),
+        "device_authorization_endpoint": issuer.endpoint(DEVICE_AUTHORIZATION_PATH),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,

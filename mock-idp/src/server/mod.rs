@@ -25,6 +25,11 @@
 //! | `<I>/token` | token endpoint (POST, form) |
 //! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
 //! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated); tokens from `script_introspection` get their scripted answer |
+//! | `<I>/device_authorization` | RFC 8628 device authorization (POST, form, client-authenticated as at the token endpoint) |
+//! | `<I>/device` | RFC 8628 `verification_uri`: GET a form, POST `user_code` and `action=approve\|deny` |
+//!
+//! Device grants (RFC 8628) are decided by the IdP itself as `IdpConfig::device` says (by
+//! default approved after one `authorization_pending` poll), or at `<I>/device`.
 //!
 //! Each issuer is its own authorization server: it has its own clients (the pre-registered
 //! ones of [`clients`] exist at every issuer), codes, refresh tokens and opaque tokens.
@@ -35,10 +40,10 @@
 //!
 //! | client | authentication | grants | notes |
 //! |---|---|---|---|
-//! | [`CONFIDENTIAL_CLIENT_ID`] | secret (basic or post) | code, refresh, client_credentials | redirect URIs [`CONFIDENTIAL_REDIRECT_URIS`] |
-//! | [`PUBLIC_CLIENT_ID`] | `none` | code, refresh | loopback [`PUBLIC_REDIRECT_URIS`], any port |
+//! | [`CONFIDENTIAL_CLIENT_ID`] | secret (basic or post) | code, refresh, client_credentials, device code | redirect URIs [`CONFIDENTIAL_REDIRECT_URIS`] |
+//! | [`PUBLIC_CLIENT_ID`] | `none` | code, refresh, device code | loopback [`PUBLIC_REDIRECT_URIS`], any port |
 //! | [`RESOURCE_SERVER_CLIENT_ID`] | secret | none | calls the introspection endpoint |
-//! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials | opaque access tokens |
+//! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials, device code | opaque access tokens |
 //!
 //! # Error conventions
 //!
@@ -49,6 +54,7 @@
 //! (failures with body credentials get `400 invalid_client`); `405` with `Allow` for a wrong
 //! method; `404` for unknown paths. The authorization endpoint shows a 400 HTML page (never a
 //! redirect) while the client or redirect URI is unknown, and redirects errors afterwards.
+//! The device verification URI answers in HTML too: 400 with the reason a decision failed.
 //! Refresh tokens of public clients that used DPoP are bound to the proof key (RFC 9449 §5);
 //! a confidential client's refresh tokens are bound to its credentials instead.
 
@@ -56,6 +62,7 @@ mod authorize;
 mod client_auth;
 pub mod clients;
 mod config;
+mod device;
 mod dpop_check;
 mod error;
 mod handle;
@@ -70,11 +77,13 @@ mod token;
 
 pub use clients::{
     CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, CONFIDENTIAL_REDIRECT_URIS, Client,
-    ClientAuthMethod, OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET, OPAQUE_REDIRECT_URI,
-    PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS, RESOURCE_SERVER_CLIENT_ID,
+    ClientAuthMethod, DEVICE_CODE_GRANT_TYPE, OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET,
+    OPAQUE_REDIRECT_URI, PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS, RESOURCE_SERVER_CLIENT_ID,
     RESOURCE_SERVER_CLIENT_SECRET, TokenFormat,
 };
-pub use config::{DEFAULT_AUDIENCE, DEFAULT_SUBJECT, IdpConfig, KeySource};
+pub use config::{
+    DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
+};
 pub use handle::{IdpError, IssuerUrls, MockIdp};
 pub use introspect::IntrospectionScript;
 pub use state::ResourceProfile;

@@ -28,6 +28,12 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value of `name`, or `invalid_request` saying it is required.
+    pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+    }
+
     /// Every non-empty value of `name`, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.pairs

@@ -109,6 +109,19 @@ pub(crate) fn narrow_resources(
     }
 }
 
+/// Resources when redeeming a user's grant (a code, an approved device): a grant that named
+/// none allows any requested; otherwise the request narrows within it.
+pub(crate) fn resources_within_grant(
+    granted: &[String],
+    requested: Vec<String>,
+) -> Result<Vec<String>, OAuthError> {
+    if granted.is_empty() {
+        Ok(requested)
+    } else {
+        narrow_resources(granted, requested)
+    }
+}
+
 /// `aud`: the single resource, an array of several, or the default audience.
 pub(crate) fn audience(config: &IdpConfig, resources: &[String]) -> Value {
     match resources {
@@ -185,6 +198,11 @@ mod tests {
         let granted = vec!["https://a/mcp".to_string()];
         assert_eq!(narrow_resources(&granted, vec![]).unwrap(), granted);
         assert!(narrow_resources(&granted, vec!["https://b".into()]).is_err());
+        assert_eq!(
+            resources_within_grant(&[], vec!["https://b".into()]).unwrap(),
+            ["https://b"]
+        );
+        assert!(resources_within_grant(&granted, vec!["https://b".into()]).is_err());
         assert_eq!(audience(&cfg, &[]), json!(cfg.default_audience));
         assert_eq!(audience(&cfg, &granted), json!("https://a/mcp"));
     }

@@ -8,11 +8,11 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::clients::{Client, ClientAuthMethod, GRANT_TYPES, TokenFormat, check_redirect_uri};
-use super::error::{OAuthError, json_no_store};
+use super::error::{OAuthError, json_answer};
 use super::params::{has_media_type, read_body};
 use super::state::IssuerCtx;
 use crate::json::{JsonError, JsonObject};
@@ -36,10 +36,7 @@ pub(crate) async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&ctx, &headers, body).await {
-        Ok(v) => json_no_store(StatusCode::CREATED, &v),
-        Err(e) => e.into_response(),
-    }
+    json_answer(StatusCode::CREATED, handle(&ctx, &headers, body).await)
 }
 
 async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {

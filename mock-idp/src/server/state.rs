@@ -1,6 +1,7 @@
-//! Shared server state: the issuers, and per issuer its clients, authorization codes,
-//! refresh-token families, opaque tokens, scripted introspection answers, keys published
-//! beside the ring (rotation), the JWKS request count, DPoP nonces and seen proof `jti`s.
+//! Shared server state: the issuers, and per issuer its clients, authorization codes, device
+//! grants, refresh-token families, opaque tokens, scripted introspection answers, keys
+//! published beside the ring (rotation), the JWKS request count, DPoP nonces and seen proof
+//! `jti`s.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::clients::Client;
 use super::config::IdpConfig;
+use super::device::DeviceGrants;
 use super::introspect::IntrospectionScript;
 use crate::alg::Algorithm;
 use crate::dpop::DpopValidator;
@@ -95,6 +97,18 @@ impl Shared {
     /// The server's clock: Unix time plus the test offset.
     pub fn now(&self) -> i64 {
         crate::unix_now() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// The server's clock in milliseconds: device-flow polls are paced below the second.
+    pub fn now_millis(&self) -> i64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        wall.saturating_add(
+            self.clock_offset
+                .load(Ordering::Relaxed)
+                .saturating_mul(1000),
+        )
     }
 
     pub fn advance_clock(&self, seconds: i64) {
@@ -222,6 +236,7 @@ pub(crate) struct IssuerState {
     pub clients: HashMap<String, Client>,
     pub registered: usize,
     pub codes: HashMap<String, CodeGrant>,
+    pub devices: DeviceGrants,
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     pub families: HashMap<u64, Family>,
     pub opaque: HashMap<String, OpaqueToken>,
@@ -292,6 +307,7 @@ impl IssuerState {
     pub fn maybe_prune(&mut self, now: i64) {
         let big = [
             self.codes.len(),
+            self.devices.len(),
             self.refresh_tokens.len(),
             self.families.len(),
             self.opaque.len(),
@@ -308,6 +324,7 @@ impl IssuerState {
 
     pub fn prune(&mut self, now: i64) {
         self.codes.retain(|_, c| now < c.expires_at);
+        self.devices.prune(now);
         self.refresh_tokens.retain(|_, r| now < r.expires_at);
         self.families.retain(|_, f| now < f.expires_at);
         self.opaque.retain(|_, t| {

@@ -1,23 +1,25 @@
 //! The token endpoint (OAuth 2.1 §3.2): `client_credentials`, `authorization_code` with PKCE
-//! S256, `refresh_token` with rotation; RFC 8707 `resource` → `aud`; DPoP binding (RFC 9449 §5)
-//! with optional nonces. Access tokens are RFC 9068 JWTs (or opaque handles for clients
-//! configured so).
+//! S256, `refresh_token` with rotation, the RFC 8628 device code (polled); RFC 8707
+//! `resource` → `aud`; DPoP binding (RFC 9449 §5) with optional nonces. Access tokens are
+//! RFC 9068 JWTs (or opaque handles for clients configured so).
 //!
-//! Checks run in this order, so a DPoP nonce challenge never burns a code: body and
-//! parameters, grant type, client authentication, DPoP proof, then the grant itself.
+//! Checks run in this order, so a DPoP nonce challenge never burns a code or counts as a
+//! poll: body and parameters, grant type, client authentication, DPoP proof, then the grant.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::client_auth::authenticate;
-use super::clients::{Client, GRANT_TYPES, TokenFormat};
+use super::clients::{Client, DEVICE_CODE_GRANT_TYPE, GRANT_TYPES, TokenFormat};
 use super::dpop_check::check_proof;
-use super::error::{OAuthError, json_no_store};
+use super::error::{OAuthError, json_answer};
 use super::params::{Params, is_pkce_string, read_form};
-use super::policy::{audience, check_resources, grant_scope, narrow_resources, narrow_scope};
+use super::policy::{
+    audience, check_resources, grant_scope, narrow_resources, narrow_scope, resources_within_grant,
+};
 use super::state::{IssuerCtx, IssuerState, RefreshGrant};
 use crate::jwk::pkce_s256;
 use crate::random_b64url;
@@ -28,19 +30,14 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&ctx, &headers, body).await {
-        Ok(body) => json_no_store(StatusCode::OK, &body),
-        Err(e) => e.into_response(),
-    }
+    json_answer(StatusCode::OK, handle(&ctx, &headers, body).await)
 }
 
 async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
     let shared = &ctx.shared;
     let params = read_form(headers, body, shared.config.max_body_bytes).await?;
     params.refuse_duplicates(&["resource"])?;
-    let grant_type = params
-        .get("grant_type")
-        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let grant_type = params.required("grant_type")?;
     if !GRANT_TYPES.contains(&grant_type) {
         return Err(OAuthError::unsupported_grant_type(format!(
             "grant_type {grant_type} is not supported"
@@ -70,6 +67,7 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
     match grant_type {
         "client_credentials" => req.client_credentials(&mut st),
         "authorization_code" => req.authorization_code(&mut st),
+        DEVICE_CODE_GRANT_TYPE => req.device_code(&mut st),
         _ => req.refresh_token(&mut st),
     }
 }
@@ -121,10 +119,7 @@ impl Request<'_> {
 
     fn authorization_code(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
         let config = &self.ctx.shared.config;
-        let code = self
-            .params
-            .get("code")
-            .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+        let code = self.params.required("code")?;
         let grant =
             st.codes.get(code).cloned().ok_or_else(|| {
                 OAuthError::invalid_grant("unknown or expired authorization code")
@@ -187,40 +182,78 @@ impl Request<'_> {
             }
         }
         let requested = check_resources(config, self.params.all("resource"))?;
-        let resources = if grant.resources.is_empty() {
-            requested
-        } else {
-            narrow_resources(&grant.resources, requested)?
-        };
+        let resources = resources_within_grant(&grant.resources, requested)?;
         let family = st.new_family();
         if let Some(g) = st.codes.get_mut(code) {
             g.redeemed = Some(family);
-            // Remember the code as long as its tokens live, to revoke them on reuse.
-            g.expires_at = self.now
-                + config
-                    .refresh_token_lifetime
-                    .max(config.access_token_lifetime);
+            g.expires_at = self.tokens_outlived();
         }
+        Ok(self.issue_user_grant(st, family, &grant.subject, &grant.scope, &resources))
+    }
+
+    /// RFC 8628 §3.4: one poll. A used device code is refused and its tokens revoked, as for
+    /// a reused authorization code.
+    fn device_code(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
+        let config = &self.ctx.shared.config;
+        let device_code = self.params.required("device_code")?;
+        if let Some(family) = st.devices.redeemed_family(device_code) {
+            st.revoke_family(family);
+            return Err(OAuthError::invalid_grant(
+                "device_code already used; the tokens issued with it are revoked",
+            ));
+        }
+        // Checked before the poll, so a malformed request does not count as one.
+        let requested = check_resources(config, self.params.all("resource"))?;
+        let approved = st.devices.poll(
+            device_code,
+            &self.client.client_id,
+            self.ctx.shared.now_millis(),
+            &config.device,
+        )?;
+        let resources = resources_within_grant(&approved.resources, requested)?;
+        let family = st.new_family();
+        st.devices
+            .redeem(device_code, family, self.tokens_outlived());
+        Ok(self.issue_user_grant(st, family, &approved.subject, &approved.scope, &resources))
+    }
+
+    /// Until when a redeemed grant is remembered: as long as its tokens live, to revoke them
+    /// on reuse.
+    fn tokens_outlived(&self) -> i64 {
+        let config = &self.ctx.shared.config;
+        self.now
+            + config
+                .refresh_token_lifetime
+                .max(config.access_token_lifetime)
+    }
+
+    /// The tokens of a grant the user approved, with a refresh token if the client may
+    /// refresh.
+    fn issue_user_grant(
+        &self,
+        st: &mut IssuerState,
+        family: u64,
+        subject: &str,
+        scope: &str,
+        resources: &[String],
+    ) -> Value {
         let refresh = self.client.allows_grant("refresh_token");
-        Ok(self.issue(
+        self.issue(
             st,
             Issue {
-                subject: &grant.subject,
-                scope: &grant.scope,
-                resources: &resources,
+                subject,
+                scope,
+                resources,
                 family,
-                refresh_scope: refresh.then_some(grant.scope.as_str()),
+                refresh_scope: refresh.then_some(scope),
                 refresh_jkt: self.refresh_binding(None),
             },
-        ))
+        )
     }
 
     fn refresh_token(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
         let config = &self.ctx.shared.config;
-        let token = self
-            .params
-            .get("refresh_token")
-            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+        let token = self.params.required("refresh_token")?;
         let grant = st
             .refresh_tokens
             .get(token)

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use mock_idp::jwk::pkce_s256;
 use mock_idp::keystore::KeyRing;
 use mock_idp::random_b64url;
-use mock_idp::server::{IdpConfig, KeySource, MockIdp};
+use mock_idp::server::{
+    IdpConfig, KeySource, MockIdp, RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET,
+};
 use serde_json::Value;
 
 /// One pair of rings per test binary: key generation (RSA) is the slow part of a start.
@@ -128,6 +130,19 @@ pub async fn post_form(
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The introspection answer for `token`, asked as the resource server's client.
+pub async fn introspect(idp: &MockIdp, token: &str) -> Value {
+    let (status, body) = post_form(
+        &http(),
+        &idp.introspection_endpoint(),
+        Some((RESOURCE_SERVER_CLIENT_ID, RESOURCE_SERVER_CLIENT_SECRET)),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// Decodes the claims of a compact JWS without verifying it.
