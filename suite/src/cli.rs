@@ -720,7 +720,11 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
         Some(target) if args.sources.any() => (
             target.clone(),
-            Arc::new(MockIdp::start(IdpConfig::default()).await.map_err(|e| e.to_string())?),
+            Arc::new(
+                MockIdp::start(IdpConfig::default())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
             None,
             None,
             "target with its own authorization server".to_owned(),

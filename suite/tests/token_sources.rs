@@ -131,7 +131,12 @@ async fn client_credentials_run_is_clean_on_a_compliant_server_and_needs_are_dat
         "rs.token.jku-spoof",
         "rs.token.bearer-valid",
     ] {
-        assert_eq!(verdicts[derived].0, Verdict::Pass, "{derived}: {:?}", verdicts[derived]);
+        assert_eq!(
+            verdicts[derived].0,
+            Verdict::Pass,
+            "{derived}: {:?}",
+            verdicts[derived]
+        );
     }
     let ran = verdicts
         .values()
@@ -260,7 +265,11 @@ async fn dpop_bound_tokens_from_the_authorization_server_run_the_proof_checks() 
         .values()
         .filter(|(v, _)| *v == Verdict::Pass)
         .count();
-    assert!(ran >= 20, "only {ran} DPoP checks passed:\n{}", listing(&verdicts, |_| true));
+    assert!(
+        ran >= 20,
+        "only {ran} DPoP checks passed:\n{}",
+        listing(&verdicts, |_| true)
+    );
     for (fault, check) in [
         ("dpop-skip-signature", "rs.dpop.alg-none"),
         ("dpop-ignore-htm", "rs.dpop.htm-mismatch"),

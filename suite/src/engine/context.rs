@@ -335,8 +335,8 @@ impl Context {
             return idp.key_for(IssuerKind::Rogue, self.token_alg());
         }
         static TOOL_KEYS: OnceLock<KeyRing> = OnceLock::new();
-        let ring =
-            TOOL_KEYS.get_or_init(|| KeyRing::generate("mcp-authspec").expect("key generation works"));
+        let ring = TOOL_KEYS
+            .get_or_init(|| KeyRing::generate("mcp-authspec").expect("key generation works"));
         ring.get(self.token_alg())
             .or_else(|| ring.get(Algorithm::Es256))
             .expect("the ring holds an ES256 key")
@@ -555,7 +555,14 @@ impl Context {
     /// A DPoP-bound token from the embedded IdP's token endpoint, as a client obtains one:
     /// `client_credentials` with a proof of `key` (and the IdP's nonce when it demands one).
     pub async fn dpop_token_from_idp(&self, key: &SigningKey) -> Result<String, String> {
-        let idp = self.idp.as_ref().ok_or("no embedded IdP")?;
+        let Some(idp) = self.idp.as_ref() else {
+            // With a token source, the authorization server's own DPoP-bound token (--dpop),
+            // which it bound to K_c.
+            return match self.bound_token() {
+                Some(token) if std::ptr::eq(key, self.dpop.key()) => Ok(token),
+                _ => Err("the token source gave no DPoP-bound token for this key".into()),
+            };
+        };
         let endpoint = idp.token_endpoint();
         // client_secret_post: the exchange is never kept as evidence, so the secret stays here.
         let form = url::form_urlencoded::Serializer::new(String::new())

@@ -38,9 +38,10 @@ impl TokenCommand {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| SourceError(format!("{}: could not start: {e}", self.describe())))?;
-        let mut stdout = child.stdout.take().ok_or_else(|| {
-            SourceError(format!("{}: no stdout to read", self.describe()))
-        })?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| SourceError(format!("{}: no stdout to read", self.describe())))?;
         let read = async {
             use tokio::io::AsyncReadExt as _;
             let mut out = Vec::new();
@@ -69,7 +70,8 @@ impl TokenCommand {
                 self.describe()
             )));
         }
-        let out = out.map_err(|e| SourceError(format!("{}: reading stdout: {e}", self.describe())))?;
+        let out =
+            out.map_err(|e| SourceError(format!("{}: reading stdout: {e}", self.describe())))?;
         if out.len() > MAX_STDOUT {
             return Err(SourceError(format!(
                 "{} printed more than {MAX_STDOUT} bytes: not a token",
@@ -89,8 +91,8 @@ pub fn parse_output(out: &[u8]) -> Result<(String, Option<i64>), String> {
         return Err("it printed nothing (expected a token on stdout)".into());
     }
     if text.starts_with('{') {
-        let json: Value =
-            serde_json::from_str(text).map_err(|e| format!("its JSON output does not parse: {e}"))?;
+        let json: Value = serde_json::from_str(text)
+            .map_err(|e| format!("its JSON output does not parse: {e}"))?;
         let token = json
             .get("access_token")
             .or_else(|| json.get("accessToken"))
@@ -104,8 +106,7 @@ pub fn parse_output(out: &[u8]) -> Result<(String, Option<i64>), String> {
     }
     if text.chars().any(char::is_whitespace) {
         return Err(
-            "its output has several words: print only the token, or JSON with access_token"
-                .into(),
+            "its output has several words: print only the token, or JSON with access_token".into(),
         );
     }
     Ok((text.to_owned(), None))
@@ -117,7 +118,10 @@ mod tests {
 
     #[test]
     fn output_forms() {
-        assert_eq!(parse_output(b"abc.def.ghi\n").unwrap(), ("abc.def.ghi".into(), None));
+        assert_eq!(
+            parse_output(b"abc.def.ghi\n").unwrap(),
+            ("abc.def.ghi".into(), None)
+        );
         assert_eq!(
             parse_output(br#"{"access_token":"t","expires_in":3599}"#).unwrap(),
             ("t".into(), Some(3599))
@@ -127,8 +131,16 @@ mod tests {
             ("t".into(), Some(60))
         );
         assert!(parse_output(b"").unwrap_err().contains("nothing"));
-        assert!(parse_output(b"Bearer abc").unwrap_err().contains("several words"));
-        assert!(parse_output(b"{\"x\":1}").unwrap_err().contains("access_token"));
+        assert!(
+            parse_output(b"Bearer abc")
+                .unwrap_err()
+                .contains("several words")
+        );
+        assert!(
+            parse_output(b"{\"x\":1}")
+                .unwrap_err()
+                .contains("access_token")
+        );
         assert!(parse_output(&[0xff, 0xfe]).unwrap_err().contains("UTF-8"));
     }
 

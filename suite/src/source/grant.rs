@@ -320,7 +320,14 @@ async fn token_request(
     if !request.scope.is_empty() {
         fields.push(("scope", request.scope.clone()));
     }
-    post_form(http, &request.token_endpoint, &request.client, &fields, dpop).await
+    post_form(
+        http,
+        &request.token_endpoint,
+        &request.client,
+        &fields,
+        dpop,
+    )
+    .await
 }
 
 /// What the device authorization endpoint gave (RFC 8628 §3.2).
@@ -364,11 +371,7 @@ impl DeviceCode {
             eprintln!("  (or open {complete})");
         }
         if let Some(command) = &self.approve_command {
-            let full = format!(
-                "{command} {} {}",
-                shell_quote(uri),
-                shell_quote(user_code)
-            );
+            let full = format!("{command} {} {}", shell_quote(uri), shell_quote(user_code));
             let status = tokio::process::Command::new("sh")
                 .arg("-c")
                 .arg(&full)

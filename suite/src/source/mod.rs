@@ -289,8 +289,12 @@ impl IssuedTokens {
 pub fn secret_from_env(var: &str, what: &str) -> Result<String, SourceError> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-        Ok(_) => Err(SourceError(format!("{what}: the environment variable {var} is empty"))),
-        Err(_) => Err(SourceError(format!("{what}: the environment variable {var} is not set"))),
+        Ok(_) => Err(SourceError(format!(
+            "{what}: the environment variable {var} is empty"
+        ))),
+        Err(_) => Err(SourceError(format!(
+            "{what}: the environment variable {var} is not set"
+        ))),
     }
 }
 

@@ -79,7 +79,12 @@ mod tests {
         assert!(policy.check("https://as.example/token", "x").is_ok());
         assert!(policy.check("http://127.0.0.1:9400/token", "x").is_ok());
         let other = policy.check("https://evil.example/token", "the client secret");
-        assert!(other.unwrap_err().0.contains("--allow-origin https://evil.example"));
+        assert!(
+            other
+                .unwrap_err()
+                .0
+                .contains("--allow-origin https://evil.example")
+        );
         let port = policy.check("https://as.example:8443/token", "x");
         assert!(port.is_err(), "another port is another origin");
         let remote_http = policy.check("http://10.0.0.5/token", "x").unwrap_err();

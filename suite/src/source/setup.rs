@@ -19,71 +19,161 @@ use super::{
 #[derive(Debug, Clone, Default, Args)]
 pub struct SourceArgs {
     /// A token the user already has, from this environment variable.
-    #[arg(long, value_name = "VAR", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub token_env: Option<String>,
     /// A token the user already has, from this file.
-    #[arg(long, value_name = "PATH", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub token_file: Option<PathBuf>,
     /// A token on the command line (it lands in shell history: prefer --token-env).
-    #[arg(long, value_name = "TOKEN", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub token: Option<String>,
     /// A command printing a fresh token (or JSON with access_token), run whenever one is due.
-    #[arg(long, value_name = "CMD", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub token_command: Option<String>,
     /// Obtain tokens with the client credentials grant.
-    #[arg(long, requires = "client_id", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        requires = "client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub client_credentials: bool,
     /// Obtain tokens with the device authorization grant (RFC 8628).
-    #[arg(long, requires = "client_id", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        requires = "client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub device_code: bool,
     /// The OAuth client the grant runs as.
-    #[arg(long, value_name = "ID", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub client_id: Option<String>,
     /// The environment variable holding the client secret (never an argument).
-    #[arg(long, value_name = "VAR", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub client_secret_env: Option<String>,
     /// The file holding the client secret (instead of --client-secret-env).
-    #[arg(long, value_name = "PATH", conflicts_with = "client_secret_env", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with = "client_secret_env",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub client_secret_file: Option<PathBuf>,
     /// How the client authenticates (default: basic with a secret, none without).
-    #[arg(long, value_enum, help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_enum,
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub client_auth: Option<ClientAuthArg>,
     /// The client's private key (PKCS#8 PEM) for --client-auth private-key-jwt.
-    #[arg(long, value_name = "FILE", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub client_key: Option<PathBuf>,
     /// The token endpoint, instead of the one the authorization server's metadata names.
-    #[arg(long, value_name = "URL", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub token_endpoint: Option<String>,
     /// With --device-code: run CMD '<verification_uri>' '<user_code>' to approve without a person.
-    #[arg(long, value_name = "CMD", requires = "device_code", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "device_code",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub device_approve_command: Option<String>,
     /// The RFC 8707 resource tokens are requested for (default: the target's PRM resource).
-    #[arg(long, value_name = "URI", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "URI",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub resource: Option<String>,
     /// Also obtain DPoP-bound tokens for the tool's proof key (with a grant), so the
     /// rs.dpop.* proof checks run.
-    #[arg(long, help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub dpop: bool,
     /// A second subject's token (cross-user checks), from this environment variable.
-    #[arg(long, value_name = "VAR", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub second_token_env: Option<String>,
     /// A second subject's token, from this file.
-    #[arg(long, value_name = "PATH", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub second_token_file: Option<PathBuf>,
     /// A command printing a second subject's token.
-    #[arg(long, value_name = "CMD", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub second_token_command: Option<String>,
     /// A second client for the client credentials grant (its own subject).
-    #[arg(long, value_name = "ID", requires = "client_credentials", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "client_credentials",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub second_client_id: Option<String>,
     /// The environment variable holding the second client's secret.
-    #[arg(long, value_name = "VAR", requires = "second_client_id", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "second_client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub second_client_secret_env: Option<String>,
     /// Also allow real credentials to go to this origin (repeatable).
-    #[arg(long = "allow-origin", value_name = "ORIGIN", help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub allow_origins: Vec<String>,
     /// Allow real credentials over plain HTTP to a host that is not loopback.
-    #[arg(long, help_heading = "Token source (the target's own authorization server)")]
+    #[arg(
+        long,
+        help_heading = "Token source (the target's own authorization server)"
+    )]
     pub allow_insecure_http: bool,
 }
 
@@ -192,9 +282,13 @@ impl SourceArgs {
                 .as_deref()
                 .map(|var| secret_from_env(var, "--second-client-secret-env"))
                 .transpose()?;
-            Some(Arc::new(Acquire::Grant(
-                self.grant(target, scope, &mut policy, id, secret)?,
-            )))
+            Some(Arc::new(Acquire::Grant(self.grant(
+                target,
+                scope,
+                &mut policy,
+                id,
+                secret,
+            )?)))
         } else if self.second_token_env.is_some()
             || self.second_token_file.is_some()
             || self.second_token_command.is_some()
@@ -284,10 +378,13 @@ impl SourceArgs {
                 policy.allow(url)?;
                 url.clone()
             }
-            (None, Some(AuthorizationServer {
-                token_endpoint: Some(url),
-                ..
-            })) => url.clone(),
+            (
+                None,
+                Some(AuthorizationServer {
+                    token_endpoint: Some(url),
+                    ..
+                }),
+            ) => url.clone(),
             (None, Some(a)) => {
                 return Err(SourceError(format!(
                     "the metadata of {} names no token_endpoint: give --token-endpoint",

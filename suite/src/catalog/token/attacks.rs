@@ -386,7 +386,7 @@ pub(super) const ROWS: &[Row] = &[
             let forms = PublicKeyForm::ALL.map(Attack::HmacWithPublicKey);
             // The RSA key too: PKCS#1 PEM exists only for RSA.
             let mut tokens = forged(ctx, &forms)?;
-            tokens.extend(forged_against(ctx, Algorithm::Rs256, &forms)?);
+            tokens.extend(forged_against(ctx, Algorithm::Rs256, &forms).unwrap_or_default());
             Some(tokens)
         },
     )

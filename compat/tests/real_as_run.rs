@@ -1,0 +1,280 @@
+//! Issue 13 "Done when": a target that trusts only a third-party authorization server
+//! (oidc-provider, installed from its lock file) is run with `--client-credentials` and with
+//! `--token-command`; the stimuli derived from its real tokens catch the reference server's
+//! signature faults; with `--dpop` the proof checks run and catch DPoP faults. The tool holds
+//! no key of this authorization server.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use compat::authorization_server::{AsOptions, CC_CLIENT_ID, CC_CLIENT_SECRET, ThirdPartyAs};
+use reference_server::{Config, Fault, ReferenceServer};
+use suite::engine::accepted::Calibration;
+use suite::engine::runner::RunOptions;
+use suite::engine::select::{Glob, Selection};
+use suite::engine::session::{TokenDefaults, TokenSupply, context_from, run_checks};
+use suite::http::Limits;
+use suite::model::Verdict;
+use suite::source::setup::SourceArgs;
+
+type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
+
+fn start() -> Option<ThirdPartyAs> {
+    if !ThirdPartyAs::is_installed() {
+        let note = "oidc-provider is not installed: run npm ci in compat/authorization-servers/oidc-provider";
+        assert!(std::env::var_os("CI").is_none(), "under CI: {note}");
+        eprintln!("note: skipped: {note}");
+        return None;
+    }
+    Some(ThirdPartyAs::start_with(&AsOptions::new("RS256")).unwrap_or_else(|e| panic!("{e}")))
+}
+
+struct SecretFile(std::path::PathBuf);
+
+impl SecretFile {
+    fn new(content: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "mcp-authspec-real-as-{}-{}",
+            std::process::id(),
+            mock_idp::random_b64url(8)
+        ));
+        std::fs::write(&path, content).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn client_credentials(secret: &SecretFile, dpop: bool) -> SourceArgs {
+    SourceArgs {
+        client_credentials: true,
+        client_id: Some(CC_CLIENT_ID.into()),
+        client_secret_file: Some(secret.0.clone()),
+        dpop,
+        ..SourceArgs::default()
+    }
+}
+
+/// Runs the selection against a reference server with `faults` trusting `issuer`.
+async fn run(
+    issuer: &str,
+    faults: &[Fault],
+    source: SourceArgs,
+    selection: &Selection,
+) -> (Calibration, Verdicts) {
+    let mut config = Config::discover(issuer).with_faults(faults.iter().copied());
+    if source.dpop {
+        // A server that takes DPoP-bound tokens beside Bearer ones.
+        config.dpop = reference_server::DpopMode::Optional;
+    }
+    let reference = ReferenceServer::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("reference server: {e}"));
+    let ctx = context_from(
+        &reference.mcp_url(),
+        TokenSupply::Planned(Box::new(source)),
+        &TokenDefaults {
+            scope: Some("mcp:read".into()),
+            ..TokenDefaults::default()
+        },
+        None,
+        None,
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        ctx.issued_jws().is_some_and(|t| t.public_key().is_some()),
+        "the AS's published key verifying its token was not found: {:?}",
+        ctx.issued.as_ref().map(|i| i.published_keys.is_some())
+    );
+    let results = run_checks(&ctx, selection, RunOptions::default(), |_, _| {}).await;
+    let verdicts = results
+        .into_iter()
+        .map(|(m, o)| (m.id, (o.verdict, o.message)))
+        .collect();
+    (ctx.calibration.clone(), verdicts)
+}
+
+fn bad(verdicts: &Verdicts) -> String {
+    verdicts
+        .iter()
+        .filter(|(_, (v, _))| matches!(v, Verdict::Fail | Verdict::Error))
+        .map(|(id, (v, m))| format!("{id}: {v:?} {m}\n"))
+        .collect()
+}
+
+fn only(check: &str) -> Selection {
+    Selection {
+        include: vec![Glob::new(check)],
+        skip: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_faults() {
+    let Some(server) = start() else { return };
+    let secret = SecretFile::new(CC_CLIENT_SECRET);
+    let started = Instant::now();
+    let (calibration, verdicts) = run(
+        server.issuer(),
+        &[],
+        client_credentials(&secret, false),
+        &Selection::default(),
+    )
+    .await;
+    assert!(
+        matches!(calibration, Calibration::Issued(_)),
+        "{}",
+        calibration.describe()
+    );
+    assert!(bad(&verdicts).is_empty(), "{}", bad(&verdicts));
+    let ran = verdicts
+        .values()
+        .filter(|(v, _)| *v != Verdict::NotEvaluated)
+        .count();
+    eprintln!(
+        "oidc-provider, client credentials: {ran} of {} checks ran in {:.1} s",
+        verdicts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for (fault, check) in [
+        ("accept-alg-none", "rs.token.alg-none"),
+        ("skip-signature", "rs.token.broken-signature"),
+        ("accept-null-signature", "rs.token.null-signature"),
+        ("hs256-public-key", "rs.token.hs256-public-key"),
+        ("trust-embedded-jwk", "rs.token.embedded-jwk"),
+        ("trust-jku", "rs.token.jku-spoof"),
+    ] {
+        let fault: Fault = fault.parse().unwrap();
+        let (_, verdicts) = run(
+            server.issuer(),
+            &[fault],
+            client_credentials(&secret, false),
+            &only(check),
+        )
+        .await;
+        assert_eq!(
+            verdicts[check].0,
+            Verdict::Fail,
+            "{fault:?}: {:?}",
+            verdicts[check]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_command_printing_an_oidc_provider_token_is_a_source() {
+    let Some(server) = start() else { return };
+    let reference = ReferenceServer::start(
+        Config::discover(server.issuer()).with_faults([Fault::AcceptAlgNone]),
+    )
+    .await
+    .unwrap();
+    // The command prints the token endpoint's JSON answer, as `curl` would.
+    let metadata: serde_json::Value = reqwest::get(server.metadata_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = reqwest::Client::new()
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .basic_auth(CC_CLIENT_ID, Some(CC_CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", reference.resource()),
+            ("scope", "mcp:read"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file = SecretFile::new(&answer);
+    let source = SourceArgs {
+        token_command: Some(format!("cat '{}'", file.0.display())),
+        ..SourceArgs::default()
+    };
+    let ctx = context_from(
+        &reference.mcp_url(),
+        TokenSupply::Planned(Box::new(source)),
+        &TokenDefaults::default(),
+        None,
+        None,
+        Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(ctx.calibration, Calibration::Issued(_)),
+        "{}",
+        ctx.calibration.describe()
+    );
+    let results = run_checks(
+        &ctx,
+        &only("rs.token.alg-none"),
+        RunOptions::default(),
+        |_, _| {},
+    )
+    .await;
+    assert_eq!(
+        results[0].1.verdict,
+        Verdict::Fail,
+        "{}",
+        results[0].1.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_bound_tokens_from_oidc_provider_run_the_proof_checks() {
+    let Some(server) = start() else { return };
+    let secret = SecretFile::new(CC_CLIENT_SECRET);
+    let selection = only("rs.dpop.*");
+    let (calibration, verdicts) = run(
+        server.issuer(),
+        &[],
+        client_credentials(&secret, true),
+        &selection,
+    )
+    .await;
+    match &calibration {
+        Calibration::Issued(i) => assert!(i.bound_accepted, "{}", calibration.describe()),
+        other => panic!("{}", other.describe()),
+    }
+    assert!(bad(&verdicts).is_empty(), "{}", bad(&verdicts));
+    let passed = verdicts
+        .values()
+        .filter(|(v, _)| *v == Verdict::Pass)
+        .count();
+    eprintln!(
+        "oidc-provider, --dpop: {passed} of {} DPoP checks passed",
+        verdicts.len()
+    );
+    assert!(passed >= 20, "{verdicts:#?}");
+    for (fault, check) in [
+        ("dpop-skip-signature", "rs.dpop.alg-none"),
+        ("dpop-ignore-htm", "rs.dpop.htm-mismatch"),
+        ("dpop-ignore-ath", "rs.dpop.ath-wrong"),
+    ] {
+        let fault: Fault = fault.parse().unwrap();
+        let (_, verdicts) = run(
+            server.issuer(),
+            &[fault],
+            client_credentials(&secret, true),
+            &only(check),
+        )
+        .await;
+        assert_eq!(
+            verdicts[check].0,
+            Verdict::Fail,
+            "{fault:?}: {:?}",
+            verdicts[check]
+        );
+    }
+}
