@@ -108,6 +108,27 @@ fn bad(verdicts: &Verdicts) -> String {
         .collect()
 }
 
+/// Each fault of the reference server makes its check FAIL through tokens from `issuer`.
+async fn assert_caught(issuer: &str, secret: &SecretFile, dpop: bool, cases: &[(&str, &str)]) {
+    for (fault, check) in cases {
+        let fault: Fault = fault.parse().unwrap();
+        let selection = only(check);
+        let (_, verdicts) = run(
+            issuer,
+            &[fault],
+            client_credentials(secret, dpop),
+            &selection,
+        )
+        .await;
+        assert_eq!(
+            verdicts[*check].0,
+            Verdict::Fail,
+            "{fault:?}: {:?}",
+            verdicts[*check]
+        );
+    }
+}
+
 fn only(check: &str) -> Selection {
     Selection {
         include: vec![Glob::new(check)],
@@ -142,29 +163,15 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         verdicts.len(),
         started.elapsed().as_secs_f64()
     );
-    for (fault, check) in [
+    let cases = [
         ("accept-alg-none", "rs.token.alg-none"),
         ("skip-signature", "rs.token.broken-signature"),
         ("accept-null-signature", "rs.token.null-signature"),
         ("hs256-public-key", "rs.token.hs256-public-key"),
         ("trust-embedded-jwk", "rs.token.embedded-jwk"),
         ("trust-jku", "rs.token.jku-spoof"),
-    ] {
-        let fault: Fault = fault.parse().unwrap();
-        let (_, verdicts) = run(
-            server.issuer(),
-            &[fault],
-            client_credentials(&secret, false),
-            &only(check),
-        )
-        .await;
-        assert_eq!(
-            verdicts[check].0,
-            Verdict::Fail,
-            "{fault:?}: {:?}",
-            verdicts[check]
-        );
-    }
+    ];
+    assert_caught(server.issuer(), &secret, false, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,24 +264,10 @@ async fn dpop_bound_tokens_from_oidc_provider_run_the_proof_checks() {
         verdicts.len()
     );
     assert!(passed >= 20, "{verdicts:#?}");
-    for (fault, check) in [
+    let cases = [
         ("dpop-skip-signature", "rs.dpop.alg-none"),
         ("dpop-ignore-htm", "rs.dpop.htm-mismatch"),
         ("dpop-ignore-ath", "rs.dpop.ath-wrong"),
-    ] {
-        let fault: Fault = fault.parse().unwrap();
-        let (_, verdicts) = run(
-            server.issuer(),
-            &[fault],
-            client_credentials(&secret, true),
-            &only(check),
-        )
-        .await;
-        assert_eq!(
-            verdicts[check].0,
-            Verdict::Fail,
-            "{fault:?}: {:?}",
-            verdicts[check]
-        );
-    }
+    ];
+    assert_caught(server.issuer(), &secret, true, &cases).await;
 }

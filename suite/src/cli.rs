@@ -693,7 +693,15 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         signing_alg: args.signing_alg,
     };
     // Keep the embedded servers (or the hosted IdP) alive for the whole run.
-    let (endpoint, idp, step_up, embedded, profile) = match &args.target {
+    // A token source replaces minting: no mock IdP is hosted for a deployed target then.
+    let minted_or_planned = |idp: Arc<MockIdp>| {
+        if args.sources.any() {
+            session::TokenSupply::Planned(Box::new(args.sources.clone()))
+        } else {
+            session::TokenSupply::Minted(idp)
+        }
+    };
+    let (endpoint, supply, step_up, embedded, profile) = match &args.target {
         None => {
             let embedded = Embedded::start(&faults).await?;
             let label = if faults.is_empty() {
@@ -712,7 +720,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             );
             (
                 embedded.server.mcp_url(),
-                embedded.idp.clone(),
+                minted_or_planned(embedded.idp.clone()),
                 Some(Embedded::step_up()),
                 Some(embedded),
                 format!("embedded demo: {label}"),
@@ -720,11 +728,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
         Some(target) if args.sources.any() => (
             target.clone(),
-            Arc::new(
-                MockIdp::start(IdpConfig::default())
-                    .await
-                    .map_err(|e| e.to_string())?,
-            ),
+            session::TokenSupply::Planned(Box::new(args.sources.clone())),
             None,
             None,
             "target with its own authorization server".to_owned(),
@@ -750,7 +754,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             );
             (
                 target.clone(),
-                Arc::new(idp),
+                session::TokenSupply::Minted(Arc::new(idp)),
                 None,
                 None,
                 "target trusting the run's mock IdP".to_owned(),
@@ -781,12 +785,6 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             })
         }
         _ => embedded.as_ref().map(Embedded::canary),
-    };
-    let supply = if args.sources.any() {
-        drop(idp);
-        session::TokenSupply::Planned(Box::new(args.sources.clone()))
-    } else {
-        session::TokenSupply::Minted(idp)
     };
     let mut ctx = session::context_from(
         &endpoint,

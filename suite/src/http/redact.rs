@@ -69,9 +69,24 @@ fn scrub(value: Value, is_key: bool) -> Value {
     }
 }
 
-/// The request with every credential header redacted. Bodies are kept: probe bodies are
-/// JSON-RPC messages the tool wrote, never credentials.
+/// The request with every credential redacted: credential headers, an `access_token` query
+/// parameter, and an `access_token` member of a form body (RFC 6750 §2.2, which the tool sends
+/// with a real token when the token source is the target's own authorization server). Other
+/// bodies are JSON-RPC messages the tool wrote and are kept.
 pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
+    let form = request.headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("content-type")
+            && v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+    });
+    let body = match &request.body {
+        Some(bytes) if form => Some(match std::str::from_utf8(bytes) {
+            Ok(text) => redact_pairs(text).into_bytes(),
+            // Not text: it cannot be searched for the member, so it goes whole.
+            Err(_) => fingerprint(&String::from_utf8_lossy(bytes)).into_bytes(),
+        }),
+        other => other.clone(),
+    };
     ProbeRequest {
         url: redact_url(&request.url),
         headers: request
@@ -79,6 +94,7 @@ pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
             .iter()
             .map(|(n, v)| (n.clone(), redact_header_value(n, v)))
             .collect(),
+        body,
         ..request.clone()
     }
 }
@@ -88,14 +104,19 @@ pub fn redact_url(url: &str) -> String {
     let Some((base, query)) = url.split_once('?') else {
         return url.to_owned();
     };
-    let query: Vec<String> = query
+    format!("{base}?{}", redact_pairs(query))
+}
+
+/// `name=value&…` (a query or a form body) with every `access_token` value fingerprinted.
+fn redact_pairs(pairs: &str) -> String {
+    pairs
         .split('&')
         .map(|pair| match pair.split_once('=') {
             Some(("access_token", value)) => format!("access_token={}", fingerprint(value)),
             _ => pair.to_owned(),
         })
-        .collect();
-    format!("{base}?{}", query.join("&"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]
@@ -149,5 +170,22 @@ mod tests {
         assert_eq!(fingerprint("x").len(), "sha256:".len() + 12);
         let q = redact_url(&format!("http://h/mcp?a=1&access_token={token}"));
         assert!(!q.contains(token) && q.starts_with("http://h/mcp?a=1&access_token=sha256:"));
+    }
+
+    #[test]
+    fn a_token_in_a_form_body_is_fingerprinted_and_json_bodies_are_kept() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZWFsIn0.c2ln";
+        let mut form = ProbeRequest::new("POST", "http://127.0.0.1/mcp").header(
+            "Content-Type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+        form.body = Some(format!("x=1&access_token={token}").into_bytes());
+        let red = redact_request(&form);
+        let body = String::from_utf8(red.body.unwrap()).unwrap();
+        assert_eq!(body, format!("x=1&access_token={}", fingerprint(token)));
+        let mut json = ProbeRequest::new("POST", "http://127.0.0.1/mcp")
+            .header("content-type", "application/json");
+        json.body = Some(br#"{"access_token":"kept: the tool wrote it"}"#.to_vec());
+        assert_eq!(redact_request(&json).body, json.body);
     }
 }

@@ -211,17 +211,7 @@ fn jku_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
             Attack::JkuAt(trusted),
         ));
     }
-    let attacks: Vec<Attack> = cases.iter().map(|(_, a)| a.clone()).collect();
-    let tokens = forge_each(ctx, &url, &attacks)?;
-    Some(
-        cases
-            .iter()
-            .zip(tokens)
-            .filter_map(|((what, _), token)| {
-                Some(Probe::graded(*what, token?, Level::Must, jku_graded))
-            })
-            .collect(),
-    )
+    listener_probes(ctx, &url, &cases, jku_graded)
 }
 
 /// rs-x5u-x5c-spoof: `x5c` = a self-signed certificate for `K_x`; `x5u` = the listener serving
@@ -247,15 +237,24 @@ fn x5_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
             Attack::X5u,
         ),
     ];
+    listener_probes(ctx, &url, &cases, x5u_graded)
+}
+
+/// MUST-refuse probes of attacks whose `jku`/`x5u` names the listener at `url`, each graded by
+/// `grade` (which also watches the listener); attacks that do not fit the keys are left out.
+fn listener_probes(
+    ctx: &Context,
+    url: &str,
+    cases: &[(&'static str, Attack)],
+    grade: Grader,
+) -> Option<Vec<Probe>> {
     let attacks: Vec<Attack> = cases.iter().map(|(_, a)| a.clone()).collect();
-    let tokens = forge_each(ctx, &url, &attacks)?;
+    let tokens = forge_each(ctx, url, &attacks)?;
     Some(
         cases
             .iter()
             .zip(tokens)
-            .filter_map(|((what, _), token)| {
-                Some(Probe::graded(*what, token?, Level::Must, x5u_graded))
-            })
+            .filter_map(|((what, _), token)| Some(Probe::graded(*what, token?, Level::Must, grade)))
             .collect(),
     )
 }
