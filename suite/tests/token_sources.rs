@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use mock_idp::server::{CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, IdpConfig, MockIdp};
+use mock_idp::server::{
+    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, IdpConfig, MockIdp, PUBLIC_CLIENT_ID,
+};
 use reference_server::Fault;
 use suite::engine::accepted::Calibration;
 use suite::engine::applicability::MINT_HINT;
@@ -174,6 +176,42 @@ async fn derived_stimuli_catch_the_signature_faults_through_a_real_token() {
             verdicts[check].1
         );
     }
+}
+
+/// RFC 8628 end to end: the tool asks the mock IdP's device authorization endpoint for a code,
+/// polls its token endpoint as a public client until the (auto-approving) user approves, and
+/// the derived stimuli reach the target through the token it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_code_grant_is_a_source_and_its_token_carries_the_derived_stimuli() {
+    let device = || SourceArgs {
+        device_code: true,
+        client_id: Some(PUBLIC_CLIENT_ID.into()),
+        ..SourceArgs::default()
+    };
+    let selection = Selection {
+        include: vec![
+            Glob::new("rs.token.alg-none"),
+            Glob::new("rs.token.bearer-valid"),
+        ],
+        skip: vec![],
+    };
+    let (calibration, clean) = run(&BTreeSet::new(), device(), &selection).await;
+    assert!(
+        matches!(calibration, Calibration::Issued(_)),
+        "{}",
+        calibration.describe()
+    );
+    for check in ["rs.token.alg-none", "rs.token.bearer-valid"] {
+        assert_eq!(clean[check].0, Verdict::Pass, "{check}: {:?}", clean[check]);
+    }
+    let faults: BTreeSet<Fault> = ["accept-alg-none".parse().unwrap()].into();
+    let (_, broken) = run(&faults, device(), &selection).await;
+    assert_eq!(
+        broken["rs.token.alg-none"].0,
+        Verdict::Fail,
+        "accept-alg-none not caught through a device-code token: {}",
+        broken["rs.token.alg-none"].1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
