@@ -248,6 +248,7 @@ async fn run(stack: &Stack) -> Result<Run, String> {
             spec_version: ctx.spec_version.as_str().to_owned(),
             profiles: ctx.profiles.clone(),
             calibration: ctx.calibration.describe(),
+            token_source: ctx.token_source(),
             target: endpoint,
             profile: describe(stack),
             selected: records.len(),

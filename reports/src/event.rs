@@ -20,6 +20,10 @@ pub struct RunInfo {
     pub profiles: Vec<Profile>,
     /// What calibration found the target to accept as a valid token, in one line.
     pub calibration: String,
+    /// Where the run's valid tokens come from: minted by a mock IdP the target trusts, or a
+    /// token source of the target's own authorization server (issue 13), in one line.
+    #[serde(default)]
+    pub token_source: String,
     /// The MCP endpoint under test.
     pub target: String,
     /// How the target was set up: `embedded demo (compliant)`, `embedded demo (faults: …)`,

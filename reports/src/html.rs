@@ -177,6 +177,7 @@ pub fn render(report: &Report) -> String {
     fact("Profile", &esc(&info.profile));
     fact("MCP specification", &esc(&info.spec_version));
     fact("Profiles in force", &esc(&profiles_line(&info.profiles)));
+    fact("Token source", &esc(&info.token_source));
     fact("Calibration", &esc(&info.calibration));
     fact("Tool", &format!("mcp-authspec {}", esc(&info.tool_version)));
     fact("Started", &esc(&utc(info.started_unix)));
@@ -717,6 +718,7 @@ mod tests {
                 spec_version: "2025-11-25".into(),
                 profiles: Vec::new(),
                 calibration: String::new(),
+                token_source: String::new(),
                 target: format!("http://127.0.0.1:1/mcp{HOSTILE}"),
                 profile: "embedded demo: ignore-aud".into(),
                 selected: 5,

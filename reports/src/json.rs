@@ -17,6 +17,7 @@ pub fn render(report: &Report) -> Value {
         "spec_version": info.spec_version,
         "profiles": info.profiles,
         "calibration": info.calibration,
+        "token_source": info.token_source,
         "target": info.target,
         "profile": info.profile,
         "checks": report.checks.iter().map(|c| {

@@ -51,6 +51,7 @@ pub fn render(report: &Report, strict: bool) -> Result<String, JunitError> {
                 crate::model::profiles_line(&report.info.profiles),
             ),
             ("profile".to_owned(), report.info.profile.clone()),
+            ("token_source".to_owned(), report.info.token_source.clone()),
         ];
         let cases: Vec<TestCase> = checks
             .iter()
@@ -208,6 +209,7 @@ mod tests {
                 spec_version: "2025-11-25".into(),
                 profiles: Vec::new(),
                 calibration: String::new(),
+                token_source: String::new(),
                 target: "http://127.0.0.1:1/mcp".into(),
                 profile: "test".into(),
                 selected: verdicts.len(),

@@ -24,6 +24,10 @@ pub fn render(report: &Report) -> String {
         escape(&crate::model::profiles_line(&report.info.profiles)),
         escape(&report.info.tool_version)
     );
+    if !report.info.token_source.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Token source: {}", escape(&report.info.token_source));
+    }
     if !report.info.calibration.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "Calibration: {}", escape(&report.info.calibration));

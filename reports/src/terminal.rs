@@ -267,6 +267,7 @@ impl<W: Write> Sink for Terminal<W> {
                 spec_version,
                 profiles,
                 calibration,
+                token_source,
                 ..
             }) => {
                 self.selected = *selected;
@@ -274,6 +275,9 @@ impl<W: Write> Sink for Terminal<W> {
                     "Target {target} ({profile})\nMCP {spec_version}, profiles in force: {}\n",
                     crate::model::profiles_line(profiles)
                 );
+                if !token_source.is_empty() {
+                    text.push_str(&format!("Token source: {token_source}\n"));
+                }
                 if !calibration.is_empty() {
                     text.push_str(&format!("Calibration: {calibration}\n"));
                 }
@@ -341,6 +345,7 @@ mod tests {
             spec_version: "x".into(),
             profiles: Vec::new(),
             calibration: String::new(),
+            token_source: String::new(),
             target: "t".into(),
             profile: "p".into(),
             selected,

@@ -795,9 +795,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         crate::http::Limits::default(),
     )
     .await?;
-    if let Some(issued) = &ctx.issued {
-        say!("Token source: {}", issued.describe());
-    }
+
     for (tool, arguments) in [
         (&args.step_up_tool, &args.step_up_args),
         (&args.canary_tool, &args.canary_args),
@@ -829,6 +827,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         spec_version: ctx.spec_version.as_str().to_owned(),
         profiles: ctx.profiles.clone(),
         calibration: ctx.calibration.describe(),
+        token_source: ctx.token_source(),
         target: endpoint.clone(),
         profile,
         selected,

@@ -141,44 +141,13 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
     .await
     .unwrap();
 
-    let info = RunInfo {
-        tool_version: "test".into(),
-        spec_version: "2025-11-25".into(),
-        profiles: Vec::new(),
-        calibration: String::new(),
-        target: ctx.endpoint.clone(),
-        profile: "secrets test".into(),
-        selected: 0,
-        started_unix: 0,
-    };
-    let mut terminal = Terminal::new(Vec::new(), StatusLevel::All, StatusLevel::All);
-    let mut collector = Collector::default();
-    let mut secrets: BTreeSet<String> = BTreeSet::new();
-    let mut private_sent: Vec<(String, String)> = Vec::new();
-    {
-        let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
-        stream.event(&Event::RunStarted(&info));
-        run_checks(
-            &ctx,
-            &Selection::default(),
-            RunOptions::default(),
-            |meta, o| {
-                for e in &o.evidence {
-                    secrets.extend(credentials_sent(e));
-                    private_sent.extend(private_members_sent(e));
-                }
-                stream.event(&Event::CheckFinished(&suite::output::record(meta, o)));
-            },
-        )
-        .await;
-        stream.event(&Event::RunFinished(&RunEnd {
-            exit_code: 1,
-            reason: "test".into(),
-            duration_ms: 0,
-        }));
-    }
+    let Rendered {
+        report,
+        terminal,
+        mut secrets,
+        private_sent,
+    } = run_and_render(&ctx).await;
     env.server.shutdown().await;
-    let report = collector.into_report().unwrap();
     assert!(
         report.checks.iter().any(|c| !c.evidence.is_empty()),
         "the faults must produce failures with evidence"
@@ -232,26 +201,169 @@ async fn no_sink_shows_a_token_a_client_secret_or_a_private_key() {
         }
     }
 
+    assert_no_sink_shows(&report, &terminal, &secrets);
+}
+
+/// What one in-process run rendered, and the credentials it sent.
+struct Rendered {
+    report: reports::event::Report,
+    terminal: String,
+    /// Every credential the run's requests carried, as sent.
+    secrets: BTreeSet<String>,
+    /// Every private JWK member value in a credential sent, with its member name.
+    private_sent: Vec<(String, String)>,
+}
+
+/// Runs the whole catalogue with the terminal and the collector listening.
+async fn run_and_render(ctx: &suite::engine::context::Context) -> Rendered {
+    let info = RunInfo {
+        tool_version: "test".into(),
+        spec_version: "2025-11-25".into(),
+        profiles: Vec::new(),
+        calibration: ctx.calibration.describe(),
+        token_source: ctx.token_source(),
+        target: ctx.endpoint.clone(),
+        profile: "secrets test".into(),
+        selected: 0,
+        started_unix: 0,
+    };
+    let mut terminal = Terminal::new(Vec::new(), StatusLevel::All, StatusLevel::All);
+    let mut collector = Collector::default();
+    let mut secrets: BTreeSet<String> = BTreeSet::new();
+    let mut private_sent: Vec<(String, String)> = Vec::new();
+    {
+        let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
+        stream.event(&Event::RunStarted(&info));
+        run_checks(
+            ctx,
+            &Selection::default(),
+            RunOptions::default(),
+            |meta, o| {
+                for e in &o.evidence {
+                    secrets.extend(credentials_sent(e));
+                    private_sent.extend(private_members_sent(e));
+                }
+                stream.event(&Event::CheckFinished(&suite::output::record(meta, o)));
+            },
+        )
+        .await;
+        stream.event(&Event::RunFinished(&RunEnd {
+            exit_code: 1,
+            reason: "test".into(),
+            duration_ms: 0,
+        }));
+    }
+    Rendered {
+        report: collector.into_report().unwrap(),
+        terminal: String::from_utf8(terminal.into_inner()).unwrap(),
+        secrets,
+        private_sent,
+    }
+}
+
+/// No sink's rendering of `report` (and no terminal line) holds any of `secrets`.
+fn assert_no_sink_shows(
+    report: &reports::event::Report,
+    terminal: &str,
+    secrets: &BTreeSet<String>,
+) {
     let outputs = [
-        (
-            "terminal",
-            String::from_utf8(terminal.into_inner()).unwrap(),
-        ),
-        ("json", reports::json::render_text(&report)),
-        ("junit", reports::junit::render(&report, true).unwrap()),
-        ("markdown", reports::markdown::render(&report)),
-        ("html", reports::html::render(&report)),
+        ("terminal", terminal.to_owned()),
+        ("json", reports::json::render_text(report)),
+        ("junit", reports::junit::render(report, true).unwrap()),
+        ("markdown", reports::markdown::render(report)),
+        ("html", reports::html::render(report)),
     ];
     for (sink, text) in &outputs {
         assert!(text.len() > 1000, "{sink} rendered the run");
-        for secret in &secrets {
+        for secret in secrets {
             assert!(
                 !text.contains(secret.as_str()),
                 "{sink} shows a secret (first characters {:?})",
-                &secret[..8]
+                &secret[..8.min(secret.len())]
             );
         }
     }
+}
+
+/// The same with tokens from the target's own authorization server (issue 13): the mock IdP
+/// plays a real AS the tool holds no key of, and every credential that crossed its token and
+/// device endpoints — the client secret, device codes, access tokens Bearer and DPoP-bound,
+/// refresh tokens — is searched for in every sink, beside every credential the run sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_authorization_server_runs_credentials_reach_no_sink() {
+    use mock_idp::server::{CONFIDENTIAL_CLIENT_ID, PUBLIC_CLIENT_ID};
+    use suite::engine::session::{TokenSupply, context_from};
+    use suite::source::setup::{ClientAuthArg, SourceArgs};
+
+    let secret_path =
+        std::env::temp_dir().join(format!("secrets-client-{}", mock_idp::random_b64url(8)));
+    std::fs::write(&secret_path, CONFIDENTIAL_CLIENT_SECRET).unwrap();
+    let sources = [
+        // The secret in the form body (post), so it crosses as a parameter too.
+        SourceArgs {
+            client_credentials: true,
+            client_id: Some(CONFIDENTIAL_CLIENT_ID.into()),
+            client_secret_file: Some(secret_path.clone()),
+            client_auth: Some(ClientAuthArg::Post),
+            dpop: true,
+            ..SourceArgs::default()
+        },
+        SourceArgs {
+            device_code: true,
+            client_id: Some(PUBLIC_CLIENT_ID.into()),
+            ..SourceArgs::default()
+        },
+    ];
+    let faults: BTreeSet<_> = ["accept-alg-none", "skip-signature", "dpop-skip-signature"]
+        .iter()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    for source in sources {
+        let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
+        let env = Embedded::start_with(idp.clone(), &faults).await.unwrap();
+        let ctx = context_from(
+            &env.server.mcp_url(),
+            TokenSupply::Planned(Box::new(source)),
+            &TokenDefaults::default(),
+            None,
+            Some(env.canary()),
+            Limits::default(),
+        )
+        .await
+        .unwrap();
+        assert!(ctx.idp.is_none(), "tokens come from the AS only");
+        let Rendered {
+            report,
+            terminal,
+            mut secrets,
+            ..
+        } = run_and_render(&ctx).await;
+        env.server.shutdown().await;
+        assert!(
+            report.checks.iter().any(|c| !c.evidence.is_empty()),
+            "the faults must produce failures with evidence"
+        );
+        // The header names the source (and the sinks render it, searched below).
+        assert!(
+            ["client credentials at", "device code at"]
+                .iter()
+                .any(|grant| report.info.token_source.contains(grant))
+                && terminal.contains("Token source: the target's own authorization server"),
+            "{}",
+            report.info.token_source
+        );
+        let exchanged = idp.credentials_exchanged();
+        assert!(
+            exchanged.len() >= 2,
+            "the run obtained tokens at the AS: {}",
+            exchanged.len()
+        );
+        secrets.extend(exchanged);
+        secrets.insert(CONFIDENTIAL_CLIENT_SECRET.to_owned());
+        assert_no_sink_shows(&report, &terminal, &secrets);
+    }
+    let _ = std::fs::remove_file(&secret_path);
 }
 
 #[test]

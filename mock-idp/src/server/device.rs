@@ -326,6 +326,7 @@ async fn start_grant(
     st.maybe_prune(now);
     let (device_code, user_code) = st.devices.start(request, now, &config.device);
     let verification_uri = issuer.endpoint(VERIFICATION_PATH);
+    shared.record_exchanged([device_code.as_str()]);
     Ok(json!({
         "device_code": device_code,
         "user_code": user_code.to_string(),

@@ -409,6 +409,13 @@ impl MockIdp {
     pub fn config(&self) -> &IdpConfig {
         &self.shared.config
     }
+
+    /// Every credential that crossed the token and device authorization endpoints so far:
+    /// client secrets and assertions, authorization codes, PKCE verifiers, device codes,
+    /// access and refresh tokens (for tests proving a client never shows one).
+    pub fn credentials_exchanged(&self) -> Vec<String> {
+        self.shared.exchanged()
+    }
 }
 
 impl Drop for MockIdp {

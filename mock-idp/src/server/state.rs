@@ -37,6 +37,10 @@ pub(crate) struct Shared {
     /// What a run learned about the resource servers tokens are issued for (keyed by resource
     /// identifier): the scopes they require and the algorithm they accept.
     resources: RwLock<HashMap<String, ResourceProfile>>,
+    /// Every credential that crossed the token and device authorization endpoints (client
+    /// secrets and assertions, codes, PKCE verifiers, device codes, access and refresh
+    /// tokens), so a test can prove that a tool driving this IdP never shows one.
+    exchanged: std::sync::Mutex<Vec<String>>,
 }
 
 /// A resource server as the IdP issues for it: the scopes it requires (granted even when not
@@ -59,7 +63,26 @@ impl Shared {
             require_dpop_nonce: AtomicBool::new(nonce),
             dpop: super::dpop_check::validator(),
             resources: RwLock::default(),
+            exchanged: std::sync::Mutex::default(),
         }
+    }
+
+    /// Records credentials an endpoint received or gave (empty values are not credentials).
+    pub fn record_exchanged<'a>(&self, members: impl IntoIterator<Item = &'a str>) {
+        let mut exchanged = self.exchanged.lock().unwrap_or_else(|p| p.into_inner());
+        exchanged.extend(
+            members
+                .into_iter()
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+        );
+    }
+
+    pub fn exchanged(&self) -> Vec<String> {
+        self.exchanged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn register_resource(&self, resource: &str, profile: ResourceProfile) {

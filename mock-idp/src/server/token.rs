@@ -33,9 +33,30 @@ pub(crate) async fn token(
     json_answer(StatusCode::OK, handle(&ctx, &headers, body).await)
 }
 
+/// The request parameters and answer members that are credentials.
+const SECRET_PARAMETERS: [&str; 6] = [
+    "client_secret",
+    "client_assertion",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "device_code",
+];
+const SECRET_ANSWERS: [&str; 2] = ["access_token", "refresh_token"];
+
 async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
     let shared = &ctx.shared;
     let params = read_form(headers, body, shared.config.max_body_bytes).await?;
+    shared.record_exchanged(SECRET_PARAMETERS.iter().flat_map(|n| params.all(n)));
+    let answer = grant(ctx, headers, &params);
+    if let Ok(body) = &answer {
+        shared.record_exchanged(SECRET_ANSWERS.iter().filter_map(|n| body[n].as_str()));
+    }
+    answer
+}
+
+fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
+    let shared = &ctx.shared;
     params.refuse_duplicates(&["resource"])?;
     let grant_type = params.required("grant_type")?;
     if !GRANT_TYPES.contains(&grant_type) {
@@ -45,7 +66,7 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
     }
     let now = shared.now();
     let mut st = ctx.issuer().lock();
-    let client = authenticate(&st, headers, &params)?;
+    let client = authenticate(&st, headers, params)?;
     if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!(
             "client may not use grant_type {grant_type}"
@@ -60,7 +81,7 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
     let req = Request {
         ctx,
         client: &client,
-        params: &params,
+        params,
         jkt: jkt.as_deref(),
         now,
     };

@@ -244,6 +244,20 @@ pub struct StepUp {
 }
 
 impl Context {
+    /// Where the run's valid tokens come from, in one line for the report header.
+    pub fn token_source(&self) -> String {
+        match (&self.issued, &self.idp) {
+            (Some(issued), _) => format!(
+                "the target's own authorization server: {}",
+                issued.describe()
+            ),
+            (None, Some(idp)) => {
+                format!("minted by the mock IdP {} the target trusts", idp.issuer())
+            }
+            (None, None) => "none: only the checks that need no valid token run".to_owned(),
+        }
+    }
+
     /// The valid token `V` as a spec (spec §0.3), when tokens can be minted: the `typ` the
     /// target accepted; `iat` and `exp` follow the target's clock when it differs from ours.
     pub fn valid_spec(&self) -> Option<TokenSpec> {

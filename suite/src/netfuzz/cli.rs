@@ -587,6 +587,7 @@ pub fn main(args: FuzzArgs) -> Result<u8, String> {
         spec_version: crate::model::SpecVersion::NEWEST.as_str().to_owned(),
         profiles: Vec::new(),
         calibration: String::new(),
+        token_source: String::new(),
         target: args.target.clone(),
         profile: format!(
             "network fuzzing ({}): seed {}, {} s and at most {} requests per strategy at {}/s",

@@ -24,7 +24,9 @@ pub struct TokenCommand {
 
 impl TokenCommand {
     pub fn describe(&self) -> String {
-        format!("--token-command {:?}", self.command)
+        // Only the program: arguments may hold credentials, and this line reaches reports.
+        let program = self.command.split_whitespace().next().unwrap_or_default();
+        format!("--token-command ({program} …)")
     }
 
     /// Runs the command: the token and, when its JSON says, its lifetime in seconds.
