@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mock_idp::server::{
-    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, IdpConfig, MockIdp, PUBLIC_CLIENT_ID,
+    CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, Client, IdpConfig, IssuerKind, MockIdp,
+    PUBLIC_CLIENT_ID,
 };
 use reference_server::Fault;
 use suite::engine::accepted::Calibration;
@@ -17,8 +18,11 @@ use suite::engine::runner::RunOptions;
 use suite::engine::select::{Glob, Selection};
 use suite::engine::session::{Embedded, TokenDefaults, TokenSupply, context_from, run_checks};
 use suite::http::Limits;
-use suite::model::Verdict;
+use suite::model::{SpecVersion, Verdict};
 use suite::source::setup::SourceArgs;
+
+/// A second client of the mock IdP (same secret as the first, for one secret file).
+const SECOND_CLIENT_ID: &str = "authspec-second-principal";
 
 type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
 
@@ -67,9 +71,24 @@ async fn run(
     source: SourceArgs,
     selection: &Selection,
 ) -> (Calibration, Verdicts) {
+    run_in(SpecVersion::NEWEST, faults, source, selection).await
+}
+
+/// [`run`] holding the target to `version` of the MCP specification.
+async fn run_in(
+    version: SpecVersion,
+    faults: &BTreeSet<Fault>,
+    source: SourceArgs,
+    selection: &Selection,
+) -> (Calibration, Verdicts) {
     let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
+    // A second confidential client: its client-credentials tokens name another subject.
+    idp.register_client(
+        IssuerKind::Trusted,
+        Client::confidential(SECOND_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, &[]),
+    );
     let env = Embedded::start_with(idp, faults).await.unwrap();
-    let ctx = context_from(
+    let mut ctx = context_from(
         &env.server.mcp_url(),
         TokenSupply::Planned(Box::new(source)),
         &TokenDefaults::default(),
@@ -80,6 +99,7 @@ async fn run(
     .await
     .unwrap();
     assert!(ctx.idp.is_none(), "nothing may be minted in this mode");
+    ctx.spec_version = version;
     let results = run_checks(&ctx, selection, RunOptions::default(), |_, _| {}).await;
     let verdicts = results
         .into_iter()
@@ -176,6 +196,59 @@ async fn derived_stimuli_catch_the_signature_faults_through_a_real_token() {
             verdicts[check].1
         );
     }
+}
+
+/// The cross-user session check runs with two principals from the AS (two clients' client
+/// credentials tokens, whose `sub` differ): it passes on the compliant server and catches
+/// `session-not-bound` (a SHOULD: Warn); without a second principal the runner names the flags; a second
+/// principal with the same subject is one clear Error, not a false Fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_principal_runs_the_cross_user_session_check() {
+    let secret = secret_file();
+    let check = "rs.session.cross-user";
+    // The versions whose sessions the requirement binds (MCP Security Best Practices).
+    const SESSIONS: SpecVersion = SpecVersion::V2025_11_25;
+    let selection = Selection {
+        include: vec![Glob::new(check)],
+        skip: vec![],
+    };
+    let two = |second_client: &str| SourceArgs {
+        second_client_id: Some(second_client.into()),
+        second_client_secret_file: Some(secret.0.clone()),
+        ..client_credentials(&secret, false)
+    };
+    let (_, clean) = run_in(
+        SESSIONS,
+        &BTreeSet::new(),
+        two(SECOND_CLIENT_ID),
+        &selection,
+    )
+    .await;
+    assert_eq!(clean[check].0, Verdict::Pass, "{:?}", clean[check]);
+    let faults: BTreeSet<Fault> = ["session-not-bound".parse().unwrap()].into();
+    let (_, broken) = run_in(SESSIONS, &faults, two(SECOND_CLIENT_ID), &selection).await;
+    // A SHOULD of MCP's Security Best Practices: the unbound session warns.
+    assert_eq!(broken[check].0, Verdict::Warn, "{:?}", broken[check]);
+    let (_, alone) = run_in(
+        SESSIONS,
+        &faults,
+        client_credentials(&secret, false),
+        &selection,
+    )
+    .await;
+    assert_eq!(alone[check].0, Verdict::NotEvaluated, "{:?}", alone[check]);
+    assert!(
+        alone[check].1.contains("--second-client-id"),
+        "{}",
+        alone[check].1
+    );
+    let (_, same) = run_in(SESSIONS, &faults, two(CONFIDENTIAL_CLIENT_ID), &selection).await;
+    assert_eq!(same[check].0, Verdict::Error, "{:?}", same[check]);
+    assert!(
+        same[check].1.contains("both name the subject"),
+        "{}",
+        same[check].1
+    );
 }
 
 /// RFC 8628 end to end: the tool asks the mock IdP's device authorization endpoint for a code,

@@ -26,7 +26,7 @@ pub const CROSS_USER: CheckMeta = CheckMeta {
         "Security Best Practices: Session Hijacking",
         "bind session ids to user-specific information",
     )],
-    needs: &[Need::MintedToken],
+    needs: &[Need::ValidToken, Need::SecondPrincipal],
     tags: &["session hijacking"],
     broken_by: &[
         "session-not-bound",
@@ -107,12 +107,12 @@ fn bound_refusal(resp: &RecordedResponse) -> Grade {
 
 fn cross_user(ctx: &Context) -> CheckFuture<'_> {
     Box::pin(async move {
-        let (Some(spec), Some(_)) = (ctx.valid_spec(), ctx.idp.as_ref()) else {
-            return Outcome::undeclared_need();
+        let (alice, bob) = match ctx.two_principals().await {
+            Ok((a, b)) => (Credential::Bearer(a), Credential::Bearer(b)),
+            Err(why) => {
+                return Outcome::error(format!("positive control: {why}"), Vec::new());
+            }
         };
-        let alice =
-            Credential::Bearer(ctx.mint(&spec.clone().subject("alice")).unwrap_or_default());
-        let bob = Credential::Bearer(ctx.mint(&spec.subject("bob")).unwrap_or_default());
         // Controls: each valid token works on its own session, so a refusal of bob's on
         // alice's is about the binding, not about bob's token.
         let session = match own_session(ctx, "alice", &alice).await {

@@ -424,6 +424,40 @@ impl Context {
         (issued.scheme == Scheme::Bearer).then_some(issued.token)
     }
 
+    /// Two valid Bearer tokens of different subjects (alice's, bob's): minted, or the token
+    /// source's first and second principal. The error says why there are no such two (an
+    /// Error of the check, not a verdict on the target).
+    pub async fn two_principals(&self) -> Result<(String, String), String> {
+        if self.idp.is_some() {
+            let spec = self.valid_spec().ok_or("no valid token spec")?;
+            let alice = self.mint(&spec.clone().subject("alice"));
+            let bob = self.mint(&spec.subject("bob"));
+            return alice.zip(bob).ok_or_else(|| "minting failed".to_owned());
+        }
+        self.refresh_tokens().await?;
+        let issued = self.issued.as_ref().ok_or("no token source")?;
+        let current = |s: &Option<crate::source::TokenSource>| {
+            s.as_ref()
+                .and_then(crate::source::TokenSource::current)
+                .filter(|i| i.scheme == Scheme::Bearer)
+        };
+        let (first, second) = current(&issued.bearer)
+            .zip(current(&issued.second))
+            .ok_or("the token source gave no Bearer token for one of the two principals")?;
+        let subject = |token: &str| {
+            crate::source::jwt_claims(token)
+                .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned))
+        };
+        if let (Some(a), Some(b)) = (subject(&first.token), subject(&second.token))
+            && a == b
+        {
+            return Err(format!(
+                "the first and second principal's tokens both name the subject {a:?}: give the                  second principal another user's or client's token"
+            ));
+        }
+        Ok((first.token, second.token))
+    }
+
     /// Renews the token source's tokens that are near `exp` (before a positive control uses
     /// them); the error says why no fresh token could be had.
     pub async fn refresh_tokens(&self) -> Result<(), String> {
@@ -431,7 +465,10 @@ impl Context {
             return Ok(());
         };
         let now = mock_idp::unix_now();
-        for source in [&issued.bearer, &issued.bound].into_iter().flatten() {
+        for source in [&issued.bearer, &issued.bound, &issued.second]
+            .into_iter()
+            .flatten()
+        {
             source.ensure_fresh(now).await.map_err(|e| e.to_string())?;
         }
         Ok(())

@@ -162,6 +162,15 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub second_client_secret_env: Option<String>,
+    /// The file holding the second client's secret (instead of --second-client-secret-env).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "second_client_id",
+        conflicts_with = "second_client_secret_env",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub second_client_secret_file: Option<PathBuf>,
     /// Also allow real credentials to go to this origin (repeatable).
     #[arg(
         long = "allow-origin",
@@ -277,11 +286,14 @@ impl SourceArgs {
             )?)
         };
         let second = if let Some(id) = &self.second_client_id {
-            let secret = self
-                .second_client_secret_env
-                .as_deref()
-                .map(|var| secret_from_env(var, "--second-client-secret-env"))
-                .transpose()?;
+            let secret = match (
+                &self.second_client_secret_env,
+                &self.second_client_secret_file,
+            ) {
+                (Some(var), _) => Some(secret_from_env(var, "--second-client-secret-env")?),
+                (None, Some(path)) => Some(secret_from_file(path)?),
+                (None, None) => None,
+            };
             Some(Arc::new(Acquire::Grant(self.grant(
                 target,
                 scope,
@@ -458,11 +470,11 @@ impl SourceArgs {
 /// A client secret from a file (trailing newline dropped).
 fn secret_from_file(path: &PathBuf) -> Result<String, SourceError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| SourceError(format!("--client-secret-file {}: {e}", path.display())))?;
+        .map_err(|e| SourceError(format!("client secret file {}: {e}", path.display())))?;
     let secret = text.trim();
     if secret.is_empty() {
         return Err(SourceError(format!(
-            "--client-secret-file {}: the file is empty",
+            "client secret file {}: the file is empty",
             path.display()
         )));
     }
