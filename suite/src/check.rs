@@ -33,6 +33,9 @@ pub enum Need {
     JwtAccessToken,
     /// A token for a second subject (the cross-user checks).
     SecondPrincipal,
+    /// A valid token of the trusted issuer for another resource (minted, or a grant's token
+    /// for `--other-resource`).
+    OtherResourceToken,
 }
 
 /// Where a requirement binds at the check's `level` (design.md "Where a verdict applies"):

@@ -195,6 +195,10 @@ fn need(n: Need) -> &'static str {
         Need::SecondPrincipal => {
             "a token for a second subject: minted, or a `--second-…` token source"
         }
+        Need::OtherResourceToken => {
+            "a valid token of the trusted issuer for another resource: minted, or obtained by a \
+             grant with `--other-resource URI`"
+        }
         Need::Canary => {
             "a tool call whose side effect the run can observe (the reference server's canary \
              tool; NotEvaluated elsewhere)"

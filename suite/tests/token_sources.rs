@@ -27,7 +27,13 @@ const SECOND_CLIENT_ID: &str = "authspec-second-principal";
 type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
 
 /// The messages the runner gives a check whose needs the source does not meet.
-const RUNNER_HINTS: [&str; 4] = [MINT_HINT, "add --dpop", "opaque one", "--second-token-env"];
+const RUNNER_HINTS: [&str; 5] = [
+    MINT_HINT,
+    "add --dpop",
+    "opaque one",
+    "--second-token-env",
+    "--other-resource",
+];
 
 fn secret_file() -> tempfile_path::Path {
     tempfile_path::Path::with(CONFIDENTIAL_CLIENT_SECRET)
@@ -248,6 +254,40 @@ async fn a_second_principal_runs_the_cross_user_session_check() {
         same[check].1.contains("both name the subject"),
         "{}",
         same[check].1
+    );
+}
+
+/// `--other-resource`: the same grant's token for another resource reaches the target as
+/// rs.token.aud-wrong's stimulus: refused by the compliant server, accepted under `ignore-aud`;
+/// without the flag the runner names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_token_for_another_resource_is_the_wrong_audience_stimulus() {
+    let secret = secret_file();
+    let check = "rs.token.aud-wrong";
+    let selection = Selection {
+        include: vec![Glob::new(check)],
+        skip: vec![],
+    };
+    let other = || SourceArgs {
+        other_resource: Some("https://other-mcp.test/mcp".into()),
+        ..client_credentials(&secret, false)
+    };
+    let (_, clean) = run(&BTreeSet::new(), other(), &selection).await;
+    assert_eq!(clean[check].0, Verdict::Pass, "{:?}", clean[check]);
+    let faults: BTreeSet<Fault> = ["ignore-aud".parse().unwrap()].into();
+    let (_, broken) = run(&faults, other(), &selection).await;
+    assert_eq!(broken[check].0, Verdict::Fail, "{:?}", broken[check]);
+    let (_, without) = run(&faults, client_credentials(&secret, false), &selection).await;
+    assert_eq!(
+        without[check].0,
+        Verdict::NotEvaluated,
+        "{:?}",
+        without[check]
+    );
+    assert!(
+        without[check].1.contains("--other-resource"),
+        "{}",
+        without[check].1
     );
 }
 

@@ -412,6 +412,10 @@ pub async fn calibrate_issued(
         }
         first = Some(token);
     }
+    if let Some(other) = &issued.other_resource {
+        // Obtained up front, so the runner can say why when the authorization server refuses.
+        other.renew(now).await;
+    }
     let mut bound_accepted = false;
     if let Some(bound) = &issued.bound {
         let token = match bound.ensure_fresh(now).await {

@@ -48,6 +48,19 @@ impl Context {
                  --second-token-command or --second-client-id"
                     .to_owned(),
             ),
+            Need::OtherResourceToken => match &issued.other_resource {
+                None => Some(
+                    "needs a real token for another resource: add --other-resource URI (a \
+                     resource the authorization server also issues tokens for) to a grant"
+                        .to_owned(),
+                ),
+                Some(other) => other.failure().map(|why| {
+                    format!(
+                        "the authorization server issued no token for --other-resource {}: {why}",
+                        other.resource
+                    )
+                }),
+            },
             _ => None,
         })
     }

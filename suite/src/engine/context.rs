@@ -424,6 +424,12 @@ impl Context {
         (issued.scheme == Scheme::Bearer).then_some(issued.token)
     }
 
+    /// A real token of the target's authorization server for `--other-resource`.
+    pub fn other_resource_token(&self) -> Option<String> {
+        let other = self.issued.as_ref()?.other_resource.as_ref()?;
+        other.token(mock_idp::unix_now())
+    }
+
     /// Two valid Bearer tokens of different subjects (alice's, bob's): minted, or the token
     /// source's first and second principal. The error says why there are no such two (an
     /// Error of the check, not a verdict on the target).
@@ -470,6 +476,9 @@ impl Context {
             .flatten()
         {
             source.ensure_fresh(now).await.map_err(|e| e.to_string())?;
+        }
+        if let Some(other) = &issued.other_resource {
+            other.renew(now).await;
         }
         Ok(())
     }

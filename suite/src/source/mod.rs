@@ -248,6 +248,51 @@ impl TokenSource {
     }
 }
 
+/// A real token of the target's authorization server for a resource that is not the target
+/// (`--other-resource`), obtained with the same grant: the target must refuse it
+/// (rs.token.aud-wrong). An authorization server that will not issue one is no fault of the
+/// target, so its refusal is kept for the message and the run goes on.
+pub struct OtherResource {
+    pub resource: String,
+    source: TokenSource,
+    failure: Mutex<Option<String>>,
+}
+
+impl OtherResource {
+    /// Tokens this close to `exp` are not used: a refusal must be about the audience alone.
+    const MIN_LIFETIME: Duration = Duration::from_secs(10);
+
+    pub fn new(resource: String, source: TokenSource) -> Self {
+        Self {
+            resource,
+            source,
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// Obtains or renews the token; a failure is kept, not returned.
+    pub async fn renew(&self, now: i64) {
+        let failure = self.source.ensure_fresh(now).await.err().map(|e| e.0);
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = failure;
+    }
+
+    /// Why no token for the other resource is at hand, when the authorization server refused.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The Bearer token for the other resource, when one valid for a while is at hand.
+    pub fn token(&self, now: i64) -> Option<String> {
+        self.source
+            .current()
+            .filter(|i| i.scheme == Scheme::Bearer && !i.expires_within(now, Self::MIN_LIFETIME))
+            .map(|i| i.token)
+    }
+}
+
 /// The run's real tokens: Bearer `V` and, with `--dpop`, `Vd` bound to the tool's key
 /// (each from the same grant), optionally a second principal's (for the cross-user checks),
 /// and the authorization server's published keys (for stimuli that confuse a public key with
@@ -256,6 +301,8 @@ pub struct IssuedTokens {
     pub bearer: Option<TokenSource>,
     pub bound: Option<TokenSource>,
     pub second: Option<TokenSource>,
+    /// A token for a resource that is not the target (`--other-resource`).
+    pub other_resource: Option<OtherResource>,
     /// The JWKS the authorization server publishes, when it was found.
     pub published_keys: Option<Value>,
 }
@@ -272,6 +319,9 @@ impl IssuedTokens {
         }
         if let Some(s) = &self.second {
             parts.push(format!("second principal: {}", s.describe()));
+        }
+        if let Some(o) = &self.other_resource {
+            parts.push(format!("tokens for another resource, {}", o.resource));
         }
         parts.join("; ")
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{
     Acquire, Client, ClientAuth, ClientCredentials, DeviceCode, GivenFrom, Grant, IssuedTokens,
-    OriginPolicy, Request, SourceError, TokenCommand, TokenSource, secret_from_env,
+    OriginPolicy, OtherResource, Request, SourceError, TokenCommand, TokenSource, secret_from_env,
 };
 
 /// The token-source flags of `run` (issue 13: a deployed server with its real authorization
@@ -171,6 +171,14 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub second_client_secret_file: Option<PathBuf>,
+    /// A resource the authorization server also issues tokens for, which is not the target:
+    /// the grant obtains a token for it, which the target must refuse (rs.token.aud-wrong).
+    #[arg(
+        long,
+        value_name = "URI",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub other_resource: Option<String>,
     /// Also allow real credentials to go to this origin (repeatable).
     #[arg(
         long = "allow-origin",
@@ -264,18 +272,18 @@ impl SourceArgs {
                     .into(),
             ));
         }
+        let primary_secret = match (&self.client_secret_env, &self.client_secret_file) {
+            (Some(var), _) if is_grant => Some(secret_from_env(var, "--client-secret-env")?),
+            (None, Some(path)) if is_grant => Some(secret_from_file(path)?),
+            _ => None,
+        };
         let primary = if is_grant {
-            let secret = match (&self.client_secret_env, &self.client_secret_file) {
-                (Some(var), _) => Some(secret_from_env(var, "--client-secret-env")?),
-                (None, Some(path)) => Some(secret_from_file(path)?),
-                (None, None) => None,
-            };
             Arc::new(Acquire::Grant(self.grant(
                 target,
                 scope,
                 &mut policy,
                 self.client_id.as_deref().unwrap_or_default(),
-                secret,
+                primary_secret.clone(),
             )?))
         } else {
             Arc::new(self.given_or_command(
@@ -314,6 +322,38 @@ impl SourceArgs {
         } else {
             None
         };
+        let other_resource = match &self.other_resource {
+            Some(_) if !is_grant => {
+                return Err(SourceError(
+                    "--other-resource needs a grant (--client-credentials or --device-code) to \
+                     ask the authorization server for a token for it"
+                        .into(),
+                ));
+            }
+            Some(uri) if uri == &target.resource => {
+                return Err(SourceError(format!(
+                    "--other-resource {uri} is the target's own resource: name another one"
+                )));
+            }
+            Some(uri) => {
+                let for_other = SourceArgs {
+                    resource: Some(uri.clone()),
+                    ..self.clone()
+                };
+                let grant = for_other.grant(
+                    target,
+                    scope,
+                    &mut policy,
+                    self.client_id.as_deref().unwrap_or_default(),
+                    primary_secret.clone(),
+                )?;
+                Some(OtherResource::new(
+                    uri.clone(),
+                    TokenSource::new(Arc::new(Acquire::Grant(grant)), None),
+                ))
+            }
+            None => None,
+        };
         let published_keys = match target
             .authorization_server
             .as_ref()
@@ -328,6 +368,7 @@ impl SourceArgs {
                 .dpop
                 .then(|| TokenSource::new(primary.clone(), Some(dpop_key))),
             second: second.map(|s| TokenSource::new(s, None)),
+            other_resource,
             published_keys,
         })
     }

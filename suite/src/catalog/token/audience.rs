@@ -50,6 +50,10 @@ pub(super) const ROWS: &[Row] = &[
         &["token passthrough"],
         &["ignore-aud"],
         |ctx| {
+            if ctx.idp.is_none() {
+                // The target's own authorization server's token for another resource.
+                return Some(vec![ctx.other_resource_token()?]);
+            }
             let spec = ctx.valid_spec()?;
             Some(vec![
                 ctx.mint(&spec.clone().aud(OTHER_RESOURCE))?,
@@ -57,7 +61,8 @@ pub(super) const ROWS: &[Row] = &[
                 ctx.mint(&spec.aud_array(&[OTHER_RESOURCE, "https://other.test/api"]))?,
             ])
         },
-    ),
+    )
+    .needs(&[Need::ValidToken, Need::OtherResourceToken]),
     row(
         "rs.token.aud-missing",
         "rs-aud-missing",

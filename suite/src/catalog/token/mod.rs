@@ -125,6 +125,12 @@ impl Row {
         self
     }
 
+    /// A row with its own needs (read by the runner).
+    const fn needs(mut self, needs: &'static [Need]) -> Self {
+        self.meta.needs = needs;
+        self
+    }
+
     /// A spec INTRO row: its stimuli and controls are opaque tokens.
     const fn opaque(mut self) -> Self {
         self.format = TokenFormat::Opaque;
@@ -507,6 +513,11 @@ fn judge_probe(row_level: Level, stimulus: &str, expect: Expect, exchange: Excha
 }
 
 async fn run_row(ctx: &Context, row: &Row) -> Outcome {
+    // Stimuli derived from a real token must come from one valid for a while: a refusal of
+    // one that expired meanwhile would prove nothing.
+    if let Err(why) = ctx.refresh_tokens().await {
+        return Outcome::error(format!("positive control: {why}"), Vec::new());
+    }
     let probes = match row.stimulus {
         Stimulus::Tokens(stimuli) => stimuli(ctx).map(|tokens| {
             let n = tokens.len();
