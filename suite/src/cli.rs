@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mock_idp::keystore::KeyRing;
-use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
+use mock_idp::server::{AsFault, IdpConfig, IssuerKind, KeySource, MockIdp};
+
+use crate::engine::authorization_server::AsContext;
 
 use crate::model::exit;
 use reports::baseline::{Baseline, StaleEntry};
@@ -131,6 +133,17 @@ pub struct RunArgs {
     /// Switch on a fault of the embedded reference server (repeatable; not with --target).
     #[arg(long = "demo-fault")]
     pub demo_faults: Vec<String>,
+    /// Switch on a fault of the embedded mock IdP as an authorization server (repeatable; not
+    /// with --target), for the as.* checks.
+    #[arg(long = "demo-as-fault")]
+    pub demo_as_faults: Vec<String>,
+    /// Which party to test: rs (the MCP server), as (its authorization server) or all.
+    #[arg(long, value_enum, default_value = "all")]
+    pub role: RoleChoice,
+    /// The authorization server to test (its issuer identifier) instead of the one the
+    /// target's PRM names; without --target, only this authorization server is tested.
+    #[arg(long = "as", value_name = "ISSUER")]
+    pub as_issuer: Option<String>,
     /// Run only checks whose id matches (glob, repeatable).
     #[arg(long = "check")]
     pub checks: Vec<String>,
@@ -299,6 +312,27 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Which party a run tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleChoice {
+    /// The MCP server (rs.* checks).
+    Rs,
+    /// Its authorization server (as.* checks).
+    As,
+    /// Both.
+    All,
+}
+
+impl RoleChoice {
+    fn runs_rs(self) -> bool {
+        self != RoleChoice::As
+    }
+
+    fn runs_as(self) -> bool {
+        self != RoleChoice::Rs
+    }
+}
+
 /// Which checks the terminal shows (as nextest's status levels).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ShownChecks {
@@ -357,6 +391,10 @@ pub enum IdpCommand {
         /// Demand server nonces in DPoP proofs at the token endpoint.
         #[arg(long)]
         dpop_nonce: bool,
+        /// An authorization-server fault profile to switch on (repeatable; see
+        /// `mcp-authspec list` for the as.* checks each breaks).
+        #[arg(long = "fault", value_name = "NAME")]
+        faults: Vec<String>,
     },
     /// Generate a key ring (one key per algorithm) as PEM and JWK files.
     Keygen {
@@ -399,8 +437,7 @@ fn run(cli: Cli) -> Result<u8, String> {
     match command {
         Command::Fuzz(args) => crate::netfuzz::cli::main(args),
         Command::List => {
-            for check in crate::catalog::all() {
-                let m = check.meta;
+            for m in crate::catalog::metas() {
                 say!("{:<40} {:<6} {}", m.id, m.level.as_str(), m.title);
             }
             Ok(exit::SUCCESS)
@@ -410,17 +447,13 @@ fn run(cli: Cli) -> Result<u8, String> {
             runtime.block_on(run_command(args)).map(|(code, _)| code)
         }
         Command::Explain { id } => {
-            let checks = crate::catalog::all();
-            let check = checks
-                .iter()
-                .find(|c| c.meta.id == id)
+            let meta = crate::catalog::metas()
+                .into_iter()
+                .find(|m| m.id == id)
                 .ok_or_else(|| format!("no check {id:?} (mcp-authspec list shows every id)"))?;
-            say!("{}", crate::explain::explain(&check.meta));
+            say!("{}", crate::explain::explain(&meta));
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            say!(
-                "{}",
-                runtime.block_on(crate::explain::demonstrate(&check.meta))?
-            );
+            say!("{}", runtime.block_on(crate::explain::demonstrate(&meta))?);
             Ok(exit::SUCCESS)
         }
         Command::Docs { out, check: true } => {
@@ -478,12 +511,18 @@ fn run(cli: Cli) -> Result<u8, String> {
             keys,
             audience,
             dpop_nonce,
+            faults,
         }) => {
+            let faults = faults
+                .iter()
+                .map(|f| f.parse::<AsFault>().map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?;
             let config = IdpConfig {
                 listen,
                 public_base_url: issuer,
                 keys: KeySource::Dir(keys),
                 require_dpop_nonce: dpop_nonce,
+                faults,
                 ..IdpConfig::default()
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -675,6 +714,25 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     if args.target.is_some() && !faults.is_empty() {
         return Err("--demo-fault applies to the embedded demo, not to --target".into());
     }
+    let as_faults = args
+        .demo_as_faults
+        .iter()
+        .map(|f| f.parse::<AsFault>().map_err(|e| e.to_string()))
+        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    if args.target.is_some() && !as_faults.is_empty() {
+        return Err("--demo-as-fault applies to the embedded demo, not to --target".into());
+    }
+    let as_only = args.target.is_none() && args.as_issuer.is_some();
+    if as_only && (!faults.is_empty() || !as_faults.is_empty()) {
+        return Err(
+            "--as without --target tests that authorization server only: the demo \
+                    faults do not apply"
+                .into(),
+        );
+    }
+    if as_only && args.role == RoleChoice::Rs {
+        return Err("--role rs needs an MCP server: give --target, or drop --as".into());
+    }
     let baseline = match &args.baseline {
         Some(path) => {
             let text =
@@ -702,16 +760,26 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
     };
     let (endpoint, supply, step_up, embedded, profile) = match &args.target {
+        None if as_only => {
+            return run_as_only(&args, &selection, baseline.as_ref()).await;
+        }
         None => {
-            let embedded = Embedded::start(&faults).await?;
-            let label = if faults.is_empty() {
+            let idp = MockIdp::start(IdpConfig {
+                faults: as_faults.clone(),
+                ..IdpConfig::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let embedded = Embedded::start_with(Arc::new(idp), &faults).await?;
+            let names: Vec<&str> = faults
+                .iter()
+                .map(|f| f.name())
+                .chain(as_faults.iter().map(|f| f.name()))
+                .collect();
+            let label = if names.is_empty() {
                 "compliant".to_owned()
             } else {
-                faults
-                    .iter()
-                    .map(|f| f.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names.join(", ")
             };
             say!(
                 "Embedded demo: reference server {} ({label}), mock IdP {}",
@@ -818,10 +886,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         concurrency: args.concurrency.max(1),
         ..Default::default()
     };
-    let selected = crate::catalog::all()
-        .iter()
-        .filter(|c| selection.selects(c.meta.id))
-        .count();
+    let selected = selected_count(&selection, args.role);
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         spec_version: ctx.spec_version.as_str().to_owned(),
@@ -834,16 +899,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         started_unix: mock_idp::unix_now(),
     };
     let started = std::time::Instant::now();
-    let style = {
-        use std::io::IsTerminal as _;
-        let choice = match args.color {
-            ColorChoice::Auto => None,
-            ColorChoice::Always => Some(true),
-            ColorChoice::Never => Some(false),
-        };
-        let no_color = std::env::var("NO_COLOR").ok();
-        Style::for_output(std::io::stdout().is_terminal(), choice, no_color.as_deref())
-    };
+    let style = terminal_style(args.color);
     let mut terminal = Terminal::styled(
         std::io::stdout(),
         args.status_level.into(),
@@ -854,15 +910,45 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
     stream.event(&Event::RunStarted(&info));
     let mut records = Vec::new();
-    session::run_checks(&ctx, &selection, options, |meta, outcome| {
+    let mut finished = |meta: &crate::check::CheckMeta, outcome: &crate::check::Outcome| {
         let mut record = crate::output::record(meta, outcome);
         if let Some(baseline) = &baseline {
             baseline.mark(&mut record);
         }
         stream.event(&Event::CheckFinished(&record));
         records.push(record);
-    })
-    .await;
+    };
+    if args.role.runs_rs() {
+        session::run_checks(&ctx, &selection, options, &mut finished).await;
+    }
+    if args.role.runs_as() {
+        // The authorization server --as names, else the first one the PRM names (read even
+        // when its metadata could not be: that is for the as.metadata checks to say).
+        let issuer = args.as_issuer.clone().or_else(|| {
+            ctx.discovery.prm.as_ref().and_then(|p| {
+                p.strings("authorization_servers")
+                    .first()
+                    .map(|s| (*s).to_owned())
+            })
+        });
+        match issuer {
+            Some(issuer) => {
+                let mut as_ctx = AsContext::discover(
+                    ctx.driver.clone(),
+                    &issuer,
+                    Some(ctx.discovery.resource().to_owned()),
+                )
+                .await;
+                as_ctx.spec_version = ctx.spec_version;
+                as_ctx.profiles = ctx.profiles.clone();
+                session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
+            }
+            None => say!(
+                "The target's PRM names no authorization server (and --as names none): the \
+                 as.* checks did not run."
+            ),
+        }
+    }
     let stale = baseline
         .as_ref()
         .map(|b| b.stale(&records))
@@ -876,6 +962,101 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     let end = RunEnd {
         exit_code: code,
         reason,
+        duration_ms: crate::model::duration_ms(&started.elapsed()),
+    };
+    stream.event(&Event::RunFinished(&end));
+    drop(stream);
+    let report = collector
+        .into_report()
+        .ok_or("the run produced no report")?;
+    args.reports.write(&report, args.strict)?;
+    Ok((code, report))
+}
+
+/// The terminal's style for `--color` (NO_COLOR honoured).
+fn terminal_style(color: ColorChoice) -> Style {
+    use std::io::IsTerminal as _;
+    let choice = match color {
+        ColorChoice::Auto => None,
+        ColorChoice::Always => Some(true),
+        ColorChoice::Never => Some(false),
+    };
+    let no_color = std::env::var("NO_COLOR").ok();
+    Style::for_output(std::io::stdout().is_terminal(), choice, no_color.as_deref())
+}
+
+/// How many checks of the roles in force the selection selects.
+fn selected_count(selection: &crate::engine::select::Selection, role: RoleChoice) -> usize {
+    let rs = crate::catalog::all()
+        .iter()
+        .filter(|c| role.runs_rs() && selection.selects(c.meta.id))
+        .count();
+    let r#as = crate::catalog::authorization_server_checks()
+        .iter()
+        .filter(|c| role.runs_as() && selection.selects(c.meta.id))
+        .count();
+    rs + r#as
+}
+
+/// `run --as ISSUER` without `--target`: the `as.*` checks against that authorization server
+/// alone, with every sink as a full run has.
+async fn run_as_only(
+    args: &RunArgs,
+    selection: &crate::engine::select::Selection,
+    baseline: Option<&Baseline>,
+) -> Result<(u8, Report), String> {
+    use crate::engine::session;
+    let issuer = args.as_issuer.clone().unwrap_or_default();
+    let driver =
+        crate::http::Driver::new(crate::http::Limits::default()).map_err(|e| e.to_string())?;
+    let mut ctx = AsContext::discover(driver, &issuer, None).await;
+    ctx.spec_version = args.spec_version;
+    ctx.profiles = args.profiles.clone();
+    let info = RunInfo {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        spec_version: ctx.spec_version.as_str().to_owned(),
+        profiles: ctx.profiles.clone(),
+        calibration: String::new(),
+        token_source: String::new(),
+        target: issuer.clone(),
+        profile: "authorization server only (--as)".to_owned(),
+        selected: selected_count(selection, RoleChoice::As),
+        started_unix: mock_idp::unix_now(),
+    };
+    let started = std::time::Instant::now();
+    let mut terminal = Terminal::styled(
+        std::io::stdout(),
+        args.status_level.into(),
+        args.final_status_level.into(),
+        terminal_style(args.color),
+    );
+    let mut collector = Collector::default();
+    let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
+    stream.event(&Event::RunStarted(&info));
+    let mut records = Vec::new();
+    let options = crate::engine::runner::RunOptions {
+        concurrency: args.concurrency.max(1),
+        ..Default::default()
+    };
+    session::run_as_checks(&ctx, selection, options, |meta, outcome| {
+        let mut record = crate::output::record(meta, outcome);
+        if let Some(baseline) = baseline {
+            baseline.mark(&mut record);
+        }
+        stream.event(&Event::CheckFinished(&record));
+        records.push(record);
+    })
+    .await;
+    let stale = baseline.map(|b| b.stale(&records)).unwrap_or_default();
+    let reachable = ctx
+        .documents
+        .fetched
+        .iter()
+        .any(|f| f.exchange.response.is_ok());
+    let code = reports::record::exit_code(&records, args.strict, reachable, stale.len());
+    let end = RunEnd {
+        exit_code: code,
+        reason: exit_reason(code, &records, &stale, args.strict),
         duration_ms: crate::model::duration_ms(&started.elapsed()),
     };
     stream.event(&Event::RunFinished(&end));

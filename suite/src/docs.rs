@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use reference_server::Fault;
-
 use crate::check::{Applies, CheckMeta, Need};
 use crate::model::Level;
 
@@ -23,7 +21,7 @@ pub const CATALOGUE: &str = "catalogue.md";
 
 /// Every generated file: its path relative to `docs/` and its text, in catalogue order.
 pub fn generate() -> Vec<(String, String)> {
-    let metas: Vec<CheckMeta> = crate::catalog::all().into_iter().map(|c| c.meta).collect();
+    let metas: Vec<CheckMeta> = crate::catalog::metas();
     let mut files = vec![(CATALOGUE.to_owned(), catalogue(&metas))];
     files.extend(
         metas
@@ -251,9 +249,9 @@ fn special_server(id: &str) -> Option<Special> {
 fn fault_descriptions(combo: &str) -> String {
     combo
         .split('+')
-        .map(|name| match name.parse::<Fault>() {
-            Ok(f) => f.description().to_owned(),
-            Err(_) => "(not a fault of the reference server)".to_owned(),
+        .map(|name| match crate::demo_faults::DemoFault::parse(name) {
+            Some(f) => f.description().to_owned(),
+            None => "(not a fault of the reference server or the mock IdP)".to_owned(),
         })
         .collect::<Vec<_>>()
         .join("; and ")
@@ -261,10 +259,7 @@ fn fault_descriptions(combo: &str) -> String {
 
 /// `mcp-authspec run --demo-fault a --demo-fault b --check ID`.
 pub fn fail_line(meta: &CheckMeta, combo: &str) -> String {
-    let flags: Vec<String> = combo
-        .split('+')
-        .map(|f| format!("--demo-fault {f}"))
-        .collect();
+    let flags: Vec<String> = combo.split('+').map(crate::demo_faults::flag_for).collect();
     format!("mcp-authspec run {} --check {}", flags.join(" "), meta.id)
 }
 
@@ -391,8 +386,15 @@ fn page(m: &CheckMeta) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "The reference server fails this check with each of these fault profiles \
-         (`suite/tests/catalogue.rs` proves it, and that the compliant server passes):"
+        "{}",
+        if m.id.starts_with("as.") {
+            "The mock IdP fails this check with each of these authorization-server fault \
+             profiles (`suite/tests/as_catalogue.rs` proves it, and that the compliant mock IdP \
+             passes):"
+        } else {
+            "The reference server fails this check with each of these fault profiles \
+             (`suite/tests/catalogue.rs` proves it, and that the compliant server passes):"
+        }
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "| fault | what the server does wrong |");
@@ -436,27 +438,27 @@ mod tests {
     #[test]
     fn one_page_per_check_and_a_row_each_in_the_catalogue() {
         let files = generate();
-        let checks = crate::catalog::all();
+        let checks = crate::catalog::metas();
         assert_eq!(files.len(), checks.len() + 1);
         let (name, catalogue) = &files[0];
         assert_eq!(name, CATALOGUE);
         for c in &checks {
-            let link = format!("[`{id}`]({CHECKS_DIR}/{id}.md)", id = c.meta.id);
-            assert!(catalogue.contains(&link), "{}", c.meta.id);
+            let link = format!("[`{id}`]({CHECKS_DIR}/{id}.md)", id = c.id);
+            assert!(catalogue.contains(&link), "{}", c.id);
             let (_, page) = files
                 .iter()
-                .find(|(n, _)| *n == format!("{CHECKS_DIR}/{}.md", c.meta.id))
+                .find(|(n, _)| *n == format!("{CHECKS_DIR}/{}.md", c.id))
                 .expect("a page");
-            for r in c.meta.refs {
-                assert!(page.contains(r.url), "{}", c.meta.id);
+            for r in c.refs {
+                assert!(page.contains(r.url), "{}", c.id);
             }
-            for combo in c.meta.broken_by {
-                assert!(page.contains(&fail_line(&c.meta, combo)) || page.contains(combo));
+            for combo in c.broken_by {
+                assert!(page.contains(&fail_line(c, combo)) || page.contains(combo));
             }
-            assert!(page.contains("--demo-fault"), "{}", c.meta.id);
+            assert!(page.contains("--demo-"), "{}", c.id);
             // The path the reports and `explain` print for the check.
-            let linked = format!("docs/{CHECKS_DIR}/{}.md", c.meta.id);
-            assert_eq!(reports::record::docs_page(c.meta.id), linked);
+            let linked = format!("docs/{CHECKS_DIR}/{}.md", c.id);
+            assert_eq!(reports::record::docs_page(c.id), linked);
         }
     }
 

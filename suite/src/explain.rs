@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use reference_server::Fault;
 
+use crate::demo_faults::DemoFault;
+
 use crate::check::CheckMeta;
 
 /// The explanation of one check, as plain text.
@@ -42,23 +44,21 @@ pub fn explain(meta: &CheckMeta) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Fails against the reference server with these fault profiles:"
+        "Fails against the {} with these fault profiles:",
+        crate::demo_faults::party_of(meta.id)
     );
     for combo in meta.broken_by {
         let described: Vec<String> = combo
             .split('+')
-            .map(|name| match name.parse::<Fault>() {
-                Ok(f) => format!("{name} ({})", f.description()),
-                Err(_) => name.to_owned(),
+            .map(|name| match DemoFault::parse(name) {
+                Some(f) => format!("{name} ({})", f.description()),
+                None => name.to_owned(),
             })
             .collect();
         let _ = writeln!(out, "  {}", described.join(" + "));
     }
     if let Some(first) = meta.broken_by.first() {
-        let flags: Vec<String> = first
-            .split('+')
-            .map(|f| format!("--demo-fault {f}"))
-            .collect();
+        let flags: Vec<String> = first.split('+').map(crate::demo_faults::flag_for).collect();
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -76,6 +76,10 @@ pub fn explain(meta: &CheckMeta) -> String {
 /// accepts, and what the faulty server answers instead.
 pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
     use std::collections::BTreeSet;
+
+    if meta.id.starts_with("as.") {
+        return demonstrate_on_mock_idp(meta).await;
+    }
 
     use crate::engine::runner::RunOptions;
     use crate::engine::select::{Glob, Selection};
@@ -167,21 +171,90 @@ pub async fn demonstrate(meta: &CheckMeta) -> Result<String, String> {
     Ok(out)
 }
 
+/// An `as.*` check against the compliant mock IdP, then with its first fault profile.
+async fn demonstrate_on_mock_idp(meta: &CheckMeta) -> Result<String, String> {
+    use mock_idp::server::{AsFault, IdpConfig, MockIdp};
+
+    use crate::engine::authorization_server::AsContext;
+    use crate::engine::runner::RunOptions;
+    use crate::engine::select::{Glob, Selection};
+
+    let selection = Selection {
+        include: vec![Glob::new(meta.id)],
+        skip: vec![],
+    };
+    let run = |faults: std::collections::BTreeSet<AsFault>| {
+        let selection = selection.clone();
+        async move {
+            let idp = MockIdp::start(IdpConfig {
+                faults,
+                ..IdpConfig::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let driver = crate::http::Driver::new(crate::http::Limits::default())
+                .map_err(|e| e.to_string())?;
+            let ctx = AsContext::discover(driver, idp.issuer(), None).await;
+            let results = crate::engine::session::run_as_checks(
+                &ctx,
+                &selection,
+                RunOptions::default(),
+                |_, _| {},
+            )
+            .await;
+            results
+                .into_iter()
+                .next()
+                .map(|(_, outcome)| outcome)
+                .ok_or_else(|| "the check did not run".to_owned())
+        }
+    };
+    let mut out = String::new();
+    let compliant = run(Default::default()).await?;
+    let _ = writeln!(
+        out,
+        "Against the compliant mock IdP: {} — {}",
+        compliant.verdict, compliant.message
+    );
+    for e in &compliant.evidence {
+        let _ = writeln!(out, "  Read: {} {}", e.request.method, e.request.url);
+    }
+    for e in &compliant.expected {
+        let _ = writeln!(out, "  Accepts:  {e}");
+    }
+    if let Some(combo) = meta.broken_by.first() {
+        let faults = combo
+            .split('+')
+            .map(|f| f.parse::<AsFault>().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let broken = run(faults).await?;
+        let _ = writeln!(
+            out,
+            "Against the mock IdP with {combo}: {} — {}",
+            broken.verdict, broken.message
+        );
+        if !broken.actual.is_empty() {
+            let _ = writeln!(out, "  Actual:   {}", broken.actual);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_check_explains_itself_with_a_fault_that_breaks_it() {
-        for check in crate::catalog::all() {
-            let text = explain(&check.meta);
-            assert!(text.starts_with(check.meta.id), "{text}");
-            assert!(text.contains(check.meta.row), "{}", check.meta.id);
-            let page = format!("docs/checks/{}.md", check.meta.id);
-            assert!(text.contains(&page), "{}", check.meta.id);
-            assert!(text.contains("See it fail:"), "{}", check.meta.id);
-            for r in check.meta.refs {
-                assert!(text.contains(r.url), "{}", check.meta.id);
+        for check in crate::catalog::metas() {
+            let text = explain(&check);
+            assert!(text.starts_with(check.id), "{text}");
+            assert!(text.contains(check.row), "{}", check.id);
+            let page = format!("docs/checks/{}.md", check.id);
+            assert!(text.contains(&page), "{}", check.id);
+            assert!(text.contains("See it fail:"), "{}", check.id);
+            for r in check.refs {
+                assert!(text.contains(r.url), "{}", check.id);
             }
         }
     }

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod demo_faults;
 pub mod docs;
 pub mod engine;
 pub mod expect;

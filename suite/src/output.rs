@@ -75,9 +75,15 @@ pub fn exchange(e: &Exchange) -> ExchangeRecord {
                 .iter()
                 .map(|(n, v)| (n.clone(), scrub(redact_header_value(n, v))))
                 .collect(),
+            // Scrubbed whole, then cut: a cut JSON body would no longer parse.
             body: scrub(
-                String::from_utf8_lossy(&r.body[..r.body.len().min(BODY_REPORT_BYTES)])
-                    .into_owned(),
+                without_published_private_keys(String::from_utf8_lossy(&r.body).into_owned())
+                    .chars()
+                    .scan(0usize, |bytes, c| {
+                        *bytes += c.len_utf8();
+                        (*bytes <= BODY_REPORT_BYTES).then_some(c)
+                    })
+                    .collect(),
             ),
             truncated: r.truncated || r.body.len() > BODY_REPORT_BYTES,
             body_incomplete: r.body_incomplete.clone(),
@@ -94,6 +100,21 @@ pub fn exchange(e: &Exchange) -> ExchangeRecord {
         elapsed_ms: duration_ms(&e.elapsed),
         retried_after: e.retried_after.as_ref().map(ToString::to_string),
         credentials: credentials(e),
+    }
+}
+
+/// A JSON body with every private member of every JWK in it replaced (an authorization
+/// server that publishes its private keys must not have them republished by our reports);
+/// any other body, and a JSON body without private members, is kept byte for byte.
+fn without_published_private_keys(body: String) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let scrubbed = without_private_key_members(value.clone());
+    if scrubbed == value {
+        body
+    } else {
+        serde_json::to_string(&scrubbed).unwrap_or_default()
     }
 }
 
@@ -181,6 +202,36 @@ mod tests {
     use crate::check::Outcome;
     use crate::http::ProbeRequest;
     use std::time::Duration;
+
+    #[test]
+    fn a_published_private_key_is_not_republished_by_the_report() {
+        let key = mock_idp::keys::SigningKey::generate(mock_idp::alg::Algorithm::Rs256).unwrap();
+        let private = key.private_jwk();
+        // Padded past the report's body limit: it is scrubbed before it is cut.
+        let jwks = serde_json::json!({"keys": [private], "pad": "x".repeat(5000)}).to_string();
+        let e = Exchange {
+            request: ProbeRequest::new("GET", "http://127.0.0.1:1/jwks"),
+            response: Ok(crate::http::RecordedResponse::fake(200, &[], &jwks)),
+            elapsed: Duration::from_millis(1),
+            retried_after: None,
+        };
+        let text = serde_json::to_string(&exchange(&e)).unwrap();
+        for member in ["d", "p", "q", "dp", "dq", "qi"] {
+            let value = private[member].as_str().unwrap();
+            assert!(!text.contains(&value[..32]), "{member} republished");
+        }
+        assert!(text.contains(crate::http::redact::PRIVATE_MEMBER_REMOVED));
+        // A body without private members is kept byte for byte.
+        let public = serde_json::json!({"keys": [key.public_jwk().to_json()]}).to_string();
+        let e = Exchange {
+            response: Ok(crate::http::RecordedResponse::fake(200, &[], &public)),
+            ..e
+        };
+        match exchange(&e).outcome {
+            ExchangeOutcome::Response(r) => assert_eq!(r.body, public),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn a_token_becomes_a_fingerprint_with_its_decoded_parts() {

@@ -68,6 +68,8 @@ pub struct IdpConfig {
     pub max_registered_clients: usize,
     /// The device authorization grant (RFC 8628).
     pub device: DeviceFlowConfig,
+    /// Deliberate defects (authorization-server fault profiles); empty for the compliant IdP.
+    pub faults: std::collections::BTreeSet<super::AsFault>,
 }
 
 impl Default for IdpConfig {
@@ -95,6 +97,7 @@ impl Default for IdpConfig {
             max_body_bytes: 64 * 1024,
             max_registered_clients: 10_000,
             device: DeviceFlowConfig::default(),
+            faults: std::collections::BTreeSet::new(),
         }
     }
 }

@@ -19,7 +19,7 @@ use super::error::OAuthError;
 use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
 use super::state::{Issuer, IssuerCtx, OpaqueToken, ResourceProfile, Shared};
-use super::{IssuerKind, authorize, device, introspect, jwks, metadata, register, token};
+use super::{AsFault, IssuerKind, authorize, device, introspect, jwks, metadata, register, token};
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
 use crate::keystore::{KeyRing, KeyStoreError};
@@ -526,16 +526,22 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
     for (idx, issuer) in shared.issuers.iter().enumerate() {
         let p = &issuer.path;
         let mut routes: Vec<(String, MethodRouter<IssuerCtx>)> = Vec::new();
-        let mut meta_paths = vec![
-            format!("/.well-known/oauth-authorization-server{p}"),
-            format!("/.well-known/openid-configuration{p}"),
-        ];
-        let appended = format!("{p}/.well-known/openid-configuration");
-        if !meta_paths.contains(&appended) {
-            meta_paths.push(appended);
-        }
-        for mp in meta_paths {
-            routes.push((mp, get(metadata::serve).fallback(not_allowed_get)));
+        let faults = &shared.config.faults;
+        if !faults.contains(&AsFault::NoMetadata) {
+            let oauth = if faults.contains(&AsFault::MetadataAppended) {
+                format!("{p}/.well-known/oauth-authorization-server")
+            } else {
+                format!("/.well-known/oauth-authorization-server{p}")
+            };
+            routes.push((oauth, get(metadata::serve).fallback(not_allowed_get)));
+            let mut openid = vec![format!("/.well-known/openid-configuration{p}")];
+            let appended = format!("{p}/.well-known/openid-configuration");
+            if !openid.contains(&appended) {
+                openid.push(appended);
+            }
+            for mp in openid {
+                routes.push((mp, get(metadata::serve_openid).fallback(not_allowed_get)));
+            }
         }
         routes.push((
             format!("{p}/jwks"),

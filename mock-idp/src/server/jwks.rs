@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::AsFault;
 use super::state::{Issuer, IssuerCtx};
 use crate::keys::SigningKey;
 
@@ -22,7 +23,20 @@ pub(crate) fn document(issuer: &Issuer) -> Value {
 
 pub(crate) async fn serve(State(ctx): State<IssuerCtx>) -> Response {
     ctx.issuer().jwks_requests.fetch_add(1, Ordering::SeqCst);
-    let mut resp = (StatusCode::OK, axum::Json(document(ctx.issuer()))).into_response();
+    let document = if ctx.shared.config.faults.contains(&AsFault::JwksPrivateKey) {
+        // The fault: the ring's keys with their private members.
+        let keys: Vec<Value> = ctx
+            .issuer()
+            .ring
+            .keys()
+            .iter()
+            .map(SigningKey::private_jwk)
+            .collect();
+        serde_json::json!({ "keys": keys })
+    } else {
+        document(ctx.issuer())
+    };
+    let mut resp = (StatusCode::OK, axum::Json(document)).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60"),

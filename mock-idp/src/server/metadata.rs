@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::AsFault;
 use super::clients::{ClientAuthMethod, GRANT_TYPES};
 use super::device::DEVICE_AUTHORIZATION_PATH;
 use super::state::{Issuer, IssuerCtx, Shared};
@@ -62,12 +63,101 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
     if !shared.config.scopes_supported.is_empty() {
         doc["scopes_supported"] = json!(shared.config.scopes_supported);
     }
+    with_faults(shared, doc)
+}
+
+/// The compliant document broken as the configured fault profiles say.
+fn with_faults(shared: &Shared, mut doc: Value) -> Value {
+    let bind_address = |url: &str| {
+        // The same path on the bind address over plain http: a host that is not loopback.
+        let path = url::Url::parse(url)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default();
+        let port = url::Url::parse(&shared.base_url)
+            .ok()
+            .and_then(|u| u.port())
+            .unwrap_or(80);
+        format!("http://0.0.0.0:{port}{path}")
+    };
+    for fault in &shared.config.faults {
+        let Value::Object(map) = &mut doc else {
+            break;
+        };
+        match fault {
+            AsFault::IssuerTrailingSlash | AsFault::IssuerFragment => {
+                let suffix = if *fault == AsFault::IssuerFragment {
+                    "#tenant"
+                } else {
+                    "/"
+                };
+                if let Some(Value::String(issuer)) = map.get_mut("issuer") {
+                    issuer.push_str(suffix);
+                }
+            }
+            AsFault::MetadataNoResponseTypes => {
+                map.remove("response_types_supported");
+            }
+            AsFault::NoPkceAdvertised => {
+                map.remove("code_challenge_methods_supported");
+            }
+            AsFault::PkcePlainOnly => {
+                map.insert("code_challenge_methods_supported".into(), json!(["plain"]));
+            }
+            AsFault::MetadataEmptyArray => {
+                map.insert("ui_locales_supported".into(), json!([]));
+            }
+            AsFault::AuthSigningAlgNone => {
+                map.insert(
+                    "token_endpoint_auth_signing_alg_values_supported".into(),
+                    json!(["ES256", "none"]),
+                );
+            }
+            AsFault::RegistrationPlainHttp | AsFault::TokenEndpointPlainHttp => {
+                let member = if *fault == AsFault::RegistrationPlainHttp {
+                    "registration_endpoint"
+                } else {
+                    "token_endpoint"
+                };
+                if let Some(Value::String(url)) = map.get_mut(member) {
+                    *url = bind_address(url);
+                }
+            }
+            AsFault::DpopAlgsSymmetric => {
+                if let Some(Value::Array(algs)) = map.get_mut("dpop_signing_alg_values_supported") {
+                    algs.push(json!("HS256"));
+                }
+            }
+            // Served elsewhere (router, JWKS, OpenID documents).
+            AsFault::NoMetadata
+            | AsFault::MetadataAppended
+            | AsFault::JwksPrivateKey
+            | AsFault::OidcDocumentDiffers => {}
+        }
+    }
     doc
 }
 
-/// `GET` of any of the three metadata URLs.
+/// `GET` of an RFC 8414 metadata URL.
 pub(crate) async fn serve(State(ctx): State<IssuerCtx>) -> Response {
-    let doc = document(&ctx.shared, ctx.issuer());
+    answer(document(&ctx.shared, ctx.issuer()))
+}
+
+/// `GET` of an OpenID configuration URL: the same document, unless a fault makes it differ.
+pub(crate) async fn serve_openid(State(ctx): State<IssuerCtx>) -> Response {
+    let mut doc = document(&ctx.shared, ctx.issuer());
+    if ctx
+        .shared
+        .config
+        .faults
+        .contains(&AsFault::OidcDocumentDiffers)
+        && let Some(Value::String(url)) = doc.get_mut("token_endpoint")
+    {
+        url.push_str("-openid");
+    }
+    answer(doc)
+}
+
+fn answer(doc: Value) -> Response {
     let mut resp = (StatusCode::OK, axum::Json(doc)).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -65,6 +65,7 @@ mod config;
 mod device;
 mod dpop_check;
 mod error;
+mod fault;
 mod handle;
 mod introspect;
 mod jwks;
@@ -84,6 +85,7 @@ pub use clients::{
 pub use config::{
     DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
 };
+pub use fault::{AsFault, UnknownAsFault};
 pub use handle::{IdpError, IssuerUrls, MockIdp};
 pub use introspect::IntrospectionScript;
 pub use state::ResourceProfile;

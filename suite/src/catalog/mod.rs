@@ -2,6 +2,7 @@
 //! file holds a small family of checks with their metadata next to their logic; `all()` is the
 //! registry.
 
+pub mod authorization_server;
 pub mod challenge;
 pub mod dpop;
 pub mod passthrough;
@@ -31,6 +32,20 @@ pub fn all() -> Vec<Check<Context>> {
     checks.extend(transport::checks());
     checks.extend(dpop::checks());
     checks
+}
+
+/// The `as.*` checks (spec §2), run against the target's authorization server.
+pub fn authorization_server_checks() -> Vec<Check<crate::engine::authorization_server::AsContext>> {
+    authorization_server::checks()
+}
+
+/// The metadata of every check of both roles, in catalogue order (`rs.*`, then `as.*`).
+pub fn metas() -> Vec<crate::check::CheckMeta> {
+    all()
+        .into_iter()
+        .map(|c| c.meta)
+        .chain(authorization_server_checks().into_iter().map(|c| c.meta))
+        .collect()
 }
 
 const MCP_AUTH: &str =

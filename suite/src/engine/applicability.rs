@@ -6,7 +6,7 @@ use crate::check::{CheckMeta, Need, Outcome, cap};
 use crate::engine::accepted::Calibration;
 use crate::engine::context::Context;
 use crate::engine::runner::Applicability;
-use crate::model::{Level, Verdict};
+use crate::model::{Level, Profile, SpecVersion, Verdict};
 
 /// The spec row whose check is the positive control itself (spec §1.2 rs-bearer-valid): it
 /// reports a failed calibration, which every other token check would otherwise repeat.
@@ -95,26 +95,35 @@ impl Applicability for Context {
         })
     }
 
-    fn in_force(&self, meta: &CheckMeta, mut outcome: Outcome) -> Outcome {
-        let (level, raised_under) =
-            meta.applies
-                .level_in_force(meta.level, self.spec_version, &self.profiles);
-        let lowered = cap(outcome.verdict, level);
-        if lowered == outcome.verdict {
-            return outcome;
-        }
-        let would = match outcome.verdict {
-            Verdict::Fail => "would fail",
-            _ => "would warn",
-        };
-        let condition = raised_under.unwrap_or_else(|| format!("at level {}", meta.level));
-        let not_subject = if level == Level::Info {
-            ", a rule this run does not hold the target to"
-        } else {
-            ""
-        };
-        outcome.message = format!("{would} {condition}{not_subject}: {}", outcome.message);
-        outcome.verdict = lowered;
-        outcome
+    fn in_force(&self, meta: &CheckMeta, outcome: Outcome) -> Outcome {
+        at_level_in_force(meta, outcome, self.spec_version, &self.profiles)
     }
+}
+
+/// The outcome at the level the check's requirement binds at in `version` with `profiles`
+/// (whatever the role): a Fail or Warn beyond it is lowered, saying what it would have been.
+pub(crate) fn at_level_in_force(
+    meta: &CheckMeta,
+    mut outcome: Outcome,
+    version: SpecVersion,
+    profiles: &[Profile],
+) -> Outcome {
+    let (level, raised_under) = meta.applies.level_in_force(meta.level, version, profiles);
+    let lowered = cap(outcome.verdict, level);
+    if lowered == outcome.verdict {
+        return outcome;
+    }
+    let would = match outcome.verdict {
+        Verdict::Fail => "would fail",
+        _ => "would warn",
+    };
+    let condition = raised_under.unwrap_or_else(|| format!("at level {}", meta.level));
+    let not_subject = if level == Level::Info {
+        ", a rule this run does not hold the target to"
+    } else {
+        ""
+    };
+    outcome.message = format!("{would} {condition}{not_subject}: {}", outcome.message);
+    outcome.verdict = lowered;
+    outcome
 }

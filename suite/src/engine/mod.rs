@@ -2,6 +2,7 @@
 
 pub mod accepted;
 pub mod applicability;
+pub mod authorization_server;
 pub mod calibrate;
 pub mod clock;
 pub mod context;

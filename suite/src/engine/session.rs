@@ -502,6 +502,17 @@ pub async fn run_checks(
     runner::run(&checks, selection, ctx, options, on_finished).await
 }
 
+/// Runs the selected `as.*` checks against an authorization server.
+pub async fn run_as_checks(
+    ctx: &crate::engine::authorization_server::AsContext,
+    selection: &Selection,
+    options: RunOptions,
+    on_finished: impl FnMut(&CheckMeta, &Outcome),
+) -> Vec<(CheckMeta, Outcome)> {
+    let checks = crate::catalog::authorization_server_checks();
+    runner::run(&checks, selection, ctx, options, on_finished).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

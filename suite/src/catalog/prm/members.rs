@@ -124,7 +124,7 @@ pub const SHAPE: CheckMeta = CheckMeta {
 
 /// The rules for one URL member: absolute, https (loopback http tolerated), no fragment, and
 /// the query at `query_level` (None: not judged).
-fn url_rules(what: &str, value: &str, query_level: Option<Level>) -> Vec<Assertion> {
+pub(crate) fn url_rules(what: &str, value: &str, query_level: Option<Level>) -> Vec<Assertion> {
     let parsed = url::Url::parse(value);
     let mut rules = vec![
         observation(

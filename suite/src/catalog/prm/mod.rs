@@ -9,7 +9,7 @@
 
 mod bearer_methods;
 mod location;
-mod members;
+pub(crate) mod members;
 mod signed;
 
 pub use bearer_methods::BEARER_METHODS;

@@ -1,0 +1,128 @@
+//! Authorization-server fault profiles: each breaks one behaviour of the compliant mock IdP on
+//! purpose, so every `as.*` check can be shown to fail (as the reference server's faults do
+//! for the `rs.*` checks). Several can be combined.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! as_faults {
+    ($($variant:ident = $name:literal : $what:literal,)*) => {
+        /// One deliberate defect of the authorization server.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum AsFault { $($variant,)* }
+
+        impl AsFault {
+            /// Every fault, in declaration order (grouped by spec area).
+            pub const ALL: &'static [AsFault] = &[$(AsFault::$variant,)*];
+
+            /// The kebab-case name used on the command line and in check metadata.
+            pub fn name(self) -> &'static str {
+                match self { $(AsFault::$variant => $name,)* }
+            }
+
+            /// What the fault breaks, in one line.
+            pub fn description(self) -> &'static str {
+                match self { $(AsFault::$variant => $what,)* }
+            }
+        }
+    };
+}
+
+as_faults! {
+    // §2.1 metadata and discovery
+    NoMetadata = "as-no-metadata": "serves no authorization server metadata at any discovery URL",
+    MetadataAppended = "as-metadata-appended": "serves its RFC 8414 metadata at the issuer with the well-known suffix appended, not path-inserted",
+    IssuerTrailingSlash = "as-issuer-trailing-slash": "its metadata names the issuer with a trailing slash added",
+    IssuerFragment = "as-issuer-fragment": "its metadata names the issuer with a #fragment added",
+    MetadataNoResponseTypes = "as-metadata-no-response-types": "its metadata has no response_types_supported",
+    NoPkceAdvertised = "as-no-pkce-advertised": "its metadata has no code_challenge_methods_supported",
+    PkcePlainOnly = "as-pkce-plain-only": "its metadata lists only plain in code_challenge_methods_supported",
+    MetadataEmptyArray = "as-metadata-empty-array": "its metadata has an empty ui_locales_supported array",
+    AuthSigningAlgNone = "as-auth-signing-alg-none": "its metadata lists none in token_endpoint_auth_signing_alg_values_supported",
+    JwksPrivateKey = "as-jwks-private-key": "its JWKS publishes the private members of its signing keys",
+    OidcDocumentDiffers = "as-oidc-document-differs": "its OpenID configuration names another token endpoint than its RFC 8414 metadata",
+    RegistrationPlainHttp = "as-registration-plain-http": "its metadata names the registration endpoint by its bind address over plain http (http://0.0.0.0:<port>), a host that is not loopback",
+    TokenEndpointPlainHttp = "as-token-endpoint-plain-http": "its metadata names the token endpoint by its bind address over plain http (http://0.0.0.0:<port>), a host that is not loopback",
+    DpopAlgsSymmetric = "as-dpop-algs-symmetric": "its metadata lists HS256 in dpop_signing_alg_values_supported",
+}
+
+impl fmt::Display for AsFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown fault name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown authorization-server fault {0:?}; known: {known}", known = known_names())]
+pub struct UnknownAsFault(pub String);
+
+fn known_names() -> String {
+    AsFault::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl AsFault {
+    /// Looks a fault up by its kebab-case name (exact, case-sensitive).
+    pub fn from_name(name: &str) -> Result<AsFault, UnknownAsFault> {
+        AsFault::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| UnknownAsFault(name.to_owned()))
+    }
+
+    /// Parses a combination such as `as-no-pkce-advertised+as-jwks-private-key` (commas work
+    /// too; surrounding spaces ignored, empty parts skipped).
+    pub fn parse_set(list: &str) -> Result<BTreeSet<AsFault>, UnknownAsFault> {
+        list.split(['+', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(AsFault::from_name)
+            .collect()
+    }
+}
+
+impl FromStr for AsFault {
+    type Err = UnknownAsFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AsFault::from_name(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_are_unique_and_kebab_case() {
+        for f in AsFault::ALL {
+            assert_eq!(f.name().parse::<AsFault>(), Ok(*f));
+            assert!(!f.description().is_empty());
+            assert!(
+                f.name().starts_with("as-"),
+                "{f}: AS faults are prefixed as-"
+            );
+            assert!(
+                f.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{f} is not kebab-case"
+            );
+        }
+        let names: BTreeSet<_> = AsFault::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names.len(), AsFault::ALL.len());
+        let err = "nope".parse::<AsFault>().unwrap_err().to_string();
+        assert!(err.contains("as-no-metadata") && err.contains("nope"));
+        assert_eq!(
+            AsFault::parse_set("as-no-metadata, as-jwks-private-key")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}

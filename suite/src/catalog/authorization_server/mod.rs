@@ -1,0 +1,95 @@
+//! Spec §2: the authorization server under test, driven as an OAuth client would. Files follow
+//! the spec's sections: [`metadata`] (§2.1 metadata and discovery).
+//!
+//! Rows are data (metadata plus a pure judgement over what the run read from the authorization
+//! server), run by one engine: a judgement grades assertions, each at its own level, or says
+//! why the row does not apply to this authorization server (Skip).
+
+mod metadata;
+
+use crate::check::{CheckMeta, Outcome};
+use crate::engine::authorization_server::{AsContext, Fetched};
+use crate::engine::runner::{Check, CheckFuture};
+use crate::expect::Assertion;
+use crate::http::Exchange;
+use crate::wire::metadata::Document;
+
+pub(crate) const RFC8414: &str = "https://www.rfc-editor.org/rfc/rfc8414";
+pub(crate) const OIDC_DISCOVERY: &str =
+    "https://openid.net/specs/openid-connect-discovery-1_0.html";
+
+/// What a row concluded about the authorization server.
+pub(crate) enum Judged {
+    /// Assertions about what was read, with the exchanges that show it and the sentence of a
+    /// pass.
+    Graded {
+        assertions: Vec<Assertion>,
+        evidence: Vec<Exchange>,
+        pass: String,
+    },
+    /// The row does not apply: the server does not offer what it is about.
+    NotApplicable(String),
+    /// Nothing to judge (no metadata document was found): an Error pointing at the row that
+    /// grades its absence.
+    Unreadable(String, Vec<Exchange>),
+}
+
+/// A metadata document the run read, with where it was read.
+pub(crate) type Found<'a> = (&'a Fetched, &'a Document);
+
+/// What a row judges.
+pub(crate) enum Judge {
+    /// Everything the run read (rows about where documents are, or whether there are any).
+    Context(fn(&AsContext) -> Judged),
+    /// The metadata documents found, in discovery order: a row about their content, which
+    /// has nothing to judge (an Error) when there is none.
+    Documents(fn(&AsContext, &[Found]) -> Judged),
+}
+
+/// A row of the authorization-server catalogue.
+pub(crate) struct Row {
+    pub meta: CheckMeta,
+    pub judge: Judge,
+}
+
+fn judge(ctx: &AsContext, row: &Row) -> Judged {
+    match row.judge {
+        Judge::Context(judge) => judge(ctx),
+        Judge::Documents(judge) => {
+            let found: Vec<Found> = ctx.documents.documents().collect();
+            if found.is_empty() {
+                return Judged::Unreadable(
+                    format!(
+                        "no metadata document of {} could be read (see as.metadata.available)",
+                        ctx.issuer
+                    ),
+                    ctx.documents.exchanges(),
+                );
+            }
+            judge(ctx, &found)
+        }
+    }
+}
+
+fn run_row(ctx: &AsContext, row: &Row) -> Outcome {
+    match judge(ctx, row) {
+        Judged::Graded {
+            assertions,
+            evidence,
+            pass,
+        } => crate::catalog::prm::graded(row.meta.level, assertions, evidence, pass),
+        Judged::NotApplicable(why) => Outcome::new(crate::model::Verdict::Skip, why),
+        Judged::Unreadable(why, evidence) => Outcome::error(why, evidence),
+    }
+}
+
+fn check_of(row: &'static Row) -> Check<AsContext> {
+    Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
+        Box::pin(async move { run_row(ctx, row) })
+    })
+}
+
+/// Every `as.*` check, in catalogue order.
+pub fn checks() -> Vec<Check<AsContext>> {
+    metadata::ROWS.iter().map(check_of).collect()
+}
