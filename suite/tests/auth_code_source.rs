@@ -3,7 +3,8 @@
 //! `--login-command` that follows the authorization URL with curl to the tool's loopback
 //! listener. The run gets a token and its checks run; a reference-server fault is caught
 //! through the token; a forged state, an error redirect and a failing login command each end
-//! in one clear error, never a panic or a hang.
+//! in one clear error, never a panic or a hang; and the binary's outputs (stdout, stderr,
+//! every report file) never show the authorization code.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,16 +26,21 @@ type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
 /// No run here may take longer (a hang is a failure, not a stuck CI job).
 const BOUND: Duration = Duration::from_secs(180);
 
+/// A fresh path in the temporary folder.
+fn temp_path(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "mcp-authspec-{what}-{}-{}",
+        std::process::id(),
+        mock_idp::random_b64url(8)
+    ))
+}
+
 /// A login script in a temporary file, removed on drop; run as `sh <file> <url>`.
 struct Script(std::path::PathBuf);
 
 impl Script {
     fn new(body: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "mcp-authspec-login-{}-{}.sh",
-            std::process::id(),
-            mock_idp::random_b64url(8)
-        ));
+        let path = temp_path("login");
         std::fs::write(&path, body).unwrap();
         Self(path)
     }
@@ -136,11 +142,7 @@ async fn a_login_command_gets_a_token_the_checks_run_and_renewal_uses_the_refres
     if !have_curl() {
         return;
     }
-    let count = std::env::temp_dir().join(format!(
-        "mcp-authspec-logins-{}-{}",
-        std::process::id(),
-        mock_idp::random_b64url(8)
-    ));
+    let count = temp_path("logins");
     let script = Script::new(&format!(
         "echo login >> '{}'\nexec {FOLLOW} \"$1\"\n",
         count.display()
@@ -329,4 +331,84 @@ async fn one_source_at_a_time_and_the_login_page_must_be_the_named_authorization
             .await
             .is_ok()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_never_shows_the_authorization_code_in_any_output() {
+    if !have_curl() {
+        return;
+    }
+    let idp = Arc::new(MockIdp::start(IdpConfig::default()).await.unwrap());
+    let env = Embedded::start_with(idp, &[Fault::AcceptAlgNone].into())
+        .await
+        .unwrap();
+    let seen = temp_path("callback");
+    // The login command keeps the redirect it followed (with the code) for this test only.
+    let script = Script::new(&format!(
+        "curl -sf -o /dev/null -L -w '%{{url_effective}}' \"$1\" >> '{}'\n",
+        seen.display()
+    ));
+    let dir = temp_path("out");
+    let out = tokio::time::timeout(
+        BOUND,
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
+            .args(["run", "--target", &env.server.mcp_url()])
+            .args(["--auth-code", "--client-id", PUBLIC_CLIENT_ID])
+            .args([
+                "--login-command",
+                &script.command(),
+                "--check",
+                "rs.token.*",
+            ])
+            .arg("--out")
+            .arg(&dir)
+            .output(),
+    )
+    .await
+    .expect("no hang")
+    .unwrap();
+    let callback = std::fs::read_to_string(&seen).unwrap_or_default();
+    let _ = std::fs::remove_file(&seen);
+    let code = url::Url::parse(callback.trim())
+        .ok()
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no code was delivered ({callback:?}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "accept-alg-none fails:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("Token source: authorization code + PKCE"),
+        "{stdout}"
+    );
+    let mut texts = vec![
+        ("stdout".to_owned(), stdout),
+        (
+            "stderr".to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ),
+    ];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        texts.push((
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(texts.len() >= 6, "stdout, stderr and every report file");
+    for (name, text) in texts {
+        assert!(!text.contains(&code), "{name} shows the authorization code");
+    }
 }
