@@ -389,7 +389,7 @@ async fn the_binary_never_shows_the_authorization_code_in_any_output() {
         "accept-alg-none fails:\n{stdout}"
     );
     assert!(
-        stdout.contains("Token source: authorization code + PKCE"),
+        stdout.contains("Token source: ") && stdout.contains("authorization code + PKCE at"),
         "{stdout}"
     );
     let mut texts = vec![
