@@ -4,30 +4,20 @@
 //! signature faults; with `--dpop` the proof checks run and catch DPoP faults. The tool holds
 //! no key of this authorization server.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use compat::authorization_server::{AsOptions, CC_CLIENT_ID, CC_CLIENT_SECRET, ThirdPartyAs};
+use compat::authorization_server::{CC_CLIENT_ID, CC_CLIENT_SECRET};
 use reference_server::{Config, Fault, ReferenceServer};
 use suite::engine::accepted::Calibration;
 use suite::engine::runner::RunOptions;
-use suite::engine::select::{Glob, Selection};
+use suite::engine::select::Selection;
 use suite::engine::session::{TokenDefaults, TokenSupply, context_from, run_checks};
 use suite::http::Limits;
 use suite::model::Verdict;
 use suite::source::setup::SourceArgs;
 
-type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
-
-fn start() -> Option<ThirdPartyAs> {
-    if !ThirdPartyAs::is_installed() {
-        let note = "oidc-provider is not installed: run npm ci in compat/authorization-servers/oidc-provider";
-        assert!(std::env::var_os("CI").is_none(), "under CI: {note}");
-        eprintln!("note: skipped: {note}");
-        return None;
-    }
-    Some(ThirdPartyAs::start_with(&AsOptions::new("RS256")).unwrap_or_else(|e| panic!("{e}")))
-}
+mod real_as;
+use real_as::{assert_caught, bad, only, ran, run, start};
 
 struct SecretFile(std::path::PathBuf);
 
@@ -59,83 +49,6 @@ fn client_credentials(secret: &SecretFile, dpop: bool) -> SourceArgs {
     }
 }
 
-/// Runs the selection against a reference server with `faults` trusting `issuer`.
-async fn run(
-    issuer: &str,
-    faults: &[Fault],
-    source: SourceArgs,
-    selection: &Selection,
-) -> (Calibration, Verdicts) {
-    let mut config = Config::discover(issuer).with_faults(faults.iter().copied());
-    if source.dpop {
-        // A server that takes DPoP-bound tokens beside Bearer ones.
-        config.dpop = reference_server::DpopMode::Optional;
-    }
-    let reference = ReferenceServer::start(config)
-        .await
-        .unwrap_or_else(|e| panic!("reference server: {e}"));
-    let ctx = context_from(
-        &reference.mcp_url(),
-        TokenSupply::Planned(Box::new(source)),
-        &TokenDefaults {
-            scope: Some("mcp:read".into()),
-            ..TokenDefaults::default()
-        },
-        None,
-        None,
-        Limits::default(),
-    )
-    .await
-    .unwrap();
-    assert!(
-        ctx.issued_jws().is_some_and(|t| t.public_key().is_some()),
-        "the AS's published key verifying its token was not found: {:?}",
-        ctx.issued.as_ref().map(|i| i.published_keys.is_some())
-    );
-    let results = run_checks(&ctx, selection, RunOptions::default(), |_, _| {}).await;
-    let verdicts = results
-        .into_iter()
-        .map(|(m, o)| (m.id, (o.verdict, o.message)))
-        .collect();
-    (ctx.calibration.clone(), verdicts)
-}
-
-fn bad(verdicts: &Verdicts) -> String {
-    verdicts
-        .iter()
-        .filter(|(_, (v, _))| matches!(v, Verdict::Fail | Verdict::Error))
-        .map(|(id, (v, m))| format!("{id}: {v:?} {m}\n"))
-        .collect()
-}
-
-/// Each fault of the reference server makes its check FAIL through tokens from `issuer`.
-async fn assert_caught(issuer: &str, secret: &SecretFile, dpop: bool, cases: &[(&str, &str)]) {
-    for (fault, check) in cases {
-        let fault: Fault = fault.parse().unwrap();
-        let selection = only(check);
-        let (_, verdicts) = run(
-            issuer,
-            &[fault],
-            client_credentials(secret, dpop),
-            &selection,
-        )
-        .await;
-        assert_eq!(
-            verdicts[*check].0,
-            Verdict::Fail,
-            "{fault:?}: {:?}",
-            verdicts[*check]
-        );
-    }
-}
-
-fn only(check: &str) -> Selection {
-    Selection {
-        include: vec![Glob::new(check)],
-        skip: vec![],
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_faults() {
     let Some(server) = start() else { return };
@@ -154,12 +67,9 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         calibration.describe()
     );
     assert!(bad(&verdicts).is_empty(), "{}", bad(&verdicts));
-    let ran = verdicts
-        .values()
-        .filter(|(v, _)| *v != Verdict::NotEvaluated)
-        .count();
     eprintln!(
-        "oidc-provider, client credentials: {ran} of {} checks ran in {:.1} s",
+        "oidc-provider, client credentials: {} of {} checks ran in {:.1} s",
+        ran(&verdicts),
         verdicts.len(),
         started.elapsed().as_secs_f64()
     );
@@ -171,7 +81,12 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         ("trust-embedded-jwk", "rs.token.embedded-jwk"),
         ("trust-jku", "rs.token.jku-spoof"),
     ];
-    assert_caught(server.issuer(), &secret, false, &cases).await;
+    assert_caught(
+        server.issuer(),
+        || client_credentials(&secret, false),
+        &cases,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,5 +184,10 @@ async fn dpop_bound_tokens_from_oidc_provider_run_the_proof_checks() {
         ("dpop-ignore-htm", "rs.dpop.htm-mismatch"),
         ("dpop-ignore-ath", "rs.dpop.ath-wrong"),
     ];
-    assert_caught(server.issuer(), &secret, true, &cases).await;
+    assert_caught(
+        server.issuer(),
+        || client_credentials(&secret, true),
+        &cases,
+    )
+    .await;
 }

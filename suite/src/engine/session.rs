@@ -420,6 +420,11 @@ fn target_facts(discovery: &crate::engine::discovery::Discovery) -> TargetFacts 
             issuer: a.issuer.clone(),
             token_endpoint: member("token_endpoint"),
             device_authorization_endpoint: member("device_authorization_endpoint"),
+            authorization_endpoint: member("authorization_endpoint"),
+            iss_parameter_supported: a
+                .document
+                .bool("authorization_response_iss_parameter_supported")
+                == Some(true),
             jwks_uri: member("jwks_uri"),
         }
     });

@@ -1,10 +1,11 @@
 //! OAuth grants the tool runs against the target's own authorization server: client
-//! credentials (RFC 6749 §4.4) and the device authorization grant (RFC 8628), each with the
+//! credentials (RFC 6749 §4.4), the device authorization grant (RFC 8628) and the
+//! authorization code grant with PKCE (`auth_code.rs`), each with the
 //! RFC 8707 `resource` of the target and, with `--dpop`, a proof of the tool's key
 //! (RFC 9449 §5, with the `use_dpop_nonce` retry of §8).
 //!
 //! Token endpoint exchanges are never recorded as evidence: they carry the client secret, the
-//! device code and the issued tokens.
+//! device code, the authorization code, the PKCE verifier and the issued tokens.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use mock_idp::token::TokenSpec;
 use serde_json::Value;
 
 use super::SourceError;
+use super::auth_code::AuthCode;
 
 /// How long one request to the authorization server may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,7 +36,7 @@ pub enum ClientAuth {
 }
 
 impl ClientAuth {
-    fn name(&self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         match self {
             ClientAuth::None => "none",
             ClientAuth::Basic(_) => "client_secret_basic",
@@ -77,12 +79,14 @@ pub struct DeviceCode {
 pub enum Grant {
     ClientCredentials(ClientCredentials),
     DeviceCode(DeviceCode),
+    /// `--auth-code`.
+    AuthCode(Box<AuthCode>),
 }
 
 /// An answer of the authorization server, parsed.
-struct Answer {
-    status: u16,
-    body: Value,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) body: Value,
     dpop_nonce: Option<String>,
 }
 
@@ -111,6 +115,7 @@ impl Grant {
         match self {
             Grant::ClientCredentials(g) => &g.request,
             Grant::DeviceCode(g) => &g.request,
+            Grant::AuthCode(g) => &g.request,
         }
     }
 
@@ -119,6 +124,7 @@ impl Grant {
         let grant = match self {
             Grant::ClientCredentials(_) => "client credentials",
             Grant::DeviceCode(_) => "device code",
+            Grant::AuthCode(g) => return g.describe(),
         };
         format!(
             "{grant} at {} as client {} ({})",
@@ -141,6 +147,7 @@ impl Grant {
                 let code = device.authorize(&http).await?;
                 return device.poll(&http, &code, dpop).await;
             }
+            Grant::AuthCode(auth_code) => return auth_code.obtain(&http, dpop).await,
         };
         let answer = token_request(&http, self.request(), &fields, dpop).await?;
         issued(&answer, &self.describe())
@@ -148,7 +155,10 @@ impl Grant {
 }
 
 /// A token response's token, lifetime and binding, or the error in a sentence.
-fn issued(answer: &Answer, what: &str) -> Result<(String, Option<i64>, bool), SourceError> {
+pub(super) fn issued(
+    answer: &Answer,
+    what: &str,
+) -> Result<(String, Option<i64>, bool), SourceError> {
     match answer.body.get("access_token").and_then(Value::as_str) {
         Some(token) if answer.status == 200 => {
             let bound = answer
@@ -177,7 +187,7 @@ fn http_client() -> Result<reqwest::Client, SourceError> {
 
 /// POSTs a form (client authentication added) and, when the server demands a DPoP nonce,
 /// retries once with it.
-async fn post_form(
+pub(super) async fn post_form(
     http: &reqwest::Client,
     url: &str,
     client: &Client,
@@ -434,7 +444,7 @@ impl DeviceCode {
 }
 
 /// `s` as one `sh` word.
-fn shell_quote(s: &str) -> String {
+pub(super) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 

@@ -8,6 +8,7 @@
 //! control uses them; a token that cannot be renewed and has expired is an error, never a
 //! control sent with a dead token.
 
+pub mod auth_code;
 pub mod command;
 pub mod grant;
 pub mod safety;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use mock_idp::keys::SigningKey;
 use serde_json::Value;
 
+pub use auth_code::{AuthCode, Login};
 pub use command::TokenCommand;
 pub use grant::{Client, ClientAuth, ClientCredentials, DeviceCode, Grant, Request};
 pub use safety::OriginPolicy;

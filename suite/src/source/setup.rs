@@ -10,8 +10,9 @@ use mock_idp::keys::SigningKey;
 use serde_json::Value;
 
 use super::{
-    Acquire, Client, ClientAuth, ClientCredentials, DeviceCode, GivenFrom, Grant, IssuedTokens,
-    OriginPolicy, OtherResource, Request, SourceError, TokenCommand, TokenSource, secret_from_env,
+    Acquire, AuthCode, Client, ClientAuth, ClientCredentials, DeviceCode, GivenFrom, Grant,
+    IssuedTokens, Login, OriginPolicy, OtherResource, Request, SourceError, TokenCommand,
+    TokenSource, secret_from_env,
 };
 
 /// The token-source flags of `run` (issue 13: a deployed server with its real authorization
@@ -60,6 +61,41 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub device_code: bool,
+    /// Obtain tokens with the authorization code grant (PKCE S256, redirect to a loopback
+    /// listener): the authorization URL is printed and opened in a browser, or given to
+    /// --login-command.
+    #[arg(
+        long,
+        requires = "client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub auth_code: bool,
+    /// With --auth-code: the port of the loopback redirect URI
+    /// http://127.0.0.1:PORT/callback (default: an ephemeral port).
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "auth_code",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub redirect_port: Option<u16>,
+    /// With --auth-code: run `sh -c 'CMD <authorization-url>'` (the URL also in
+    /// MCP_AUTHSPEC_AUTHORIZATION_URL) to log in without a person, e.g. a Playwright script.
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "auth_code",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub login_command: Option<String>,
+    /// With --auth-code: how long a login may take, in seconds (default: 300).
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "auth_code",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub login_timeout: Option<u64>,
     /// The OAuth client the grant runs as.
     #[arg(
         long,
@@ -219,6 +255,10 @@ pub struct AuthorizationServer {
     pub issuer: String,
     pub token_endpoint: Option<String>,
     pub device_authorization_endpoint: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207): authorization responses
+    /// carry `iss`.
+    pub iss_parameter_supported: bool,
     pub jwks_uri: Option<String>,
 }
 
@@ -237,6 +277,7 @@ impl SourceArgs {
             self.token_command.is_some(),
             self.client_credentials,
             self.device_code,
+            self.auth_code,
         ]
         .iter()
         .filter(|b| **b)
@@ -253,7 +294,7 @@ impl SourceArgs {
         if self.primary_count() > 1 {
             return Err(SourceError(
                 "name one token source: --token-env, --token-file, --token, --token-command, \
-                 --client-credentials or --device-code"
+                 --client-credentials, --device-code or --auth-code"
                     .into(),
             ));
         }
@@ -264,11 +305,11 @@ impl SourceArgs {
             policy.allow(origin)?;
         }
         policy.check(&target.endpoint, "real access tokens")?;
-        let is_grant = self.client_credentials || self.device_code;
+        let is_grant = self.client_credentials || self.device_code || self.auth_code;
         if self.dpop && !is_grant {
             return Err(SourceError(
-                "--dpop needs a grant (--client-credentials or --device-code): a given token is \
-                 bound to someone else's key, if to any"
+                "--dpop needs a grant (--client-credentials, --device-code or --auth-code): a \
+                 given token is bound to someone else's key, if to any"
                     .into(),
             ));
         }
@@ -325,8 +366,8 @@ impl SourceArgs {
         let other_resource = match &self.other_resource {
             Some(_) if !is_grant => {
                 return Err(SourceError(
-                    "--other-resource needs a grant (--client-credentials or --device-code) to \
-                     ask the authorization server for a token for it"
+                    "--other-resource needs a grant (--client-credentials, --device-code or \
+                     --auth-code) to ask the authorization server for a token for it"
                         .into(),
                 ));
             }
@@ -453,7 +494,12 @@ impl SourceArgs {
                 ));
             }
         };
-        policy.check(&token_endpoint, "client credentials")?;
+        let what = if self.auth_code {
+            "the authorization code"
+        } else {
+            "client credentials"
+        };
+        policy.check(&token_endpoint, what)?;
         let auth = match (self.client_auth, secret) {
             (Some(ClientAuthArg::PrivateKeyJwt), _) => {
                 let path = self.client_key.as_ref().ok_or_else(|| {
@@ -503,6 +549,39 @@ impl SourceArgs {
                 device_authorization_endpoint: endpoint,
                 approve_command: self.device_approve_command.clone(),
             }));
+        }
+        if self.auth_code {
+            let (endpoint, issuer, iss_required) = match metadata {
+                Some(AuthorizationServer {
+                    authorization_endpoint: Some(endpoint),
+                    issuer,
+                    iss_parameter_supported,
+                    ..
+                }) => (endpoint.clone(), issuer.clone(), *iss_parameter_supported),
+                _ => {
+                    return Err(SourceError(
+                        "--auth-code: the target names no authorization server whose metadata \
+                         has an authorization_endpoint (PRM authorization_servers, RFC 8414 / \
+                         OpenID discovery)"
+                            .into(),
+                    ));
+                }
+            };
+            policy.check(&endpoint, "the authorization request (the login)")?;
+            return Ok(Grant::AuthCode(Box::new(AuthCode::new(
+                request,
+                endpoint,
+                issuer,
+                iss_required,
+                Login {
+                    command: self.login_command.clone(),
+                    redirect_port: self.redirect_port.unwrap_or(0),
+                    timeout: self.login_timeout.map_or(
+                        super::auth_code::LOGIN_TIMEOUT,
+                        std::time::Duration::from_secs,
+                    ),
+                },
+            ))));
         }
         Ok(Grant::ClientCredentials(ClientCredentials { request }))
     }
