@@ -288,8 +288,9 @@ fn assert_no_sink_shows(
 
 /// The same with tokens from the target's own authorization server (issue 13): the mock IdP
 /// plays a real AS the tool holds no key of, and every credential that crossed its token and
-/// device endpoints — the client secret, device codes, access tokens Bearer and DPoP-bound,
-/// refresh tokens — is searched for in every sink, beside every credential the run sent.
+/// device endpoints — the client secret, device codes, authorization codes, PKCE verifiers,
+/// access tokens Bearer and DPoP-bound, refresh tokens — is searched for in every sink, beside
+/// every credential the run sent.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_authorization_server_runs_credentials_reach_no_sink() {
     use mock_idp::server::{CONFIDENTIAL_CLIENT_ID, PUBLIC_CLIENT_ID};
@@ -312,6 +313,15 @@ async fn a_real_authorization_server_runs_credentials_reach_no_sink() {
         SourceArgs {
             device_code: true,
             client_id: Some(PUBLIC_CLIENT_ID.into()),
+            ..SourceArgs::default()
+        },
+        // Authorization code, PKCE verifier and refresh token cross the token endpoint; the
+        // login command follows the authorization URL to the tool's loopback redirect.
+        SourceArgs {
+            auth_code: true,
+            client_id: Some(PUBLIC_CLIENT_ID.into()),
+            login_command: Some("curl -sf -o /dev/null -L".into()),
+            dpop: true,
             ..SourceArgs::default()
         },
     ];
@@ -346,7 +356,7 @@ async fn a_real_authorization_server_runs_credentials_reach_no_sink() {
         );
         // The header names the source (and the sinks render it, searched below).
         assert!(
-            ["client credentials at", "device code at"]
+            ["client credentials at", "device code at", "authorization code + PKCE at"]
                 .iter()
                 .any(|grant| report.info.token_source.contains(grant))
                 && terminal.contains("Token source: the target's own authorization server"),
