@@ -98,7 +98,7 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_authorization_server_gives_errors_not_passes() {
+async fn an_unreachable_authorization_server_gives_errors_not_verdicts() {
     let driver = Driver::new(Limits::default()).unwrap();
     // A loopback port nobody listens on (bound, then released).
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -356,9 +356,13 @@ async fn a_real_authorization_server_runs_credentials_reach_no_sink() {
         );
         // The header names the source (and the sinks render it, searched below).
         assert!(
-            ["client credentials at", "device code at", "authorization code + PKCE at"]
-                .iter()
-                .any(|grant| report.info.token_source.contains(grant))
+            [
+                "client credentials at",
+                "device code at",
+                "authorization code + PKCE at"
+            ]
+            .iter()
+            .any(|grant| report.info.token_source.contains(grant))
                 && terminal.contains("Token source: the target's own authorization server"),
             "{}",
             report.info.token_source

@@ -53,6 +53,21 @@ pub(crate) struct Row {
 }
 
 fn judge(ctx: &AsContext, row: &Row) -> Judged {
+    // No HTTP answer at any discovery URL says nothing about what the server serves.
+    let answered = ctx
+        .documents
+        .fetched
+        .iter()
+        .any(|f| f.exchange.response.is_ok());
+    if !answered {
+        return Judged::Unreadable(
+            format!(
+                "the authorization server {} did not answer any metadata request",
+                ctx.issuer
+            ),
+            ctx.documents.exchanges(),
+        );
+    }
     match row.judge {
         Judge::Context(judge) => judge(ctx),
         Judge::Documents(judge) => {

@@ -1,0 +1,109 @@
+//! The `as.*` checks against a third-party authorization server we did not write
+//! (oidc-provider, compat/authorization-servers/oidc-provider), started on loopback: every
+//! verdict is the one this table states and justifies, and none is an Error of the tool.
+
+mod real_as;
+
+use std::collections::BTreeMap;
+
+use suite::engine::authorization_server::AsContext;
+use suite::engine::runner::RunOptions;
+use suite::engine::select::Selection;
+use suite::engine::session::run_as_checks;
+use suite::http::{Driver, Limits};
+use suite::model::Verdict;
+
+/// Each as.* check's expected verdict on oidc-provider as server.mjs configures it, and why.
+const EXPECTED: &[(&str, Verdict, &str)] = &[
+    (
+        "as.metadata.available",
+        Verdict::Pass,
+        "serves RFC 8414 and OpenID metadata",
+    ),
+    (
+        "as.metadata.path-insertion",
+        Verdict::Pass,
+        "its issuer has no path: the RFC 8414 URL is the root well-known one",
+    ),
+    (
+        "as.metadata.issuer-identical",
+        Verdict::Pass,
+        "issuer is the identifier exactly",
+    ),
+    (
+        "as.metadata.issuer-format",
+        Verdict::Pass,
+        "loopback http issuer, no query or fragment",
+    ),
+    (
+        "as.metadata.required",
+        Verdict::Pass,
+        "every RFC 8414 and OpenID required member, code listed",
+    ),
+    (
+        "as.metadata.pkce",
+        Verdict::Pass,
+        "code_challenge_methods_supported is [S256]",
+    ),
+    ("as.metadata.empty-arrays", Verdict::Pass, "no empty array"),
+    (
+        "as.metadata.no-none",
+        Verdict::Pass,
+        "none not listed for client authentication",
+    ),
+    ("as.metadata.jwks", Verdict::Pass, "public keys only"),
+    (
+        "as.metadata.oauth-oidc-consistent",
+        Verdict::Pass,
+        "one document served at both URLs",
+    ),
+    (
+        "as.metadata.registration",
+        Verdict::Skip,
+        "server.mjs enables no dynamic client registration",
+    ),
+    (
+        "as.metadata.dpop-algs",
+        Verdict::Pass,
+        "DPoP on, asymmetric algorithms only",
+    ),
+    (
+        "as.metadata.https-endpoints",
+        Verdict::Pass,
+        "loopback http endpoints (a test deployment)",
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
+    let Some(server) = real_as::start() else {
+        return;
+    };
+    let driver = Driver::new(Limits::default()).unwrap();
+    let ctx = AsContext::discover(driver, server.issuer(), None).await;
+    let verdicts: BTreeMap<&str, (Verdict, String)> = run_as_checks(
+        &ctx,
+        &Selection::default(),
+        RunOptions::default(),
+        |_, _| {},
+    )
+    .await
+    .into_iter()
+    .map(|(m, o)| (m.id, (o.verdict, o.message)))
+    .collect();
+    let mut wrong = String::new();
+    for (id, due, why) in EXPECTED {
+        let (verdict, message) = &verdicts[id];
+        if verdict != due {
+            wrong.push_str(&format!(
+                "{id}: {verdict:?}, expected {due:?} ({why}): {message}\n"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong}");
+    assert_eq!(
+        verdicts.len(),
+        EXPECTED.len(),
+        "every as.* check has a justified row here"
+    );
+}
