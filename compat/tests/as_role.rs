@@ -6,7 +6,8 @@ mod real_as;
 
 use std::collections::BTreeMap;
 
-use suite::engine::authorization_server::AsContext;
+use compat::authorization_server::{PUBLIC_CLIENT_ID, REDIRECT_PATH};
+use suite::engine::authorization_server::{AsClient, AsContext};
 use suite::engine::runner::RunOptions;
 use suite::engine::select::Selection;
 use suite::engine::session::run_as_checks;
@@ -72,6 +73,56 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         Verdict::Pass,
         "loopback http endpoints (a test deployment)",
     ),
+    (
+        "as.authorize.pkce-required",
+        Verdict::Pass,
+        "pkce.required: every authorization request needs code_challenge",
+    ),
+    (
+        "as.authorize.pkce-method-unsupported",
+        Verdict::Pass,
+        "S512 refused with invalid_request",
+    ),
+    (
+        "as.authorize.pkce-plain",
+        Verdict::Pass,
+        "only S256 is configured: plain refused",
+    ),
+    (
+        "as.authorize.pkce-challenge-syntax",
+        Verdict::Pass,
+        "a 42-character or +/ challenge refused",
+    ),
+    (
+        "as.authorize.redirect-exact",
+        Verdict::Pass,
+        "exact matching, loopback port variation only",
+    ),
+    (
+        "as.authorize.bad-client-no-redirect",
+        Verdict::Pass,
+        "an unknown client gets an error page",
+    ),
+    (
+        "as.authorize.response-type",
+        Verdict::Info,
+        "token refused as unsupported; code id_token refused as invalid_request (the hybrid type needs openid and a nonce), a refusal whose error code is only recorded",
+    ),
+    (
+        "as.authorize.resource-invalid",
+        Verdict::Pass,
+        "resourceIndicators refuses relative and fragment resources with invalid_target",
+    ),
+    (
+        "as.authorize.duplicate-params",
+        Verdict::Pass,
+        "repeated state or code_challenge refused",
+    ),
+    (
+        "as.authorize.no-cors",
+        Verdict::Pass,
+        "no CORS at the authorization endpoint",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +131,12 @@ async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
         return;
     };
     let driver = Driver::new(Limits::default()).unwrap();
-    let ctx = AsContext::discover(driver, server.issuer(), None).await;
+    let mut ctx = AsContext::discover(driver, server.issuer(), None).await;
+    // server.mjs's public native client and its registered loopback redirect URI.
+    ctx.client = Some(AsClient {
+        client_id: PUBLIC_CLIENT_ID.to_owned(),
+        redirect_uri: format!("http://127.0.0.1{REDIRECT_PATH}"),
+    });
     let verdicts: BTreeMap<&str, (Verdict, String)> = run_as_checks(
         &ctx,
         &Selection::default(),

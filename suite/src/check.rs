@@ -36,6 +36,9 @@ pub enum Need {
     /// A valid token of the trusted issuer for another resource (minted, or a grant's token
     /// for `--other-resource`).
     OtherResourceToken,
+    /// An OAuth client of the authorization server under test (`as.*` rows that send
+    /// authorization requests): the mock IdP's own, or `--client-id` with `--redirect-uri`.
+    AsClient,
 }
 
 /// Where a requirement binds at the check's `level` (design.md "Where a verdict applies"):

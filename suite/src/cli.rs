@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use mock_idp::keystore::KeyRing;
 use mock_idp::server::{AsFault, IdpConfig, IssuerKind, KeySource, MockIdp};
 
-use crate::engine::authorization_server::AsContext;
+use crate::engine::authorization_server::{AsClient, AsContext};
 
 use crate::model::exit;
 use reports::baseline::{Baseline, StaleEntry};
@@ -144,6 +144,11 @@ pub struct RunArgs {
     /// target's PRM names; without --target, only this authorization server is tested.
     #[arg(long = "as", value_name = "ISSUER")]
     pub as_issuer: Option<String>,
+    /// For the as.authorize.* checks against a real authorization server: a redirect URI
+    /// registered for the public client --client-id names (the run sends authorization
+    /// requests; it never completes a login).
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<String>,
     /// Run only checks whose id matches (glob, repeatable).
     #[arg(long = "check")]
     pub checks: Vec<String>,
@@ -941,6 +946,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 .await;
                 as_ctx.spec_version = ctx.spec_version;
                 as_ctx.profiles = ctx.profiles.clone();
+                as_ctx.client = as_client(&args, ctx.idp.as_deref());
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
             }
             None => say!(
@@ -998,6 +1004,22 @@ fn selected_count(selection: &crate::engine::select::Selection, role: RoleChoice
     rs + r#as
 }
 
+/// The client the as.authorize.* rows act as: `--client-id` with `--redirect-uri`, else the
+/// mock IdP's own public client when the authorization server is the run's mock IdP.
+fn as_client(args: &RunArgs, idp: Option<&MockIdp>) -> Option<AsClient> {
+    match (&args.sources.client_id, &args.redirect_uri) {
+        (Some(client_id), Some(redirect_uri)) => Some(AsClient {
+            client_id: client_id.clone(),
+            redirect_uri: redirect_uri.clone(),
+        }),
+        _ if args.as_issuer.is_none() => idp.map(|_| AsClient {
+            client_id: mock_idp::server::PUBLIC_CLIENT_ID.to_owned(),
+            redirect_uri: mock_idp::server::PUBLIC_REDIRECT_URIS[0].to_owned(),
+        }),
+        _ => None,
+    }
+}
+
 /// `run --as ISSUER` without `--target`: the `as.*` checks against that authorization server
 /// alone, with every sink as a full run has.
 async fn run_as_only(
@@ -1012,6 +1034,7 @@ async fn run_as_only(
     let mut ctx = AsContext::discover(driver, &issuer, None).await;
     ctx.spec_version = args.spec_version;
     ctx.profiles = args.profiles.clone();
+    ctx.client = as_client(args, None);
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         spec_version: ctx.spec_version.as_str().to_owned(),

@@ -193,6 +193,10 @@ fn need(n: Need) -> &'static str {
         Need::SecondPrincipal => {
             "a token for a second subject: minted, or a `--second-…` token source"
         }
+        Need::AsClient => {
+            "a public client registered at the authorization server under test: the mock IdP's \
+             own in the demo, or `--client-id` with one of its registered `--redirect-uri`s"
+        }
         Need::OtherResourceToken => {
             "a valid token of the trusted issuer for another resource: minted, or obtained by a \
              grant with `--other-resource URI`"

@@ -5,9 +5,10 @@
 //! `error_description`, `state` and `iss` (RFC 9207); success sends `code`, `state` and `iss`.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use super::AsFault;
 use super::error::{error_page, harden_authorization_response};
 use super::params::{Params, is_pkce_string};
 use super::policy::{check_resources, grant_scope};
@@ -57,24 +58,62 @@ impl Reply<'_> {
     }
 }
 
+/// `OPTIONS` at the authorization endpoint: only the `as-authorize-cors` fault answers a CORS
+/// preflight (the endpoint is navigated to, never fetched by scripts: OAuth 2.1 §3.1).
+pub(crate) async fn preflight(State(ctx): State<IssuerCtx>, headers: HeaderMap) -> Response {
+    if !ctx.shared.config.faults.contains(&AsFault::AuthorizeCors) {
+        return super::error::OAuthError::method_not_allowed("GET, HEAD").into_response();
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        resp.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET"),
+    );
+    resp
+}
+
 fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     let shared = &ctx.shared;
+    let faults = &shared.config.faults;
     let issuer = ctx.issuer();
     let params = Params::parse(query.as_bytes());
-    for name in ["client_id", "redirect_uri"] {
-        if params.all(name).nth(1).is_some() {
-            return error_page("invalid_request", &format!("{name} is repeated"));
+    if !faults.contains(&AsFault::DuplicateParamsAccepted) {
+        for name in ["client_id", "redirect_uri"] {
+            if params.all(name).nth(1).is_some() {
+                return error_page("invalid_request", &format!("{name} is repeated"));
+            }
         }
     }
     let Some(client_id) = params.get("client_id") else {
         return error_page("invalid_request", "client_id is required");
     };
     let Some(client) = issuer.lock().clients.get(client_id).cloned() else {
+        if faults.contains(&AsFault::RedirectForUnknownClient)
+            && let Some(redirect_uri) = params.get("redirect_uri")
+        {
+            let reply = Reply {
+                redirect_uri: redirect_uri.to_owned(),
+                state: params.get("state"),
+                iss: &issuer.id,
+            };
+            return reply.error("invalid_client", "unknown client_id");
+        }
         return error_page("invalid_client", "unknown client_id");
     };
     let explicit = params.get("redirect_uri");
+    let prefix_match = |r: &str| {
+        faults.contains(&AsFault::RedirectPrefixMatch)
+            && client
+                .redirect_uris
+                .iter()
+                .any(|u| r.starts_with(u.as_str()))
+    };
     let redirect_uri = match explicit {
-        Some(r) if client.redirect_uri_matches(r) => r.to_owned(),
+        Some(r) if client.redirect_uri_matches(r) || prefix_match(r) => r.to_owned(),
         Some(_) => {
             return error_page(
                 "invalid_request",
@@ -97,7 +136,9 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
         state: params.get("state"),
         iss: &issuer.id,
     };
-    if let Some(name) = params.duplicate(&["resource"]) {
+    if let Some(name) = params.duplicate(&["resource"])
+        && !faults.contains(&AsFault::DuplicateParamsAccepted)
+    {
         return reply.error("invalid_request", &format!("parameter {name} is repeated"));
     }
     if params.get("request").is_some() {
@@ -109,6 +150,7 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     match params.get("response_type") {
         None => return reply.error("invalid_request", "response_type is required"),
         Some("code") => {}
+        Some(_) if faults.contains(&AsFault::ResponseTypeAny) => {}
         Some(_) => {
             return reply.error("unsupported_response_type", "only response_type=code");
         }
@@ -122,22 +164,30 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
             "client may not use the authorization code grant",
         );
     }
-    let Some(challenge) = params.get("code_challenge") else {
-        return reply.error("invalid_request", "code_challenge is required (PKCE S256)");
+    let challenge = match params.get("code_challenge") {
+        Some(c) => c,
+        None if faults.contains(&AsFault::PkceOptional) => "",
+        None => {
+            return reply.error("invalid_request", "code_challenge is required (PKCE S256)");
+        }
     };
     match params.get("code_challenge_method") {
         Some("S256") => {}
+        None if challenge.is_empty() => {}
         None => {
             return reply.error("invalid_request", "code_challenge_method=S256 is required");
         }
+        Some("plain") if faults.contains(&AsFault::PkcePlainAccepted) => {}
         Some("plain") => {
             return reply.error("invalid_request", "PKCE method plain is not supported");
         }
+        Some(_) if faults.contains(&AsFault::PkceAnyMethod) => {}
         Some(_) => {
             return reply.error("invalid_request", "unsupported code_challenge_method");
         }
     }
-    if challenge.len() != 43 || !is_pkce_string(challenge) {
+    let lenient = faults.contains(&AsFault::PkceLenientSyntax) || challenge.is_empty();
+    if !lenient && (challenge.len() != 43 || !is_pkce_string(challenge)) {
         return reply.error(
             "invalid_request",
             "code_challenge must be 43 base64url characters",
@@ -149,6 +199,9 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     };
     let resources = match check_resources(&shared.config, params.all("resource")) {
         Ok(r) => r,
+        Err(_) if faults.contains(&AsFault::ResourceUnchecked) => {
+            params.all("resource").map(str::to_owned).collect()
+        }
         Err(e) => return reply.error(e.error, &e.description),
     };
     let dpop_jkt = params.get("dpop_jkt");

@@ -45,6 +45,17 @@ as_faults! {
     RegistrationPlainHttp = "as-registration-plain-http": "its metadata names the registration endpoint by its bind address over plain http (http://0.0.0.0:<port>), a host that is not loopback",
     TokenEndpointPlainHttp = "as-token-endpoint-plain-http": "its metadata names the token endpoint by its bind address over plain http (http://0.0.0.0:<port>), a host that is not loopback",
     DpopAlgsSymmetric = "as-dpop-algs-symmetric": "its metadata lists HS256 in dpop_signing_alg_values_supported",
+    // §2.2 authorization endpoint
+    PkceOptional = "as-pkce-optional": "issues a code to a request without code_challenge",
+    PkceAnyMethod = "as-pkce-any-method": "takes any code_challenge_method it does not know as S256",
+    PkcePlainAccepted = "as-pkce-plain-accepted": "accepts code_challenge_method=plain",
+    PkceLenientSyntax = "as-pkce-lenient-syntax": "accepts a code_challenge of any length and alphabet",
+    RedirectPrefixMatch = "as-redirect-prefix-match": "accepts a redirect_uri that merely starts with a registered one",
+    RedirectForUnknownClient = "as-redirect-for-unknown-client": "redirects an unknown client_id's request to the redirect_uri it names (with error=invalid_client)",
+    ResponseTypeAny = "as-response-type-any": "treats any response_type (token, code id_token) as code",
+    ResourceUnchecked = "as-resource-unchecked": "accepts a resource that is relative or carries a fragment",
+    DuplicateParamsAccepted = "as-duplicate-params-accepted": "takes the first of a repeated authorization request parameter instead of refusing it",
+    AuthorizeCors = "as-authorize-cors": "answers a CORS preflight at its authorization endpoint with Access-Control-Allow-Origin for any origin",
 }
 
 impl fmt::Display for AsFault {

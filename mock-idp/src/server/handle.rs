@@ -549,7 +549,9 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
         ));
         routes.push((
             format!("{p}/authorize"),
-            get(authorize::authorize).fallback(not_allowed_get),
+            get(authorize::authorize)
+                .options(authorize::preflight)
+                .fallback(not_allowed_get),
         ));
         routes.push((
             format!("{p}/token"),

@@ -4,10 +4,10 @@
 //! earlier form answered, because the checks grade each form (spec §2.1: path insertion,
 //! documents that disagree); each check carries the exchanges it grades as its evidence.
 
-use crate::check::{CheckMeta, Outcome};
+use crate::check::{CheckMeta, Need, Outcome};
 use crate::engine::runner::Applicability;
 use crate::http::{Driver, Exchange, ProbeRequest};
-use crate::model::{Profile, SpecVersion};
+use crate::model::{Profile, SpecVersion, Verdict};
 use crate::wire::discovery::as_metadata_urls;
 use crate::wire::metadata::{Document, parse_as_metadata};
 
@@ -88,6 +88,131 @@ impl AsDocuments {
     }
 }
 
+/// The OAuth client the run acts as at the authorization endpoint: a pre-registered public
+/// client and one of its redirect URIs (a loopback one lets any port through, RFC 8252).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsClient {
+    pub client_id: String,
+    pub redirect_uri: String,
+}
+
+/// What the authorization endpoint did with one request, told apart from its answer alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthzAnswer {
+    /// Back to the redirect URI the request named, with a code.
+    Code,
+    /// Back to the redirect URI the request named, with `error`.
+    ErrorRedirect { error: String },
+    /// A redirect to a URI off the authorization server's origin that is not the one the
+    /// request named.
+    Elsewhere { location: String },
+    /// Further steps at the authorization server (a login or consent page, or a redirect to
+    /// one on its own origin): the request was not refused, but nothing was decided yet.
+    Login,
+    /// An answer without a redirect that is no login page: the error page.
+    ErrorPage { status: u16 },
+    /// No HTTP answer.
+    NoAnswer(String),
+}
+
+impl AuthzAnswer {
+    /// In a few words, for sentences.
+    pub fn describe(&self) -> String {
+        match self {
+            AuthzAnswer::Code => "a redirect back with a code".into(),
+            AuthzAnswer::ErrorRedirect { error } => format!("a redirect back with error={error}"),
+            AuthzAnswer::Elsewhere { location } => format!("a redirect to {location}"),
+            AuthzAnswer::Login => "a login step at the authorization server".into(),
+            AuthzAnswer::ErrorPage { status } => format!("an error page (HTTP {status})"),
+            AuthzAnswer::NoAnswer(e) => format!("no answer ({e})"),
+        }
+    }
+
+    /// Whether the answer sends the user agent to a client URI at all (a code or an error).
+    pub fn redirects_to_client(&self) -> bool {
+        matches!(
+            self,
+            AuthzAnswer::Code | AuthzAnswer::ErrorRedirect { .. } | AuthzAnswer::Elsewhere { .. }
+        )
+    }
+}
+
+/// Reads the authorization endpoint's answer to a request that named `redirect_uri`.
+pub fn classify_authz(exchange: &Exchange, redirect_uri: &str, as_origin: &str) -> AuthzAnswer {
+    let resp = match &exchange.response {
+        Ok(r) => r,
+        Err(e) => return AuthzAnswer::NoAnswer(e.to_string()),
+    };
+    if (300..400).contains(&resp.status) {
+        let Some(location) = resp.header("location") else {
+            return AuthzAnswer::ErrorPage {
+                status: resp.status,
+            };
+        };
+        let target = url::Url::parse(location)
+            .or_else(|_| url::Url::parse(as_origin).and_then(|base| base.join(location)));
+        let Ok(target) = target else {
+            return AuthzAnswer::ErrorPage {
+                status: resp.status,
+            };
+        };
+        let without_response = {
+            let mut base = target.clone();
+            base.set_query(None);
+            base.set_fragment(None);
+            base.to_string()
+        };
+        let named = url::Url::parse(redirect_uri).map(|mut u| {
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        });
+        if named.as_deref() == Ok(without_response.as_str()) {
+            let pairs: Vec<(String, String)> = target
+                .query_pairs()
+                .chain(
+                    target
+                        .fragment()
+                        .map(|f| url::form_urlencoded::parse(f.as_bytes()))
+                        .into_iter()
+                        .flatten(),
+                )
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if let Some((_, error)) = pairs.iter().find(|(k, _)| k == "error") {
+                return AuthzAnswer::ErrorRedirect {
+                    error: error.clone(),
+                };
+            }
+            if pairs
+                .iter()
+                .any(|(k, _)| k == "code" || k == "access_token")
+            {
+                return AuthzAnswer::Code;
+            }
+        }
+        if target.origin().ascii_serialization() == as_origin {
+            return AuthzAnswer::Login;
+        }
+        return AuthzAnswer::Elsewhere {
+            location: location.to_owned(),
+        };
+    }
+    let body = String::from_utf8_lossy(&resp.body).to_ascii_lowercase();
+    let login_form = (200..300).contains(&resp.status)
+        && body.contains("<form")
+        && (body.contains("type=\"password\"")
+            || body.contains("type='password'")
+            || body.contains("type=password"));
+    if login_form {
+        AuthzAnswer::Login
+    } else {
+        AuthzAnswer::ErrorPage {
+            status: resp.status,
+        }
+    }
+}
+
 /// The context of a run against an authorization server.
 pub struct AsContext {
     pub driver: Driver,
@@ -98,6 +223,8 @@ pub struct AsContext {
     pub spec_version: SpecVersion,
     pub profiles: Vec<Profile>,
     pub documents: AsDocuments,
+    /// The client the authorization-endpoint rows act as, when the run has one.
+    pub client: Option<AsClient>,
 }
 
 impl AsContext {
@@ -111,7 +238,56 @@ impl AsContext {
             spec_version: SpecVersion::NEWEST,
             profiles: Vec::new(),
             documents,
+            client: None,
         }
+    }
+
+    /// The authorization endpoint the metadata names.
+    pub fn authorization_endpoint(&self) -> Option<&str> {
+        self.documents
+            .primary()
+            .and_then(|(_, d)| d.str("authorization_endpoint"))
+    }
+
+    /// The origin of the authorization endpoint (where login steps happen).
+    pub fn authorization_origin(&self) -> String {
+        self.authorization_endpoint()
+            .and_then(|e| url::Url::parse(e).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
+    /// A valid authorization request's parameters for `client`: code flow, PKCE S256, a
+    /// random state, and `resource` when the run knows the resource.
+    pub fn valid_authorization_params(&self, client: &AsClient) -> Vec<(String, String)> {
+        let verifier = mock_idp::random_b64url(32);
+        let mut params = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", client.client_id.clone()),
+            ("redirect_uri", client.redirect_uri.clone()),
+            ("state", mock_idp::random_b64url(16)),
+            ("code_challenge", mock_idp::jwk::pkce_s256(&verifier)),
+            ("code_challenge_method", "S256".to_owned()),
+        ];
+        if let Some(resource) = &self.resource {
+            params.push(("resource", resource.clone()));
+        }
+        params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// Sends one authorization request (GET; the answer's redirect is not followed).
+    pub async fn authorize(&self, params: &[(String, String)]) -> Exchange {
+        let endpoint = self.authorization_endpoint().unwrap_or_default();
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        self.driver
+            .send(ProbeRequest::new(
+                "GET",
+                &format!("{endpoint}{separator}{query}"),
+            ))
+            .await
     }
 }
 
@@ -190,8 +366,15 @@ async fn read_documents(driver: &Driver, issuer: &str) -> AsDocuments {
 }
 
 impl Applicability for AsContext {
-    fn precluded(&self, _meta: &CheckMeta) -> Option<Outcome> {
-        None
+    fn precluded(&self, meta: &CheckMeta) -> Option<Outcome> {
+        let needs_client = meta.needs.contains(&Need::AsClient);
+        (needs_client && self.client.is_none()).then(|| {
+            Outcome::new(
+                Verdict::NotEvaluated,
+                "needs a public client registered at the authorization server: give --client-id \
+                 and one of its registered --redirect-uri values",
+            )
+        })
     }
 
     fn in_force(&self, meta: &CheckMeta, outcome: Outcome) -> Outcome {

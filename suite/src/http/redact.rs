@@ -21,6 +21,10 @@ pub fn fingerprint(secret: &str) -> String {
 
 /// A header value with its credential part fingerprinted: `Bearer sha256:…`, `DPoP sha256:…`.
 pub fn redact_header_value(name: &str, value: &str) -> String {
+    // An authorization server's redirect carries the code (or, implicit, a token) in the URL.
+    if name.eq_ignore_ascii_case("location") {
+        return redact_url(value);
+    }
     if !SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
         return value.to_owned();
     }
@@ -99,20 +103,36 @@ pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
     }
 }
 
-/// The URL with the value of any `access_token` query parameter fingerprinted.
+/// Parameters whose value is a credential wherever a URL or form carries it.
+const CREDENTIAL_PARAMETERS: [&str; 4] = ["access_token", "code", "id_token", "refresh_token"];
+
+/// The URL with the value of every credential parameter (an `access_token` query parameter,
+/// an authorization response's `code` or tokens, in the query or the fragment) fingerprinted.
 pub fn redact_url(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
+    let (rest, fragment) = match url.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (url, None),
     };
-    format!("{base}?{}", redact_pairs(query))
+    let mut out = match rest.split_once('?') {
+        Some((base, query)) => format!("{base}?{}", redact_pairs(query)),
+        None => rest.to_owned(),
+    };
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(&redact_pairs(fragment));
+    }
+    out
 }
 
-/// `name=value&…` (a query or a form body) with every `access_token` value fingerprinted.
+/// `name=value&…` (a query, a fragment or a form body) with every credential value
+/// fingerprinted.
 fn redact_pairs(pairs: &str) -> String {
     pairs
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some(("access_token", value)) => format!("access_token={}", fingerprint(value)),
+            Some((name, value)) if CREDENTIAL_PARAMETERS.contains(&name) && !value.is_empty() => {
+                format!("{name}={}", fingerprint(value))
+            }
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -122,6 +142,21 @@ fn redact_pairs(pairs: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_authorization_response_code_in_a_location_is_fingerprinted() {
+        let location =
+            "http://127.0.0.1/callback?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz&iss=http%3A%2F%2Fas";
+        let redacted = redact_header_value("Location", location);
+        assert!(!redacted.contains("SplxlOBeZQQYbYS6WxSbIA"), "{redacted}");
+        assert!(redacted.contains(&fingerprint("SplxlOBeZQQYbYS6WxSbIA")));
+        assert!(redacted.contains("state=xyz&iss=http%3A%2F%2Fas"));
+        let implicit = "https://client/cb#access_token=2YotnFZFEjr1zCsicMWpAA&token_type=Bearer";
+        assert!(!redact_url(implicit).contains("2YotnFZFEjr1zCsicMWpAA"));
+        // code_challenge is no credential, and a URL without one is kept.
+        let request = "https://as/authorize?code_challenge=abc&response_type=code";
+        assert_eq!(redact_url(request), request);
+    }
 
     #[test]
     fn no_private_key_member_of_any_jwk_survives() {

@@ -5,6 +5,7 @@
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
 //! why the row does not apply to this authorization server (Skip).
 
+mod authorize;
 mod metadata;
 
 use crate::check::{CheckMeta, Outcome};
@@ -15,6 +16,7 @@ use crate::http::Exchange;
 use crate::wire::metadata::Document;
 
 pub(crate) const RFC8414: &str = "https://www.rfc-editor.org/rfc/rfc8414";
+pub(crate) const RFC8707: &str = "https://www.rfc-editor.org/rfc/rfc8707";
 pub(crate) const OIDC_DISCOVERY: &str =
     "https://openid.net/specs/openid-connect-discovery-1_0.html";
 
@@ -104,7 +106,19 @@ fn check_of(row: &'static Row) -> Check<AsContext> {
     })
 }
 
+fn authorization_check(row: &'static authorize::AuthzRow) -> Check<AsContext> {
+    Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
+        Box::pin(authorize::run_authorization_row(ctx, &row.meta, row.probes))
+    })
+}
+
 /// Every `as.*` check, in catalogue order.
 pub fn checks() -> Vec<Check<AsContext>> {
-    metadata::ROWS.iter().map(check_of).collect()
+    let mut checks: Vec<Check<AsContext>> = metadata::ROWS.iter().map(check_of).collect();
+    checks.extend(authorize::ROWS.iter().map(authorization_check));
+    checks.push(Check::new(
+        authorize::NO_CORS,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
+    ));
+    checks
 }
