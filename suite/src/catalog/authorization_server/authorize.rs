@@ -8,13 +8,35 @@
 
 use crate::catalog::request_auth::observation;
 use crate::catalog::{mcp, rfc};
-use crate::check::{Applies, CheckMeta, Need, Outcome, SpecRef};
+use crate::check::{CheckMeta, Need, Outcome, SpecRef};
 use crate::engine::authorization_server::{AsClient, AsContext, AuthzAnswer, classify_authz};
 use crate::expect::{Assertion, Grade, Part};
 use crate::http::{Exchange, ProbeRequest};
 use crate::model::{Level, Verdict};
 
 use super::RFC8707;
+
+/// A row's metadata: it sends authorization requests as the run's client.
+const fn meta(
+    id: &'static str,
+    row: &'static str,
+    title: &'static str,
+    summary: &'static str,
+    level: Level,
+    refs: &'static [SpecRef],
+    broken_by: &'static [&'static str],
+) -> CheckMeta {
+    super::as_meta(
+        id,
+        row,
+        title,
+        summary,
+        level,
+        refs,
+        &[Need::AsClient],
+        broken_by,
+    )
+}
 
 const OAUTH21: &str = "https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/";
 const RFC9700: &str = "https://www.rfc-editor.org/rfc/rfc9700";
@@ -214,30 +236,6 @@ pub(crate) async fn run_authorization_row(
 pub(crate) struct AuthzRow {
     pub meta: CheckMeta,
     pub probes: fn(&AsContext, &AsClient) -> Vec<AuthzProbe>,
-}
-
-const fn meta(
-    id: &'static str,
-    row: &'static str,
-    title: &'static str,
-    summary: &'static str,
-    level: Level,
-    refs: &'static [SpecRef],
-    broken_by: &'static [&'static str],
-) -> CheckMeta {
-    CheckMeta {
-        id,
-        row,
-        title,
-        summary,
-        level,
-        applies: Applies::Always,
-        deadline: None,
-        refs,
-        needs: &[Need::AsClient],
-        tags: &[],
-        broken_by,
-    }
 }
 
 fn pkce_required(ctx: &AsContext, client: &AsClient) -> Vec<AuthzProbe> {

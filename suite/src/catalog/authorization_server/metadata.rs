@@ -16,10 +16,7 @@ use crate::wire::metadata::{Finding, is_https_or_loopback};
 
 use super::{Found, Judge, Judged, OIDC_DISCOVERY, RFC8414, Row};
 
-const RFC9449: &str = "https://www.rfc-editor.org/rfc/rfc9449";
-const RFC9700: &str = "https://www.rfc-editor.org/rfc/rfc9700";
-const RFC7517: &str = "https://www.rfc-editor.org/rfc/rfc7517";
-
+/// A row's metadata: it reads public documents only.
 const fn meta(
     id: &'static str,
     row: &'static str,
@@ -29,20 +26,21 @@ const fn meta(
     refs: &'static [SpecRef],
     broken_by: &'static [&'static str],
 ) -> CheckMeta {
-    CheckMeta {
+    super::as_meta(
         id,
         row,
         title,
         summary,
         level,
-        applies: Applies::Always,
-        deadline: None,
         refs,
-        needs: &[Need::Anonymous],
-        tags: &[],
+        &[Need::Anonymous],
         broken_by,
-    }
+    )
 }
+
+const RFC9449: &str = "https://www.rfc-editor.org/rfc/rfc9449";
+const RFC9700: &str = "https://www.rfc-editor.org/rfc/rfc9700";
+const RFC7517: &str = "https://www.rfc-editor.org/rfc/rfc7517";
 
 /// A document assertion (the part of a metadata document, graded at `level`).
 fn rule(

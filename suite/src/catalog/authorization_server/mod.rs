@@ -20,6 +20,33 @@ pub(crate) const RFC8707: &str = "https://www.rfc-editor.org/rfc/rfc8707";
 pub(crate) const OIDC_DISCOVERY: &str =
     "https://openid.net/specs/openid-connect-discovery-1_0.html";
 
+/// The metadata of an `as.*` row (binding in every version unless the row says otherwise).
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn as_meta(
+    id: &'static str,
+    row: &'static str,
+    title: &'static str,
+    summary: &'static str,
+    level: crate::model::Level,
+    refs: &'static [crate::check::SpecRef],
+    needs: &'static [crate::check::Need],
+    broken_by: &'static [&'static str],
+) -> CheckMeta {
+    CheckMeta {
+        id,
+        row,
+        title,
+        summary,
+        level,
+        applies: crate::check::Applies::Always,
+        deadline: None,
+        refs,
+        needs,
+        tags: &[],
+        broken_by,
+    }
+}
+
 /// What a row concluded about the authorization server.
 pub(crate) enum Judged {
     /// Assertions about what was read, with the exchanges that show it and the sentence of a
