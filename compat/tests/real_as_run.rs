@@ -1,14 +1,15 @@
 //! Issue 13 "Done when": a target that trusts only a third-party authorization server
 //! (oidc-provider, installed from its lock file) is run with `--client-credentials` and with
 //! `--token-command`; the stimuli derived from its real tokens catch the reference server's
-//! signature faults; with `--dpop` the proof checks run and catch DPoP faults. The tool holds
-//! no key of this authorization server.
+//! signature faults; with `--dpop` the proof checks run and catch DPoP faults; with opaque
+//! tokens introspected at it, the altered-token check catches a prefix-matching cache. The tool
+//! holds no key of this authorization server.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use compat::authorization_server::{AsOptions, CC_CLIENT_ID, CC_CLIENT_SECRET, ThirdPartyAs};
-use reference_server::{Config, Fault, ReferenceServer};
+use reference_server::{Config, Fault, IntrospectionConfig, ReferenceServer};
 use suite::engine::accepted::Calibration;
 use suite::engine::runner::RunOptions;
 use suite::engine::select::{Glob, Selection};
@@ -20,13 +21,17 @@ use suite::source::setup::SourceArgs;
 type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
 
 fn start() -> Option<ThirdPartyAs> {
+    start_with(&AsOptions::new("RS256"))
+}
+
+fn start_with(options: &AsOptions) -> Option<ThirdPartyAs> {
     if !ThirdPartyAs::is_installed() {
         let note = "oidc-provider is not installed: run npm ci in compat/authorization-servers/oidc-provider";
         assert!(std::env::var_os("CI").is_none(), "under CI: {note}");
         eprintln!("note: skipped: {note}");
         return None;
     }
-    Some(ThirdPartyAs::start_with(&AsOptions::new("RS256")).unwrap_or_else(|e| panic!("{e}")))
+    Some(ThirdPartyAs::start_with(options).unwrap_or_else(|e| panic!("{e}")))
 }
 
 struct SecretFile(std::path::PathBuf);
@@ -71,6 +76,15 @@ async fn run(
         // A server that takes DPoP-bound tokens beside Bearer ones.
         config.dpop = reference_server::DpopMode::Optional;
     }
+    run_on(config, source, selection).await
+}
+
+/// Runs the selection against a reference server configured so.
+async fn run_on(
+    config: Config,
+    source: SourceArgs,
+    selection: &Selection,
+) -> (Calibration, Verdicts) {
     let reference = ReferenceServer::start(config)
         .await
         .unwrap_or_else(|e| panic!("reference server: {e}"));
@@ -87,11 +101,13 @@ async fn run(
     )
     .await
     .unwrap();
-    assert!(
-        ctx.issued_jws().is_some_and(|t| t.public_key().is_some()),
-        "the AS's published key verifying its token was not found: {:?}",
-        ctx.issued.as_ref().map(|i| i.published_keys.is_some())
-    );
+    if matches!(&ctx.calibration, Calibration::Issued(found) if found.jwt) {
+        assert!(
+            ctx.issued_jws().is_some_and(|t| t.public_key().is_some()),
+            "the AS's published key verifying its token was not found: {:?}",
+            ctx.issued.as_ref().map(|i| i.published_keys.is_some())
+        );
+    }
     let results = run_checks(&ctx, selection, RunOptions::default(), |_, _| {}).await;
     let verdicts = results
         .into_iter()
@@ -108,6 +124,22 @@ fn bad(verdicts: &Verdicts) -> String {
         .collect()
 }
 
+/// A run against a compliant server has no Fail and no Error; returns how many checks ran
+/// (were not NotEvaluated), and prints it with the run time.
+fn clean_run(mode: &str, verdicts: &Verdicts, started: Instant) -> usize {
+    assert!(bad(verdicts).is_empty(), "{mode}: {}", bad(verdicts));
+    let ran = verdicts
+        .values()
+        .filter(|(v, _)| *v != Verdict::NotEvaluated)
+        .count();
+    eprintln!(
+        "oidc-provider, {mode}: {ran} of {} checks ran in {:.1} s",
+        verdicts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ran
+}
+
 /// Each fault of the reference server makes its check FAIL through tokens from `issuer`.
 async fn assert_caught(issuer: &str, secret: &SecretFile, dpop: bool, cases: &[(&str, &str)]) {
     for (fault, check) in cases {
@@ -120,13 +152,28 @@ async fn assert_caught(issuer: &str, secret: &SecretFile, dpop: bool, cases: &[(
             &selection,
         )
         .await;
-        assert_eq!(
-            verdicts[*check].0,
-            Verdict::Fail,
-            "{fault:?}: {:?}",
-            verdicts[*check]
-        );
+        assert_failed(&verdicts, check, fault);
     }
+}
+
+/// Each fault of a reference server introspecting at `issuer` makes its check FAIL through
+/// the opaque tokens it issues.
+async fn assert_caught_opaque(issuer: &str, secret: &SecretFile, cases: &[(&str, &str)]) {
+    for (fault, check) in cases {
+        let fault: Fault = fault.parse().unwrap();
+        let config = introspecting(issuer).await.with_faults([fault]);
+        let (_, verdicts) = run_on(config, client_credentials(secret, false), &only(check)).await;
+        assert_failed(&verdicts, check, fault);
+    }
+}
+
+fn assert_failed(verdicts: &Verdicts, check: &str, fault: Fault) {
+    assert_eq!(
+        verdicts[check].0,
+        Verdict::Fail,
+        "{fault:?}: {:?}",
+        verdicts[check]
+    );
 }
 
 fn only(check: &str) -> Selection {
@@ -153,16 +200,8 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         "{}",
         calibration.describe()
     );
-    assert!(bad(&verdicts).is_empty(), "{}", bad(&verdicts));
-    let ran = verdicts
-        .values()
-        .filter(|(v, _)| *v != Verdict::NotEvaluated)
-        .count();
-    eprintln!(
-        "oidc-provider, client credentials: {ran} of {} checks ran in {:.1} s",
-        verdicts.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let ran = clean_run("client credentials", &verdicts, started);
+    assert!(ran >= 44, "{ran} checks ran");
     let cases = [
         ("accept-alg-none", "rs.token.alg-none"),
         ("skip-signature", "rs.token.broken-signature"),
@@ -170,8 +209,66 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         ("hs256-public-key", "rs.token.hs256-public-key"),
         ("trust-embedded-jwk", "rs.token.embedded-jwk"),
         ("trust-jku", "rs.token.jku-spoof"),
+        ("hs384-hs512-public-key", "rs.token.hs384-hs512-public-key"),
+        ("accept-rogue-issuer", "rs.token.iss-rogue"),
+        ("skip-signature", "rs.token.iss-key-mismatch"),
     ];
     assert_caught(server.issuer(), &secret, false, &cases).await;
+}
+
+/// A reference server trusting `issuer` that validates opaque tokens by introspecting them
+/// there, as the resource server client `mcp-authspec-cc`.
+async fn introspecting(issuer: &str) -> Config {
+    let metadata: serde_json::Value =
+        reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let endpoint = metadata["introspection_endpoint"]
+        .as_str()
+        .expect("oidc-provider --opaque serves introspection");
+    let mut config = Config::discover(issuer);
+    config.introspection = Some(IntrospectionConfig::new(
+        endpoint,
+        CC_CLIENT_ID,
+        CC_CLIENT_SECRET,
+    ));
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_from_oidc_provider_run_and_altered_handles_catch_a_prefix_cache() {
+    let options = AsOptions {
+        opaque: true,
+        ..AsOptions::new("RS256")
+    };
+    let Some(server) = start_with(&options) else {
+        return;
+    };
+    let secret = SecretFile::new(CC_CLIENT_SECRET);
+    let started = Instant::now();
+    let (calibration, verdicts) = run_on(
+        introspecting(server.issuer()).await,
+        client_credentials(&secret, false),
+        &Selection::default(),
+    )
+    .await;
+    match &calibration {
+        Calibration::Issued(found) => assert!(!found.jwt, "{}", calibration.describe()),
+        other => panic!("{}", other.describe()),
+    }
+    let ran = clean_run("client credentials, opaque tokens", &verdicts, started);
+    assert!(ran >= 31, "{ran} checks ran");
+    assert_eq!(
+        verdicts["rs.token.opaque-altered"].0,
+        Verdict::Pass,
+        "{:?}",
+        verdicts["rs.token.opaque-altered"]
+    );
+    let cases = [("introspection-cache-prefix", "rs.token.opaque-altered")];
+    assert_caught_opaque(server.issuer(), &secret, &cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
