@@ -40,6 +40,8 @@ pub struct AsOptions {
     pub alg: String,
     /// Demand a DPoP nonce in every proof at the token endpoint (`--dpop-nonce`).
     pub dpop_nonce: bool,
+    /// Issue opaque access tokens and serve RFC 7662 introspection (`--opaque`).
+    pub opaque: bool,
 }
 
 impl AsOptions {
@@ -47,6 +49,7 @@ impl AsOptions {
         Self {
             alg: alg.to_owned(),
             dpop_nonce: false,
+            opaque: false,
         }
     }
 }
@@ -97,6 +100,9 @@ impl ThirdPartyAs {
             .stderr(Stdio::piped());
         if options.dpop_nonce {
             command.arg("--dpop-nonce");
+        }
+        if options.opaque {
+            command.arg("--opaque");
         }
         let mut child = command
             .spawn()

@@ -1,13 +1,14 @@
 //! Issue 13 "Done when": a target that trusts only a third-party authorization server
 //! (oidc-provider, installed from its lock file) is run with `--client-credentials` and with
 //! `--token-command`; the stimuli derived from its real tokens catch the reference server's
-//! signature faults; with `--dpop` the proof checks run and catch DPoP faults. The tool holds
-//! no key of this authorization server.
+//! signature faults; with `--dpop` the proof checks run and catch DPoP faults; with opaque
+//! tokens introspected at it, the altered-token check catches a prefix-matching cache. The tool
+//! holds no key of this authorization server.
 
 use std::time::Instant;
 
-use compat::authorization_server::{CC_CLIENT_ID, CC_CLIENT_SECRET};
-use reference_server::{Config, Fault, ReferenceServer};
+use compat::authorization_server::{AsOptions, CC_CLIENT_ID, CC_CLIENT_SECRET};
+use reference_server::{Config, Fault, IntrospectionConfig, ReferenceServer};
 use suite::engine::accepted::Calibration;
 use suite::engine::runner::RunOptions;
 use suite::engine::select::Selection;
@@ -17,7 +18,9 @@ use suite::model::Verdict;
 use suite::source::setup::SourceArgs;
 
 mod real_as;
-use real_as::{assert_caught, bad, only, ran, run, start};
+use real_as::{
+    assert_caught, assert_caught_on, bad, clean_run, only, run, run_on, start, start_with,
+};
 
 struct SecretFile(std::path::PathBuf);
 
@@ -66,13 +69,8 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         "{}",
         calibration.describe()
     );
-    assert!(bad(&verdicts).is_empty(), "{}", bad(&verdicts));
-    eprintln!(
-        "oidc-provider, client credentials: {} of {} checks ran in {:.1} s",
-        ran(&verdicts),
-        verdicts.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let ran = clean_run("client credentials", &verdicts, started);
+    assert!(ran >= 44, "{ran} checks ran");
     let cases = [
         ("accept-alg-none", "rs.token.alg-none"),
         ("skip-signature", "rs.token.broken-signature"),
@@ -80,11 +78,74 @@ async fn client_credentials_from_oidc_provider_run_and_derived_stimuli_catch_fau
         ("hs256-public-key", "rs.token.hs256-public-key"),
         ("trust-embedded-jwk", "rs.token.embedded-jwk"),
         ("trust-jku", "rs.token.jku-spoof"),
+        ("hs384-hs512-public-key", "rs.token.hs384-hs512-public-key"),
+        ("accept-rogue-issuer", "rs.token.iss-rogue"),
+        ("skip-signature", "rs.token.iss-key-mismatch"),
     ];
     assert_caught(
         server.issuer(),
         || client_credentials(&secret, false),
         &cases,
+    )
+    .await;
+}
+
+/// A reference server trusting `issuer` that validates opaque tokens by introspecting them
+/// there, as the resource server client `mcp-authspec-cc`.
+async fn introspecting(issuer: &str) -> Config {
+    let metadata: serde_json::Value =
+        reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let endpoint = metadata["introspection_endpoint"]
+        .as_str()
+        .expect("oidc-provider --opaque serves introspection");
+    let mut config = Config::discover(issuer);
+    config.introspection = Some(IntrospectionConfig::new(
+        endpoint,
+        CC_CLIENT_ID,
+        CC_CLIENT_SECRET,
+    ));
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_tokens_from_oidc_provider_run_and_altered_handles_catch_a_prefix_cache() {
+    let options = AsOptions {
+        opaque: true,
+        ..AsOptions::new("RS256")
+    };
+    let Some(server) = start_with(&options) else {
+        return;
+    };
+    let secret = SecretFile::new(CC_CLIENT_SECRET);
+    let started = Instant::now();
+    let (calibration, verdicts) = run_on(
+        introspecting(server.issuer()).await,
+        client_credentials(&secret, false),
+        &Selection::default(),
+    )
+    .await;
+    match &calibration {
+        Calibration::Issued(found) => assert!(!found.jwt, "{}", calibration.describe()),
+        other => panic!("{}", other.describe()),
+    }
+    let ran = clean_run("client credentials, opaque tokens", &verdicts, started);
+    assert!(ran >= 31, "{ran} checks ran");
+    assert_eq!(
+        verdicts["rs.token.opaque-altered"].0,
+        Verdict::Pass,
+        "{:?}",
+        verdicts["rs.token.opaque-altered"]
+    );
+    let issuer = server.issuer();
+    assert_caught_on(
+        async |fault| introspecting(issuer).await.with_faults([fault]),
+        || client_credentials(&secret, false),
+        &[("introspection-cache-prefix", "rs.token.opaque-altered")],
     )
     .await;
 }

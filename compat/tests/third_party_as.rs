@@ -305,8 +305,8 @@ async fn dpop_client_credentials(server: &ThirdPartyAs, key: &SigningKey) -> (Va
 async fn dpop_bound_client_credentials_with_and_without_a_nonce() {
     for dpop_nonce in [false, true] {
         let Some(server) = start(AsOptions {
-            alg: "RS256".into(),
             dpop_nonce,
+            ..AsOptions::new("RS256")
         }) else {
             return;
         };

@@ -1,7 +1,7 @@
 //! Opaque tokens: RFC 7662 introspection with client credentials. Fails closed: when the
 //! endpoint cannot answer, the request gets 503, never acceptance.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::IntrospectionConfig;
 use crate::credentials::{AuthFailure, Principal};
@@ -18,6 +18,24 @@ pub async fn validate(
     cfg: &IntrospectionConfig,
     token: &str,
 ) -> Result<Principal, AuthFailure> {
+    // Not sent on: an authorization server may refuse so large a request (oidc-provider answers
+    // 413), which would read as the endpoint failing rather than as a bad token.
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthFailure::invalid("token too long to introspect"));
+    }
+    // `introspection-cache-prefix`: the answer cached under the token's first characters.
+    let cache_key = shared
+        .has(Fault::IntrospectionCachePrefix)
+        .then(|| token.chars().take(CACHE_PREFIX_CHARS).collect::<String>());
+    let cache = || {
+        shared
+            .introspection_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    };
+    if let Some(answer) = cache_key.as_ref().and_then(|k| cache().get(k).cloned()) {
+        return judge(shared, token, answer);
+    }
     let req = shared
         .http
         .post(&cfg.endpoint)
@@ -36,6 +54,26 @@ pub async fn validate(
         }
         Err(e) => return unavailable(shared, token, format!("introspection failed: {e}")),
     };
+    if let Some(key) = cache_key
+        && answer.get("active") == Some(&Value::Bool(true))
+    {
+        cache().insert(key, answer.clone());
+    }
+    judge(shared, token, answer)
+}
+
+/// The longest token sent to the introspection endpoint (Node's default request-head limit).
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// How many leading characters of a token key the `introspection-cache-prefix` cache.
+const CACHE_PREFIX_CHARS: usize = 16;
+
+/// Checks an introspection answer about `token` like a JWT's claims.
+fn judge(
+    shared: &Shared,
+    token: &str,
+    answer: Map<String, Value>,
+) -> Result<Principal, AuthFailure> {
     let lax = shared.has(Fault::AcceptInactive);
     if !lax && answer.get("active") != Some(&Value::Bool(true)) {
         return Err(AuthFailure::invalid("token is not active"));

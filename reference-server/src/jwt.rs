@@ -12,6 +12,7 @@ use std::pin::Pin;
 use mock_idp::alg::{Algorithm, EcCurve, KeyFamily};
 use mock_idp::b64;
 use mock_idp::ecdsa::RangeError;
+use mock_idp::forge::HmacHash;
 use mock_idp::json::JsonObject;
 use mock_idp::jwk::Jwk;
 use mock_idp::jws::{Jws, ParseOptions};
@@ -444,6 +445,17 @@ async fn verify_signature(shared: &Shared, jws: &Jws) -> Result<(), AuthFailure>
             .map_err(|e| invalid(e.to_string()));
     }
     let keys = trusted_or_foreign_keys(shared, jws).await;
+    if shared.has(Fault::Hs384Hs512PublicKey)
+        && let Some(hash) = HmacHash::from_alg(alg_name).filter(|h| *h != HmacHash::Sha256)
+    {
+        let ok = keys
+            .iter()
+            .flat_map(|k| public_key_secrets(k.jwk()))
+            .any(|secret| hash.verify(&secret, jws.signing_input(), jws.signature()));
+        return ok
+            .then_some(())
+            .ok_or_else(|| invalid("bad signature".into()));
+    }
     if alg == Some(Algorithm::Hs256) {
         let secrets = hmac_secrets(shared, jws, &keys);
         if !secrets.is_empty() {

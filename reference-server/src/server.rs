@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     sessions: Mutex<HashMap<String, Session>>,
     /// DPoP proofs, nonces and replay detection (used with DPoP on).
     pub dpop: DpopState,
+    /// Active introspection answers by token prefix (only with `introspection-cache-prefix`).
+    pub introspection_cache: Mutex<HashMap<String, Map<String, Value>>>,
 }
 
 impl Shared {
@@ -207,6 +209,7 @@ impl ReferenceServer {
             config,
             canary: AtomicU64::new(0),
             sessions: Mutex::new(HashMap::new()),
+            introspection_cache: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route(

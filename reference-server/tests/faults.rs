@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::{Env, call, initialize};
 use mock_idp::alg::Algorithm;
 use mock_idp::forge::{
-    Attack, CritForm, ForgeContext, PublicKeyForm, ScalarDefect, Structure, cert,
+    Attack, CritForm, ForgeContext, HmacHash, PublicKeyForm, ScalarDefect, Structure, cert,
 };
 use mock_idp::jws::Jws;
 use mock_idp::keys::SigningKey;
@@ -46,6 +46,8 @@ const OVERLAPS: &[(Fault, &[Fault])] = &[
     // Running every tools/call before authentication runs those with expired tokens too.
     (Fault::ProcessBeforeAuth, &[Fault::ProcessBeforeExpCheck]),
     (Fault::AcceptRogueIssuer, &[Fault::AcceptOtherTenant]),
+    // Never reading active takes an altered handle, which the AS reports inactive.
+    (Fault::AcceptInactive, &[Fault::IntrospectionCachePrefix]),
     (Fault::IgnoreAud, &[Fault::AudSameOrigin]),
     (Fault::AcceptExpired, &[Fault::LeewayHuge]),
     (Fault::AcceptIdToken, &[Fault::IgnoreTyp]),
@@ -669,6 +671,19 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
             }));
             env.accepts(&s, &expired).await
         }
+        Fault::IntrospectionCachePrefix => {
+            let s = start(introspecting(
+                env,
+                config,
+                &env.idp.introspection_endpoint(),
+            ))
+            .await;
+            let v = env.idp.register_opaque(json!({
+                "sub": "alice", "aud": s.resource(), "scope": BASE_SCOPE, "exp": now + 600
+            }));
+            let altered = mock_idp::forge::opaque_variants(&v);
+            env.accepts(&s, &v).await && env.accepts(&s, &altered[1].1).await
+        }
         Fault::IntrospectionFailOpen => {
             let s = start(introspecting(env, config, "http://127.0.0.1:9/introspect")).await;
             env.accepts(&s, &mock_idp::random_b64url(32)).await
@@ -686,11 +701,17 @@ async fn shows(probe: Fault, env: &Env, faults: &[Fault]) -> bool {
         }
         Fault::SkipSignature => env.accepts(s, &forged(Attack::SignatureBroken)).await,
         Fault::Hs256PublicKey => {
-            env.accepts(
-                s,
-                &forged(Attack::HmacWithPublicKey(PublicKeyForm::JwkJson)),
-            )
-            .await
+            let hash = HmacHash::Sha256;
+            let form = PublicKeyForm::JwkJson;
+            env.accepts(s, &forged(Attack::HmacWithPublicKey { form, hash }))
+                .await
+        }
+        Fault::Hs384Hs512PublicKey => {
+            let form = PublicKeyForm::Raw;
+            let with = |hash| forged(Attack::HmacWithPublicKey { form, hash });
+            env.accepts(s, &with(HmacHash::Sha384)).await
+                && env.accepts(s, &with(HmacHash::Sha512)).await
+                && !env.accepts(s, &with(HmacHash::Sha256)).await
         }
         Fault::TrustEmbeddedJwk => {
             env.accepts(

@@ -31,6 +31,8 @@ pub enum Need {
     Canary,
     /// A JWT access token (stimuli derived from a real token need its JWS form).
     JwtAccessToken,
+    /// An opaque access token (stimuli derived from a real opaque token).
+    OpaqueAccessToken,
     /// A token for a second subject (the cross-user checks).
     SecondPrincipal,
     /// A valid token of the trusted issuer for another resource (minted, or a grant's token

@@ -190,6 +190,10 @@ fn need(n: Need) -> &'static str {
             "a JWT access token (stimuli derived from a real token need its JWS form; \
              NotEvaluated when the authorization server issues opaque tokens)"
         }
+        Need::OpaqueAccessToken => {
+            "an opaque access token: introspected at the mock IdP, or issued by the target's own \
+             authorization server (NotEvaluated when it issues JWTs)"
+        }
         Need::SecondPrincipal => {
             "a token for a second subject: minted, or a `--second-…` token source"
         }
@@ -218,13 +222,24 @@ struct Special {
 }
 
 /// The reference server the check is proven against, when it is not the embedded demo's.
-fn special_server(id: &str) -> Option<Special> {
+fn special_server(m: &CheckMeta) -> Option<Special> {
+    let id = m.id;
     if crate::catalog::token::needs_introspection(id) {
         Some(Special {
-            note: "This check applies only to a target that introspects opaque tokens at the \
-                   mock IdP (spec INTRO rows); it is Skip against the embedded demo, which \
-                   validates JWTs locally. `suite/tests/catalogue.rs` proves it against a \
-                   reference server configured for introspection.",
+            note: if m.needs.contains(&Need::OpaqueAccessToken) {
+                "With the mock IdP, this check applies only to a target that introspects opaque \
+                 tokens there (spec INTRO rows); against a deployment with its own \
+                 authorization server, only when that server issues opaque tokens. It is Skip \
+                 against the embedded demo, which validates JWTs locally. \
+                 `suite/tests/catalogue.rs` proves it against a reference server configured for \
+                 introspection, `compat/tests/real_as_run.rs` against one introspecting at \
+                 oidc-provider."
+            } else {
+                "This check applies only to a target that introspects opaque tokens at the \
+                 mock IdP (spec INTRO rows); it is Skip against the embedded demo, which \
+                 validates JWTs locally. `suite/tests/catalogue.rs` proves it against a \
+                 reference server configured for introspection."
+            },
             fault_line_fails: false,
         })
     } else if crate::catalog::dpop::needs_dpop_nonce(id) {
@@ -380,7 +395,7 @@ fn page(m: &CheckMeta) -> String {
     for n in m.needs {
         let _ = writeln!(out, "- {}", need(*n));
     }
-    let special = special_server(m.id);
+    let special = special_server(m);
     if let Some(special) = &special {
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", special.note);

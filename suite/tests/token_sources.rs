@@ -27,10 +27,11 @@ const SECOND_CLIENT_ID: &str = "authspec-second-principal";
 type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
 
 /// The messages the runner gives a check whose needs the source does not meet.
-const RUNNER_HINTS: [&str; 5] = [
+const RUNNER_HINTS: [&str; 6] = [
     MINT_HINT,
     "add --dpop",
     "opaque one",
+    "issued a JWT",
     "--second-token-env",
     "--other-resource",
 ];
@@ -157,6 +158,9 @@ async fn client_credentials_run_is_clean_on_a_compliant_server_and_needs_are_dat
         "rs.token.hs256-public-key",
         "rs.token.embedded-jwk",
         "rs.token.jku-spoof",
+        "rs.token.hs384-hs512-public-key",
+        "rs.token.iss-rogue",
+        "rs.token.iss-key-mismatch",
         "rs.token.bearer-valid",
     ] {
         assert_eq!(
@@ -187,6 +191,9 @@ async fn derived_stimuli_catch_the_signature_faults_through_a_real_token() {
         ("hs256-public-key", "rs.token.hs256-public-key"),
         ("trust-embedded-jwk", "rs.token.embedded-jwk"),
         ("trust-jku", "rs.token.jku-spoof"),
+        ("hs384-hs512-public-key", "rs.token.hs384-hs512-public-key"),
+        ("accept-rogue-issuer", "rs.token.iss-rogue"),
+        ("skip-signature", "rs.token.iss-key-mismatch"),
     ];
     for (fault, check) in cases {
         let faults: BTreeSet<Fault> = [fault.parse().unwrap()].into();

@@ -2,7 +2,7 @@
 // node-oidc-provider (the exact version is in package.json), configured as its documentation
 // (docs/README.md of the package's repository, "Configuration options") shows, on 127.0.0.1.
 //
-//   node server.mjs [--port N] [--alg RS256|ES256] [--dpop-nonce] [--ignore-stdin]
+//   node server.mjs [--port N] [--alg RS256|ES256] [--dpop-nonce] [--opaque] [--ignore-stdin]
 //
 // Prints exactly one line `issuer <URL>` on stdout once it listens, then runs until SIGTERM,
 // SIGINT or the end of its standard input (so a test harness that dies cannot leave it behind;
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '0' },
     alg: { type: 'string', default: 'RS256' },
     'dpop-nonce': { type: 'boolean', default: false },
+    opaque: { type: 'boolean', default: false },
     'ignore-stdin': { type: 'boolean', default: false },
   },
 });
@@ -138,6 +139,9 @@ const provider = new Provider(issuer, {
     return client.grantTypeAllowed('refresh_token');
   },
   features: {
+    // RFC 7662, for resource servers that validate opaque access tokens (`--opaque`); any
+    // confidential client may introspect (oidc-provider's default allowedPolicy).
+    introspection: { enabled: args.opaque },
     // Our own interactions below replace the development views.
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -162,10 +166,11 @@ const provider = new Provider(issuer, {
           throw new errors.InvalidTarget('only loopback http resource servers are known here');
         }
         // The audience defaults to the resource indicator itself. JWT access tokens are signed
-        // with `typ: at+jwt` (RFC 9068) by oidc-provider.
+        // with `typ: at+jwt` (RFC 9068) by oidc-provider; with `--opaque`, access tokens are
+        // opaque handles the resource server introspects.
         return {
           scope: MCP_SCOPES,
-          accessTokenFormat: 'jwt',
+          accessTokenFormat: args.opaque ? 'opaque' : 'jwt',
           accessTokenTTL: 3600,
           jwt: { sign: { alg: args.alg } },
         };

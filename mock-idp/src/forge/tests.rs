@@ -82,12 +82,13 @@ fn mismatch(r: Result<(), VerifyError>) -> bool {
 
 /// Whether the token's signature is an HMAC-SHA256 over its signing input with `secret`
 /// (a naive verifier that trusts whatever secret it is handed).
+/// Whether the token's signature is the MAC its `alg` (HS256, HS384, HS512) names under
+/// `secret`.
 pub(super) fn mac_verifies(token: &str, secret: &[u8]) -> bool {
     let j = lenient(token);
-    SigningKey::hmac(secret)
-        .verifying_key()
-        .verify(Algorithm::Hs256, j.signing_input(), j.signature(), false)
-        .is_ok()
+    j.alg()
+        .and_then(HmacHash::from_alg)
+        .is_some_and(|hash| hash.verify(secret, j.signing_input(), j.signature()))
 }
 
 pub(super) fn segments(token: &str) -> Vec<&str> {
@@ -109,7 +110,10 @@ fn catalogue_is_data_with_names_descriptions_and_provenance() {
     let cves = |a: Attack| a.provenance().cves;
     assert_eq!(cves(Attack::SignatureStripped), ["CVE-2020-28042"]);
     assert_eq!(
-        cves(Attack::HmacWithPublicKey(PublicKeyForm::Raw)),
+        cves(Attack::HmacWithPublicKey {
+            form: PublicKeyForm::Raw,
+            hash: HmacHash::Sha512
+        }),
         ["CVE-2016-10555"]
     );
     assert_eq!(
@@ -259,22 +263,29 @@ fn broken_signature_changes_exactly_the_last_four_characters() {
 #[test]
 fn hmac_with_rsa_public_key_bytes_is_a_real_mac_over_those_bytes() {
     let k = keys(Algorithm::Rs256, Algorithm::Es256);
-    for form in PublicKeyForm::ALL {
-        let t = k.forge(Attack::HmacWithPublicKey(form));
-        let secret = public_key_bytes(&k.victim, form).unwrap();
-        let j = lenient(&t);
-        assert_eq!(j.alg(), Some("HS256"));
-        assert_eq!(j.kid(), Some("k1"));
-        assert!(mac_verifies(&t, &secret), "{form:?}");
-        assert!(!mac_verifies(&t, &secret[1..]), "{form:?}");
-        assert_eq!(
-            verify(&k.strict(), &t),
-            Err(VerifyError::AlgNotAllowed(Algorithm::Hs256))
-        );
-        assert!(mismatch(verify(
-            &k.verifier(&[Algorithm::Rs256, Algorithm::Hs256]),
-            &t
-        )));
+    for hash in HmacHash::ALL {
+        for form in PublicKeyForm::ALL {
+            let t = k.forge(Attack::HmacWithPublicKey { form, hash });
+            let secret = public_key_bytes(&k.victim, form).unwrap();
+            let j = lenient(&t);
+            assert_eq!(j.alg(), Some(hash.alg()));
+            assert_eq!(j.kid(), Some("k1"));
+            assert_eq!(j.signature().len(), hash.mac(b"", b"").len());
+            assert!(mac_verifies(&t, &secret), "{hash:?} {form:?}");
+            assert!(!mac_verifies(&t, &secret[1..]), "{hash:?} {form:?}");
+            if hash == HmacHash::Sha256 {
+                assert_eq!(
+                    verify(&k.strict(), &t),
+                    Err(VerifyError::AlgNotAllowed(Algorithm::Hs256))
+                );
+                assert!(mismatch(verify(
+                    &k.verifier(&[Algorithm::Rs256, Algorithm::Hs256]),
+                    &t
+                )));
+            } else {
+                assert!(verify(&k.strict(), &t).is_err(), "{hash:?} {form:?}");
+            }
+        }
     }
     let bytes = |f| public_key_bytes(&k.victim, f).unwrap();
     let text = |f| String::from_utf8(bytes(f)).unwrap();
@@ -310,7 +321,8 @@ fn hmac_with_rsa_public_key_bytes_is_a_real_mac_over_those_bytes() {
 fn hmac_with_ec_public_key_bytes_uses_the_forms_that_apply() {
     let k = keys(Algorithm::Es256, Algorithm::Es256);
     for form in PublicKeyForm::ALL {
-        let forged = Attack::HmacWithPublicKey(form).forge(&k.ctx());
+        let hash = HmacHash::Sha256;
+        let forged = Attack::HmacWithPublicKey { form, hash }.forge(&k.ctx());
         if form == PublicKeyForm::Pkcs1Pem {
             assert!(forged.is_err(), "no PKCS#1 form for an EC key");
             continue;
@@ -330,7 +342,13 @@ fn hmac_with_ec_public_key_bytes_uses_the_forms_that_apply() {
     // An HMAC victim has no public key at all.
     let h = keys(Algorithm::Hs256, Algorithm::Es256);
     for form in PublicKeyForm::ALL {
-        assert!(Attack::HmacWithPublicKey(form).forge(&h.ctx()).is_err());
+        for hash in HmacHash::ALL {
+            assert!(
+                Attack::HmacWithPublicKey { form, hash }
+                    .forge(&h.ctx())
+                    .is_err()
+            );
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{Attack, CritForm, ForgeContext, PublicKeyForm, ScalarDefect, Structure};
+use super::{Attack, CritForm, ForgeContext, HmacHash, PublicKeyForm, ScalarDefect, Structure};
 use crate::alg::Algorithm;
 use crate::jws::{Jws, JwsError, Verifier, VerifyError};
 use crate::keys::{KeyError, SignatureError, SigningKey};
@@ -232,7 +232,9 @@ pub fn groups(keys: &VectorKeys) -> Vec<(Algorithm, Vec<Attack>)> {
         Attack::SignatureBroken,
         Attack::SignatureTrailingBytes,
     ];
-    rs256.extend(PublicKeyForm::ALL.map(Attack::HmacWithPublicKey));
+    for hash in HmacHash::ALL {
+        rs256.extend(PublicKeyForm::ALL.map(|form| Attack::HmacWithPublicKey { form, hash }));
+    }
     rs256.extend([
         Attack::KidWithHmac,
         Attack::KidWithOtherKeyType,

@@ -43,6 +43,11 @@ impl Context {
                  issued an opaque one"
                     .to_owned(),
             ),
+            Need::OpaqueAccessToken if calibrated.is_some_and(|c| c.jwt) => Some(
+                "needs an opaque access token to derive stimuli from, and the authorization \
+                 server issued a JWT (whose alterations the signature checks cover)"
+                    .to_owned(),
+            ),
             Need::SecondPrincipal if issued.second.is_none() => Some(
                 "needs a token for a second subject: add --second-token-env, \
                  --second-token-command or --second-client-id"

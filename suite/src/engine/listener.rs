@@ -78,16 +78,20 @@ impl Listener {
     /// Serves `body` at a fresh unguessable path ending in `file_name`; returns its URL.
     pub fn publish(&self, file_name: &str, content_type: &'static str, body: Vec<u8>) -> String {
         let path = format!("/{}/{file_name}", mock_idp::random_b64url(12));
-        let url = format!("{}{path}", self.base_url);
+        self.publish_at(&path, content_type, body)
+    }
+
+    /// Serves `body` at exactly `path` (which starts with `/`); returns its URL.
+    fn publish_at(&self, path: &str, content_type: &'static str, body: Vec<u8>) -> String {
         self.lock().documents.insert(
-            path,
+            path.to_owned(),
             Document {
                 content_type,
                 body,
                 hits: 0,
             },
         );
-        url
+        format!("{}{path}", self.base_url)
     }
 
     /// Requests received so far for a URL `publish` returned (0 for any other URL).
@@ -118,6 +122,40 @@ impl Listener {
         let path = url[self.base_url.len()..].to_owned();
         self.lock().topics.entry(topic).or_default().push(path);
         url
+    }
+
+    /// Hosts an authorization server under the topic: an issuer identifier at a fresh
+    /// unguessable path, its RFC 8414 and OpenID Connect discovery metadata at every location
+    /// a client derives from it (path-inserted and appended), and `jwks` as its key set.
+    /// Returns the issuer identifier.
+    pub fn host_issuer(&self, topic: &'static str, jwks: &serde_json::Value) -> String {
+        let tail = format!("/{}", mock_idp::random_b64url(12));
+        let issuer = format!("{}{tail}", self.base_url);
+        let jwks_uri = self.publish_at(
+            &format!("{tail}/jwks.json"),
+            "application/json",
+            jwks.to_string().into_bytes(),
+        );
+        let metadata = serde_json::json!({
+            "issuer": issuer,
+            "jwks_uri": jwks_uri,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
+        });
+        let mut paths = vec![format!("{tail}/jwks.json")];
+        for path in [
+            format!("/.well-known/oauth-authorization-server{tail}"),
+            format!("/.well-known/openid-configuration{tail}"),
+            format!("{tail}/.well-known/openid-configuration"),
+        ] {
+            self.publish_at(&path, "application/json", metadata.to_string().into_bytes());
+            paths.push(path);
+        }
+        self.lock().topics.entry(topic).or_default().extend(paths);
+        issuer
     }
 
     /// Requests received for the topic's documents since its last `begin`.
@@ -239,6 +277,34 @@ mod tests {
         let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
         let head = String::from_utf8_lossy(&answer[..split]).into_owned();
         Some((head, answer[split + 4..].to_vec()))
+    }
+
+    #[test]
+    fn hosts_an_issuer_with_its_metadata_and_keys() {
+        let l = Listener::shared().expect("a loopback port");
+        l.begin("test-issuer");
+        let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]});
+        let issuer = l.host_issuer("test-issuer", &jwks);
+        let tail = issuer.strip_prefix(l.base_url()).unwrap();
+        for path in [
+            format!("/.well-known/oauth-authorization-server{tail}"),
+            format!("/.well-known/openid-configuration{tail}"),
+            format!("{tail}/.well-known/openid-configuration"),
+        ] {
+            let (head, body) = get(&format!("{}{path}", l.base_url())).unwrap();
+            assert!(head.starts_with("HTTP/1.1 200 OK"), "{path}: {head}");
+            let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(doc["issuer"], issuer.as_str());
+            let (_, keys) = get(doc["jwks_uri"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&keys).unwrap(),
+                jwks
+            );
+        }
+        assert_eq!(l.topic_hits("test-issuer"), 6);
+        l.begin("test-issuer");
+        let (head, _) = get(&format!("{issuer}/.well-known/openid-configuration")).unwrap();
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     }
 
     #[test]

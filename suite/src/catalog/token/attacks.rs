@@ -9,7 +9,7 @@
 //! when it then refuses the token (the SSRF half of the row, SHOULD).
 
 use mock_idp::alg::Algorithm;
-use mock_idp::forge::{ClaimEdit, IssuedToken, ScalarDefect, cert};
+use mock_idp::forge::{ClaimEdit, HmacHash, IssuedToken, ScalarDefect, cert};
 
 use super::*;
 use crate::engine::listener::Listener;
@@ -280,6 +280,18 @@ fn broken_signature_probes(ctx: &Context, now: i64) -> Option<Vec<Probe>> {
     Some(probes)
 }
 
+/// rs-alg-confusion-hmac-pubkey: `V` MACed under each of `hashes` with the issuer's public key
+/// in each byte form; on the trusted issuer's RSA key too, since PKCS#1 PEM exists only for RSA.
+fn public_key_hmacs(ctx: &Context, hashes: &[HmacHash]) -> Option<Vec<String>> {
+    let attacks: Vec<Attack> = hashes
+        .iter()
+        .flat_map(|&hash| PublicKeyForm::ALL.map(|form| Attack::HmacWithPublicKey { form, hash }))
+        .collect();
+    let mut tokens = forged(ctx, &attacks)?;
+    tokens.extend(forged_against(ctx, Algorithm::Rs256, &attacks).unwrap_or_default());
+    Some(tokens)
+}
+
 /// rs-kid-alg-mismatch: the AS's own kids with an algorithm of another key type.
 fn kid_alg_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
     let rsa_kid = trusted_kid(ctx, Algorithm::Rs256)?;
@@ -381,15 +393,34 @@ pub(super) const ROWS: &[Row] = &[
         &[rfc("RFC 8725", "§3.1", "one key, one algorithm", RFC8725)],
         &["CVE-2016-10555"],
         &["hs256-public-key", "hs256-kid-pem"],
-        |ctx| {
-            let forms = PublicKeyForm::ALL.map(Attack::HmacWithPublicKey);
-            // The RSA key too: PKCS#1 PEM exists only for RSA.
-            let mut tokens = forged(ctx, &forms)?;
-            tokens.extend(forged_against(ctx, Algorithm::Rs256, &forms).unwrap_or_default());
-            Some(tokens)
-        },
+        |ctx| public_key_hmacs(ctx, &[HmacHash::Sha256]),
     )
     .stimulus("an HS256 token MACed with the issuer's public key")
+    .derivable(),
+    row(
+        "rs.token.hs384-hs512-public-key",
+        "rs-alg-confusion-hmac-pubkey",
+        "Refuses HS384 and HS512 tokens MACed with the public key",
+        &[
+            rfc("RFC 8725", "§3.1", "one key, one algorithm", RFC8725),
+            rfc(
+                "RFC 7518",
+                "§3.2",
+                "HS384 and HS512 are MACs with a shared secret, not a public key",
+                RFC7518,
+            ),
+        ],
+        &["CVE-2016-10555"],
+        &["hs384-hs512-public-key"],
+        |ctx| public_key_hmacs(ctx, &[HmacHash::Sha384, HmacHash::Sha512]),
+    )
+    .summary(
+        "V relabelled HS384 and HS512 and MACed with the issuer's public key in each byte form \
+         (SPKI PEM with and without its trailing newline, PKCS#1 PEM, DER, JWK JSON, raw) is \
+         refused with 401 invalid_token. rs.token.hs256-public-key alone misses a verifier that \
+         refuses HS256 by name but takes the longer HMAC algorithms with the public key.",
+    )
+    .stimulus("an HS384 or HS512 token MACed with the issuer's public key")
     .derivable(),
     row(
         "rs.token.blank-hmac-secret",

@@ -2,6 +2,37 @@
 //! refused; the canonical-URI variants of the resource's own identifier are recorded.
 
 use super::*;
+use crate::engine::listener::Listener;
+
+/// Listener topic of the issuer the tool hosts for rs-iss-untrusted against a real AS.
+const ROGUE_ISSUER_TOPIC: &str = "rs.token.iss-rogue";
+
+/// rs-iss-untrusted: `V`'s claims with `iss` an issuer the target does not trust, signed by
+/// `K_x`, which that issuer publishes: the mock IdP's rogue issuer, or, against a real AS, an
+/// issuer the tool hosts on its loopback listener (discovery metadata and JWKS).
+fn rogue_issuer_token(ctx: &Context) -> Option<Vec<String>> {
+    let issuer = match &ctx.idp {
+        Some(idp) => idp.issuer_of(IssuerKind::Rogue).to_owned(),
+        None => {
+            let listener = Listener::shared()?;
+            listener.begin(ROGUE_ISSUER_TOPIC);
+            let jwks = json!({ "keys": [ctx.attacker_key().public_jwk().to_public().to_json()] });
+            listener.host_issuer(ROGUE_ISSUER_TOPIC, &jwks)
+        }
+    };
+    forged(ctx, &[Attack::RogueIssuer(issuer)])
+}
+
+/// rs-iss-key-mismatch: `V` re-signed with `K_x` under `K_x`'s kid, and under the kid of the
+/// key that signed `V`.
+fn resigned_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
+    Some(
+        [false, true]
+            .into_iter()
+            .filter_map(|keep_victim_kid| forged_probe(ctx, Attack::Resigned { keep_victim_kid }))
+            .collect(),
+    )
+}
 
 /// A resource that is certainly not the target.
 const OTHER_RESOURCE: &str = "https://other.test/mcp";
@@ -181,14 +212,15 @@ pub(super) const ROWS: &[Row] = &[
         ],
         &[],
         &["accept-rogue-issuer"],
-        |ctx| {
-            let idp = ctx.idp.as_ref()?;
-            let spec = idp.token_spec_for(IssuerKind::Rogue, &ctx.audience, &ctx.scope);
-            Some(vec![
-                spec.mint(idp.key_for(IssuerKind::Rogue, ctx.token_alg())),
-            ])
-        },
-    ),
+        rogue_issuer_token,
+    )
+    .summary(
+        "V's claims with iss an issuer the target does not trust, signed by K_x, which that \
+         issuer publishes in discovery metadata and a JWKS (the mock IdP's rogue issuer, or, \
+         against a real authorization server, one the tool hosts on a loopback listener), are \
+         refused with 401 invalid_token.",
+    )
+    .derivable(),
     // The other tenant signs with the trusted issuer's keys, so only the iss check can refuse
     // its tokens: the shared-key case of rs-iss-untrusted (its iss is not in the PRM's
     // authorization_servers). It is not rs-iss-key-mismatch (whose iss is the trusted one) nor
@@ -213,7 +245,7 @@ pub(super) const ROWS: &[Row] = &[
             ])
         },
     ),
-    row(
+    probed(
         "rs.token.iss-key-mismatch",
         "rs-iss-key-mismatch",
         "Refuses a token naming the trusted issuer but signed with another issuer's key",
@@ -233,15 +265,15 @@ pub(super) const ROWS: &[Row] = &[
         ],
         &["issuer/key mix-up"],
         &["skip-signature"],
-        // V re-signed with K_x; its kid names K_x, which only the rogue issuer Ix publishes.
-        |ctx| {
-            let idp = ctx.idp.as_ref()?;
-            Some(vec![
-                ctx.valid_spec()?
-                    .mint(idp.key_for(IssuerKind::Rogue, ctx.token_alg())),
-            ])
-        },
-    ),
+        resigned_probes,
+    )
+    .summary(
+        "V re-signed with K_x, a key the trusted issuer does not publish, is refused with 401 \
+         invalid_token, both under K_x's own kid and under the kid of the key that signed V: the \
+         key must belong to the issuer the token names. Against a real authorization server, V \
+         is the token it issued and K_x the tool's own key.",
+    )
+    .derivable(),
     row(
         "rs.token.iss-missing",
         "rs-iss-missing",

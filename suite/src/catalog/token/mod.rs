@@ -47,6 +47,9 @@ const JWT_AT_ONLY: Applies = Applies::UnderProfile {
 /// What a row derivable from a real token needs: a valid token in JWS form.
 pub(super) const DERIVABLE: &[Need] = &[Need::ValidToken, Need::JwtAccessToken];
 
+/// What an opaque-token row derivable from a real token needs: a valid opaque token.
+const DERIVABLE_OPAQUE: &[Need] = &[Need::ValidToken, Need::OpaqueAccessToken];
+
 /// Builds the stimulus tokens of a row (several for rows with variants).
 type Stimuli = fn(&Context) -> Option<Vec<String>>;
 
@@ -134,6 +137,15 @@ impl Row {
     /// A spec INTRO row: its stimuli and controls are opaque tokens.
     const fn opaque(mut self) -> Self {
         self.format = TokenFormat::Opaque;
+        self
+    }
+
+    /// An opaque-token row whose stimuli can be derived from a real opaque token: with the
+    /// mock IdP it is a spec INTRO row; against a deployment whose authorization server issues
+    /// opaque tokens, its `V` is the issued one.
+    const fn opaque_derivable(mut self) -> Self {
+        self.format = TokenFormat::Opaque;
+        self.meta.needs = DERIVABLE_OPAQUE;
         self
     }
 
@@ -361,6 +373,9 @@ fn opaque_valid(ctx: &Context) -> Option<String> {
 async fn control(ctx: &Context, format: TokenFormat, before: bool) -> Result<(), Outcome> {
     match format {
         TokenFormat::Jwt => positive_control(ctx).await.map(|_| ()),
+        // Against a real authorization server, `V` is the token it issued (opaque, as the
+        // row's needs require).
+        TokenFormat::Opaque if ctx.idp.is_none() => positive_control(ctx).await.map(|_| ()),
         TokenFormat::Opaque => {
             let Some(token) = opaque_valid(ctx) else {
                 return Err(not_evaluated());

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mock_idp::dpop::ProofBuilder;
-use mock_idp::forge::{CritForm, Structure};
+use mock_idp::forge::{CritForm, Structure, opaque_variants};
 use mock_idp::keys::SigningKey;
 use mock_idp::server::{CONFIDENTIAL_CLIENT_ID, DEFAULT_SUBJECT, IntrospectionScript};
 use mock_idp::token::TokenSpec;
@@ -862,6 +862,26 @@ async fn jwks_rotation(ctx: &Context) -> Outcome {
 /// servers commonly use for it, shorter than this tool's own request deadline.
 const INTROSPECTION_STALL: Duration = Duration::from_secs(7);
 
+/// rs-not-a-jwt for opaque tokens: the opaque `V` (introspected at the mock IdP, or issued by
+/// a real AS) is accepted, and each of its near misses refused.
+fn opaque_altered_probes(ctx: &Context, _now: i64) -> Option<Vec<Probe>> {
+    let v = match ctx.idp {
+        Some(_) => opaque_valid(ctx)?,
+        None => ctx.valid_token()?,
+    };
+    let mut probes = vec![Probe::accepted("the opaque V as issued", v.clone())];
+    probes.extend(opaque_variants(&v).into_iter().map(|(label, token)| {
+        let what = match label {
+            "truncated-by-one" => "the opaque V without its last character",
+            "last-char-changed" => "the opaque V with its last character changed",
+            "char-appended" => "the opaque V with one character appended",
+            other => other,
+        };
+        Probe::refused(what, token)
+    }));
+    Some(probes)
+}
+
 pub(super) const INTROSPECTION_ROWS: &[Row] = &[
     probed(
         "rs.token.introspection-inactive",
@@ -958,6 +978,37 @@ pub(super) const INTROSPECTION_ROWS: &[Row] = &[
          refused with 401 or 503 (MUST*: never accepted, no other 5xx).",
     )
     .opaque(),
+    probed(
+        "rs.token.opaque-altered",
+        "rs-not-a-jwt",
+        "Refuses an opaque token cut short or with a character changed or appended",
+        &[
+            rfc(
+                "RFC 6750",
+                "§3.1",
+                "a malformed or otherwise invalid token is invalid_token",
+                "https://www.rfc-editor.org/rfc/rfc6750",
+            ),
+            rfc(
+                "RFC 7662",
+                "§2.2",
+                "a token the authorization server did not issue is not active",
+                RFC7662,
+            ),
+        ],
+        &["token prefix match"],
+        &["introspection-cache-prefix"],
+        opaque_altered_probes,
+    )
+    .summary(
+        "The opaque V is accepted, and V without its last character, with its last character \
+         changed (within its character class) and with one character appended are each refused \
+         with 401 invalid_token: an opaque token is matched whole, never by a prefix. V is an \
+         opaque token the mock IdP introspects, or the one a real authorization server issued \
+         (a run whose authorization server issues JWTs covers their alterations with the \
+         signature rows).",
+    )
+    .opaque_derivable(),
 ];
 
 #[cfg(test)]
