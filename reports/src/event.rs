@@ -109,15 +109,39 @@ impl Report {
     }
 
     /// Checks grouped by area (`token`, `prm`, …), areas in first-seen order.
-    pub fn by_area(&self) -> Vec<(&str, Vec<&CheckRecord>)> {
-        let mut areas: Vec<(&str, Vec<&CheckRecord>)> = Vec::new();
+    pub fn by_area(&self) -> Vec<AreaGroup<'_>> {
+        let mut areas: Vec<AreaGroup<'_>> = Vec::new();
         for c in &self.checks {
-            match areas.iter_mut().find(|(a, _)| *a == c.area()) {
-                Some((_, list)) => list.push(c),
-                None => areas.push((c.area(), vec![c])),
+            match areas
+                .iter_mut()
+                .find(|g| g.role == c.role() && g.area == c.area())
+            {
+                Some(group) => group.checks.push(c),
+                None => areas.push(AreaGroup {
+                    role: c.role(),
+                    area: c.area(),
+                    checks: vec![c],
+                }),
             }
         }
         areas
+    }
+}
+
+/// The checks of one area of one role (`rs.token` and `as.token` are two areas), in run order.
+#[derive(Debug, Clone)]
+pub struct AreaGroup<'a> {
+    /// `rs` or `as`.
+    pub role: &'a str,
+    /// The middle part of the ids: `token`.
+    pub area: &'a str,
+    pub checks: Vec<&'a CheckRecord>,
+}
+
+impl AreaGroup<'_> {
+    /// `rs.token`: unique in a report, unlike the area alone.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.role, self.area)
     }
 }
 

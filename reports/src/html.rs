@@ -36,9 +36,10 @@ pub const SCRIPT: &str = r#"
     return set;
   }
   function apply() {
-    var v = chosen("verdict"), a = chosen("area"), l = chosen("level"), n = 0;
+    var v = chosen("verdict"), r = chosen("role"), a = chosen("area"), l = chosen("level"), n = 0;
     checks.forEach(function (c) {
-      var show = !!(v[c.dataset.verdict] && a[c.dataset.area] && l[c.dataset.level]);
+      var show = !!(v[c.dataset.verdict] && r[c.dataset.role] && a[c.dataset.area] &&
+        l[c.dataset.level]);
       c.hidden = !show;
       if (show) { n += 1; }
     });
@@ -48,7 +49,7 @@ pub const SCRIPT: &str = r#"
     shown.textContent = n + " of " + checks.length + " checks shown";
   }
   function everything() {
-    ["verdict", "area", "level"].forEach(function (name) {
+    ["verdict", "role", "area", "level"].forEach(function (name) {
       boxes(name).forEach(function (box) { box.checked = true; });
     });
     apply();
@@ -92,7 +93,7 @@ pub const SCRIPT: &str = r#"
 
 /// The CSP source of [`SCRIPT`]: `'sha256-<base64 of its SHA-256>'`. A suite test recomputes
 /// it and headless Chromium refuses to run the script when it is stale.
-pub const SCRIPT_CSP_HASH: &str = "'sha256-S5Tp9IYPClG5IbOK6c2faHnWnCILvBR+8Z+JuEW0xbA='";
+pub const SCRIPT_CSP_HASH: &str = "'sha256-xjJxJzHuJ440hLRFFq6ZoIB4ajKEvBtYbNwr52sn3O8='";
 
 const STYLE: &str = r#"
 :root{--fg:#1f2328;--bg:#fff;--muted:#59636e;--line:#d1d9e0;--code:#f6f8fa;
@@ -189,11 +190,12 @@ pub fn render(report: &Report) -> String {
     summary(&mut out, report);
     filters(&mut out, report);
     let _ = writeln!(out, "<main>");
-    for (area, checks) in report.by_area() {
+    for group in report.by_area() {
+        let checks = group.checks.clone();
         let _ = writeln!(
             out,
             "<section class=\"area\" data-area=\"{a}\">\n<h2>{a} <small>{n} check{s}</small></h2>",
-            a = esc(area),
+            a = esc(&group.key()),
             n = checks.len(),
             s = if checks.len() == 1 { "" } else { "s" }
         );
@@ -297,13 +299,23 @@ fn filters(out: &mut String, report: &Report) {
             counts.count(v)
         );
     }
+    let _ = writeln!(out, "</fieldset>\n<fieldset><legend>Role</legend>");
+    for (role, name) in [("rs", "MCP server"), ("as", "authorization server")] {
+        let n = report.checks.iter().filter(|c| c.role() == role).count();
+        if n > 0 {
+            let _ = writeln!(
+                out,
+                "<label><input type=\"checkbox\" name=\"role\" value=\"{role}\" checked> {name} ({n})</label>"
+            );
+        }
+    }
     let _ = writeln!(out, "</fieldset>\n<fieldset><legend>Area</legend>");
-    for (area, checks) in report.by_area() {
+    for group in report.by_area() {
         let _ = writeln!(
             out,
             "<label><input type=\"checkbox\" name=\"area\" value=\"{a}\" checked> {a} ({})</label>",
-            checks.len(),
-            a = esc(area)
+            group.checks.len(),
+            a = esc(&group.key())
         );
     }
     let _ = writeln!(out, "</fieldset>\n<fieldset><legend>Level</legend>");
@@ -341,11 +353,13 @@ fn check(out: &mut String, c: &CheckRecord) {
     };
     let _ = writeln!(
         out,
-        "<details class=\"check\" id=\"{}\" data-verdict=\"{}\" data-area=\"{}\" data-level=\"{}\"{open}>\n\
+        "<details class=\"check\" id=\"{}\" data-verdict=\"{}\" data-role=\"{}\" data-area=\"{}.{}\" data-level=\"{}\"{open}>\n\
          <summary>{} <code class=\"id\">{}</code> <span class=\"title\">{}</span>{baseline_note} \
          <span class=\"level\">{}</span> <span class=\"ms\">{} ms</span></summary>\n<div class=\"body\">",
         esc(&anchor(c)),
         c.verdict.as_str(),
+        esc(c.role()),
+        esc(c.role()),
         esc(c.area()),
         c.level.as_str(),
         badge(c.verdict),
@@ -731,6 +745,7 @@ mod tests {
                 errored,
                 check("rs.dpop.nonce.flow", Verdict::NotEvaluated, Level::May),
                 check(&format!("rs.x{HOSTILE}.y"), Verdict::Info, Level::Info),
+                check("as.token.success-shape", Verdict::Pass, Level::Must),
             ],
             end: Some(RunEnd {
                 exit_code: 1,
@@ -778,7 +793,7 @@ mod tests {
             assert!(allowed.contains(&name), "unexpected tag {tag}");
         }
         // The hostile id stays inside its quoted attributes.
-        assert!(html.contains("data-area=\"x&lt;/script&gt;"));
+        assert!(html.contains("data-area=\"rs.x&lt;/script&gt;"));
         assert!(!html.contains("onerror=alert(2)>"));
     }
 
@@ -840,10 +855,10 @@ mod tests {
             );
             assert!(html.contains(&format!("<code class=\"id\">{}</code>", esc(&c.id))));
         }
-        assert_eq!(html.matches("<details class=\"check\"").count(), 6);
+        assert_eq!(html.matches("<details class=\"check\"").count(), 7);
         assert!(html.contains("Exit code 1: 1 failed, 1 errored"));
         assert!(html.contains("<li class=\"v-fail\" data-verdict=\"fail\"><b>1</b>fail</li>"));
-        assert!(html.contains("<li class=\"total\"><b>6</b>total</li>"));
+        assert!(html.contains("<li class=\"total\"><b>7</b>total</li>"));
         assert!(html.contains("2026-11-23 09:10:03 UTC"));
         // Credentials: fingerprint and pretty-printed decoded parts, with dates.
         assert!(html.contains("<b>sha256:0123456789ab</b>"));
@@ -853,12 +868,13 @@ mod tests {
         assert!(html.contains("<h4>No response</h4>\n<pre>timeout &lt;b&gt;</pre>"));
         assert!(html.contains("<a href=\"https://www.rfc-editor.org/rfc/rfc6750#section-3\""));
         // Non-passes open, passes closed.
-        assert!(html.contains("id=\"check-rs.token.aud-wrong\" data-verdict=\"fail\" data-area=\"token\" data-level=\"MUST\" open>"));
-        assert!(html.contains("id=\"check-rs.token.bearer-valid\" data-verdict=\"pass\" data-area=\"token\" data-level=\"MUST\">"));
+        assert!(html.contains("id=\"check-rs.token.aud-wrong\" data-verdict=\"fail\" data-role=\"rs\" data-area=\"rs.token\" data-level=\"MUST\" open>"));
+        assert!(html.contains("id=\"check-rs.token.bearer-valid\" data-verdict=\"pass\" data-role=\"rs\" data-area=\"rs.token\" data-level=\"MUST\">"));
+        assert!(html.contains("id=\"check-as.token.success-shape\" data-verdict=\"pass\" data-role=\"as\" data-area=\"as.token\""));
     }
 
     #[test]
-    fn filters_cover_verdicts_areas_and_levels() {
+    fn filters_cover_verdicts_roles_areas_and_levels() {
         let html = render(&report());
         assert!(html.contains("<form id=\"filters\" hidden"));
         for v in ["pass", "fail", "warn", "error", "not_evaluated", "info"] {
@@ -871,13 +887,16 @@ mod tests {
             !html.contains("name=\"verdict\" value=\"skip\""),
             "only verdicts present"
         );
-        for a in ["token", "prm", "dpop.nonce"] {
+        // Areas are per role: rs.token and as.token are two.
+        for a in ["rs.token", "rs.prm", "rs.dpop.nonce", "as.token"] {
             assert!(
                 html.contains(&format!("name=\"area\" value=\"{a}\" checked")),
                 "{a}"
             );
             assert!(html.contains(&format!("<section class=\"area\" data-area=\"{a}\">")));
         }
+        assert!(html.contains("name=\"role\" value=\"rs\" checked> MCP server (6)"));
+        assert!(html.contains("name=\"role\" value=\"as\" checked> authorization server (1)"));
         for l in ["MUST", "SHOULD", "MAY", "INFO"] {
             assert!(
                 html.contains(&format!("name=\"level\" value=\"{l}\" checked")),

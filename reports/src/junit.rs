@@ -39,9 +39,9 @@ pub fn render(report: &Report, strict: bool) -> Result<String, JunitError> {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let mut builder = ReportBuilder::new();
     let mut properties = Vec::new();
-    for (area, checks) in report.by_area() {
-        let role = checks.first().map_or("rs", |c| c.role());
-        let suite_name = format!("mcp-authspec.{role}.{area}");
+    for group in report.by_area() {
+        let suite_name = format!("mcp-authspec.{}", group.key());
+        let checks = group.checks;
         let mut suite_properties = vec![
             ("target".to_owned(), report.info.target.clone()),
             ("tool_version".to_owned(), report.info.tool_version.clone()),
@@ -251,6 +251,36 @@ mod tests {
                 _ => {}
             }
         }
+    }
+
+    #[test]
+    fn each_role_and_area_is_its_own_suite() {
+        let xml = render(
+            &report(
+                "m",
+                &[
+                    ("rs.token.aud-wrong", Verdict::Pass),
+                    ("as.token.success-shape", Verdict::Pass),
+                    ("as.metadata.jwks", Verdict::Pass),
+                ],
+            ),
+            false,
+        )
+        .unwrap();
+        for suite in [
+            "mcp-authspec.rs.token",
+            "mcp-authspec.as.token",
+            "mcp-authspec.as.metadata",
+        ] {
+            assert!(
+                xml.contains(&format!("<testsuite name=\"{suite}\"")),
+                "{xml}"
+            );
+        }
+        assert!(
+            xml.contains("classname=\"mcp-authspec.as.token\" name=\"as.token.success-shape\""),
+            "{xml}"
+        );
     }
 
     #[test]
