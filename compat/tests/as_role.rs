@@ -123,6 +123,76 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         Verdict::Pass,
         "no CORS at the authorization endpoint",
     ),
+    (
+        "as.token.success-shape",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.pkce-missing-verifier",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.pkce-wrong-verifier",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.code-reuse",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.redirect-mismatch",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.invalid-client",
+        Verdict::Pass,
+        "a failed Basic authentication (unknown client; the public client, registered with none) gets 401 invalid_client with a Basic challenge",
+    ),
+    (
+        "as.token.duplicate-params",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.grant-types",
+        Verdict::Pass,
+        "password and foo refused with unsupported_grant_type",
+    ),
+    (
+        "as.token.error-shape",
+        Verdict::Pass,
+        "400 (401 for invalid_client) JSON errors with Cache-Control: no-store",
+    ),
+    (
+        "as.token.aud",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.resource-mismatch",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.token.short-lived",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.refresh.rotation",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.refresh.scope-escalation",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

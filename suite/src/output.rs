@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::check::{CheckMeta, Outcome};
 use crate::http::Exchange;
 use crate::http::redact::{
-    fingerprint, redact_header_value, redact_request, without_private_key_members,
+    credential_parameter_values, fingerprint, redact_header_value, redact_json_body,
+    redact_request, without_private_key_members,
 };
 use crate::model::duration_ms;
 
@@ -77,13 +78,15 @@ pub fn exchange(e: &Exchange) -> ExchangeRecord {
                 .collect(),
             // Scrubbed whole, then cut: a cut JSON body would no longer parse.
             body: scrub(
-                without_published_private_keys(String::from_utf8_lossy(&r.body).into_owned())
-                    .chars()
-                    .scan(0usize, |bytes, c| {
-                        *bytes += c.len_utf8();
-                        (*bytes <= BODY_REPORT_BYTES).then_some(c)
-                    })
-                    .collect(),
+                redact_json_body(without_published_private_keys(
+                    String::from_utf8_lossy(&r.body).into_owned(),
+                ))
+                .chars()
+                .scan(0usize, |bytes, c| {
+                    *bytes += c.len_utf8();
+                    (*bytes <= BODY_REPORT_BYTES).then_some(c)
+                })
+                .collect(),
             ),
             truncated: r.truncated || r.body.len() > BODY_REPORT_BYTES,
             body_incomplete: r.body_incomplete.clone(),
@@ -124,6 +127,15 @@ fn sent_credentials(e: &Exchange) -> Vec<String> {
     let mut sent: Vec<String> = credentials_with_carriers(e)
         .into_iter()
         .map(|(_, _, credential)| credential)
+        // A form's credentials (a code, a PKCE verifier, a refresh token) may be echoed too.
+        .chain(
+            e.request
+                .body
+                .as_deref()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .map(credential_parameter_values)
+                .unwrap_or_default(),
+        )
         .filter(|c| c.len() >= 8)
         .collect();
     // Longest first, so a token is replaced before any shorter credential inside it.

@@ -22,6 +22,7 @@ use mock_idp::server::{
 use reports::event::{Collector, Event, Fanout, RunEnd, RunInfo, Sink};
 use reports::terminal::{StatusLevel, Terminal};
 use serde_json::Value;
+use suite::check::{CheckMeta, Outcome};
 use suite::engine::runner::RunOptions;
 use suite::engine::select::Selection;
 use suite::engine::session::{Embedded, TokenDefaults, context, run_checks};
@@ -214,39 +215,48 @@ struct Rendered {
     private_sent: Vec<(String, String)>,
 }
 
-/// Runs the whole catalogue with the terminal and the collector listening.
+/// Runs the whole catalogue, then has the terminal and the collector render it.
 async fn run_and_render(ctx: &suite::engine::context::Context) -> Rendered {
-    let info = RunInfo {
+    let info = run_info(
+        &ctx.endpoint,
+        ctx.calibration.describe(),
+        ctx.token_source(),
+    );
+    let results = run_checks(ctx, &Selection::default(), RunOptions::default(), |_, _| {}).await;
+    render(&info, &results)
+}
+
+/// The header of a test run against `target`.
+fn run_info(target: &str, calibration: String, token_source: String) -> RunInfo {
+    RunInfo {
         tool_version: "test".into(),
         spec_version: "2025-11-25".into(),
         profiles: Vec::new(),
-        calibration: ctx.calibration.describe(),
-        token_source: ctx.token_source(),
-        target: ctx.endpoint.clone(),
+        calibration,
+        token_source,
+        target: target.to_owned(),
         profile: "secrets test".into(),
         selected: 0,
         started_unix: 0,
-    };
+    }
+}
+
+/// Every sink's rendering of a run's results, and the credentials its requests carried.
+fn render(info: &RunInfo, results: &[(CheckMeta, Outcome)]) -> Rendered {
     let mut terminal = Terminal::new(Vec::new(), StatusLevel::All, StatusLevel::All);
     let mut collector = Collector::default();
     let mut secrets: BTreeSet<String> = BTreeSet::new();
     let mut private_sent: Vec<(String, String)> = Vec::new();
     {
         let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
-        stream.event(&Event::RunStarted(&info));
-        run_checks(
-            ctx,
-            &Selection::default(),
-            RunOptions::default(),
-            |meta, o| {
-                for e in &o.evidence {
-                    secrets.extend(credentials_sent(e));
-                    private_sent.extend(private_members_sent(e));
-                }
-                stream.event(&Event::CheckFinished(&suite::output::record(meta, o)));
-            },
-        )
-        .await;
+        stream.event(&Event::RunStarted(info));
+        for (meta, o) in results {
+            for e in &o.evidence {
+                secrets.extend(credentials_sent(e));
+                private_sent.extend(private_members_sent(e));
+            }
+            stream.event(&Event::CheckFinished(&suite::output::record(meta, o)));
+        }
         stream.event(&Event::RunFinished(&RunEnd {
             exit_code: 1,
             reason: "test".into(),
@@ -259,6 +269,78 @@ async fn run_and_render(ctx: &suite::engine::context::Context) -> Rendered {
         secrets,
         private_sent,
     }
+}
+
+/// The as.* checks against the mock IdP with token-endpoint faults (so the token rows fail
+/// with their exchanges as evidence): no authorization code, PKCE verifier, access or refresh
+/// token that crossed the mock IdP's token endpoint shows in any sink.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
+    use mock_idp::server::{AsFault, PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS};
+    use suite::engine::authorization_server::{AsClient, AsContext};
+
+    let faults = [
+        AsFault::TokenCodeReuse,
+        AsFault::TokenPkceVerifierOptional,
+        AsFault::TokenSuccessShape,
+        AsFault::TokenAudDefault,
+        AsFault::RefreshNoRotation,
+        AsFault::RefreshScopeWidened,
+    ];
+    let idp = MockIdp::start(IdpConfig {
+        faults: faults.into_iter().collect(),
+        ..IdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let driver = suite::http::Driver::new(Limits::default()).unwrap();
+    let mut ctx = AsContext::discover(driver, idp.issuer(), None).await;
+    ctx.client = Some(AsClient {
+        client_id: PUBLIC_CLIENT_ID.to_owned(),
+        redirect_uri: PUBLIC_REDIRECT_URIS[0].to_owned(),
+    });
+    let results = suite::engine::session::run_as_checks(
+        &ctx,
+        &Selection::default(),
+        RunOptions::default(),
+        |_, _| {},
+    )
+    .await;
+    let info = run_info(
+        idp.issuer(),
+        String::new(),
+        "none (authorization server role)".into(),
+    );
+    let Rendered {
+        report,
+        terminal,
+        mut secrets,
+        ..
+    } = render(&info, &results);
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.id.starts_with("as.") && !c.evidence.is_empty())
+        .map(|c| c.id.as_str())
+        .collect();
+    for id in [
+        "as.token.code-reuse",
+        "as.refresh.rotation",
+        "as.token.success-shape",
+    ] {
+        assert!(
+            failed.contains(&id),
+            "{id} carries its exchanges: {failed:?}"
+        );
+    }
+    let exchanged = idp.credentials_exchanged();
+    assert!(
+        exchanged.len() >= 20,
+        "codes, verifiers and tokens crossed the token endpoint: {}",
+        exchanged.len()
+    );
+    secrets.extend(exchanged);
+    assert_no_sink_shows(&report, &terminal, &secrets);
 }
 
 /// No sink's rendering of `report` (and no terminal line) holds any of `secrets`.
@@ -380,15 +462,17 @@ async fn a_real_authorization_server_runs_credentials_reach_no_sink() {
     let _ = std::fs::remove_file(&secret_path);
 }
 
-#[test]
-fn the_binarys_outputs_hold_nothing_shaped_like_a_token() {
+/// The terminal output and every report file of one run of the binary with `args` and
+/// `--out`, by name, after checking its exit code.
+fn binary_outputs(args: &[&str], exit: i32) -> Vec<(String, String)> {
     let dir = std::env::temp_dir().join(format!("secrets-{}", mock_idp::random_b64url(8)));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
-        .args(["run", "--demo-fault", "skip-signature", "--out"])
+        .args(args)
+        .arg("--out")
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(exit), "{args:?}");
     let mut texts = vec![(
         "stdout".to_owned(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -402,15 +486,11 @@ fn the_binarys_outputs_hold_nothing_shaped_like_a_token() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(texts.len() >= 4, "terminal plus every report file");
-    let (_, json) = texts
-        .iter()
-        .find(|(name, _)| name.ends_with("report.json"))
-        .expect("report.json");
-    let removed = assert_no_private_member_shown(&serde_json::from_str(json).unwrap());
-    assert!(
-        removed >= 1,
-        "rs.dpop.private-jwk's proof is evidence: {removed}"
-    );
+    texts
+}
+
+/// No output holds anything shaped like a JWT, nor the confidential client's secret.
+fn assert_nothing_token_shaped(texts: &[(String, String)]) {
     for (name, text) in texts {
         // A compact JWS starts with a base64url JSON object: `eyJ`, then a dot and more.
         for (i, _) in text.match_indices("eyJ") {
@@ -426,4 +506,50 @@ fn the_binarys_outputs_hold_nothing_shaped_like_a_token() {
         }
         assert!(!text.contains(CONFIDENTIAL_CLIENT_SECRET), "{name}");
     }
+}
+
+#[test]
+fn the_binarys_outputs_hold_nothing_shaped_like_a_token() {
+    let texts = binary_outputs(&["run", "--demo-fault", "skip-signature"], 1);
+    let (_, json) = texts
+        .iter()
+        .find(|(name, _)| name.ends_with("report.json"))
+        .expect("report.json");
+    let removed = assert_no_private_member_shown(&serde_json::from_str(json).unwrap());
+    assert!(
+        removed >= 1,
+        "rs.dpop.private-jwk's proof is evidence: {removed}"
+    );
+    assert_nothing_token_shaped(&texts);
+}
+
+/// The as.* token rows through the binary, failing (so their code redemptions, with JWT
+/// access tokens in the answers, are evidence in every report file).
+#[test]
+fn the_binarys_token_endpoint_evidence_holds_nothing_shaped_like_a_token() {
+    let texts = binary_outputs(
+        &[
+            "run",
+            "--role",
+            "as",
+            "--check",
+            "as.token.*",
+            "--check",
+            "as.refresh.*",
+            "--demo-as-fault",
+            "as-token-code-reuse",
+            "--demo-as-fault",
+            "as-refresh-no-rotation",
+        ],
+        1,
+    );
+    let (_, json) = texts
+        .iter()
+        .find(|(name, _)| name.ends_with("report.json"))
+        .expect("report.json");
+    assert!(
+        json.contains("as.token.code-reuse") && json.contains("access_token"),
+        "the failing redemptions are evidence"
+    );
+    assert_nothing_token_shaped(&texts);
 }

@@ -56,6 +56,21 @@ as_faults! {
     ResourceUnchecked = "as-resource-unchecked": "accepts a resource that is relative or carries a fragment",
     DuplicateParamsAccepted = "as-duplicate-params-accepted": "takes the first of a repeated authorization request parameter instead of refusing it",
     AuthorizeCors = "as-authorize-cors": "answers a CORS preflight at its authorization endpoint with Access-Control-Allow-Origin for any origin",
+    // §2.3 token endpoint
+    TokenSuccessShape = "as-token-success-shape": "answers a successful token request without Cache-Control: no-store",
+    TokenPkceVerifierOptional = "as-token-pkce-verifier-optional": "redeems a code issued for a PKCE challenge without code_verifier",
+    TokenPkceVerifierUnchecked = "as-token-pkce-verifier-unchecked": "redeems a code with any code_verifier of valid syntax, without comparing it with the challenge",
+    TokenCodeReuse = "as-token-code-reuse": "redeems an authorization code as often as it is presented until it expires",
+    TokenRedirectUnchecked = "as-token-redirect-unchecked": "redeems a code whatever redirect_uri the token request names",
+    TokenInvalidClient400 = "as-token-invalid-client-400": "answers failed HTTP Basic client authentication with 400 and no WWW-Authenticate challenge",
+    TokenDuplicateParamsAccepted = "as-token-duplicate-params-accepted": "takes the first of a repeated token request parameter instead of refusing it",
+    TokenPasswordGrant = "as-token-password-grant": "issues tokens for grant_type=password with any username and password",
+    TokenErrorShape = "as-token-error-shape": "answers token endpoint errors as text/plain without Cache-Control: no-store",
+    TokenAudDefault = "as-token-aud-default": "ignores resource when minting: every access token has the default audience",
+    TokenResourceUnbound = "as-token-resource-unbound": "issues a code's tokens for whatever resource the token request names, granted or not",
+    TokenLongLived = "as-token-long-lived": "issues access tokens that live 24 hours",
+    RefreshNoRotation = "as-refresh-no-rotation": "accepts a refresh token again after it was used (it still issues a new one each time)",
+    RefreshScopeWidened = "as-refresh-scope-widened": "grants a refresh request any scope the client may obtain, beyond what was granted",
 }
 
 impl fmt::Display for AsFault {

@@ -8,10 +8,11 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use super::AsFault;
 use super::client_auth::authenticate;
 use super::clients::{Client, DEVICE_CODE_GRANT_TYPE, GRANT_TYPES, TokenFormat};
 use super::dpop_check::check_proof;
@@ -30,7 +31,25 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    json_answer(StatusCode::OK, handle(&ctx, &headers, body).await)
+    let answer = handle(&ctx, &headers, body).await;
+    let faults = &ctx.shared.config.faults;
+    let misshaped = match &answer {
+        Ok(_) => faults.contains(&AsFault::TokenSuccessShape),
+        Err(_) => faults.contains(&AsFault::TokenErrorShape),
+    };
+    let mut resp = json_answer(StatusCode::OK, answer);
+    if misshaped {
+        let h = resp.headers_mut();
+        h.remove(header::CACHE_CONTROL);
+        h.remove(header::PRAGMA);
+        if faults.contains(&AsFault::TokenErrorShape) && resp.status() != StatusCode::OK {
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+        }
+    }
+    resp
 }
 
 /// The request parameters and answer members that are credentials.
@@ -57,17 +76,27 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
 
 fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
     let shared = &ctx.shared;
-    params.refuse_duplicates(&["resource"])?;
+    let faults = &shared.config.faults;
+    if !faults.contains(&AsFault::TokenDuplicateParamsAccepted) {
+        params.refuse_duplicates(&["resource"])?;
+    }
     let grant_type = params.required("grant_type")?;
-    if !GRANT_TYPES.contains(&grant_type) {
+    let password = grant_type == "password" && faults.contains(&AsFault::TokenPasswordGrant);
+    if !GRANT_TYPES.contains(&grant_type) && !password {
         return Err(OAuthError::unsupported_grant_type(format!(
             "grant_type {grant_type} is not supported"
         )));
     }
     let now = shared.now();
     let mut st = ctx.issuer().lock();
-    let client = authenticate(&st, headers, params)?;
-    if !client.allows_grant(grant_type) {
+    let client = authenticate(&st, headers, params).map_err(|e| {
+        if e.basic_challenge && faults.contains(&AsFault::TokenInvalidClient400) {
+            OAuthError::invalid_client(e.description)
+        } else {
+            e
+        }
+    })?;
+    if !client.allows_grant(grant_type) && !password {
         return Err(OAuthError::unauthorized_client(format!(
             "client may not use grant_type {grant_type}"
         )));
@@ -89,6 +118,7 @@ fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value,
         "client_credentials" => req.client_credentials(&mut st),
         "authorization_code" => req.authorization_code(&mut st),
         DEVICE_CODE_GRANT_TYPE => req.device_code(&mut st),
+        "password" => req.password(&mut st),
         _ => req.refresh_token(&mut st),
     }
 }
@@ -116,19 +146,25 @@ struct Issue<'a> {
 
 impl Request<'_> {
     fn client_credentials(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
-        let config = &self.ctx.shared.config;
         if self.client.is_public() {
             return Err(OAuthError::unauthorized_client(
                 "public clients cannot use client_credentials",
             ));
         }
+        self.issue_requested(st, &self.client.client_id)
+    }
+
+    /// Tokens for `subject` with the scope and resources the request names, no refresh token
+    /// (a grant without a user's approval: client credentials, the password grant).
+    fn issue_requested(&self, st: &mut IssuerState, subject: &str) -> Result<Value, OAuthError> {
+        let config = &self.ctx.shared.config;
         let scope = grant_scope(&self.ctx.shared, self.client, self.params.get("scope"))?;
         let resources = check_resources(config, self.params.all("resource"))?;
         let family = st.new_family();
         Ok(self.issue(
             st,
             Issue {
-                subject: &self.client.client_id,
+                subject,
                 scope: &scope,
                 resources: &resources,
                 family,
@@ -145,7 +181,10 @@ impl Request<'_> {
             st.codes.get(code).cloned().ok_or_else(|| {
                 OAuthError::invalid_grant("unknown or expired authorization code")
             })?;
-        if let Some(family) = grant.redeemed {
+        let faults = &self.ctx.shared.config.faults;
+        if let Some(family) = grant.redeemed
+            && !faults.contains(&AsFault::TokenCodeReuse)
+        {
             st.revoke_family(family);
             return Err(OAuthError::invalid_grant(
                 "authorization code already used; the tokens issued with it are revoked",
@@ -161,6 +200,7 @@ impl Request<'_> {
         }
         match self.params.get("redirect_uri") {
             Some(r) if r == grant.redirect_uri => {}
+            Some(_) if faults.contains(&AsFault::TokenRedirectUnchecked) => {}
             Some(_) => {
                 return Err(OAuthError::invalid_grant(
                     "redirect_uri differs from the authorization request",
@@ -173,16 +213,19 @@ impl Request<'_> {
             }
             None => {}
         }
-        let verifier = self
-            .params
-            .get("code_verifier")
-            .ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
-        if !is_pkce_string(verifier) {
+        let verifier = match self.params.get("code_verifier") {
+            Some(v) => v,
+            None if faults.contains(&AsFault::TokenPkceVerifierOptional) => "",
+            None => return Err(OAuthError::invalid_grant("code_verifier is required")),
+        };
+        if !verifier.is_empty() && !is_pkce_string(verifier) {
             return Err(OAuthError::invalid_grant(
                 "code_verifier must be 43 to 128 unreserved characters",
             ));
         }
-        if pkce_s256(verifier) != grant.code_challenge {
+        let unchecked =
+            verifier.is_empty() || faults.contains(&AsFault::TokenPkceVerifierUnchecked);
+        if !unchecked && pkce_s256(verifier) != grant.code_challenge {
             return Err(OAuthError::invalid_grant(
                 "code_verifier does not match the code_challenge",
             ));
@@ -203,7 +246,12 @@ impl Request<'_> {
             }
         }
         let requested = check_resources(config, self.params.all("resource"))?;
-        let resources = resources_within_grant(&grant.resources, requested)?;
+        let resources = if faults.contains(&AsFault::TokenResourceUnbound) && !requested.is_empty()
+        {
+            requested
+        } else {
+            resources_within_grant(&grant.resources, requested)?
+        };
         let family = st.new_family();
         if let Some(g) = st.codes.get_mut(code) {
             g.redeemed = Some(family);
@@ -236,6 +284,14 @@ impl Request<'_> {
         st.devices
             .redeem(device_code, family, self.tokens_outlived());
         Ok(self.issue_user_grant(st, family, &approved.subject, &approved.scope, &resources))
+    }
+
+    /// The removed resource owner password grant, issued only under
+    /// [`AsFault::TokenPasswordGrant`] (any username and password).
+    fn password(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
+        let subject = self.params.required("username")?;
+        self.params.required("password")?;
+        self.issue_requested(st, subject)
     }
 
     /// Until when a redeemed grant is remembered: as long as its tokens live, to revoke them
@@ -285,7 +341,13 @@ impl Request<'_> {
                 "refresh token was issued to another client",
             ));
         }
-        if grant.used || st.family_revoked(grant.family) {
+        let reuse_allowed = self
+            .ctx
+            .shared
+            .config
+            .faults
+            .contains(&AsFault::RefreshNoRotation);
+        if (grant.used && !reuse_allowed) || st.family_revoked(grant.family) {
             st.revoke_family(grant.family);
             return Err(OAuthError::invalid_grant(
                 "refresh token already used or revoked; its token family is revoked",
@@ -309,7 +371,11 @@ impl Request<'_> {
                 Some(_) => {}
             }
         }
-        let scope = narrow_scope(&grant.scope, self.params.get("scope"))?;
+        let scope = if config.faults.contains(&AsFault::RefreshScopeWidened) {
+            grant_scope(&self.ctx.shared, self.client, self.params.get("scope"))?
+        } else {
+            narrow_scope(&grant.scope, self.params.get("scope"))?
+        };
         let requested = check_resources(config, self.params.all("resource"))?;
         let resources = narrow_resources(&grant.resources, requested)?;
         if let Some(g) = st.refresh_tokens.get_mut(token) {
@@ -343,10 +409,18 @@ impl Request<'_> {
         let shared = &self.ctx.shared;
         let config = &shared.config;
         let issuer = self.ctx.issuer();
-        let lifetime = config.access_token_lifetime;
+        let lifetime = if config.faults.contains(&AsFault::TokenLongLived) {
+            24 * 3600
+        } else {
+            config.access_token_lifetime
+        };
         let exp = self.now + lifetime;
         let jti = random_b64url(16);
-        let aud = audience(config, i.resources);
+        let aud = if config.faults.contains(&AsFault::TokenAudDefault) {
+            audience(config, &[])
+        } else {
+            audience(config, i.resources)
+        };
         let signing_alg = shared.signing_alg_for(&aud);
         let token_type = if self.jkt.is_some() { "DPoP" } else { "Bearer" };
         let mut family_expiry = exp;

@@ -213,6 +213,27 @@ pub fn classify_authz(exchange: &Exchange, redirect_uri: &str, as_origin: &str) 
     }
 }
 
+/// A code the authorization endpoint issued, with what it was requested with.
+#[derive(Debug, Clone)]
+pub struct IssuedCode {
+    pub code: String,
+    /// The PKCE verifier whose S256 challenge the request carried.
+    pub verifier: String,
+    pub redirect_uri: String,
+    pub resource: String,
+    /// The authorization request and its redirect.
+    pub exchange: Exchange,
+}
+
+/// The `code` of the query of a redirect's `Location`.
+fn code_of(exchange: &Exchange) -> Option<String> {
+    let location = exchange.response.as_ref().ok()?.header("location")?;
+    let url = url::Url::parse(location).ok()?;
+    url.query_pairs()
+        .find(|(k, v)| k == "code" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The context of a run against an authorization server.
 pub struct AsContext {
     pub driver: Driver,
@@ -260,19 +281,63 @@ impl AsContext {
     /// A valid authorization request's parameters for `client`: code flow, PKCE S256, a
     /// random state, and `resource` when the run knows the resource.
     pub fn valid_authorization_params(&self, client: &AsClient) -> Vec<(String, String)> {
-        let verifier = mock_idp::random_b64url(32);
+        self.authorization_params_for(client, &mock_idp::random_b64url(32))
+    }
+
+    /// [`Self::valid_authorization_params`] with the challenge of `verifier`.
+    fn authorization_params_for(&self, client: &AsClient, verifier: &str) -> Vec<(String, String)> {
         let mut params = vec![
             ("response_type", "code".to_owned()),
             ("client_id", client.client_id.clone()),
             ("redirect_uri", client.redirect_uri.clone()),
             ("state", mock_idp::random_b64url(16)),
-            ("code_challenge", mock_idp::jwk::pkce_s256(&verifier)),
+            ("code_challenge", mock_idp::jwk::pkce_s256(verifier)),
             ("code_challenge_method", "S256".to_owned()),
         ];
         if let Some(resource) = &self.resource {
             params.push(("resource", resource.clone()));
         }
         params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// The token endpoint the metadata names.
+    pub fn token_endpoint(&self) -> Option<&str> {
+        self.documents
+            .primary()
+            .and_then(|(_, d)| d.str("token_endpoint"))
+    }
+
+    /// Asks the authorization endpoint for a code with a valid request of `client` for
+    /// `resource` (PKCE S256 with a fresh verifier). `Err` is the answer when it was no code
+    /// (a login step, an error), with its exchange.
+    pub async fn request_code(
+        &self,
+        client: &AsClient,
+        resource: &str,
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        let verifier = mock_idp::random_b64url(32);
+        let mut params = self.authorization_params_for(client, &verifier);
+        params.retain(|(k, _)| k != "resource");
+        params.push(("resource".to_owned(), resource.to_owned()));
+        let exchange = self.authorize(&params).await;
+        let answer = classify_authz(
+            &exchange,
+            &client.redirect_uri,
+            &self.authorization_origin(),
+        );
+        let code = (answer == AuthzAnswer::Code)
+            .then(|| code_of(&exchange))
+            .flatten();
+        match code {
+            Some(code) => Ok(IssuedCode {
+                code,
+                verifier,
+                redirect_uri: client.redirect_uri.clone(),
+                resource: resource.to_owned(),
+                exchange,
+            }),
+            None => Err((answer, exchange)),
+        }
     }
 
     /// Sends one authorization request (GET; the answer's redirect is not followed).

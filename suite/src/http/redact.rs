@@ -103,8 +103,65 @@ pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
     }
 }
 
-/// Parameters whose value is a credential wherever a URL or form carries it.
-const CREDENTIAL_PARAMETERS: [&str; 4] = ["access_token", "code", "id_token", "refresh_token"];
+/// Parameters whose value is a credential wherever a URL or form carries it (a token
+/// request's form carries the code, the PKCE verifier, a refresh token or a client secret).
+pub const CREDENTIAL_PARAMETERS: [&str; 8] = [
+    "access_token",
+    "code",
+    "id_token",
+    "refresh_token",
+    "code_verifier",
+    "client_secret",
+    "device_code",
+    "client_assertion",
+];
+
+/// Members of a JSON answer (a token response) whose value is a credential.
+const CREDENTIAL_MEMBERS: [&str; 4] = ["access_token", "refresh_token", "id_token", "device_code"];
+
+/// A JSON body with the string value of every credential member (a token response's
+/// `access_token`, `refresh_token`, `id_token`), at any depth, fingerprinted. Any other body,
+/// and a JSON body without such a member, is kept byte for byte.
+pub fn redact_json_body(body: String) -> String {
+    fn walk(value: &mut Value) -> bool {
+        match value {
+            Value::Object(map) => {
+                let mut changed = false;
+                for (name, v) in map.iter_mut() {
+                    match v {
+                        Value::String(secret)
+                            if CREDENTIAL_MEMBERS.contains(&name.as_str())
+                                && !secret.is_empty() =>
+                        {
+                            *secret = fingerprint(secret);
+                            changed = true;
+                        }
+                        _ => changed |= walk(v),
+                    }
+                }
+                changed
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |c, v| walk(v) | c),
+            _ => false,
+        }
+    }
+    let Ok(mut value) = serde_json::from_str::<Value>(&body) else {
+        return body;
+    };
+    if walk(&mut value) {
+        serde_json::to_string(&value).unwrap_or_default()
+    } else {
+        body
+    }
+}
+
+/// The value of every credential parameter of `name=value&…` text (a form body), decoded.
+pub fn credential_parameter_values(pairs: &str) -> Vec<String> {
+    url::form_urlencoded::parse(pairs.as_bytes())
+        .filter(|(name, value)| CREDENTIAL_PARAMETERS.contains(&name.as_ref()) && !value.is_empty())
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
 
 /// The URL with the value of every credential parameter (an `access_token` query parameter,
 /// an authorization response's `code` or tokens, in the query or the fragment) fingerprinted.
@@ -156,6 +213,51 @@ mod tests {
         // code_challenge is no credential, and a URL without one is kept.
         let request = "https://as/authorize?code_challenge=abc&response_type=code";
         assert_eq!(redact_url(request), request);
+    }
+
+    #[test]
+    fn a_token_request_form_and_a_token_response_are_fingerprinted() {
+        let mut form = ProbeRequest::new("POST", "http://127.0.0.1/token")
+            .header("content-type", "application/x-www-form-urlencoded");
+        form.body = Some(
+            b"grant_type=authorization_code&code=CODE-123456&code_verifier=VERIFIER-123456\
+              &refresh_token=RT-123456&client_secret=SECRET-123456&client_id=public"
+                .to_vec(),
+        );
+        let body = String::from_utf8(redact_request(&form).body.unwrap()).unwrap();
+        for secret in [
+            "CODE-123456",
+            "VERIFIER-123456",
+            "RT-123456",
+            "SECRET-123456",
+        ] {
+            assert!(!body.contains(secret), "{secret} in {body}");
+            assert!(body.contains(&fingerprint(secret)), "{body}");
+        }
+        assert!(
+            body.contains("grant_type=authorization_code") && body.contains("client_id=public")
+        );
+        assert_eq!(
+            credential_parameter_values("code=a%2Bb&client_id=x&code_verifier=v"),
+            ["a+b", "v"]
+        );
+
+        let answer = r#"{"access_token":"AT-123456","token_type":"Bearer","refresh_token":"RT-654321","nested":{"id_token":"ID-123456"},"expires_in":300}"#;
+        let shown = redact_json_body(answer.to_owned());
+        for secret in ["AT-123456", "RT-654321", "ID-123456"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+            assert!(shown.contains(&fingerprint(secret)));
+        }
+        assert!(
+            shown.contains("\"token_type\":\"Bearer\"") && shown.contains("\"expires_in\":300")
+        );
+        // Bodies without a credential member, and bodies that are no JSON, are kept as sent.
+        let error = r#"{ "error": "invalid_grant" }"#;
+        assert_eq!(redact_json_body(error.to_owned()), error);
+        assert_eq!(
+            redact_json_body("access_token=x".to_owned()),
+            "access_token=x"
+        );
     }
 
     #[test]

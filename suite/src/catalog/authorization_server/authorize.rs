@@ -14,7 +14,7 @@ use crate::expect::{Assertion, Grade, Part};
 use crate::http::{Exchange, ProbeRequest};
 use crate::model::{Level, Verdict};
 
-use super::RFC8707;
+use super::{OAUTH21, RFC8707, RFC9700};
 
 /// A row's metadata: it sends authorization requests as the run's client.
 const fn meta(
@@ -37,9 +37,6 @@ const fn meta(
         broken_by,
     )
 }
-
-const OAUTH21: &str = "https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/";
-const RFC9700: &str = "https://www.rfc-editor.org/rfc/rfc9700";
 
 /// What the endpoint must do with a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -455,12 +452,7 @@ pub(super) static ROWS: &[AuthzRow] = &[
                     "clients use PKCE; servers require it",
                     OAUTH21,
                 ),
-                rfc(
-                    "RFC 9700",
-                    "§2.1.1",
-                    "authorization servers enforce PKCE",
-                    RFC9700,
-                ),
+                super::PKCE_ENFORCED,
             ],
             &["as-pkce-optional"],
         ),

@@ -14,7 +14,7 @@ use crate::http::Exchange;
 use crate::model::{Level, Profile, SpecVersion};
 use crate::wire::metadata::{Finding, is_https_or_loopback};
 
-use super::{Found, Judge, Judged, OIDC_DISCOVERY, RFC8414, Row};
+use super::{Found, Judge, Judged, OIDC_DISCOVERY, RFC8414, RFC9700, Row};
 
 /// A row's metadata: it reads public documents only.
 const fn meta(
@@ -39,7 +39,6 @@ const fn meta(
 }
 
 const RFC9449: &str = "https://www.rfc-editor.org/rfc/rfc9449";
-const RFC9700: &str = "https://www.rfc-editor.org/rfc/rfc9700";
 const RFC7517: &str = "https://www.rfc-editor.org/rfc/rfc7517";
 
 /// A document assertion (the part of a metadata document, graded at `level`).

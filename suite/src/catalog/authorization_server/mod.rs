@@ -1,5 +1,6 @@
 //! Spec §2: the authorization server under test, driven as an OAuth client would. Files follow
-//! the spec's sections: [`metadata`] (§2.1 metadata and discovery).
+//! the spec's sections: [`metadata`] (§2.1 metadata and discovery), [`authorize`] (§2.2 the
+//! authorization endpoint), [`token`] (§2.3 the token endpoint).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
@@ -7,6 +8,7 @@
 
 mod authorize;
 mod metadata;
+mod token;
 
 use crate::check::{CheckMeta, Outcome};
 use crate::engine::authorization_server::{AsContext, Fetched};
@@ -17,6 +19,16 @@ use crate::wire::metadata::Document;
 
 pub(crate) const RFC8414: &str = "https://www.rfc-editor.org/rfc/rfc8414";
 pub(crate) const RFC8707: &str = "https://www.rfc-editor.org/rfc/rfc8707";
+pub(crate) const RFC9700: &str = "https://www.rfc-editor.org/rfc/rfc9700";
+pub(crate) const OAUTH21: &str = "https://datatracker.ietf.org/doc/draft-ietf-oauth-v2-1/";
+
+/// RFC 9700 §2.1.1, cited by the rows that enforce PKCE at either endpoint.
+pub(crate) const PKCE_ENFORCED: crate::check::SpecRef = crate::catalog::rfc(
+    "RFC 9700",
+    "§2.1.1",
+    "authorization servers enforce PKCE",
+    RFC9700,
+);
 pub(crate) const OIDC_DISCOVERY: &str =
     "https://openid.net/specs/openid-connect-discovery-1_0.html";
 
@@ -147,5 +159,10 @@ pub fn checks() -> Vec<Check<AsContext>> {
         authorize::NO_CORS,
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
     ));
+    checks.extend(token::ROWS.iter().map(|row| {
+        Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
+            Box::pin(token::run_token_row(ctx, row))
+        })
+    }));
     checks
 }

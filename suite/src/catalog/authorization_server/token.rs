@@ -1,0 +1,1243 @@
+//! Spec §2.3: the token endpoint. Each row is a list of token requests, sent in order, and
+//! what the endpoint must do with each ([`Due`]); or a judgement of a valid redemption's
+//! answer. The engine ([`run_token_row`]) first prepares what the row's requests need
+//! ([`Setup`]): a code comes from a valid authorization request (PKCE S256, `resource=R`), and
+//! every row that needs one is calibrated by a positive control, a code redeemed for tokens.
+//! An authorization server that answers the authorization request with a login step gives no
+//! code: without login automation those rows are NotEvaluated, never a pass. Rows that need
+//! no code run against any token endpoint.
+//!
+//! A refusal for another right reason is no failure: the row's level grades that the request
+//! was refused (400, no token); which `error` code came back is recorded (INFO) unless the
+//! requirement names it.
+
+use serde_json::{Map, Value};
+
+use crate::catalog::{mcp, rfc};
+use crate::check::{CheckMeta, Need, Outcome};
+use crate::engine::authorization_server::{AsClient, AsContext, AuthzAnswer, IssuedCode};
+use crate::expect::{Assertion, Grade, Part};
+use crate::http::{Exchange, ProbeRequest, RecordedResponse};
+use crate::model::{Level, Verdict};
+use crate::wire::oauth::is_valid_error_text;
+
+use super::{Judged, OAUTH21, RFC8707, RFC9700, as_meta};
+
+/// The resource a code flow names when the run knows none: a loopback URL every test
+/// authorization server accepts (nothing listens there; only the token's `aud` is read).
+pub(crate) const DEFAULT_RESOURCE: &str = "http://127.0.0.1:9/mcp";
+/// Another resource than the one a code was authorized for.
+const OTHER_RESOURCE: &str = "http://127.0.0.1:9/other-mcp";
+/// A client id no authorization server has registered.
+const UNKNOWN_CLIENT: &str = "mcp-authspec-unknown-client";
+/// Access tokens living longer than this warn (a tool choice, spec as-token-short-lived).
+const SHORT_LIVED_SECONDS: i64 = 3600;
+
+const RFC6749: &str = "https://www.rfc-editor.org/rfc/rfc6749";
+
+/// What a row needs before its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Setup {
+    /// Nothing: the requests carry no code.
+    Nothing,
+    /// A fresh code, after the positive control (another code redeemed for tokens).
+    Code,
+    /// The tokens of a valid redemption, which is the positive control itself.
+    Tokens,
+}
+
+/// The answer to a valid redemption: a 200 whose JSON body has an `access_token`.
+pub(crate) struct Redeemed {
+    pub exchange: Exchange,
+    pub body: Map<String, Value>,
+}
+
+impl Redeemed {
+    fn str(&self, name: &str) -> Option<&str> {
+        self.body.get(name).and_then(Value::as_str)
+    }
+}
+
+/// What the engine prepared for a row's requests.
+pub(crate) struct Prepared<'a> {
+    pub ctx: &'a AsContext,
+    /// The run's client, when it has one (rows that need a code always have one).
+    pub client: Option<&'a AsClient>,
+    /// `R`: the resource every code is requested for.
+    pub resource: String,
+    /// The fresh code ([`Setup::Code`]) or the one redeemed ([`Setup::Tokens`]).
+    pub code: Option<IssuedCode>,
+    /// The valid redemption's answer ([`Setup::Tokens`]).
+    pub redeemed: Option<Redeemed>,
+}
+
+impl Prepared<'_> {
+    fn client_id(&self) -> &str {
+        self.client.map_or(UNKNOWN_CLIENT, |c| c.client_id.as_str())
+    }
+
+    /// The form of a valid redemption of the prepared code.
+    fn redemption(&self) -> Vec<(String, String)> {
+        let Some(code) = &self.code else {
+            return Vec::new();
+        };
+        pairs(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code.code),
+            ("redirect_uri", &code.redirect_uri),
+            ("code_verifier", &code.verifier),
+            ("client_id", self.client_id()),
+            ("resource", &code.resource),
+        ])
+    }
+
+    /// A refresh of `refresh_token` with `extra` parameters.
+    fn refresh(&self, refresh_token: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut form = pairs(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", self.client_id()),
+        ]);
+        form.extend(pairs(extra));
+        form
+    }
+
+    fn refresh_token(&self) -> Result<&str, String> {
+        self.redeemed
+            .as_ref()
+            .and_then(|r| r.str("refresh_token"))
+            .ok_or_else(|| {
+                "the authorization server issued no refresh token to the client's code \
+                 redemption: there is nothing to refresh"
+                    .to_owned()
+            })
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn set(form: &mut Vec<(String, String)>, name: &str, value: &str) {
+    form.retain(|(k, _)| k != name);
+    form.push((name.to_owned(), value.to_owned()));
+}
+
+fn remove(form: &mut Vec<(String, String)>, name: &str) {
+    form.retain(|(k, _)| k != name);
+}
+
+/// What the endpoint must do with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Refused with 400 (or 401 with `invalid_client`), never a token; the `error` is one of
+    /// `errors`, graded at `error_level`.
+    Refused {
+        errors: &'static [&'static str],
+        error_level: Level,
+    },
+    /// Failed HTTP Basic client authentication: 401, a `Basic` challenge, `invalid_client`.
+    ClientRefused,
+    /// A token: the positive control of the requests after it (an Error otherwise).
+    Issued,
+    /// An error answer in the standard form (OAuth 2.1 §3.2.4).
+    ErrorShape,
+}
+
+/// One token request of a row.
+pub(crate) struct TokenProbe {
+    /// The request in a few words ("a redemption without code_verifier").
+    pub what: String,
+    pub form: Vec<(String, String)>,
+    /// HTTP Basic client credentials (id, secret).
+    pub basic: Option<(String, String)>,
+    pub due: Due,
+}
+
+fn probe(what: impl Into<String>, form: Vec<(String, String)>, due: Due) -> TokenProbe {
+    TokenProbe {
+        what: what.into(),
+        form,
+        basic: None,
+        due,
+    }
+}
+
+/// What a row does once prepared.
+pub(crate) enum Plan {
+    /// Requests sent in order, each graded by its [`Due`]; `Err` says why the row does not
+    /// apply (Skip).
+    Requests(fn(&Prepared) -> Result<Vec<TokenProbe>, String>),
+    /// A judgement of the valid redemption's answer.
+    Redemption(fn(&Prepared, &Redeemed) -> Judged),
+}
+
+/// A row of the token-endpoint catalogue.
+pub(crate) struct TokenRow {
+    pub meta: CheckMeta,
+    pub setup: Setup,
+    pub plan: Plan,
+}
+
+/// What an answer to a token request says, read leniently (the JSON body whatever its
+/// content type: the error-shape row grades the form, the other rows what was decided).
+struct Answer<'a> {
+    resp: &'a RecordedResponse,
+    body: Option<Map<String, Value>>,
+}
+
+impl<'a> Answer<'a> {
+    fn of(resp: &'a RecordedResponse) -> Self {
+        let body = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| match v {
+                Value::Object(m) => Some(m),
+                _ => None,
+            });
+        Self { resp, body }
+    }
+
+    fn member(&self, name: &str) -> Option<&Value> {
+        self.body.as_ref().and_then(|b| b.get(name))
+    }
+
+    fn error(&self) -> Option<&str> {
+        self.member("error").and_then(Value::as_str)
+    }
+
+    fn token_issued(&self) -> bool {
+        (200..300).contains(&self.resp.status)
+            && self
+                .member("access_token")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+    }
+
+    /// In a few words: "HTTP 400 with error=invalid_grant", "HTTP 200 with an access token".
+    fn describe(&self) -> String {
+        let status = self.resp.status;
+        if self.token_issued() {
+            format!("HTTP {status} and an access token")
+        } else if let Some(error) = self.error() {
+            format!("HTTP {status}, error={error}")
+        } else {
+            format!("HTTP {status}, no error code")
+        }
+    }
+
+    fn no_store(&self) -> bool {
+        self.resp.header_values("cache-control").iter().any(|v| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
+        })
+    }
+
+    fn json_typed(&self) -> bool {
+        self.resp.header("content-type").is_some_and(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+    }
+}
+
+/// An assertion whose `actual` is the sentence of what the server did.
+fn rule(level: Level, requirement: impl Into<String>, holds: bool, did: &str) -> Assertion {
+    crate::catalog::request_auth::observation(Part::Status, level, requirement, holds, did)
+}
+
+/// The grade of one answer.
+fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<Assertion> {
+    let did = format!(
+        "the token endpoint answered {} with {}",
+        probe.what,
+        answer.describe()
+    );
+    let error = answer.error().unwrap_or_default();
+    let status = answer.resp.status;
+    match probe.due {
+        Due::Refused {
+            errors,
+            error_level,
+        } => {
+            let refused = !answer.token_issued()
+                && (status == 400 || (status == 401 && error == "invalid_client"));
+            let mut rules = vec![rule(
+                level,
+                format!(
+                    "{} is refused with HTTP 400 (401 for invalid_client), no token issued",
+                    probe.what
+                ),
+                refused,
+                &did,
+            )];
+            if !answer.token_issued() {
+                rules.push(rule(
+                    error_level,
+                    format!("the error for {} is {}", probe.what, errors.join(" or ")),
+                    errors.contains(&error),
+                    &did,
+                ));
+            }
+            rules
+        }
+        Due::ClientRefused => {
+            let basic = crate::expect::challenges(answer.resp)
+                .is_ok_and(|list| list.iter().any(|c| c.is_scheme("basic")));
+            let challenge_did = format!(
+                "{did} and WWW-Authenticate: {}",
+                answer.resp.header_values("www-authenticate").join(", ")
+            );
+            vec![
+                rule(
+                    level,
+                    format!("{} gets HTTP 401, no token", probe.what),
+                    status == 401 && !answer.token_issued(),
+                    &did,
+                ),
+                rule(
+                    level,
+                    format!("{} gets a WWW-Authenticate: Basic challenge", probe.what),
+                    basic,
+                    &challenge_did,
+                ),
+                rule(
+                    level,
+                    format!("the error for {} is invalid_client", probe.what),
+                    error == "invalid_client",
+                    &did,
+                ),
+            ]
+        }
+        Due::Issued => Vec::new(),
+        Due::ErrorShape => {
+            let shape = format!(
+                "{did}, Content-Type {:?}, Cache-Control {:?}",
+                answer.resp.header("content-type").unwrap_or_default(),
+                answer.resp.header_values("cache-control").join(", ")
+            );
+            vec![
+                rule(
+                    level,
+                    format!(
+                        "{} gets HTTP 400 (401 only with invalid_client)",
+                        probe.what
+                    ),
+                    status == 400 || (status == 401 && error == "invalid_client"),
+                    &did,
+                ),
+                rule(
+                    level,
+                    format!(
+                        "the error answer to {} is application/json with an error in the \
+                         allowed characters",
+                        probe.what
+                    ),
+                    answer.json_typed() && is_valid_error_text(error),
+                    &shape,
+                ),
+                rule(
+                    level,
+                    format!(
+                        "the error answer to {} has Cache-Control: no-store",
+                        probe.what
+                    ),
+                    answer.no_store(),
+                    &shape,
+                ),
+            ]
+        }
+    }
+}
+
+/// Sends one token request (a form POST, redirects not followed).
+async fn send(ctx: &AsContext, probe: &TokenProbe) -> Exchange {
+    let endpoint = ctx.token_endpoint().unwrap_or_default();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&probe.form)
+        .finish();
+    let mut request = ProbeRequest::new("POST", endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json");
+    if let Some((id, secret)) = &probe.basic {
+        use base64::Engine as _;
+        let encode =
+            |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(id),
+            encode(secret)
+        ));
+        request = request.header("authorization", &format!("Basic {credentials}"));
+    }
+    request.body = Some(body.into_bytes());
+    ctx.driver.send(request).await
+}
+
+/// The sentence of an outcome that is not a pass: what the server did to which request (the
+/// worst broken assertion), and what was due.
+fn finish(
+    level: Level,
+    assertions: Vec<Assertion>,
+    evidence: Vec<Exchange>,
+    pass: String,
+) -> Outcome {
+    let grade = Grade { assertions };
+    let mut outcome = Outcome::from_grade(level, &grade, evidence);
+    let rank = |l: Level| match l {
+        Level::Must => 0,
+        Level::Should => 1,
+        _ => 2,
+    };
+    let mut broken: Vec<&Assertion> = grade.broken().collect();
+    broken.sort_by_key(|a| rank(a.level));
+    match broken.first() {
+        None => outcome.message = pass,
+        Some(worst) => {
+            let more = match broken.len() - 1 {
+                0 => String::new(),
+                n => format!(" ({n} more broken: see Expected)"),
+            };
+            outcome.message = format!("{}; required: {}{more}", worst.actual, worst.requirement);
+        }
+    }
+    outcome
+}
+
+/// The code redemption every code row is calibrated by, as a request.
+fn redemption_probe(prepared: &Prepared) -> TokenProbe {
+    probe(
+        "a valid code redemption",
+        prepared.redemption(),
+        Due::Issued,
+    )
+}
+
+/// The JSON body of a positive control's answer with a token, or why there is none.
+fn redeemed(exchange: &Exchange) -> Result<Map<String, Value>, String> {
+    match &exchange.response {
+        Err(e) => Err(format!("no answer ({e})")),
+        Ok(r) => {
+            let answer = Answer::of(r);
+            match (answer.token_issued(), &answer.body) {
+                (true, Some(body)) => Ok(body.clone()),
+                _ => Err(answer.describe()),
+            }
+        }
+    }
+}
+
+/// A code for the row, or the outcome when the authorization endpoint gave none.
+async fn code_for(
+    ctx: &AsContext,
+    client: &AsClient,
+    resource: &str,
+    evidence: &mut Vec<Exchange>,
+) -> Result<IssuedCode, Outcome> {
+    match ctx.request_code(client, resource).await {
+        Ok(code) => {
+            evidence.push(code.exchange.clone());
+            Ok(code)
+        }
+        Err((AuthzAnswer::Login, _)) => Err(Outcome::new(
+            Verdict::NotEvaluated,
+            format!(
+                "the authorization server answered a valid authorization request of client {} \
+                 with a login step: this row redeems a code, which needs a login, and the as.* \
+                 checks have no login automation yet",
+                client.client_id
+            ),
+        )),
+        Err((answer, exchange)) => Err(Outcome::error(
+            format!(
+                "positive control: a valid authorization request of client {} (PKCE S256, \
+                 redirect_uri {}, resource {resource}) got {}, so no code could be redeemed",
+                client.client_id,
+                client.redirect_uri,
+                answer.describe()
+            ),
+            vec![exchange],
+        )),
+    }
+}
+
+/// Prepares what `setup` needs: the positive control (a code redeemed) and a fresh code.
+async fn prepare<'a>(
+    ctx: &'a AsContext,
+    setup: Setup,
+    evidence: &mut Vec<Exchange>,
+) -> Result<Prepared<'a>, Outcome> {
+    let resource = ctx
+        .resource
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RESOURCE.to_owned());
+    let mut prepared = Prepared {
+        ctx,
+        client: ctx.client.as_ref(),
+        resource,
+        code: None,
+        redeemed: None,
+    };
+    if setup == Setup::Nothing {
+        return Ok(prepared);
+    }
+    let Some(client) = prepared.client else {
+        return Err(Outcome::undeclared_need());
+    };
+    if ctx.authorization_endpoint().is_none() {
+        return Err(Outcome::error(
+            "the metadata names no authorization_endpoint (see as.metadata.required)",
+            ctx.documents.exchanges(),
+        ));
+    }
+    prepared.code = Some(code_for(ctx, client, &prepared.resource, evidence).await?);
+    let exchange = send(ctx, &redemption_probe(&prepared)).await;
+    evidence.push(exchange.clone());
+    match redeemed(&exchange) {
+        Ok(body) => prepared.redeemed = Some(Redeemed { exchange, body }),
+        Err(why) => {
+            return Err(Outcome::error(
+                format!(
+                    "positive control: the token endpoint answered a valid redemption of a \
+                     fresh code (PKCE verifier, redirect_uri {}) with {why}, so no refusal can \
+                     be judged",
+                    client.redirect_uri
+                ),
+                vec![exchange],
+            ));
+        }
+    }
+    if setup == Setup::Code {
+        prepared.code = Some(code_for(ctx, client, &prepared.resource, evidence).await?);
+        prepared.redeemed = None;
+    }
+    Ok(prepared)
+}
+
+/// Runs a row: prepares it, then sends its requests or judges the redemption.
+pub(crate) async fn run_token_row(ctx: &AsContext, row: &TokenRow) -> Outcome {
+    if ctx.token_endpoint().is_none() {
+        return Outcome::error(
+            "the metadata names no token_endpoint (see as.metadata.required)",
+            ctx.documents.exchanges(),
+        );
+    }
+    let mut evidence = Vec::new();
+    let prepared = match prepare(ctx, row.setup, &mut evidence).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let level = row.meta.level;
+    let probes = match row.plan {
+        Plan::Redemption(judge) => {
+            let Some(redemption) = &prepared.redeemed else {
+                return Outcome::undeclared_need();
+            };
+            return match judge(&prepared, redemption) {
+                Judged::Graded {
+                    assertions, pass, ..
+                } => finish(level, assertions, evidence, pass),
+                Judged::NotApplicable(why) => Outcome::new(Verdict::Skip, why),
+                Judged::Unreadable(why, evidence) => Outcome::error(why, evidence),
+            };
+        }
+        Plan::Requests(build) => match build(&prepared) {
+            Ok(probes) => probes,
+            Err(why) => return Outcome::new(Verdict::Skip, why),
+        },
+    };
+    let mut assertions = Vec::new();
+    let mut done = Vec::new();
+    for probe in &probes {
+        let exchange = send(ctx, probe).await;
+        evidence.push(exchange.clone());
+        let resp = match &exchange.response {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::error(
+                    format!("the token endpoint did not answer {} ({e})", probe.what),
+                    evidence,
+                );
+            }
+        };
+        let answer = Answer::of(resp);
+        if probe.due == Due::Issued && !answer.token_issued() {
+            return Outcome::error(
+                format!(
+                    "positive control: the token endpoint answered {} with {}, so the \
+                     requests after it cannot be judged",
+                    probe.what,
+                    answer.describe()
+                ),
+                evidence,
+            );
+        }
+        assertions.extend(grade(level, probe, &answer));
+        done.push(probe.what.clone());
+    }
+    finish(
+        level,
+        assertions,
+        evidence,
+        format!("as required: {}", done.join("; ")),
+    )
+}
+
+// ---- the rows' requests ------------------------------------------------------------------
+
+/// `errors` recorded only (INFO): a refusal for another right reason is no failure.
+const fn recorded(errors: &'static [&'static str]) -> Due {
+    Due::Refused {
+        errors,
+        error_level: Level::Info,
+    }
+}
+
+fn pkce_missing_verifier(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let mut form = p.redemption();
+    remove(&mut form, "code_verifier");
+    Ok(vec![probe(
+        "a redemption without code_verifier",
+        form,
+        recorded(&["invalid_grant"]),
+    )])
+}
+
+fn pkce_wrong_verifier(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let mut form = p.redemption();
+    set(&mut form, "code_verifier", &mock_idp::random_b64url(32));
+    Ok(vec![probe(
+        "a redemption with another valid-syntax code_verifier",
+        form,
+        recorded(&["invalid_grant"]),
+    )])
+}
+
+fn code_reuse(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    Ok(vec![probe(
+        "a second redemption of a code already redeemed",
+        p.redemption(),
+        recorded(&["invalid_grant"]),
+    )])
+}
+
+fn redirect_mismatch(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let mut form = p.redemption();
+    let other = p
+        .code
+        .as_ref()
+        .map(|c| format!("{}-other", c.redirect_uri.trim_end_matches('/')))
+        .unwrap_or_default();
+    set(&mut form, "redirect_uri", &other);
+    Ok(vec![probe(
+        format!("a redemption with redirect_uri {other} (not the authorization request's)"),
+        form,
+        recorded(&["invalid_grant"]),
+    )])
+}
+
+/// Client credentials with a made-up secret (the request is otherwise a valid grant).
+fn basic_probe(what: String, client_id: &str) -> TokenProbe {
+    TokenProbe {
+        what,
+        form: pairs(&[("grant_type", "client_credentials")]),
+        basic: Some((client_id.to_owned(), "mcp-authspec-wrong-secret".to_owned())),
+        due: Due::ClientRefused,
+    }
+}
+
+fn invalid_client(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let mut probes = vec![basic_probe(
+        format!("HTTP Basic authentication of the unknown client {UNKNOWN_CLIENT}"),
+        UNKNOWN_CLIENT,
+    )];
+    if let Some(client) = p.client {
+        probes.push(basic_probe(
+            format!(
+                "HTTP Basic authentication of client {} with a wrong secret",
+                client.client_id
+            ),
+            &client.client_id,
+        ));
+    }
+    Ok(probes)
+}
+
+fn duplicate_params(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let mut form = p.redemption();
+    let code = p.code.as_ref().map(|c| c.code.clone()).unwrap_or_default();
+    form.push(("code".to_owned(), code));
+    Ok(vec![probe(
+        "a redemption with the code parameter twice",
+        form,
+        recorded(&["invalid_request"]),
+    )])
+}
+
+const GRANT_REFUSED: &[&str] = &["unsupported_grant_type", "unauthorized_client"];
+
+fn grant_types(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    Ok(vec![
+        probe(
+            "grant_type=password",
+            pairs(&[
+                ("grant_type", "password"),
+                ("username", "mcp-authspec-user"),
+                ("password", "mcp-authspec-password"),
+                ("client_id", p.client_id()),
+            ]),
+            recorded(GRANT_REFUSED),
+        ),
+        probe(
+            "grant_type=foo",
+            pairs(&[("grant_type", "foo"), ("client_id", p.client_id())]),
+            recorded(GRANT_REFUSED),
+        ),
+    ])
+}
+
+fn error_shape(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let client_id = p.client_id();
+    let unknown_code = mock_idp::random_b64url(32);
+    let verifier = mock_idp::random_b64url(32);
+    let redirect_uri = p
+        .client
+        .map_or("http://127.0.0.1/callback", |c| c.redirect_uri.as_str());
+    let mut basic = basic_probe(
+        format!("HTTP Basic authentication of the unknown client {UNKNOWN_CLIENT}"),
+        UNKNOWN_CLIENT,
+    );
+    basic.due = Due::ErrorShape;
+    Ok(vec![
+        probe(
+            "a request without grant_type",
+            pairs(&[("client_id", client_id)]),
+            Due::ErrorShape,
+        ),
+        probe(
+            "grant_type=foo",
+            pairs(&[("grant_type", "foo"), ("client_id", client_id)]),
+            Due::ErrorShape,
+        ),
+        probe(
+            "a redemption of a code never issued",
+            pairs(&[
+                ("grant_type", "authorization_code"),
+                ("code", &unknown_code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", &verifier),
+                ("client_id", client_id),
+            ]),
+            Due::ErrorShape,
+        ),
+        basic,
+    ])
+}
+
+fn resource_mismatch(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let mut form = p.redemption();
+    set(&mut form, "resource", OTHER_RESOURCE);
+    Ok(vec![probe(
+        format!(
+            "a redemption for resource {OTHER_RESOURCE} of a code authorized for {}",
+            p.resource
+        ),
+        form,
+        recorded(&["invalid_target"]),
+    )])
+}
+
+fn refresh_rotation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let rt1 = p.refresh_token()?;
+    Ok(vec![
+        probe(
+            "a refresh with the first refresh token",
+            p.refresh(rt1, &[]),
+            Due::Issued,
+        ),
+        probe(
+            "a second refresh with the same, already used refresh token",
+            p.refresh(rt1, &[]),
+            recorded(&["invalid_grant"]),
+        ),
+    ])
+}
+
+fn refresh_scope_escalation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let rt = p.refresh_token()?;
+    let granted: Vec<String> = p
+        .redeemed
+        .as_ref()
+        .and_then(|r| r.str("scope"))
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // A scope the server supports that was not granted, else one it cannot know.
+    let supported: Vec<String> = p
+        .ctx
+        .documents
+        .primary()
+        .map(|(_, d)| d.strings("scopes_supported"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let wider = supported
+        .into_iter()
+        .find(|s| !granted.contains(s) && s != "openid" && s != "offline_access")
+        .unwrap_or_else(|| "mcp-authspec:wider".to_owned());
+    let mut scope = granted.clone();
+    scope.push(wider.clone());
+    let scope = scope.join(" ");
+    Ok(vec![probe(
+        format!(
+            "a refresh asking for scope \"{scope}\" (granted: \"{}\")",
+            granted.join(" ")
+        ),
+        p.refresh(rt, &[("scope", &scope)]),
+        recorded(&["invalid_scope"]),
+    )])
+}
+
+// ---- the judgements of a redemption --------------------------------------------------------
+
+fn graded(assertions: Vec<Assertion>, pass: String) -> Judged {
+    Judged::Graded {
+        assertions,
+        evidence: Vec::new(),
+        pass,
+    }
+}
+
+fn success_shape(_: &Prepared, r: &Redeemed) -> Judged {
+    let Ok(resp) = &r.exchange.response else {
+        return Judged::Unreadable("no answer".into(), vec![r.exchange.clone()]);
+    };
+    let answer = Answer::of(resp);
+    let token_type = r.str("token_type").unwrap_or_default();
+    let did = |what: String| format!("the token endpoint answered a valid code redemption {what}");
+    let assertions = vec![
+        rule(
+            Level::Must,
+            "the token response is application/json",
+            answer.json_typed(),
+            &did(format!(
+                "with Content-Type {:?}",
+                resp.header("content-type").unwrap_or_default()
+            )),
+        ),
+        rule(
+            Level::Must,
+            "token_type is Bearer or DPoP (case-insensitive)",
+            token_type.eq_ignore_ascii_case("bearer") || token_type.eq_ignore_ascii_case("dpop"),
+            &did(format!("with token_type {token_type:?}")),
+        ),
+        rule(
+            Level::Must,
+            "the token response has Cache-Control: no-store",
+            answer.no_store(),
+            &did(format!(
+                "with Cache-Control {:?}",
+                resp.header_values("cache-control").join(", ")
+            )),
+        ),
+        rule(
+            Level::Should,
+            "the token response has expires_in (RECOMMENDED)",
+            r.body.get("expires_in").is_some_and(Value::is_number),
+            &did("without a numeric expires_in".into()),
+        ),
+    ];
+    graded(
+        assertions,
+        format!(
+            "a valid code redemption got HTTP 200 application/json with an access token, \
+             token_type {token_type}, Cache-Control: no-store and expires_in"
+        ),
+    )
+}
+
+/// The claims of the access token when it is a JWS (read, not verified).
+fn jwt_claims(r: &Redeemed) -> Option<Map<String, Value>> {
+    let token = r.str("access_token")?;
+    let jws =
+        mock_idp::jws::Jws::parse_with(token, &mock_idp::jws::ParseOptions::lenient()).ok()?;
+    jws.claims_lenient().ok().map(|c| c.to_map())
+}
+
+fn aud(p: &Prepared, r: &Redeemed) -> Judged {
+    let Some(claims) = jwt_claims(r) else {
+        return Judged::NotApplicable(
+            "the access token is opaque: its audience cannot be read without introspection, \
+             which this check does not do"
+                .into(),
+        );
+    };
+    let aud = claims.get("aud").cloned().unwrap_or(Value::Null);
+    let contains = match &aud {
+        Value::String(s) => *s == p.resource,
+        Value::Array(a) => a.iter().any(|v| v.as_str() == Some(p.resource.as_str())),
+        _ => false,
+    };
+    graded(
+        vec![rule(
+            Level::Should,
+            format!(
+                "the access token's aud contains the resource {}",
+                p.resource
+            ),
+            contains,
+            &format!(
+                "the token endpoint answered a code flow for resource {} with an access token \
+                 whose aud is {aud}",
+                p.resource
+            ),
+        )],
+        format!(
+            "the access token's aud is {aud}, which contains {}",
+            p.resource
+        ),
+    )
+}
+
+fn short_lived(_: &Prepared, r: &Redeemed) -> Judged {
+    let expires_in = r.body.get("expires_in").and_then(Value::as_i64);
+    let lifetime =
+        jwt_claims(r).and_then(|c| Some(c.get("exp")?.as_i64()? - c.get("iat")?.as_i64()?));
+    if expires_in.is_none() && lifetime.is_none() {
+        return Judged::NotApplicable(
+            "the token response has no expires_in and the access token no readable exp and \
+             iat: its lifetime is unknown"
+                .into(),
+        );
+    }
+    let mut assertions = Vec::new();
+    let mut seen = Vec::new();
+    for (name, value) in [("expires_in", expires_in), ("exp − iat", lifetime)] {
+        let Some(seconds) = value else { continue };
+        seen.push(format!("{name} {seconds} s"));
+        assertions.push(rule(
+            Level::Should,
+            format!("the access token lives at most {SHORT_LIVED_SECONDS} s ({name})"),
+            seconds <= SHORT_LIVED_SECONDS,
+            &format!(
+                "the token endpoint answered a valid code redemption with an access token \
+                 whose {name} is {seconds} s"
+            ),
+        ));
+    }
+    graded(
+        assertions,
+        format!("access tokens are short-lived: {}", seen.join(", ")),
+    )
+}
+
+// ---- the catalogue ---------------------------------------------------------------------------
+
+/// What a row needs: rows that redeem codes need the run's client.
+const CODE: &[Need] = &[Need::AsClient];
+const NO_CODE: &[Need] = &[Need::Anonymous];
+
+pub(super) static ROWS: &[TokenRow] = &[
+    TokenRow {
+        meta: as_meta(
+            "as.token.success-shape",
+            "as-token-success-shape",
+            "Answers a code redemption in the standard form",
+            "A valid code redemption (PKCE verifier, resource R) gets HTTP 200 application/json with access_token, token_type Bearer or DPoP (case-insensitive) and Cache-Control: no-store (MUST); expires_in is RECOMMENDED (a missing one warns).",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§3.2.3",
+                "access_token, token_type, Cache-Control: no-store; expires_in RECOMMENDED",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-token-success-shape"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Redemption(success_shape),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.pkce-missing-verifier",
+            "as-token-pkce-missing-verifier",
+            "Refuses a code redemption without code_verifier",
+            "A code issued for a PKCE challenge, redeemed without code_verifier, is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's, another refusal is no failure).",
+            Level::Must,
+            &[
+                rfc(
+                    "OAuth 2.1",
+                    "§4.1.3",
+                    "the code_verifier is verified against the code_challenge",
+                    OAUTH21,
+                ),
+                super::PKCE_ENFORCED,
+            ],
+            CODE,
+            &["as-token-pkce-verifier-optional"],
+        ),
+        setup: Setup::Code,
+        plan: Plan::Requests(pkce_missing_verifier),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.pkce-wrong-verifier",
+            "as-token-pkce-wrong-verifier",
+            "Refuses a code redemption with a wrong code_verifier",
+            "A code redeemed with another code_verifier of valid syntax (43 unreserved characters) is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's).",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§4.1.3",
+                "the code_verifier must match the code_challenge",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-token-pkce-verifier-unchecked"],
+        ),
+        setup: Setup::Code,
+        plan: Plan::Requests(pkce_wrong_verifier),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.code-reuse",
+            "as-token-code-reuse",
+            "Refuses a second redemption of a code",
+            "A code redeemed once is redeemed again at once: the second redemption is refused with HTTP 400 and no token (MUST); the error is recorded. Whether the first redemption's tokens are revoked (SHOULD) is not checked: it needs the authorization server's introspection credentials.",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§4.1.3",
+                "a code is used once; a second use is denied (and its tokens should be revoked)",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-token-code-reuse"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Requests(code_reuse),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.redirect-mismatch",
+            "as-token-redirect-mismatch",
+            "Refuses a redemption naming another redirect_uri",
+            "A code redeemed with a redirect_uri other than the authorization request's (its path with -other appended) is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's).",
+            Level::Must,
+            &[
+                rfc(
+                    "OAuth 2.1",
+                    "§10.2",
+                    "redirect_uri at the token endpoint matches the authorization request's",
+                    OAUTH21,
+                ),
+                rfc(
+                    "RFC 6749",
+                    "§4.1.3",
+                    "ensure the redirect_uri is identical to the authorization request's",
+                    RFC6749,
+                ),
+            ],
+            CODE,
+            &["as-token-redirect-unchecked"],
+        ),
+        setup: Setup::Code,
+        plan: Plan::Requests(redirect_mismatch),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.invalid-client",
+            "as-token-invalid-client",
+            "Answers failed HTTP Basic client authentication with 401",
+            "HTTP Basic client authentication with a wrong secret, for an unknown client and for the run's client, gets HTTP 401, a WWW-Authenticate: Basic challenge and error=invalid_client.",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§3.2.4",
+                "invalid_client; 401 with a WWW-Authenticate challenge when the Authorization header was used",
+                OAUTH21,
+            )],
+            NO_CODE,
+            &["as-token-invalid-client-400"],
+        ),
+        setup: Setup::Nothing,
+        plan: Plan::Requests(invalid_client),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.duplicate-params",
+            "as-token-duplicate-params",
+            "Refuses a token request with a repeated parameter",
+            "A valid code redemption with the code parameter twice is refused with HTTP 400 and no token; the error is recorded (invalid_request is the spec's).",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§3.2",
+                "request parameters must not be included more than once",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-token-duplicate-params-accepted"],
+        ),
+        setup: Setup::Code,
+        plan: Plan::Requests(duplicate_params),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.grant-types",
+            "as-token-grant-types",
+            "Refuses the password grant and unknown grants",
+            "grant_type=password (removed by OAuth 2.1, forbidden by RFC 9700) and grant_type=foo are refused with HTTP 400 and no token; the error is recorded (unsupported_grant_type or unauthorized_client).",
+            Level::Must,
+            &[
+                rfc(
+                    "OAuth 2.1",
+                    "§3.2.4",
+                    "unsupported_grant_type; the password grant is removed",
+                    OAUTH21,
+                ),
+                rfc(
+                    "RFC 9700",
+                    "§2.4",
+                    "the resource owner password credentials grant must not be used",
+                    RFC9700,
+                ),
+            ],
+            NO_CODE,
+            &["as-token-password-grant"],
+        ),
+        setup: Setup::Nothing,
+        plan: Plan::Requests(grant_types),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.error-shape",
+            "as-token-error-shape",
+            "Answers token errors in the standard JSON form",
+            "Error answers (no grant_type, grant_type=foo, a code never issued, an unknown client in HTTP Basic) are HTTP 400 (401 only with invalid_client), application/json with an error in the allowed characters, and Cache-Control: no-store.",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§3.2.4",
+                "error responses: 400 (or 401), application/json, error in %x20-21 / %x23-5B / %x5D-7E",
+                OAUTH21,
+            )],
+            NO_CODE,
+            &["as-token-error-shape"],
+        ),
+        setup: Setup::Nothing,
+        plan: Plan::Requests(error_shape),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.aud",
+            "as-token-aud",
+            "Restricts the access token's audience to the resource",
+            "A code flow naming resource R (the run's resource, else http://127.0.0.1:9/mcp) gives a JWT access token whose aud contains R. An opaque token is not read (Skip: no introspection).",
+            Level::Should,
+            &[
+                rfc(
+                    "RFC 8707",
+                    "§2",
+                    "audience-restrict the token to the resource",
+                    RFC8707,
+                ),
+                mcp(
+                    "Token Audience Binding and Validation",
+                    "clients send resource; servers validate the audience",
+                ),
+            ],
+            CODE,
+            &["as-token-aud-default"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Redemption(aud),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.resource-mismatch",
+            "as-token-resource-mismatch",
+            "Refuses a redemption for a resource not authorized",
+            "A code authorized for resource R, redeemed for another resource (http://127.0.0.1:9/other-mcp), is refused with HTTP 400 and no token; the error is recorded (invalid_target is the spec's).",
+            Level::Should,
+            &[rfc(
+                "RFC 8707",
+                "§2.2",
+                "the token request's resource is verified against the grant; invalid_target",
+                RFC8707,
+            )],
+            CODE,
+            &["as-token-resource-unbound"],
+        ),
+        setup: Setup::Code,
+        plan: Plan::Requests(resource_mismatch),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.short-lived",
+            "as-token-short-lived",
+            "Issues short-lived access tokens",
+            "The access token of a code redemption lives at most an hour: expires_in and, for a JWT, exp − iat above 3600 s warn (the threshold is the tool's choice).",
+            Level::Should,
+            &[mcp(
+                "Token Theft",
+                "authorization servers should issue short-lived access tokens",
+            )],
+            CODE,
+            &["as-token-long-lived"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Redemption(short_lived),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.refresh.rotation",
+            "as-refresh-rotation",
+            "Rotates a public client's refresh tokens",
+            "The refresh token of a code redemption is used once (the positive control: new tokens), then again: the second use is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's). Skip when no refresh token is issued.",
+            Level::Must,
+            &[
+                mcp(
+                    "Token Theft",
+                    "authorization servers must rotate refresh tokens for public clients",
+                ),
+                rfc(
+                    "OAuth 2.1",
+                    "§4.3.1",
+                    "refresh token replay is detected by rotation or sender constraint",
+                    OAUTH21,
+                ),
+            ],
+            CODE,
+            &["as-refresh-no-rotation"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Requests(refresh_rotation),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.refresh.scope-escalation",
+            "as-refresh-scope-escalation",
+            "Refuses a refresh that widens the scope",
+            "A refresh asking for the granted scope plus one not granted (from scopes_supported) is refused with HTTP 400 and no token; the error is recorded (invalid_scope is the spec's). Skip when no refresh token is issued.",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§4.3.1",
+                "the requested scope must not include any scope not originally granted",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-refresh-scope-widened"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Requests(refresh_scope_escalation),
+    },
+];
