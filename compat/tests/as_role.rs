@@ -6,6 +6,8 @@ mod real_as;
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use compat::authorization_server::{PUBLIC_CLIENT_ID, REDIRECT_PATH};
 use suite::engine::authorization_server::{AsClient, AsContext};
 use suite::engine::runner::RunOptions;
@@ -13,6 +15,7 @@ use suite::engine::select::Selection;
 use suite::engine::session::run_as_checks;
 use suite::http::{Driver, Limits};
 use suite::model::Verdict;
+use suite::source::auth_code::Login;
 
 /// Each as.* check's expected verdict on oidc-provider as server.mjs configures it, and why.
 const EXPECTED: &[(&str, Verdict, &str)] = &[
@@ -195,11 +198,12 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
     ),
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
-    let Some(server) = real_as::start() else {
-        return;
-    };
+/// Runs every as.* check against oidc-provider as its public native client, logging in with
+/// `login` when given (and asking for `mcp:read` then, the scope its resources grant).
+async fn verdicts_of(
+    server: &compat::authorization_server::ThirdPartyAs,
+    login: Option<Login>,
+) -> BTreeMap<&'static str, (Verdict, String)> {
     let driver = Driver::new(Limits::default()).unwrap();
     let mut ctx = AsContext::discover(driver, server.issuer(), None).await;
     // server.mjs's public native client and its registered loopback redirect URI.
@@ -207,7 +211,11 @@ async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
         client_id: PUBLIC_CLIENT_ID.to_owned(),
         redirect_uri: format!("http://127.0.0.1{REDIRECT_PATH}"),
     });
-    let verdicts: BTreeMap<&str, (Verdict, String)> = run_as_checks(
+    if login.is_some() {
+        ctx.scope = Some("mcp:read".into());
+    }
+    ctx.login = login;
+    run_as_checks(
         &ctx,
         &Selection::default(),
         RunOptions::default(),
@@ -216,7 +224,15 @@ async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
     .await
     .into_iter()
     .map(|(m, o)| (m.id, (o.verdict, o.message)))
-    .collect();
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
+    let Some(server) = real_as::start() else {
+        return;
+    };
+    let verdicts = verdicts_of(&server, None).await;
     let mut wrong = String::new();
     for (id, due, why) in EXPECTED {
         let (verdict, message) = &verdicts[id];
@@ -232,4 +248,38 @@ async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
         EXPECTED.len(),
         "every as.* check has a justified row here"
     );
+}
+
+/// With login automation (oidc-provider's own login pages driven by its login.mjs as
+/// `--login-command`), every row the table marks NotEvaluated for want of a login runs and
+/// passes; every other verdict stays as the table says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
+    let Some(server) = real_as::start() else {
+        return;
+    };
+    let login = Login {
+        command: Some(server.login_command().join(" ")),
+        redirect_port: 0,
+        timeout: Duration::from_secs(60),
+    };
+    let verdicts = verdicts_of(&server, Some(login)).await;
+    let mut wrong = String::new();
+    let mut ran = 0;
+    for (id, due, why) in EXPECTED {
+        let (verdict, message) = &verdicts[id];
+        let due = if *due == Verdict::NotEvaluated {
+            ran += 1;
+            Verdict::Pass
+        } else {
+            *due
+        };
+        if *verdict != due {
+            wrong.push_str(&format!(
+                "{id}: {verdict:?}, expected {due:?} ({why}): {message}\n"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong}");
+    assert!(ran >= 11, "{ran} rows needed a login");
 }

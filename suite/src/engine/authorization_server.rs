@@ -246,6 +246,12 @@ pub struct AsContext {
     pub documents: AsDocuments,
     /// The client the authorization-endpoint rows act as, when the run has one.
     pub client: Option<AsClient>,
+    /// How a login is done when the authorization server asks for one (`--login-command`, or
+    /// a person at a browser); without it, rows that need a code stop at the login step.
+    pub login: Option<crate::source::auth_code::Login>,
+    /// The scope valid authorization requests ask for (`--scope`, else the challenge's or the
+    /// PRM's); none when the run knows none.
+    pub scope: Option<String>,
 }
 
 impl AsContext {
@@ -260,6 +266,8 @@ impl AsContext {
             profiles: Vec::new(),
             documents,
             client: None,
+            login: None,
+            scope: None,
         }
     }
 
@@ -294,6 +302,9 @@ impl AsContext {
             ("code_challenge", mock_idp::jwk::pkce_s256(verifier)),
             ("code_challenge_method", "S256".to_owned()),
         ];
+        if let Some(scope) = &self.scope {
+            params.push(("scope", scope.clone()));
+        }
         if let Some(resource) = &self.resource {
             params.push(("resource", resource.clone()));
         }
@@ -325,6 +336,14 @@ impl AsContext {
             &client.redirect_uri,
             &self.authorization_origin(),
         );
+        if answer == AuthzAnswer::Login
+            && let Some(login) = &self.login
+            && let Some(host) = loopback_callback_host(&client.redirect_uri)
+        {
+            return self
+                .code_by_login(login, &host, params, verifier, resource, exchange)
+                .await;
+        }
         let code = (answer == AuthzAnswer::Code)
             .then(|| code_of(&exchange))
             .flatten();
@@ -338,6 +357,52 @@ impl AsContext {
             }),
             None => Err((answer, exchange)),
         }
+    }
+
+    /// The same request through a login: to a listener at the client's loopback redirect URI
+    /// (its port chosen by the listener, RFC 8252 §7.3), driven by the login command.
+    async fn code_by_login(
+        &self,
+        login: &crate::source::auth_code::Login,
+        host: &str,
+        mut params: Vec<(String, String)>,
+        verifier: String,
+        resource: &str,
+        exchange: Exchange,
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        let endpoint = self.authorization_endpoint().unwrap_or_default().to_owned();
+        let state = mock_idp::random_b64url(16);
+        let done = crate::source::auth_code::login_redirect(login, host, |redirect_uri| {
+            params.retain(|(k, _)| k != "redirect_uri" && k != "state");
+            params.push(("redirect_uri".to_owned(), redirect_uri.to_owned()));
+            params.push(("state".to_owned(), state.clone()));
+            let mut url = url::Url::parse(&endpoint)
+                .map_err(|e| crate::source::SourceError(format!("{endpoint}: {e}")))?;
+            url.query_pairs_mut().extend_pairs(&params);
+            Ok(url)
+        })
+        .await;
+        let failed = |why: String| (AuthzAnswer::NoAnswer(why), exchange.clone());
+        let done = done.map_err(|e| failed(format!("the login did not deliver a code: {e}")))?;
+        let callback = done.callback;
+        if callback.state.as_deref() != Some(state.as_str()) {
+            return Err(failed(
+                "the redirect after the login carried another state than the request".into(),
+            ));
+        }
+        if let Some(error) = callback.error {
+            return Err((AuthzAnswer::ErrorRedirect { error }, exchange));
+        }
+        let code = callback
+            .code
+            .ok_or_else(|| failed("the redirect after the login carried no code".into()))?;
+        Ok(IssuedCode {
+            code: code.expose().to_owned(),
+            verifier,
+            redirect_uri: done.redirect_uri,
+            resource: resource.to_owned(),
+            exchange,
+        })
     }
 
     /// Sends one authorization request (GET; the answer's redirect is not followed).
@@ -354,6 +419,17 @@ impl AsContext {
             ))
             .await
     }
+}
+
+/// The host of a loopback redirect URI whose path is the tool's listener's (`/callback`): a
+/// login can end there, on whatever port the listener gets.
+fn loopback_callback_host(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    let host = url.host_str()?.to_owned();
+    // The listener binds 127.0.0.1, which `localhost` names too.
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost");
+    (url.scheme() == "http" && loopback && url.path() == crate::source::auth_code::REDIRECT_PATH)
+        .then_some(host)
 }
 
 /// A metadata GET without credentials.

@@ -360,69 +360,97 @@ impl AuthCode {
         &self,
         dpop: Option<&SigningKey>,
     ) -> Result<(Secret, String, Pkce), SourceError> {
-        let listener = TcpListener::bind(("127.0.0.1", self.login.redirect_port))
-            .await
-            .map_err(|e| {
-                SourceError(format!(
-                    "--auth-code: cannot listen on 127.0.0.1:{} for the redirect: {e}",
-                    self.login.redirect_port
-                ))
-            })?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| SourceError(format!("--auth-code: the redirect listener: {e}")))?
-            .port();
-        let redirect_uri = format!("http://127.0.0.1:{port}{REDIRECT_PATH}");
         let pkce = Pkce::generate();
         let state = mock_idp::random_b64url(16);
-        let url = self.authorization_url(&redirect_uri, &pkce, &state, dpop)?;
-        let timeout = self.login.timeout;
-        let mut waiting = tokio::spawn(wait_for_callback(listener, timeout));
-        let _abort = AbortOnDrop(waiting.abort_handle());
-        eprintln!("To let mcp-authspec obtain a token, sign in at:\n  {url}");
-        let callback = match &self.login.command {
-            Some(command) => {
-                let ran = run_login_command(command, url.as_str(), timeout).await;
-                let grace = if ran.is_ok() {
-                    AFTER_COMMAND
-                } else {
-                    Duration::from_secs(1)
-                };
-                let arrived = match tokio::time::timeout(grace, &mut waiting).await {
-                    Ok(Ok(Ok(callback))) => Some(callback),
-                    _ => None,
-                };
-                match (ran, arrived) {
-                    // What arrived says more than the command's exit (an error, a forgery).
-                    (ran, Some(callback)) => {
-                        let code = callback.accept(&state, &self.issuer, self.iss_required)?;
-                        ran?;
-                        return Ok((code, redirect_uri, pkce));
-                    }
-                    (Err(e), None) => return Err(e),
-                    (Ok(()), None) => {
-                        return Err(SourceError(format!(
-                            "{} finished but no redirect reached \
-                             {redirect_uri} within {} s after it: it must drive the login until \
-                             the authorization server redirects there",
-                            login_command_name(command),
-                            AFTER_COMMAND.as_secs()
-                        )));
-                    }
-                }
+        let done = login_redirect(&self.login, "127.0.0.1", |redirect_uri| {
+            self.authorization_url(redirect_uri, &pkce, &state, dpop)
+        })
+        .await?;
+        // What arrived says more than the command's exit (an error, a forgery).
+        let code = done
+            .callback
+            .accept(&state, &self.issuer, self.iss_required)?;
+        if let Some(failed) = done.command_failed {
+            return Err(failed);
+        }
+        Ok((code, done.redirect_uri, pkce))
+    }
+}
+
+/// What one login delivered to the loopback redirect URI.
+pub struct LoggedIn {
+    pub callback: Callback,
+    /// The redirect URI the authorization request named (the listener's).
+    pub redirect_uri: String,
+    /// The login command failed although a redirect arrived.
+    pub command_failed: Option<SourceError>,
+}
+
+/// One login through a loopback listener on `host` (127.0.0.1, or the host of a registered
+/// loopback redirect URI): `url_for` builds the authorization URL for the listener's redirect
+/// URI, which goes to the login command or a person's browser; what arrives at the redirect is
+/// returned unchecked (the caller checks `state` and `iss`).
+pub async fn login_redirect(
+    login: &Login,
+    host: &str,
+    url_for: impl FnOnce(&str) -> Result<url::Url, SourceError>,
+) -> Result<LoggedIn, SourceError> {
+    let listener = TcpListener::bind(("127.0.0.1", login.redirect_port))
+        .await
+        .map_err(|e| {
+            SourceError(format!(
+                "cannot listen on 127.0.0.1:{} for the redirect: {e}",
+                login.redirect_port
+            ))
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| SourceError(format!("the redirect listener: {e}")))?
+        .port();
+    let redirect_uri = format!("http://{host}:{port}{REDIRECT_PATH}");
+    let url = url_for(&redirect_uri)?;
+    let timeout = login.timeout;
+    let mut waiting = tokio::spawn(wait_for_callback(listener, timeout));
+    let _abort = AbortOnDrop(waiting.abort_handle());
+    eprintln!("To let mcp-authspec obtain a token, sign in at:\n  {url}");
+    match &login.command {
+        Some(command) => {
+            let ran = run_login_command(command, url.as_str(), timeout).await;
+            let grace = if ran.is_ok() {
+                AFTER_COMMAND
+            } else {
+                Duration::from_secs(1)
+            };
+            let arrived = match tokio::time::timeout(grace, &mut waiting).await {
+                Ok(Ok(Ok(callback))) => Some(callback),
+                _ => None,
+            };
+            match (ran, arrived) {
+                (ran, Some(callback)) => Ok(LoggedIn {
+                    callback,
+                    redirect_uri,
+                    command_failed: ran.err(),
+                }),
+                (Err(e), None) => Err(e),
+                (Ok(()), None) => Err(SourceError(format!(
+                    "{} finished but no redirect reached {redirect_uri} within {} s after it: it \
+                     must drive the login until the authorization server redirects there",
+                    login_command_name(command),
+                    AFTER_COMMAND.as_secs()
+                ))),
             }
-            None => {
-                open_browser(url.as_str());
-                match (&mut waiting).await {
-                    Ok(result) => result?,
-                    Err(e) => {
-                        return Err(SourceError(format!("--auth-code: the listener: {e}")));
-                    }
-                }
+        }
+        None => {
+            open_browser(url.as_str());
+            match (&mut waiting).await {
+                Ok(result) => Ok(LoggedIn {
+                    callback: result?,
+                    redirect_uri,
+                    command_failed: None,
+                }),
+                Err(e) => Err(SourceError(format!("the redirect listener: {e}"))),
             }
-        };
-        let code = callback.accept(&state, &self.issuer, self.iss_required)?;
-        Ok((code, redirect_uri, pkce))
+        }
     }
 }
 

@@ -70,29 +70,27 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub auth_code: bool,
-    /// With --auth-code: the port of the loopback redirect URI
-    /// http://127.0.0.1:PORT/callback (default: an ephemeral port).
+    /// With --auth-code (and for the as.* checks that need a login): the port of the loopback
+    /// redirect URI http://127.0.0.1:PORT/callback (default: an ephemeral port).
     #[arg(
         long,
         value_name = "PORT",
-        requires = "auth_code",
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub redirect_port: Option<u16>,
-    /// With --auth-code: run `sh -c 'CMD <authorization-url>'` (the URL also in
-    /// MCP_AUTHSPEC_AUTHORIZATION_URL) to log in without a person, e.g. a Playwright script.
+    /// With --auth-code, and for the as.* checks that need a login: run
+    /// `sh -c 'CMD <authorization-url>'` (the URL also in MCP_AUTHSPEC_AUTHORIZATION_URL) to
+    /// log in without a person, e.g. a Playwright script.
     #[arg(
         long,
         value_name = "CMD",
-        requires = "auth_code",
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub login_command: Option<String>,
-    /// With --auth-code: how long a login may take, in seconds (default: 300).
+    /// How long a login may take, in seconds (default: 300).
     #[arg(
         long,
         value_name = "SECS",
-        requires = "auth_code",
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub login_timeout: Option<u64>,

@@ -447,17 +447,20 @@ async fn code_for(
             Verdict::NotEvaluated,
             format!(
                 "the authorization server answered a valid authorization request of client {} \
-                 with a login step: this row redeems a code, which needs a login, and the as.* \
-                 checks have no login automation yet",
+                 with a login step: this row redeems a code, which needs a login; give \
+                 --login-command CMD (it must drive the login to the redirect; the client's \
+                 --redirect-uri must be http://127.0.0.1/callback or http://localhost/callback)",
                 client.client_id
             ),
         )),
         Err((answer, exchange)) => Err(Outcome::error(
             format!(
                 "positive control: a valid authorization request of client {} (PKCE S256, \
-                 redirect_uri {}, resource {resource}) got {}, so no code could be redeemed",
+                 redirect_uri {}, resource {resource}, scope {}) got {}, so no code could be \
+                 redeemed (--scope sets the scope asked for)",
                 client.client_id,
                 client.redirect_uri,
+                ctx.scope.as_deref().unwrap_or("none"),
                 answer.describe()
             ),
             vec![exchange],
