@@ -3,9 +3,10 @@
 //! answer. The engine ([`run_token_row`]) first prepares what the row's requests need
 //! ([`Setup`]): a code comes from a valid authorization request (PKCE S256, `resource=R`), and
 //! every row that needs one is calibrated by a positive control, a code redeemed for tokens.
-//! An authorization server that answers the authorization request with a login step gives no
-//! code: without login automation those rows are NotEvaluated, never a pass. Rows that need
-//! no code run against any token endpoint.
+//! An authorization server that answers the authorization request with a login step gives a
+//! code only through a login (`--login-command`, [`AsContext::request_code`]): without one
+//! those rows are NotEvaluated, never a pass. Rows that need no code run against any token
+//! endpoint.
 //!
 //! A refusal for another right reason is no failure: the row's level grades that the request
 //! was refused (400, no token); which `error` code came back is recorded (INFO) unless the
