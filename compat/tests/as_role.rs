@@ -122,6 +122,16 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "repeated state or code_challenge refused",
     ),
     (
+        "as.authorize.state",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: its response is read only after a login (with login.mjs both states come back exactly, the 2 KB one too)",
+    ),
+    (
+        "as.authorize.iss",
+        Verdict::Pass,
+        "the error response (S512) carries iss and the metadata advertises it; the success response is read after a login",
+    ),
+    (
         "as.authorize.no-cors",
         Verdict::Pass,
         "no CORS at the authorization endpoint",

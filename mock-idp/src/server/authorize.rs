@@ -26,6 +26,7 @@ struct Reply<'a> {
     redirect_uri: String,
     state: Option<&'a str>,
     iss: &'a str,
+    faults: &'a std::collections::BTreeSet<AsFault>,
 }
 
 impl Reply<'_> {
@@ -39,9 +40,19 @@ impl Reply<'_> {
                 q.append_pair(k, v);
             }
             if let Some(state) = self.state {
-                q.append_pair("state", state);
+                if self.faults.contains(&AsFault::StateTruncated) {
+                    let cut: String = state.chars().take(32).collect();
+                    q.append_pair("state", &cut);
+                } else {
+                    q.append_pair("state", state);
+                }
             }
-            q.append_pair("iss", self.iss);
+            let is_error = pairs.iter().any(|(k, _)| *k == "error");
+            let omit_iss = self.faults.contains(&AsFault::NoIss)
+                || (is_error && self.faults.contains(&AsFault::IssMissingOnError));
+            if !omit_iss {
+                q.append_pair("iss", self.iss);
+            }
         }
         match HeaderValue::from_str(url.as_str()) {
             Ok(location) => {
@@ -99,6 +110,7 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
                 redirect_uri: redirect_uri.to_owned(),
                 state: params.get("state"),
                 iss: &issuer.id,
+                faults,
             };
             return reply.error("invalid_client", "unknown client_id");
         }
@@ -135,6 +147,7 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
         redirect_uri: redirect_uri.clone(),
         state: params.get("state"),
         iss: &issuer.id,
+        faults,
     };
     if let Some(name) = params.duplicate(&["resource"])
         && !faults.contains(&AsFault::DuplicateParamsAccepted)

@@ -55,6 +55,9 @@ as_faults! {
     ResponseTypeAny = "as-response-type-any": "treats any response_type (token, code id_token) as code",
     ResourceUnchecked = "as-resource-unchecked": "accepts a resource that is relative or carries a fragment",
     DuplicateParamsAccepted = "as-duplicate-params-accepted": "takes the first of a repeated authorization request parameter instead of refusing it",
+    StateTruncated = "as-state-truncated": "cuts the state it sends back to 32 characters",
+    NoIss = "as-no-iss": "sends no iss in its authorization responses (its metadata still advertises it)",
+    IssMissingOnError = "as-iss-missing-on-error": "sends iss in successful authorization responses but not in error responses",
     AuthorizeCors = "as-authorize-cors": "answers a CORS preflight at its authorization endpoint with Access-Control-Allow-Origin for any origin",
     // §2.3 token endpoint
     TokenSuccessShape = "as-token-success-shape": "answers a successful token request without Cache-Control: no-store",

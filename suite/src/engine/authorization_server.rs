@@ -234,6 +234,22 @@ fn code_of(exchange: &Exchange) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The parameters of an authorization response as the client received them.
+#[derive(Debug, Clone, Default)]
+pub struct AuthzResponse {
+    pub params: Vec<(String, String)>,
+}
+
+impl AuthzResponse {
+    /// The first value of a parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// The context of a run against an authorization server.
 pub struct AsContext {
     pub driver: Driver,
@@ -365,44 +381,123 @@ impl AsContext {
         &self,
         login: &crate::source::auth_code::Login,
         host: &str,
-        mut params: Vec<(String, String)>,
+        params: Vec<(String, String)>,
         verifier: String,
         resource: &str,
         exchange: Exchange,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        let failed = |why: String| (AuthzAnswer::NoAnswer(why), exchange.clone());
+        let sent_state = params
+            .iter()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.clone());
+        let (response, redirect_uri) = self
+            .response_by_login(login, host, params)
+            .await
+            .map_err(failed)?;
+        if response.param("state") != sent_state.as_deref() {
+            return Err(failed(
+                "the redirect after the login carried another state than the request".into(),
+            ));
+        }
+        if let Some(error) = response.param("error") {
+            return Err((
+                AuthzAnswer::ErrorRedirect {
+                    error: error.to_owned(),
+                },
+                exchange,
+            ));
+        }
+        let code = response
+            .param("code")
+            .ok_or_else(|| failed("the redirect after the login carried no code".into()))?;
+        Ok(IssuedCode {
+            code: code.to_owned(),
+            verifier,
+            redirect_uri,
+            resource: resource.to_owned(),
+            exchange,
+        })
+    }
+
+    /// One login for the request `params` (their `redirect_uri` replaced by the listener's):
+    /// what arrived at the redirect, and the redirect URI. `state` is the request's own.
+    async fn response_by_login(
+        &self,
+        login: &crate::source::auth_code::Login,
+        host: &str,
+        mut params: Vec<(String, String)>,
+    ) -> Result<(AuthzResponse, String), String> {
         let endpoint = self.authorization_endpoint().unwrap_or_default().to_owned();
-        let state = mock_idp::random_b64url(16);
         let done = crate::source::auth_code::login_redirect(login, host, |redirect_uri| {
-            params.retain(|(k, _)| k != "redirect_uri" && k != "state");
+            params.retain(|(k, _)| k != "redirect_uri");
             params.push(("redirect_uri".to_owned(), redirect_uri.to_owned()));
-            params.push(("state".to_owned(), state.clone()));
             let mut url = url::Url::parse(&endpoint)
                 .map_err(|e| crate::source::SourceError(format!("{endpoint}: {e}")))?;
             url.query_pairs_mut().extend_pairs(&params);
             Ok(url)
         })
-        .await;
-        let failed = |why: String| (AuthzAnswer::NoAnswer(why), exchange.clone());
-        let done = done.map_err(|e| failed(format!("the login did not deliver a code: {e}")))?;
-        let callback = done.callback;
-        if callback.state.as_deref() != Some(state.as_str()) {
-            return Err(failed(
-                "the redirect after the login carried another state than the request".into(),
-            ));
+        .await
+        .map_err(|e| format!("the login did not deliver a redirect: {e}"))?;
+        let c = done.callback;
+        let params = [
+            ("code", c.code.map(|s| s.expose().to_owned())),
+            ("state", c.state),
+            ("iss", c.iss),
+            ("error", c.error),
+            ("error_description", c.error_description),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+        .collect();
+        Ok((AuthzResponse { params }, done.redirect_uri))
+    }
+
+    /// What the client gets back for one authorization request: the parameters of the
+    /// redirect to it, read from the `Location` when the server answers at once, or at the
+    /// loopback listener after a login (`--login-command`). `Err` is any other answer (an
+    /// error page, a login step with no login command), with the request's exchange.
+    pub async fn authorization_response(
+        &self,
+        client: &AsClient,
+        params: &[(String, String)],
+    ) -> Result<(AuthzResponse, Exchange), (AuthzAnswer, Exchange)> {
+        let exchange = self.authorize(params).await;
+        let redirect_uri = params
+            .iter()
+            .find(|(k, _)| k == "redirect_uri")
+            .map_or(client.redirect_uri.as_str(), |(_, v)| v.as_str());
+        let answer = classify_authz(&exchange, redirect_uri, &self.authorization_origin());
+        match answer {
+            AuthzAnswer::Code | AuthzAnswer::ErrorRedirect { .. } => {
+                let location = exchange
+                    .response
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.header("location"))
+                    .and_then(|l| url::Url::parse(l).ok());
+                let params = location
+                    .map(|u| {
+                        u.query_pairs()
+                            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok((AuthzResponse { params }, exchange))
+            }
+            AuthzAnswer::Login => {
+                let (Some(login), Some(host)) =
+                    (&self.login, loopback_callback_host(&client.redirect_uri))
+                else {
+                    return Err((AuthzAnswer::Login, exchange));
+                };
+                match self.response_by_login(login, &host, params.to_vec()).await {
+                    Ok((response, _)) => Ok((response, exchange)),
+                    Err(why) => Err((AuthzAnswer::NoAnswer(why), exchange)),
+                }
+            }
+            other => Err((other, exchange)),
         }
-        if let Some(error) = callback.error {
-            return Err((AuthzAnswer::ErrorRedirect { error }, exchange));
-        }
-        let code = callback
-            .code
-            .ok_or_else(|| failed("the redirect after the login carried no code".into()))?;
-        Ok(IssuedCode {
-            code: code.expose().to_owned(),
-            verifier,
-            redirect_uri: done.redirect_uri,
-            resource: resource.to_owned(),
-            exchange,
-        })
     }
 
     /// Sends one authorization request (GET; the answer's redirect is not followed).

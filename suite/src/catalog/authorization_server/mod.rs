@@ -8,6 +8,7 @@
 
 mod authorize;
 mod metadata;
+mod response;
 mod token;
 
 use crate::check::{CheckMeta, Outcome};
@@ -155,6 +156,14 @@ fn authorization_check(row: &'static authorize::AuthzRow) -> Check<AsContext> {
 pub fn checks() -> Vec<Check<AsContext>> {
     let mut checks: Vec<Check<AsContext>> = metadata::ROWS.iter().map(check_of).collect();
     checks.extend(authorize::ROWS.iter().map(authorization_check));
+    checks.push(Check::new(
+        response::STATE,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(response::state(ctx)) },
+    ));
+    checks.push(Check::new(
+        response::ISS,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(response::iss(ctx)) },
+    ));
     checks.push(Check::new(
         authorize::NO_CORS,
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
