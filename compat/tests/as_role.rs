@@ -132,6 +132,21 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "the error response (S512) carries iss and the metadata advertises it; the success response is read after a login",
     ),
     (
+        "as.authorize.unknown-params",
+        Verdict::Pass,
+        "foo=bar is ignored: the login step follows as for the valid request",
+    ),
+    (
+        "as.authorize.empty-params",
+        Verdict::Pass,
+        "scope= is taken as omitted: the login step follows",
+    ),
+    (
+        "as.authorize.loopback-port",
+        Verdict::Pass,
+        "a native client's http://127.0.0.1/callback accepted with port 53117",
+    ),
+    (
         "as.authorize.no-cors",
         Verdict::Pass,
         "no CORS at the authorization endpoint",

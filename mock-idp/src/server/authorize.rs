@@ -21,6 +21,23 @@ pub(crate) async fn authorize(State(ctx): State<IssuerCtx>, uri: Uri) -> Respons
     resp
 }
 
+/// The parameters the endpoint knows (the `as-unknown-params-refused` fault refuses others).
+const KNOWN_PARAMETERS: [&str; 13] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+    "dpop_jkt",
+    "response_mode",
+    "request",
+    "request_uri",
+    "nonce",
+];
+
 /// Where an error or a code is sent.
 struct Reply<'a> {
     redirect_uri: String,
@@ -124,8 +141,15 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
                 .iter()
                 .any(|u| r.starts_with(u.as_str()))
     };
+    let matches = |r: &str| {
+        if faults.contains(&AsFault::LoopbackPortFixed) {
+            client.redirect_uris.iter().any(|u| u == r)
+        } else {
+            client.redirect_uri_matches(r)
+        }
+    };
     let redirect_uri = match explicit {
-        Some(r) if client.redirect_uri_matches(r) || prefix_match(r) => r.to_owned(),
+        Some(r) if matches(r) || prefix_match(r) => r.to_owned(),
         Some(_) => {
             return error_page(
                 "invalid_request",
@@ -153,6 +177,14 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
         && !faults.contains(&AsFault::DuplicateParamsAccepted)
     {
         return reply.error("invalid_request", &format!("parameter {name} is repeated"));
+    }
+    if faults.contains(&AsFault::UnknownParamsRefused)
+        && let Some(name) = params.names().find(|n| !KNOWN_PARAMETERS.contains(n))
+    {
+        return reply.error("invalid_request", &format!("unknown parameter {name}"));
+    }
+    if faults.contains(&AsFault::EmptyScopeRefused) && params.has_empty("scope") {
+        return reply.error("invalid_scope", "scope is empty");
     }
     if params.get("request").is_some() {
         return reply.error("request_not_supported", "request objects are not supported");

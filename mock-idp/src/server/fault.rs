@@ -58,6 +58,9 @@ as_faults! {
     StateTruncated = "as-state-truncated": "cuts the state it sends back to 32 characters",
     NoIss = "as-no-iss": "sends no iss in its authorization responses (its metadata still advertises it)",
     IssMissingOnError = "as-iss-missing-on-error": "sends iss in successful authorization responses but not in error responses",
+    UnknownParamsRefused = "as-unknown-params-refused": "refuses an authorization request carrying a parameter it does not know",
+    EmptyScopeRefused = "as-empty-scope-refused": "refuses scope= (an empty value) with invalid_scope instead of treating it as omitted",
+    LoopbackPortFixed = "as-loopback-port-fixed": "matches a loopback redirect URI exactly, port included",
     AuthorizeCors = "as-authorize-cors": "answers a CORS preflight at its authorization endpoint with Access-Control-Allow-Origin for any origin",
     // §2.3 token endpoint
     TokenSuccessShape = "as-token-success-shape": "answers a successful token request without Cache-Control: no-store",

@@ -21,6 +21,16 @@ impl Params {
 
     /// The value of `name`. A parameter sent without a value counts as omitted (OAuth 2.1
     /// §3.1), so empty values are skipped.
+    /// Every parameter name, in order (repeats included).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// Whether `name` is present with an empty value.
+    pub fn has_empty(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, v)| k == name && v.is_empty())
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()

@@ -16,6 +16,8 @@ use crate::model::{Level, Verdict};
 
 use super::{OAUTH21, RFC8707, RFC9700};
 
+const RFC8252: &str = "https://www.rfc-editor.org/rfc/rfc8252";
+
 /// A row's metadata: it sends authorization requests as the run's client.
 const fn meta(
     id: &'static str,
@@ -47,6 +49,8 @@ pub(crate) enum Due {
     NoRedirect,
     /// Recorded only (INFO): what it did is reported, nothing is required.
     Recorded,
+    /// Not refused: the flow goes on (a code, or a login step) as for a valid request.
+    Proceeds,
 }
 
 /// One authorization request of a row.
@@ -134,6 +138,14 @@ fn grade(level: Level, probe: &AuthzProbe, answer: &AuthzAnswer) -> Vec<Assertio
             ),
             !answer.redirects_to_client(),
         )],
+        Due::Proceeds => vec![rule(
+            level,
+            format!(
+                "{} is not refused: the flow goes on (a code or a login step)",
+                probe.what
+            ),
+            matches!(answer, AuthzAnswer::Code | AuthzAnswer::Login),
+        )],
         Due::Recorded => vec![rule(
             Level::Info,
             format!("{} is refused", probe.what),
@@ -157,6 +169,16 @@ pub(crate) async fn run_authorization_row(
             ctx.documents.exchanges(),
         );
     }
+    let probes = probes(ctx, &client);
+    if probes.is_empty() {
+        return Outcome::new(
+            Verdict::Skip,
+            format!(
+                "no request of this row applies to client {} with redirect URI {}",
+                client.client_id, client.redirect_uri
+            ),
+        );
+    }
     let origin = ctx.authorization_origin();
     let control = ctx
         .authorize(&ctx.valid_authorization_params(&client))
@@ -177,10 +199,10 @@ pub(crate) async fn run_authorization_row(
     let mut assertions = Vec::new();
     let mut evidence: Vec<Exchange> = Vec::new();
     let mut undecided = Vec::new();
-    for probe in probes(ctx, &client) {
+    for probe in probes {
         let exchange = ctx.authorize(&probe.params).await;
         let answer = classify_authz(&exchange, &probe.redirect_uri, &origin);
-        if answer == AuthzAnswer::Login && probe.due != Due::Recorded {
+        if answer == AuthzAnswer::Login && matches!(probe.due, Due::Refused(_) | Due::NoRedirect) {
             undecided.push(probe.what.clone());
             continue;
         }
@@ -215,7 +237,7 @@ pub(crate) async fn run_authorization_row(
     let mut outcome = Outcome::from_grade(meta.level, &Grade { assertions }, evidence);
     if outcome.verdict == Verdict::Pass {
         outcome.message = format!(
-            "every request was refused as required{}",
+            "every request was answered as required{}",
             if undecided.is_empty() {
                 String::new()
             } else {
@@ -437,6 +459,52 @@ fn duplicate_params(ctx: &AsContext, client: &AsClient) -> Vec<AuthzProbe> {
     ]
 }
 
+fn unknown_params(ctx: &AsContext, client: &AsClient) -> Vec<AuthzProbe> {
+    vec![probe(
+        ctx,
+        client,
+        "a valid request with foo=bar added",
+        Due::Proceeds,
+        |p| add(p, "foo", "bar"),
+    )]
+}
+
+fn empty_params(ctx: &AsContext, client: &AsClient) -> Vec<AuthzProbe> {
+    vec![probe(
+        ctx,
+        client,
+        "a valid request with an empty scope= (as if omitted)",
+        Due::Proceeds,
+        |p| set(p, "scope", ""),
+    )]
+}
+
+/// A loopback redirect URI without a port, sent with one (RFC 8252 §7.3).
+fn with_port(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    let loopback = matches!(url.host_str()?, "127.0.0.1" | "[::1]" | "localhost");
+    (url.scheme() == "http" && loopback && url.port().is_none()).then(|| {
+        let mut url = url.clone();
+        let _ = url.set_port(Some(53117));
+        url.to_string()
+    })
+}
+
+fn loopback_port(ctx: &AsContext, client: &AsClient) -> Vec<AuthzProbe> {
+    with_port(&client.redirect_uri)
+        .map(|uri| {
+            probe(
+                ctx,
+                client,
+                format!("redirect_uri {uri} (the registered loopback URI with a port)"),
+                Due::Proceeds,
+                |p| set(p, "redirect_uri", &uri),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
 pub(super) static ROWS: &[AuthzRow] = &[
     AuthzRow {
         meta: meta(
@@ -607,6 +675,65 @@ pub(super) static ROWS: &[AuthzRow] = &[
             &["as-duplicate-params-accepted"],
         ),
         probes: duplicate_params,
+    },
+    AuthzRow {
+        meta: meta(
+            "as.authorize.unknown-params",
+            "as-authz-unknown-params",
+            "Ignores unknown request parameters",
+            "A valid authorization request with an unrecognised parameter (foo=bar) goes on as the valid one does (a code, or a login step): OAuth 2.1 §3.1 says unknown parameters are ignored.",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§3.1",
+                "the authorization server must ignore unrecognized request parameters",
+                OAUTH21,
+            )],
+            &["as-unknown-params-refused"],
+        ),
+        probes: unknown_params,
+    },
+    AuthzRow {
+        meta: meta(
+            "as.authorize.empty-params",
+            "as-authz-empty-params",
+            "Treats an empty parameter as omitted",
+            "A valid authorization request with scope= (no value) goes on as the same request without scope does: OAuth 2.1 §3.1 says parameters sent without a value are treated as omitted.",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§3.1",
+                "parameters sent without a value must be treated as if they were omitted",
+                OAUTH21,
+            )],
+            &["as-empty-scope-refused"],
+        ),
+        probes: empty_params,
+    },
+    AuthzRow {
+        meta: meta(
+            "as.authorize.loopback-port",
+            "as-authz-redirect-loopback-port",
+            "Lets a native client's loopback redirect use any port",
+            "With a registered loopback redirect URI without a port (http://127.0.0.1/callback), a request naming it with a port (:53117) goes on: OAuth 2.1 and RFC 8252 §7.3 let the port vary. Skip for a client whose redirect URI is not such a loopback URI.",
+            Level::Must,
+            &[
+                rfc(
+                    "OAuth 2.1",
+                    "§4.1.1",
+                    "the authorization server must allow any port for loopback redirect URIs",
+                    OAUTH21,
+                ),
+                rfc(
+                    "RFC 8252",
+                    "§7.3",
+                    "loopback interface redirection, any port",
+                    RFC8252,
+                ),
+            ],
+            &["as-loopback-port-fixed"],
+        ),
+        probes: loopback_port,
     },
 ];
 
