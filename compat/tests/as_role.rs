@@ -221,6 +221,21 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation",
     ),
+    (
+        "as.at.typ",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.at.claims",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.at.alg",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
 ];
 
 /// Runs every as.* check against oidc-provider as its public native client, logging in with

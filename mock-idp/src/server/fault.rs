@@ -77,6 +77,10 @@ as_faults! {
     TokenLongLived = "as-token-long-lived": "issues access tokens that live 24 hours",
     RefreshNoRotation = "as-refresh-no-rotation": "accepts a refresh token again after it was used (it still issues a new one each time)",
     RefreshScopeWidened = "as-refresh-scope-widened": "grants a refresh request any scope the client may obtain, beyond what was granted",
+    // §2.4 JWT access tokens
+    AtTypJwt = "as-at-typ-jwt": "types its JWT access tokens typ: JWT instead of at+jwt",
+    AtClaimsMissing = "as-at-claims-missing": "mints JWT access tokens without client_id and jti",
+    AtKeyUnpublished = "as-at-key-unpublished": "signs its JWT access tokens with a key (ES256, kid mcp-authspec-retired) that its JWKS does not publish",
 }
 
 impl fmt::Display for AsFault {

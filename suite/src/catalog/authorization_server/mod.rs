@@ -1,11 +1,13 @@
 //! Spec §2: the authorization server under test, driven as an OAuth client would. Files follow
 //! the spec's sections: [`metadata`] (§2.1 metadata and discovery), [`authorize`] (§2.2 the
-//! authorization endpoint), [`token`] (§2.3 the token endpoint).
+//! authorization endpoint), [`token`] (§2.3 the token endpoint), [`access_token`] (§2.4 the
+//! JWT access tokens it issues).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
 //! why the row does not apply to this authorization server (Skip).
 
+mod access_token;
 mod authorize;
 mod metadata;
 mod response;
@@ -152,6 +154,12 @@ fn authorization_check(row: &'static authorize::AuthzRow) -> Check<AsContext> {
     })
 }
 
+fn token_check(row: &'static token::TokenRow) -> Check<AsContext> {
+    Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
+        Box::pin(token::run_token_row(ctx, row))
+    })
+}
+
 /// Every `as.*` check, in catalogue order.
 pub fn checks() -> Vec<Check<AsContext>> {
     let mut checks: Vec<Check<AsContext>> = metadata::ROWS.iter().map(check_of).collect();
@@ -168,10 +176,7 @@ pub fn checks() -> Vec<Check<AsContext>> {
         authorize::NO_CORS,
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
     ));
-    checks.extend(token::ROWS.iter().map(|row| {
-        Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
-            Box::pin(token::run_token_row(ctx, row))
-        })
-    }));
+    checks.extend(token::ROWS.iter().map(token_check));
+    checks.extend(access_token::ROWS.iter().map(token_check));
     checks
 }

@@ -54,7 +54,7 @@ pub(crate) struct Redeemed {
 }
 
 impl Redeemed {
-    fn str(&self, name: &str) -> Option<&str> {
+    pub(super) fn str(&self, name: &str) -> Option<&str> {
         self.body.get(name).and_then(Value::as_str)
     }
 }
@@ -247,7 +247,12 @@ impl<'a> Answer<'a> {
 }
 
 /// An assertion whose `actual` is the sentence of what the server did.
-fn rule(level: Level, requirement: impl Into<String>, holds: bool, did: &str) -> Assertion {
+pub(super) fn rule(
+    level: Level,
+    requirement: impl Into<String>,
+    holds: bool,
+    did: &str,
+) -> Assertion {
     crate::catalog::request_auth::observation(Part::Status, level, requirement, holds, did)
 }
 
@@ -811,7 +816,7 @@ fn refresh_scope_escalation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
 
 // ---- the judgements of a redemption --------------------------------------------------------
 
-fn graded(assertions: Vec<Assertion>, pass: String) -> Judged {
+pub(super) fn graded(assertions: Vec<Assertion>, pass: String) -> Judged {
     Judged::Graded {
         assertions,
         evidence: Vec::new(),
@@ -945,7 +950,7 @@ fn short_lived(_: &Prepared, r: &Redeemed) -> Judged {
 // ---- the catalogue ---------------------------------------------------------------------------
 
 /// What a row needs: rows that redeem codes need the run's client.
-const CODE: &[Need] = &[Need::AsClient];
+pub(super) const CODE: &[Need] = &[Need::AsClient];
 const NO_CODE: &[Need] = &[Need::Anonymous];
 
 pub(super) static ROWS: &[TokenRow] = &[
