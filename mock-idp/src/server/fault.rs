@@ -77,6 +77,9 @@ as_faults! {
     TokenLongLived = "as-token-long-lived": "issues access tokens that live 24 hours",
     RefreshNoRotation = "as-refresh-no-rotation": "accepts a refresh token again after it was used (it still issues a new one each time)",
     RefreshScopeWidened = "as-refresh-scope-widened": "grants a refresh request any scope the client may obtain, beyond what was granted",
+    ResourceAny = "as-resource-any": "issues codes and tokens for any absolute resource URI, one no resource server can have (https://mcp-authspec.invalid/mcp) included",
+    DefaultAudMissing = "as-default-aud-missing": "mints access tokens without aud when the request names no resource",
+    RefreshResourceUnbound = "as-refresh-resource-unbound": "issues a refresh request's tokens for whatever resource it names, granted or not",
     // §2.4 JWT access tokens
     AtTypJwt = "as-at-typ-jwt": "types its JWT access tokens typ: JWT instead of at+jwt",
     AtClaimsMissing = "as-at-claims-missing": "mints JWT access tokens without client_id and jti",

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::AsFault;
 use super::clients::Client;
 use super::config::IdpConfig;
 use super::error::OAuthError;
@@ -81,9 +82,7 @@ pub(crate) fn check_resources<'a>(
                 "resource {r} is not an absolute URI without a fragment"
             )));
         }
-        if let Some(allowed) = &config.allowed_resources
-            && !allowed.iter().any(|a| a == r)
-        {
+        if !config.faults.contains(&AsFault::ResourceAny) && !is_known_resource(config, r) {
             return Err(OAuthError::invalid_target(format!("unknown resource {r}")));
         }
         if !out.iter().any(|o| o == r) {
@@ -91,6 +90,20 @@ pub(crate) fn check_resources<'a>(
         }
     }
     Ok(out)
+}
+
+/// A resource this server may issue tokens for: one of `allowed_resources` when configured;
+/// otherwise any (the mock IdP serves whatever server it is pointed at) except a host no
+/// resource server can have, under the reserved `.invalid` name (RFC 6761 §6.4).
+fn is_known_resource(config: &IdpConfig, resource: &str) -> bool {
+    if let Some(allowed) = &config.allowed_resources {
+        return allowed.iter().any(|a| a == resource);
+    }
+    let host = url::Url::parse(resource).ok().and_then(|u| {
+        u.host_str()
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    });
+    !host.is_some_and(|h| h == "invalid" || h.ends_with(".invalid"))
 }
 
 /// Requested resources must be among the granted ones (RFC 8707 §2.2); none means all.

@@ -377,7 +377,12 @@ impl Request<'_> {
             narrow_scope(&grant.scope, self.params.get("scope"))?
         };
         let requested = check_resources(config, self.params.all("resource"))?;
-        let resources = narrow_resources(&grant.resources, requested)?;
+        let resources =
+            if config.faults.contains(&AsFault::RefreshResourceUnbound) && !requested.is_empty() {
+                requested
+            } else {
+                narrow_resources(&grant.resources, requested)?
+            };
         if let Some(g) = st.refresh_tokens.get_mut(token) {
             g.used = true;
         }
@@ -439,6 +444,9 @@ impl Request<'_> {
                 .jti(&jti);
                 if let Some(jkt) = self.jkt {
                     spec = spec.cnf_jkt(jkt);
+                }
+                if i.resources.is_empty() && config.faults.contains(&AsFault::DefaultAudMissing) {
+                    spec = spec.without_claim("aud");
                 }
                 let token =
                     mint_access_token(spec, &config.faults, issuer.signing_key(signing_alg));

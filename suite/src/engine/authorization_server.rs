@@ -220,6 +220,7 @@ pub struct IssuedCode {
     /// The PKCE verifier whose S256 challenge the request carried.
     pub verifier: String,
     pub redirect_uri: String,
+    /// The resource the request named ("" when it named none).
     pub resource: String,
     /// The authorization request and its redirect.
     pub exchange: Exchange,
@@ -342,10 +343,23 @@ impl AsContext {
         client: &AsClient,
         resource: &str,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        self.request_code_for(client, Some(resource)).await
+    }
+
+    /// [`Self::request_code`] naming `resource`, or no resource at all (then the code's
+    /// `resource` is empty).
+    pub async fn request_code_for(
+        &self,
+        client: &AsClient,
+        resource: Option<&str>,
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
         let verifier = mock_idp::random_b64url(32);
         let mut params = self.authorization_params_for(client, &verifier);
         params.retain(|(k, _)| k != "resource");
-        params.push(("resource".to_owned(), resource.to_owned()));
+        if let Some(resource) = resource {
+            params.push(("resource".to_owned(), resource.to_owned()));
+        }
+        let resource = resource.unwrap_or_default();
         let exchange = self.authorize(&params).await;
         let answer = classify_authz(
             &exchange,

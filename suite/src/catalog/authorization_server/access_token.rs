@@ -11,11 +11,11 @@ use mock_idp::keys::VerifyingKey;
 use serde_json::Value;
 
 use crate::catalog::rfc;
-use crate::check::{Applies, CheckMeta};
-use crate::model::{Level, Profile};
+use crate::check::CheckMeta;
+use crate::model::Level;
 
 use super::token::{CODE, Plan, Prepared, Redeemed, Setup, TokenRow, graded, rule};
-use super::{Judged, as_meta};
+use super::{Judged, as_meta, under_rfc9068};
 
 const RFC9068: &str = "https://www.rfc-editor.org/rfc/rfc9068";
 const RFC8725: &str = "https://www.rfc-editor.org/rfc/rfc8725";
@@ -204,15 +204,6 @@ const fn row(meta: CheckMeta, judge: fn(&Prepared, &Redeemed) -> Judged) -> Toke
         setup: Setup::Tokens,
         plan: Plan::Redemption(judge),
     }
-}
-
-/// Binding under the RFC 9068 profile, which no metadata declares (spec §0.1 JWT-AT).
-const fn under_rfc9068(mut meta: CheckMeta, otherwise: Level) -> CheckMeta {
-    meta.applies = Applies::UnderProfile {
-        profile: Profile::Rfc9068,
-        otherwise,
-    };
-    meta
 }
 
 pub(super) static ROWS: &[TokenRow] = &[

@@ -62,6 +62,19 @@ pub(crate) const fn as_meta(
     }
 }
 
+/// `meta` binding under the RFC 9068 profile, which no metadata declares (spec §0.1 JWT-AT),
+/// and at `otherwise` elsewhere.
+pub(crate) const fn under_rfc9068(
+    mut meta: CheckMeta,
+    otherwise: crate::model::Level,
+) -> CheckMeta {
+    meta.applies = crate::check::Applies::UnderProfile {
+        profile: crate::model::Profile::Rfc9068,
+        otherwise,
+    };
+    meta
+}
+
 /// What a row concluded about the authorization server.
 pub(crate) enum Judged {
     /// Assertions about what was read, with the exchanges that show it and the sentence of a

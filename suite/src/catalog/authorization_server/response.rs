@@ -140,6 +140,17 @@ pub(super) async fn state(ctx: &AsContext) -> Outcome {
         with_param(&mut params, "state", sent);
         let response = match response_to(ctx, &client, &params, what, &mut evidence).await {
             Ok(Came::Response(r)) => Some(r),
+            // A valid request refused at an error page: the control failed, not this rule.
+            Ok(Came::ErrorPage) if !may_refuse => {
+                return Outcome::error(
+                    format!(
+                        "positive control: {what} of client {} got an error page, so nothing \
+                         came back to the client to compare",
+                        client.client_id
+                    ),
+                    evidence,
+                );
+            }
             Ok(Came::ErrorPage) => None,
             Ok(Came::NeedsLogin) => return needs_login(what),
             Err(o) => return o,
@@ -161,12 +172,7 @@ pub(super) async fn state(ctx: &AsContext) -> Outcome {
         };
         assertions.push(observation(
             Part::Status,
-            if may_refuse || response.is_some() {
-                Level::Must
-            } else {
-                // A valid request refused at an error page: a failed control, not this rule.
-                Level::Info
-            },
+            Level::Must,
             format!("{what}: state comes back exactly as sent"),
             holds,
             seen,
@@ -179,6 +185,9 @@ pub(super) async fn state(ctx: &AsContext) -> Outcome {
         "state came back byte for byte, the 2 KB one too (or was refused whole)".into(),
     )
 }
+
+/// The request of as.authorize.iss whose answer is its positive control.
+const VALID: &str = "the successful response to a valid request";
 
 pub(super) async fn iss(ctx: &AsContext) -> Outcome {
     let Some(client) = ctx.client.clone() else {
@@ -206,7 +215,7 @@ pub(super) async fn iss(ctx: &AsContext) -> Outcome {
     let mut error_request = valid.clone();
     with_param(&mut error_request, "code_challenge_method", "S512");
     for (what, params) in [
-        ("the successful response to a valid request", valid),
+        (VALID, valid),
         (
             "the error response to code_challenge_method=S512",
             error_request,
@@ -214,6 +223,17 @@ pub(super) async fn iss(ctx: &AsContext) -> Outcome {
     ] {
         let response = match response_to(ctx, &client, &params, what, &mut evidence).await {
             Ok(Came::Response(r)) => r,
+            // The valid request refused at an error page: the control failed, not this rule.
+            Ok(Came::ErrorPage) if what == VALID => {
+                return Outcome::error(
+                    format!(
+                        "positive control: a valid authorization request of client {} got an \
+                         error page, so no response came back to read",
+                        client.client_id
+                    ),
+                    evidence,
+                );
+            }
             Ok(Came::ErrorPage) => continue,
             Ok(Came::NeedsLogin) => {
                 login_needed.push(what);

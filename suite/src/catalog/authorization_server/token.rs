@@ -22,19 +22,22 @@ use crate::http::{Exchange, ProbeRequest, RecordedResponse};
 use crate::model::{Level, Verdict};
 use crate::wire::oauth::is_valid_error_text;
 
-use super::{Judged, OAUTH21, RFC8707, RFC9700, as_meta};
+use super::{Judged, OAUTH21, RFC8707, RFC9700, as_meta, under_rfc9068};
 
 /// The resource a code flow names when the run knows none: a loopback URL every test
 /// authorization server accepts (nothing listens there; only the token's `aud` is read).
 pub(crate) const DEFAULT_RESOURCE: &str = "http://127.0.0.1:9/mcp";
 /// Another resource than the one a code was authorized for.
 const OTHER_RESOURCE: &str = "http://127.0.0.1:9/other-mcp";
+/// A resource no authorization server can know: `.invalid` never names a host (RFC 6761 §6.4).
+const UNKNOWN_RESOURCE: &str = "https://mcp-authspec.invalid/mcp";
 /// A client id no authorization server has registered.
 const UNKNOWN_CLIENT: &str = "mcp-authspec-unknown-client";
 /// Access tokens living longer than this warn (a tool choice, spec as-token-short-lived).
 const SHORT_LIVED_SECONDS: i64 = 3600;
 
 const RFC6749: &str = "https://www.rfc-editor.org/rfc/rfc6749";
+const RFC9068: &str = "https://www.rfc-editor.org/rfc/rfc9068";
 
 /// What a row needs before its requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,36 @@ pub(crate) enum Setup {
     Code,
     /// The tokens of a valid redemption, which is the positive control itself.
     Tokens,
+    /// After the positive control, a code requested for another resource choice than `R`.
+    CodeFor(ResourceChoice),
+    /// After the positive control, the tokens of a code requested and redeemed for another
+    /// resource choice than `R`.
+    TokensFor(ResourceChoice),
+}
+
+/// The resource of a row's own code request, when it is not `R`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceChoice {
+    /// [`UNKNOWN_RESOURCE`]: a refusal, at either endpoint, is what the row wants.
+    Unknown,
+    /// No `resource` parameter: a refusal is allowed (RFC 8707 §2: the server MAY demand one).
+    Omitted,
+}
+
+impl ResourceChoice {
+    fn resource(self) -> Option<&'static str> {
+        match self {
+            ResourceChoice::Unknown => Some(UNKNOWN_RESOURCE),
+            ResourceChoice::Omitted => None,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            ResourceChoice::Unknown => format!("for the unknown resource {UNKNOWN_RESOURCE}"),
+            ResourceChoice::Omitted => "without a resource parameter".to_owned(),
+        }
+    }
 }
 
 /// The answer to a valid redemption: a 200 whose JSON body has an `access_token`.
@@ -82,14 +115,17 @@ impl Prepared<'_> {
         let Some(code) = &self.code else {
             return Vec::new();
         };
-        pairs(&[
+        let mut form = pairs(&[
             ("grant_type", "authorization_code"),
             ("code", &code.code),
             ("redirect_uri", &code.redirect_uri),
             ("code_verifier", &code.verifier),
             ("client_id", self.client_id()),
-            ("resource", &code.resource),
-        ])
+        ]);
+        if !code.resource.is_empty() {
+            form.extend(pairs(&[("resource", &code.resource)]));
+        }
+        form
     }
 
     /// A refresh of `refresh_token` with `extra` parameters.
@@ -145,6 +181,12 @@ pub(crate) enum Due {
     Issued,
     /// An error answer in the standard form (OAuth 2.1 §3.2.4).
     ErrorShape,
+    /// Never a token whose audience is this resource: a refusal (its `error`, one of
+    /// `errors`, recorded), or a token for another audience (recorded).
+    NoTokenFor {
+        resource: &'static str,
+        errors: &'static [&'static str],
+    },
 }
 
 /// One token request of a row.
@@ -320,6 +362,46 @@ fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<Assertion> {
             ]
         }
         Due::Issued => Vec::new(),
+        Due::NoTokenFor { resource, errors } => {
+            if !answer.token_issued() {
+                return vec![
+                    rule(
+                        level,
+                        format!("{} gets no token for {resource}", probe.what),
+                        true,
+                        &did,
+                    ),
+                    rule(
+                        Level::Info,
+                        format!("the error for {} is {}", probe.what, errors.join(" or ")),
+                        errors.contains(&error),
+                        &did,
+                    ),
+                ];
+            }
+            let token = answer
+                .member("access_token")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match token_audience(token) {
+                Some(aud) => vec![rule(
+                    level,
+                    format!("{} gets no token whose aud is {resource}", probe.what),
+                    !audience_contains(&aud, resource),
+                    &format!("{did} whose aud is {aud}"),
+                )],
+                None => vec![rule(
+                    Level::Info,
+                    format!(
+                        "{} gets no token for {resource} (an opaque token's audience is not \
+                         read)",
+                        probe.what
+                    ),
+                    false,
+                    &format!("{did}, an opaque token whose audience was not read"),
+                )],
+            }
+        }
         Due::ErrorShape => {
             let shape = format!(
                 "{did}, Content-Type {:?}, Cache-Control {:?}",
@@ -357,6 +439,23 @@ fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<Assertion> {
                 ),
             ]
         }
+    }
+}
+
+/// The `aud` of an access token in JWS form (read, not verified); `None` for an opaque one.
+fn token_audience(token: &str) -> Option<Value> {
+    let jws =
+        mock_idp::jws::Jws::parse_with(token, &mock_idp::jws::ParseOptions::lenient()).ok()?;
+    let claims = jws.claims_lenient().ok()?;
+    Some(claims.get("aud").cloned().unwrap_or(Value::Null))
+}
+
+/// `aud` (a string or an array of strings) names `resource`.
+fn audience_contains(aud: &Value, resource: &str) -> bool {
+    match aud {
+        Value::String(s) => s == resource,
+        Value::Array(a) => a.iter().any(|v| v.as_str() == Some(resource)),
+        _ => false,
     }
 }
 
@@ -449,7 +548,20 @@ async fn code_for(
             evidence.push(code.exchange.clone());
             Ok(code)
         }
-        Err((AuthzAnswer::Login, _)) => Err(Outcome::new(
+        Err((answer, exchange)) => Err(no_code(ctx, client, resource, answer, exchange)),
+    }
+}
+
+/// The outcome of a row whose valid authorization request got no code.
+fn no_code(
+    ctx: &AsContext,
+    client: &AsClient,
+    resource: &str,
+    answer: AuthzAnswer,
+    exchange: Exchange,
+) -> Outcome {
+    match answer {
+        AuthzAnswer::Login => Outcome::new(
             Verdict::NotEvaluated,
             format!(
                 "the authorization server answered a valid authorization request of client {} \
@@ -458,19 +570,24 @@ async fn code_for(
                  --redirect-uri must be http://127.0.0.1/callback or http://localhost/callback)",
                 client.client_id
             ),
-        )),
-        Err((answer, exchange)) => Err(Outcome::error(
+        ),
+        answer => Outcome::error(
             format!(
                 "positive control: a valid authorization request of client {} (PKCE S256, \
-                 redirect_uri {}, resource {resource}, scope {}) got {}, so no code could be \
-                 redeemed (--scope sets the scope asked for)",
+                 redirect_uri {}, resource {}, scope {}) got {}, so no code could be redeemed \
+                 (--scope sets the scope asked for)",
                 client.client_id,
                 client.redirect_uri,
+                if resource.is_empty() {
+                    "none"
+                } else {
+                    resource
+                },
                 ctx.scope.as_deref().unwrap_or("none"),
                 answer.describe()
             ),
             vec![exchange],
-        )),
+        ),
     }
 }
 
@@ -520,11 +637,92 @@ async fn prepare<'a>(
             ));
         }
     }
-    if setup == Setup::Code {
-        prepared.code = Some(code_for(ctx, client, &prepared.resource, evidence).await?);
-        prepared.redeemed = None;
+    match setup {
+        Setup::Code => {
+            prepared.code = Some(code_for(ctx, client, &prepared.resource, evidence).await?);
+            prepared.redeemed = None;
+        }
+        Setup::CodeFor(choice) | Setup::TokensFor(choice) => {
+            prepared.code = Some(code_for_choice(ctx, client, choice, evidence).await?);
+            prepared.redeemed = None;
+            if matches!(setup, Setup::TokensFor(_)) {
+                prepared.redeemed = Some(redeem_for_choice(&prepared, choice, evidence).await?);
+            }
+        }
+        Setup::Nothing | Setup::Tokens => {}
     }
     Ok(prepared)
+}
+
+/// A code requested `choice`; the authorization endpoint refusing it is the row's pass (an
+/// unknown resource refused, or a resource demanded).
+async fn code_for_choice(
+    ctx: &AsContext,
+    client: &AsClient,
+    choice: ResourceChoice,
+    evidence: &mut Vec<Exchange>,
+) -> Result<IssuedCode, Outcome> {
+    match ctx.request_code_for(client, choice.resource()).await {
+        Ok(code) => {
+            evidence.push(code.exchange.clone());
+            Ok(code)
+        }
+        Err((
+            answer @ (AuthzAnswer::ErrorRedirect { .. } | AuthzAnswer::ErrorPage { .. }),
+            exchange,
+        )) => {
+            evidence.push(exchange);
+            Err(finish(
+                Level::Info,
+                Vec::new(),
+                std::mem::take(evidence),
+                format!(
+                    "the authorization endpoint refused the authorization request {} with {}",
+                    choice.describe(),
+                    answer.describe()
+                ),
+            ))
+        }
+        Err((answer, exchange)) => Err(no_code(
+            ctx,
+            client,
+            choice.resource().unwrap_or_default(),
+            answer,
+            exchange,
+        )),
+    }
+}
+
+/// The redemption of a code requested `choice`: its tokens, or the row's pass when the token
+/// endpoint refuses it.
+async fn redeem_for_choice(
+    prepared: &Prepared<'_>,
+    choice: ResourceChoice,
+    evidence: &mut Vec<Exchange>,
+) -> Result<Redeemed, Outcome> {
+    let what = format!(
+        "a valid redemption of a code requested {}",
+        choice.describe()
+    );
+    let exchange = send(
+        prepared.ctx,
+        &probe(what.clone(), prepared.redemption(), Due::Issued),
+    )
+    .await;
+    evidence.push(exchange.clone());
+    match redeemed(&exchange) {
+        Ok(body) => Ok(Redeemed { exchange, body }),
+        Err(why) if exchange.response.is_ok() => Err(finish(
+            Level::Info,
+            Vec::new(),
+            std::mem::take(evidence),
+            format!("the token endpoint refused {what} with {why}"),
+        )),
+        Err(why) => Err(Outcome::error(
+            format!("the token endpoint did not answer {what} ({why})"),
+            std::mem::take(evidence),
+        )),
+    }
 }
 
 /// Runs a row: prepares it, then sends its requests or judges the redemption.
@@ -760,6 +958,29 @@ fn resource_mismatch(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
     )])
 }
 
+fn resource_unknown(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    Ok(vec![probe(
+        format!("a redemption of a code requested for the unknown resource {UNKNOWN_RESOURCE}"),
+        p.redemption(),
+        recorded(&["invalid_target"]),
+    )])
+}
+
+fn refresh_resource_binding(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let rt = p.refresh_token()?;
+    Ok(vec![probe(
+        format!(
+            "a refresh for resource {OTHER_RESOURCE} of a grant for {}",
+            p.resource
+        ),
+        p.refresh(rt, &[("resource", OTHER_RESOURCE)]),
+        Due::NoTokenFor {
+            resource: OTHER_RESOURCE,
+            errors: &["invalid_target", "invalid_grant"],
+        },
+    )])
+}
+
 fn refresh_rotation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
     let rt1 = p.refresh_token()?;
     Ok(vec![
@@ -912,6 +1133,36 @@ fn aud(p: &Prepared, r: &Redeemed) -> Judged {
             "the access token's aud is {aud}, which contains {}",
             p.resource
         ),
+    )
+}
+
+fn default_aud(_: &Prepared, r: &Redeemed) -> Judged {
+    let Some(aud) = r.str("access_token").and_then(token_audience) else {
+        return Judged::NotApplicable(
+            "the access token of the redemption without resource is opaque: its audience \
+             cannot be read without introspection, which this check does not do"
+                .into(),
+        );
+    };
+    let present = match &aud {
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => {
+            !a.is_empty() && a.iter().all(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        }
+        _ => false,
+    };
+    graded(
+        vec![rule(
+            Level::Must,
+            "an access token issued for a request without resource has an aud (a default \
+             resource indicator)",
+            present,
+            &format!(
+                "the token endpoint answered a code flow without a resource parameter with an \
+                 access token whose aud is {aud}"
+            ),
+        )],
+        format!("a code flow without resource gives an access token whose aud is {aud}"),
     )
 }
 
@@ -1190,6 +1441,55 @@ pub(super) static ROWS: &[TokenRow] = &[
     },
     TokenRow {
         meta: as_meta(
+            "as.token.resource-unknown",
+            "as-token-resource-unknown",
+            "Issues no token for an unknown resource",
+            "A code flow naming a resource no server can have (https://mcp-authspec.invalid/mcp, a reserved name) is refused at the authorization endpoint or its redemption is refused with HTTP 400 and no token; the error is recorded (invalid_target is the spec's). A token with a default audience is the failure this row catches.",
+            Level::Should,
+            &[rfc(
+                "RFC 8707",
+                "§2",
+                "an unknown or unacceptable resource gets invalid_target",
+                RFC8707,
+            )],
+            CODE,
+            &["as-resource-any"],
+        ),
+        setup: Setup::CodeFor(ResourceChoice::Unknown),
+        plan: Plan::Requests(resource_unknown),
+    },
+    TokenRow {
+        meta: under_rfc9068(
+            as_meta(
+                "as.token.default-aud",
+                "as-token-default-aud",
+                "Gives a token requested without resource a default audience",
+                "A code flow whose requests name no resource gives a JWT access token with an aud (RFC 9068 §3: a default resource indicator). Refusing the request instead is allowed (RFC 8707 §2: the server MAY demand a resource). MUST under the RFC 9068 profile (--profile rfc9068); recorded otherwise. An opaque token Skips.",
+                Level::Must,
+                &[
+                    rfc(
+                        "RFC 9068",
+                        "§3",
+                        "without a resource parameter, a default resource indicator is used in aud",
+                        RFC9068,
+                    ),
+                    rfc(
+                        "RFC 8707",
+                        "§2",
+                        "the authorization server may require a resource",
+                        RFC8707,
+                    ),
+                ],
+                CODE,
+                &["as-default-aud-missing"],
+            ),
+            Level::Info,
+        ),
+        setup: Setup::TokensFor(ResourceChoice::Omitted),
+        plan: Plan::Redemption(default_aud),
+    },
+    TokenRow {
+        meta: as_meta(
             "as.token.short-lived",
             "as-token-short-lived",
             "Issues short-lived access tokens",
@@ -1248,5 +1548,32 @@ pub(super) static ROWS: &[TokenRow] = &[
         ),
         setup: Setup::Tokens,
         plan: Plan::Requests(refresh_scope_escalation),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.refresh.resource-binding",
+            "as-refresh-resource-binding",
+            "Keeps a refresh token bound to its resources",
+            "A refresh naming another resource (http://127.0.0.1:9/other-mcp) than the grant's never gets a token whose aud is that resource: refused with HTTP 400 (the error recorded: invalid_target or invalid_grant), or a token for the granted audience (recorded). An opaque token's audience is not read (recorded). Skip when no refresh token is issued.",
+            Level::Must,
+            &[
+                rfc(
+                    "OAuth 2.1",
+                    "§3.2.3",
+                    "refresh tokens are bound to the scope and resource servers consented to",
+                    OAUTH21,
+                ),
+                rfc(
+                    "RFC 8707",
+                    "§2.2",
+                    "a resource not granted gets invalid_target",
+                    RFC8707,
+                ),
+            ],
+            CODE,
+            &["as-refresh-resource-unbound"],
+        ),
+        setup: Setup::Tokens,
+        plan: Plan::Requests(refresh_resource_binding),
     },
 ];
