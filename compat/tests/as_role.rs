@@ -237,6 +237,11 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "a valid authorization request gets oidc-provider's login step: no code without login automation",
     ),
     (
+        "as.token.guessing",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
         "as.at.typ",
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation",

@@ -256,7 +256,11 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
             "dpop_jkt is not a SHA-256 JWK thumbprint",
         );
     }
-    let code = random_b64url(32);
+    let code = if faults.contains(&AsFault::GuessableCodes) {
+        guessable_code()
+    } else {
+        random_b64url(32)
+    };
     let now = shared.now();
     {
         let mut st = issuer.lock();
@@ -278,4 +282,15 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
         );
     }
     reply.send(&[("code", &code)])
+}
+
+/// A code made of the clock and a counter, as some home-grown servers make them
+/// ([`AsFault::GuessableCodes`]).
+fn guessable_code() -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000;
+    format!("{millis}{n:04}")
 }

@@ -80,6 +80,7 @@ as_faults! {
     ResourceAny = "as-resource-any": "issues codes and tokens for any absolute resource URI, one no resource server can have (https://mcp-authspec.invalid/mcp) included",
     DefaultAudMissing = "as-default-aud-missing": "mints access tokens without aud when the request names no resource",
     RefreshResourceUnbound = "as-refresh-resource-unbound": "issues a refresh request's tokens for whatever resource it names, granted or not",
+    GuessableCodes = "as-guessable-codes": "makes authorization codes from the clock in milliseconds and a counter (17 digits, consecutive codes alike)",
     // §2.4 JWT access tokens
     AtTypJwt = "as-at-typ-jwt": "types its JWT access tokens typ: JWT instead of at+jwt",
     AtClaimsMissing = "as-at-claims-missing": "mints JWT access tokens without client_id and jti",

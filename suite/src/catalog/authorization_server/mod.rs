@@ -190,6 +190,10 @@ pub fn checks() -> Vec<Check<AsContext>> {
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
     ));
     checks.extend(token::ROWS.iter().map(token_check));
+    checks.push(Check::new(
+        token::GUESSING,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(token::guessing(ctx)) },
+    ));
     checks.extend(access_token::ROWS.iter().map(token_check));
     checks
 }

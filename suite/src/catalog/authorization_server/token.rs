@@ -1198,6 +1198,203 @@ fn short_lived(_: &Prepared, r: &Redeemed) -> Judged {
     )
 }
 
+// ---- unguessable values ------------------------------------------------------------------
+
+/// How many codes as.token.guessing asks for at most, and for how long.
+const GUESS_SAMPLES: usize = 20;
+const GUESS_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+/// OAuth 2.1 §7.7: the probability of guessing a value is at most 2^-128.
+const GUESS_BITS: f64 = 128.0;
+
+/// Why `values` (issued one after another) look guessable, by a heuristic: repeated values,
+/// too few bits for their length and observed alphabet, or consecutive values equal in half
+/// their positions or more (a counter or a clock). `None` when nothing shows.
+pub(crate) fn guessability(values: &[String]) -> Option<String> {
+    let distinct: std::collections::BTreeSet<&String> = values.iter().collect();
+    if distinct.len() < values.len() {
+        return Some(format!(
+            "{} of {} values repeat",
+            values.len() - distinct.len(),
+            values.len()
+        ));
+    }
+    let alphabet: std::collections::BTreeSet<char> =
+        values.iter().flat_map(|v| v.chars()).collect();
+    let bits_per_char = (alphabet.len().max(2) as f64).log2();
+    let shortest = values.iter().map(|v| v.chars().count()).min()?;
+    let bits = shortest as f64 * bits_per_char;
+    if bits < GUESS_BITS {
+        return Some(format!(
+            "the shortest is {shortest} characters of a {}-character alphabet, about {bits:.0} \
+             bits at best",
+            alphabet.len()
+        ));
+    }
+    for pair in values.windows(2) {
+        // Characters equal at the same position: about 1 in 64 for random base64url values,
+        // most of them for a counter or a clock, wherever it sits.
+        let same = pair[0]
+            .chars()
+            .zip(pair[1].chars())
+            .filter(|(a, b)| a == b)
+            .count();
+        let longest = pair[0].chars().count().max(pair[1].chars().count());
+        if same * 2 >= longest {
+            return Some(format!(
+                "consecutive values agree in {same} of {longest} positions ({:?}, {:?}): a \
+                 counter or a clock",
+                pair[0], pair[1]
+            ));
+        }
+    }
+    None
+}
+
+/// as.token.guessing: codes asked for one after another (at most [`GUESS_SAMPLES`], for at
+/// most [`GUESS_BUDGET`]), each redeemed for its refresh token, judged by [`guessability`].
+pub(super) async fn guessing(ctx: &AsContext) -> Outcome {
+    let Some(client) = ctx.client.as_ref() else {
+        return Outcome::undeclared_need();
+    };
+    if ctx.authorization_endpoint().is_none() || ctx.token_endpoint().is_none() {
+        return Outcome::error(
+            "the metadata names no authorization_endpoint or token_endpoint (see \
+             as.metadata.required)",
+            ctx.documents.exchanges(),
+        );
+    }
+    let resource = ctx
+        .resource
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RESOURCE.to_owned());
+    let started = std::time::Instant::now();
+    let mut evidence = Vec::new();
+    let mut codes = Vec::new();
+    let mut refresh_tokens = Vec::new();
+    while codes.len() < GUESS_SAMPLES && started.elapsed() < GUESS_BUDGET {
+        // Only the first exchanges are kept: the samples themselves are the evidence.
+        let mut seen = Vec::new();
+        let code = match code_for(ctx, client, &resource, &mut seen).await {
+            Ok(code) => code,
+            Err(outcome) if codes.is_empty() => return outcome,
+            Err(_) => break,
+        };
+        let prepared = Prepared {
+            ctx,
+            client: Some(client),
+            resource: resource.clone(),
+            code: Some(code),
+            redeemed: None,
+        };
+        let exchange = send(ctx, &redemption_probe(&prepared)).await;
+        if let Ok(body) = redeemed(&exchange)
+            && let Some(rt) = body.get("refresh_token").and_then(Value::as_str)
+        {
+            refresh_tokens.push(rt.to_owned());
+        }
+        if evidence.len() < 2 {
+            evidence.extend(seen);
+            evidence.push(exchange);
+        }
+        if let Some(code) = prepared.code {
+            codes.push(code.code);
+        }
+    }
+    let mut assertions = Vec::new();
+    let mut judged = Vec::new();
+    for (kind, values) in [
+        ("authorization codes", &codes),
+        ("refresh tokens", &refresh_tokens),
+    ] {
+        if values.len() < 2 {
+            continue;
+        }
+        judged.push(format!("{} {kind}", values.len()));
+        let concern = guessability(values);
+        assertions.push(rule(
+            Level::Info,
+            format!("{kind} are unguessable (at least 128 bits, no visible counter or clock)"),
+            concern.is_none(),
+            &format!(
+                "of {} {kind} issued one after another, {}",
+                values.len(),
+                concern.unwrap_or_default()
+            ),
+        ));
+    }
+    if assertions.is_empty() {
+        return Outcome::new(
+            Verdict::NotEvaluated,
+            format!(
+                "fewer than two codes could be sampled in {} s",
+                GUESS_BUDGET.as_secs()
+            ),
+        );
+    }
+    finish(
+        Level::Info,
+        assertions,
+        evidence,
+        format!(
+            "nothing guessable shows in {} issued one after another",
+            judged.join(" and ")
+        ),
+    )
+}
+
+/// The row of as.token.guessing.
+pub(super) const GUESSING: CheckMeta = as_meta(
+    "as.token.guessing",
+    "as-token-guessing",
+    "Issues codes and refresh tokens no one can guess",
+    "Up to 20 codes (for at most 20 s) are asked for one after another and redeemed; the codes and the refresh tokens are judged by a heuristic: no repeats, at least 128 bits by length and observed alphabet, and consecutive values not equal in half their positions (a counter or a clock). Recorded (INFO): a heuristic cannot prove randomness.",
+    Level::Info,
+    &[rfc(
+        "OAuth 2.1",
+        "§7.7",
+        "the probability of an attacker guessing a code or token is at most 2^-128",
+        OAUTH21,
+    )],
+    CODE,
+    &["as-guessable-codes"],
+);
+
+#[cfg(test)]
+mod tests {
+    use super::guessability;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| (*v).to_owned()).collect()
+    }
+
+    #[test]
+    fn random_values_show_nothing() {
+        let values: Vec<String> = (0..20).map(|_| mock_idp::random_b64url(32)).collect();
+        assert_eq!(guessability(&values), None);
+    }
+
+    #[test]
+    fn repeats_short_values_and_counters_show() {
+        let same = mock_idp::random_b64url(32);
+        assert!(
+            guessability(&[same.clone(), same])
+                .unwrap()
+                .contains("repeat")
+        );
+        assert!(
+            guessability(&strings(&["abc123", "xyz789"]))
+                .unwrap()
+                .contains("bits")
+        );
+        let counter: Vec<String> = (0..5)
+            .map(|n| format!("17650000000000{n:04}-{}", "x".repeat(40)))
+            .collect();
+        assert!(guessability(&counter).is_some());
+        let clock = strings(&["17651000000120001", "17651000000130002"]);
+        assert!(guessability(&clock).unwrap().contains("bits"));
+    }
+}
+
 // ---- the catalogue ---------------------------------------------------------------------------
 
 /// What a row needs: rows that redeem codes need the run's client.
