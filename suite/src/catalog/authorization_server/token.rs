@@ -1359,42 +1359,6 @@ pub(super) const GUESSING: CheckMeta = as_meta(
     &["as-guessable-codes"],
 );
 
-#[cfg(test)]
-mod tests {
-    use super::guessability;
-
-    fn strings(values: &[&str]) -> Vec<String> {
-        values.iter().map(|v| (*v).to_owned()).collect()
-    }
-
-    #[test]
-    fn random_values_show_nothing() {
-        let values: Vec<String> = (0..20).map(|_| mock_idp::random_b64url(32)).collect();
-        assert_eq!(guessability(&values), None);
-    }
-
-    #[test]
-    fn repeats_short_values_and_counters_show() {
-        let same = mock_idp::random_b64url(32);
-        assert!(
-            guessability(&[same.clone(), same])
-                .unwrap()
-                .contains("repeat")
-        );
-        assert!(
-            guessability(&strings(&["abc123", "xyz789"]))
-                .unwrap()
-                .contains("bits")
-        );
-        let counter: Vec<String> = (0..5)
-            .map(|n| format!("17650000000000{n:04}-{}", "x".repeat(40)))
-            .collect();
-        assert!(guessability(&counter).is_some());
-        let clock = strings(&["17651000000120001", "17651000000130002"]);
-        assert!(guessability(&clock).unwrap().contains("bits"));
-    }
-}
-
 // ---- the catalogue ---------------------------------------------------------------------------
 
 /// What a row needs: rows that redeem codes need the run's client.
@@ -1774,3 +1738,39 @@ pub(super) static ROWS: &[TokenRow] = &[
         plan: Plan::Requests(refresh_resource_binding),
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::guessability;
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| (*v).to_owned()).collect()
+    }
+
+    #[test]
+    fn random_values_show_nothing() {
+        let values: Vec<String> = (0..20).map(|_| mock_idp::random_b64url(32)).collect();
+        assert_eq!(guessability(&values), None);
+    }
+
+    #[test]
+    fn repeats_short_values_and_counters_show() {
+        let same = mock_idp::random_b64url(32);
+        assert!(
+            guessability(&[same.clone(), same])
+                .unwrap()
+                .contains("repeat")
+        );
+        assert!(
+            guessability(&strings(&["abc123", "xyz789"]))
+                .unwrap()
+                .contains("bits")
+        );
+        let counter: Vec<String> = (0..5)
+            .map(|n| format!("17650000000000{n:04}-{}", "x".repeat(40)))
+            .collect();
+        assert!(guessability(&counter).is_some());
+        let clock = strings(&["17651000000120001", "17651000000130002"]);
+        assert!(guessability(&clock).unwrap().contains("bits"));
+    }
+}
