@@ -8,6 +8,7 @@
 
 mod authorize;
 mod metadata;
+mod registration;
 mod response;
 mod token;
 
@@ -168,6 +169,7 @@ pub fn checks() -> Vec<Check<AsContext>> {
         authorize::NO_CORS,
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
     ));
+    checks.extend(registration::checks());
     checks.extend(token::ROWS.iter().map(|row| {
         Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
             Box::pin(token::run_token_row(ctx, row))
