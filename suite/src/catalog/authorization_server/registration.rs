@@ -282,14 +282,18 @@ async fn refusals(ctx: &AsContext, meta: &CheckMeta, cases: Vec<Refusal>) -> Out
     if !broken {
         shown.insert(0, &control);
     }
-    let what: Vec<&str> = cases.iter().map(|c| c.what).collect();
+    let seen: Vec<String> = cases
+        .iter()
+        .zip(&answers)
+        .map(|(case, answer)| format!("{}: {}", case.what, answer.describe()))
+        .collect();
     graded(
         meta,
         assertions,
         &shown,
         format!(
-            "every sub-case was refused as required: {}",
-            what.join("; ")
+            "every sub-case was refused (or registered with its values replaced): {}",
+            seen.join("; ")
         ),
     )
 }
@@ -481,7 +485,14 @@ pub(super) async fn public_needs_pkce(ctx: &AsContext) -> Outcome {
             remove(p, "code_challenge_method");
         },
     );
-    run_requests_of(ctx, &PUBLIC_NEEDS_PKCE, &client, vec![without]).await
+    let mut outcome = run_requests_of(ctx, &PUBLIC_NEEDS_PKCE, &client, vec![without]).await;
+    if outcome.verdict == Verdict::Pass {
+        outcome.message = format!(
+            "the registered public client {}'s request without code_challenge was refused",
+            client.client_id
+        );
+    }
+    outcome
 }
 
 /// `as.dcr.application-type`
@@ -706,7 +717,15 @@ pub(super) async fn redirect_missing(ctx: &AsContext) -> Outcome {
         Due::NoRedirect,
         |p| remove(p, "redirect_uri"),
     );
-    run_requests_of(ctx, &REDIRECT_MISSING, &client, vec![without]).await
+    let mut outcome = run_requests_of(ctx, &REDIRECT_MISSING, &client, vec![without]).await;
+    if outcome.verdict == Verdict::Pass {
+        outcome.message = format!(
+            "client {} registered two redirect URIs; its request without redirect_uri got an \
+             error page",
+            client.client_id
+        );
+    }
+    outcome
 }
 
 /// `as.authorize.redirect-uri-scheme`
