@@ -949,7 +949,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 as_ctx.client = as_client(&args, ctx.idp.as_deref());
                 as_ctx.login = as_login(&args);
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
-                choose_as_client(&mut as_ctx).await;
+                choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
                 clean_up_registrations(&as_ctx).await;
             }
@@ -1027,13 +1027,17 @@ fn as_client(args: &RunArgs, idp: Option<&MockIdp>) -> Option<AsClient> {
 /// The client the as.* rows act as, said in the run's output (issue 14): the one given or the
 /// mock IdP's own, else a public native client the run registers when the authorization
 /// server offers dynamic client registration (deleted at the end of the run).
-async fn choose_as_client(ctx: &mut AsContext) {
+async fn choose_as_client(ctx: &mut AsContext, client_id_given: bool) {
     if let Some(client) = &ctx.client {
         say!(
             "as.* checks act as client {} with redirect URI {}.",
             client.client_id,
             client.redirect_uri
         );
+        return;
+    }
+    if client_id_given {
+        say!("as.* checks have no client: --client-id needs its --redirect-uri.");
         return;
     }
     let Some(endpoint) = ctx.registration_endpoint().map(str::to_owned) else {
@@ -1099,7 +1103,7 @@ async fn run_as_only(
     ctx.client = as_client(args, None);
     ctx.login = as_login(args);
     ctx.scope = args.scope.clone();
-    choose_as_client(&mut ctx).await;
+    choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         spec_version: ctx.spec_version.as_str().to_owned(),

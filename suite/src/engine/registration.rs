@@ -92,7 +92,8 @@ pub struct CleanUp {
     /// Registrations deleted through RFC 7592.
     pub deleted: usize,
     /// Registrations the server offered no client configuration endpoint for (or one the
-    /// run does not send a token to: plain http off loopback).
+    /// run does not send a token to: another origin than the registration endpoint's, or
+    /// plain http off loopback).
     pub no_management: usize,
     /// Registrations whose DELETE was refused or went unanswered.
     pub failed: usize,
@@ -133,7 +134,7 @@ impl CleanUp {
 pub struct Registrations(Arc<Mutex<Vec<Made>>>);
 
 impl Registrations {
-    fn remember(&self, answer: &RegistrationAnswer) {
+    fn remember(&self, endpoint: &str, answer: &RegistrationAnswer) {
         if answer.client_id().is_none() {
             return;
         }
@@ -145,7 +146,7 @@ impl Registrations {
                     .member("registration_access_token")
                     .and_then(Value::as_str),
             )
-            .filter(|(uri, token)| !token.is_empty() && may_carry_a_token(uri))
+            .filter(|(uri, token)| !token.is_empty() && may_carry_a_token(uri, endpoint))
             .map(|(uri, token)| (uri.to_owned(), token.to_owned()));
         self.0
             .lock()
@@ -183,12 +184,15 @@ impl Registrations {
     }
 }
 
-/// A registration access token goes over https, or plain http to a loopback host only
-/// (design.md "Safety of the tool itself").
-fn may_carry_a_token(uri: &str) -> bool {
-    let Ok(url) = url::Url::parse(uri) else {
+/// A registration access token goes only to the registration endpoint's origin, over https
+/// or plain http to a loopback host (design.md "Safety of the tool itself").
+fn may_carry_a_token(uri: &str, endpoint: &str) -> bool {
+    let (Ok(url), Ok(endpoint)) = (url::Url::parse(uri), url::Url::parse(endpoint)) else {
         return false;
     };
+    if url.origin() != endpoint.origin() {
+        return false;
+    }
     match url.scheme() {
         "https" => true,
         "http" => matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost")),
@@ -228,7 +232,7 @@ pub async fn register(
         status,
         body,
     };
-    registrations.remember(&answer);
+    registrations.remember(endpoint, &answer);
     answer
 }
 
@@ -265,12 +269,21 @@ mod tests {
 
     #[test]
     fn tokens_go_to_https_or_loopback_only() {
-        assert!(may_carry_a_token("https://as.example/reg/1"));
-        assert!(may_carry_a_token("http://127.0.0.1:8080/reg/1"));
-        assert!(may_carry_a_token("http://localhost/reg/1"));
-        assert!(!may_carry_a_token("http://0.0.0.0:8080/reg/1"));
-        assert!(!may_carry_a_token("http://as.example/reg/1"));
-        assert!(!may_carry_a_token("/reg/1"));
+        let ok = |uri: &str, endpoint: &str| may_carry_a_token(uri, endpoint);
+        assert!(ok("https://as.example/reg/1", "https://as.example/reg"));
+        assert!(ok(
+            "http://127.0.0.1:8080/reg/1",
+            "http://127.0.0.1:8080/reg"
+        ));
+        assert!(ok("http://localhost/reg/1", "http://localhost/reg"));
+        assert!(!ok("http://0.0.0.0:8080/reg/1", "http://0.0.0.0:8080/reg"));
+        assert!(!ok("http://as.example/reg/1", "http://as.example/reg"));
+        assert!(!ok(
+            "https://elsewhere.example/reg/1",
+            "https://as.example/reg"
+        ));
+        assert!(!ok("http://127.0.0.1:9/reg/1", "http://127.0.0.1:8080/reg"));
+        assert!(!ok("/reg/1", "https://as.example/reg"));
     }
 
     #[test]

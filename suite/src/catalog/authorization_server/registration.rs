@@ -46,17 +46,27 @@ fn valid_with(members: Value) -> Value {
     metadata
 }
 
-/// The registration endpoint, or the Skip of a server without one.
+/// The registration endpoint, or the Skip of a server without one (an Error when no metadata
+/// could be read: then nothing says whether it has one).
 fn endpoint(ctx: &AsContext) -> Result<String, Outcome> {
-    ctx.registration_endpoint()
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Outcome::new(
-                Verdict::Skip,
-                "the metadata names no registration_endpoint: dynamic client registration is \
+    if ctx.documents.primary().is_none() {
+        return Err(Outcome::error(
+            format!(
+                "no metadata document of {} could be read, so whether it offers dynamic client \
+                 registration is unknown (see as.metadata.available)",
+                ctx.issuer
+            ),
+            ctx.documents.exchanges(),
+        ));
+    }
+    let Some(endpoint) = ctx.registration_endpoint() else {
+        return Err(Outcome::new(
+            Verdict::Skip,
+            "the metadata names no registration_endpoint: dynamic client registration is \
              optional (MAY) since MCP 2025-06-18, and this server does not offer it",
-            )
-        })
+        ));
+    };
+    Ok(endpoint.to_owned())
 }
 
 async fn register_at(ctx: &AsContext, endpoint: &str, metadata: &Value) -> RegistrationAnswer {
