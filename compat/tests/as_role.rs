@@ -63,8 +63,8 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
     ),
     (
         "as.metadata.registration",
-        Verdict::Skip,
-        "server.mjs enables no dynamic client registration",
+        Verdict::Pass,
+        "server.mjs enables dynamic client registration at a loopback http endpoint",
     ),
     (
         "as.metadata.dpop-algs",
@@ -150,6 +150,51 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "as.authorize.no-cors",
         Verdict::Pass,
         "no CORS at the authorization endpoint",
+    ),
+    (
+        "as.authorize.redirect-missing",
+        Verdict::Pass,
+        "a registered client with two loopback redirect URIs and no redirect_uri in its request gets an error page before any login",
+    ),
+    (
+        "as.authorize.redirect-uri-scheme",
+        Verdict::Pass,
+        "http://client.test/cb is refused at registration with invalid_redirect_uri (a native client's http redirect URI must be loopback)",
+    ),
+    (
+        "as.dcr.success",
+        Verdict::Pass,
+        "201 with every registered member, no client_secret for none, plus registration_client_uri and registration_access_token (features.registrationManagement)",
+    ),
+    (
+        "as.dcr.invalid-redirect",
+        Verdict::Pass,
+        "plain http off loopback, a fragment, a relative URI and javascript: each refused with 400 invalid_redirect_uri",
+    ),
+    (
+        "as.dcr.invalid-metadata",
+        Verdict::Pass,
+        "jwks with jwks_uri, implicit with code, and auth method bogus each refused with 400 invalid_client_metadata",
+    ),
+    (
+        "as.dcr.public-needs-pkce",
+        Verdict::Pass,
+        "pkce.required applies to registered clients too: no code_challenge is refused with invalid_request before any login",
+    ),
+    (
+        "as.dcr.application-type",
+        Verdict::Pass,
+        "native with a loopback redirect registered as native; web with the same redirect is accepted too (recorded)",
+    ),
+    (
+        "as.dcr.open",
+        Verdict::Pass,
+        "features.registration without initialAccessToken: open registration, 201",
+    ),
+    (
+        "as.dcr.no-cache",
+        Verdict::Pass,
+        "the registration answer has Cache-Control: no-store",
     ),
     (
         "as.token.success-shape",
@@ -275,7 +320,7 @@ async fn verdicts_of(
         ctx.scope = Some("mcp:read".into());
     }
     ctx.login = login;
-    run_as_checks(
+    let verdicts = run_as_checks(
         &ctx,
         &Selection::default(),
         RunOptions::default(),
@@ -284,7 +329,13 @@ async fn verdicts_of(
     .await
     .into_iter()
     .map(|(m, o)| (m.id, (o.verdict, o.message)))
-    .collect()
+    .collect();
+    // Every client the registration rows registered is deleted again (RFC 7592, which
+    // server.mjs enables with features.registrationManagement).
+    let clean_up = ctx.registrations.clean_up(&ctx.driver).await;
+    assert!(clean_up.deleted >= 9, "{clean_up:?}");
+    assert_eq!(clean_up.left_behind(), 0, "{clean_up:?}");
+    verdicts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -949,7 +949,9 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 as_ctx.client = as_client(&args, ctx.idp.as_deref());
                 as_ctx.login = as_login(&args);
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
+                choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
+                clean_up_registrations(&as_ctx).await;
             }
             None => say!(
                 "The target's PRM names no authorization server (and --as names none): the \
@@ -1022,6 +1024,57 @@ fn as_client(args: &RunArgs, idp: Option<&MockIdp>) -> Option<AsClient> {
     }
 }
 
+/// The client the as.* rows act as, said in the run's output (issue 14): the one given or the
+/// mock IdP's own, else a public native client the run registers when the authorization
+/// server offers dynamic client registration (deleted at the end of the run).
+async fn choose_as_client(ctx: &mut AsContext, client_id_given: bool) {
+    if let Some(client) = &ctx.client {
+        say!(
+            "as.* checks act as client {} with redirect URI {}.",
+            client.client_id,
+            client.redirect_uri
+        );
+        return;
+    }
+    if client_id_given {
+        say!("as.* checks have no client: --client-id needs its --redirect-uri.");
+        return;
+    }
+    let Some(endpoint) = ctx.registration_endpoint().map(str::to_owned) else {
+        say!(
+            "as.* checks have no client: give --client-id and --redirect-uri (the authorization \
+             server offers no dynamic client registration)."
+        );
+        return;
+    };
+    let registered = crate::engine::registration::register_run_client(
+        &ctx.driver,
+        &ctx.registrations,
+        &endpoint,
+    )
+    .await;
+    match registered {
+        Ok(client) => {
+            say!(
+                "as.* checks act as client {}, a public native client this run registered at \
+                 {endpoint} (redirect URI {}).",
+                client.client_id,
+                client.redirect_uri
+            );
+            ctx.client = Some(client);
+        }
+        Err(why) => say!("as.* checks have no client: {why}."),
+    }
+}
+
+/// Deletes every client the run registered (RFC 7592) and says how many it left behind.
+async fn clean_up_registrations(ctx: &AsContext) {
+    let clean_up = ctx.registrations.clean_up(&ctx.driver).await;
+    if let Some(sentence) = clean_up.describe() {
+        say!("{sentence}");
+    }
+}
+
 /// How the as.* rows that redeem a code log in at a real authorization server:
 /// `--login-command` (with `--redirect-port`, `--login-timeout`).
 fn as_login(args: &RunArgs) -> Option<crate::source::auth_code::Login> {
@@ -1050,6 +1103,7 @@ async fn run_as_only(
     ctx.client = as_client(args, None);
     ctx.login = as_login(args);
     ctx.scope = args.scope.clone();
+    choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         spec_version: ctx.spec_version.as_str().to_owned(),
@@ -1085,6 +1139,7 @@ async fn run_as_only(
         records.push(record);
     })
     .await;
+    clean_up_registrations(&ctx).await;
     let stale = baseline.map(|b| b.stale(&records)).unwrap_or_default();
     let reachable = ctx
         .documents

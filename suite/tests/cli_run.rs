@@ -146,3 +146,37 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `run --as` without `--client-id` against an authorization server offering dynamic client
+/// registration (issue 14): the run registers its own public native client, says so, acts as
+/// it, and deletes every client it registered (its own and the registration rows') through
+/// RFC 7592 before it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_as_run_registers_its_own_client_and_deletes_every_registration() {
+    use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
+    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let issuer = idp.issuer().to_owned();
+    let o = tokio::task::spawn_blocking(move || run(&["run", "--as", &issuer]))
+        .await
+        .unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("as.* checks act as client dyn-")
+            && out.contains("a public native client this run registered"),
+        "{out}"
+    );
+    assert!(out.contains("PASS  as.dcr.success"), "{out}");
+    let made = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Dynamic client registration: the run registered "))
+        .expect("the run says what it registered");
+    let count: usize = made.split(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 10, "{made}");
+    assert!(
+        made.contains(&format!("and deleted {count} of them")),
+        "{made}"
+    );
+    assert_eq!(idp.registered_clients(IssuerKind::Trusted), 0);
+    idp.shutdown().await;
+}

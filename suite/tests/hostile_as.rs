@@ -127,7 +127,10 @@ async fn metadata_pointing_at_garbage_endpoints() {
         .await;
     let results = run_against(&server).await;
     for (id, verdict, message) in &results {
-        if id.starts_with("as.authorize.") && *id != "as.authorize.no-cors" {
+        // The rows with a client of their own register it first: without a registration
+        // endpoint they are Skip.
+        let registers = message.contains("names no registration_endpoint");
+        if id.starts_with("as.authorize.") && *id != "as.authorize.no-cors" && !registers {
             assert_eq!(*verdict, Verdict::Error, "{id}: {message}");
             assert!(message.contains("positive control"), "{id}: {message}");
         }

@@ -273,7 +273,10 @@ fn render(info: &RunInfo, results: &[(CheckMeta, Outcome)]) -> Rendered {
 
 /// The as.* checks against the mock IdP with token-endpoint faults (so the token rows fail
 /// with their exchanges as evidence): no authorization code, PKCE verifier, access or refresh
-/// token that crossed the mock IdP's token endpoint shows in any sink.
+/// token that crossed the mock IdP's token endpoint shows in any sink. With a registration
+/// fault too (a client_secret handed to a public client, so as.dcr.success fails with the
+/// registration answers as evidence): no client secret or RFC 7592 registration access token
+/// the registration endpoint issued shows either.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
     use mock_idp::server::{AsFault, PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS};
@@ -286,6 +289,7 @@ async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
         AsFault::TokenAudDefault,
         AsFault::RefreshNoRotation,
         AsFault::RefreshScopeWidened,
+        AsFault::DcrSecretForPublic,
     ];
     let idp = MockIdp::start(IdpConfig {
         faults: faults.into_iter().collect(),
@@ -327,6 +331,7 @@ async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
         "as.token.code-reuse",
         "as.refresh.rotation",
         "as.token.success-shape",
+        "as.dcr.success",
     ] {
         assert!(
             failed.contains(&id),

@@ -145,6 +145,11 @@ const provider = new Provider(issuer, {
     // Our own interactions below replace the development views.
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 7591 dynamic client registration, open (no initial access token), and RFC 7592
+    // client management: the 201 names registration_client_uri and registration_access_token,
+    // with which the tool deletes every client it registered at the end of a run.
+    registration: { enabled: true },
+    registrationManagement: { enabled: true },
     // RFC 8628; the default user-code input, confirm and success pages (plain HTML forms with an
     // xsrf field), which device-approve.mjs submits.
     deviceFlow: { enabled: true },

@@ -159,6 +159,7 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
         None => match client.redirect_uris.as_slice() {
             [only] => only.clone(),
             [] => return error_page("invalid_request", "client has no redirect URI"),
+            [first, ..] if faults.contains(&AsFault::RedirectDefaultOfSeveral) => first.clone(),
             _ => {
                 return error_page(
                     "invalid_request",
@@ -212,6 +213,13 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     let challenge = match params.get("code_challenge") {
         Some(c) => c,
         None if faults.contains(&AsFault::PkceOptional) => "",
+        // Only dynamically registered clients have a registration answer.
+        None if faults.contains(&AsFault::DcrPublicPkceOptional)
+            && client.is_public()
+            && !client.metadata.is_empty() =>
+        {
+            ""
+        }
         None => {
             return reply.error("invalid_request", "code_challenge is required (PKCE S256)");
         }

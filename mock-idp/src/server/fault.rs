@@ -62,6 +62,8 @@ as_faults! {
     EmptyScopeRefused = "as-empty-scope-refused": "refuses scope= (an empty value) with invalid_scope instead of treating it as omitted",
     LoopbackPortFixed = "as-loopback-port-fixed": "matches a loopback redirect URI exactly, port included",
     AuthorizeCors = "as-authorize-cors": "answers a CORS preflight at its authorization endpoint with Access-Control-Allow-Origin for any origin",
+    RedirectDefaultOfSeveral = "as-redirect-default-of-several": "uses the first registered redirect URI when a client that registered several sends a request without redirect_uri",
+    RedirectHttpAllowed = "as-redirect-http-allowed": "registers, and redirects to, plain-http redirect URIs on any host",
     // §2.3 token endpoint
     TokenSuccessShape = "as-token-success-shape": "answers a successful token request without Cache-Control: no-store",
     TokenPkceVerifierOptional = "as-token-pkce-verifier-optional": "redeems a code issued for a PKCE challenge without code_verifier",
@@ -85,6 +87,14 @@ as_faults! {
     AtTypJwt = "as-at-typ-jwt": "types its JWT access tokens typ: JWT instead of at+jwt",
     AtClaimsMissing = "as-at-claims-missing": "mints JWT access tokens without client_id and jti",
     AtKeyUnpublished = "as-at-key-unpublished": "signs its JWT access tokens with a key (ES256, kid mcp-authspec-retired) that its JWKS does not publish",
+    // §2.6 dynamic client registration
+    DcrSecretForPublic = "as-dcr-secret-for-public": "issues a client_secret (without client_secret_expires_at) to a client registered with token_endpoint_auth_method none",
+    DcrRedirectUnchecked = "as-dcr-redirect-unchecked": "registers redirect URIs without checking their form (a fragment, a relative path, a javascript: URI); only plain http off loopback is refused",
+    DcrJwksWithJwksUri = "as-dcr-jwks-with-jwks-uri": "registers a client whose metadata carries both jwks and jwks_uri",
+    DcrPublicPkceOptional = "as-dcr-public-pkce-optional": "issues a code without code_challenge to a dynamically registered public client (pre-registered clients still need PKCE)",
+    DcrNativeAsWeb = "as-dcr-native-as-web": "registers every client as application_type web, whatever it asked for",
+    DcrInitialTokenRequired = "as-dcr-initial-token-required": "refuses every registration without an initial access token (401)",
+    DcrCacheable = "as-dcr-cacheable": "answers a registration without Cache-Control: no-store",
 }
 
 impl fmt::Display for AsFault {

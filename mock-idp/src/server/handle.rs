@@ -373,6 +373,12 @@ impl MockIdp {
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// How many dynamically registered clients an issuer holds now (registered, not yet
+    /// deleted through RFC 7592).
+    pub fn registered_clients(&self, kind: IssuerKind) -> usize {
+        self.issuer_ref(kind).lock().registration_tokens.len()
+    }
+
     /// Adds (or replaces) a client at an issuer.
     pub fn register_client(&self, kind: IssuerKind, client: Client) {
         self.issuer_ref(kind)
@@ -514,6 +520,10 @@ async fn not_allowed_get_post() -> OAuthError {
     OAuthError::method_not_allowed("GET, HEAD, POST")
 }
 
+async fn not_allowed_get_delete() -> OAuthError {
+    OAuthError::method_not_allowed("GET, HEAD, DELETE")
+}
+
 async fn not_found() -> OAuthError {
     OAuthError::not_found()
 }
@@ -560,6 +570,12 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
         routes.push((
             format!("{p}/register"),
             post(register::register).fallback(not_allowed_post),
+        ));
+        routes.push((
+            format!("{p}/register/{{client_id}}"),
+            get(register::configuration)
+                .delete(register::configuration)
+                .fallback(not_allowed_get_delete),
         ));
         routes.push((
             format!("{p}/introspect"),

@@ -2,15 +2,22 @@
 //! (`Cache-Control: no-store`). Bad redirect URIs get `invalid_redirect_uri`; invalid or
 //! inconsistent metadata gets `invalid_client_metadata`.
 //!
+//! RFC 7592 client configuration: the `201` names `registration_client_uri`
+//! (`<I>/register/<client_id>`) and a `registration_access_token`; with that token as a Bearer
+//! token, GET reads the registration and DELETE removes the client (204). A wrong or missing
+//! token, or an unknown client, gets 401 (RFC 7592 §2: no hint whether the client exists).
+//!
 //! Extension: `"authspec_token_format": "opaque"` registers a client whose access tokens
 //! are opaque (resolved by introspection).
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
 
+use super::AsFault;
 use super::clients::{Client, ClientAuthMethod, GRANT_TYPES, TokenFormat, check_redirect_uri};
 use super::error::{OAuthError, json_answer};
 use super::params::{has_media_type, read_body};
@@ -36,11 +43,69 @@ pub(crate) async fn register(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    json_answer(StatusCode::CREATED, handle(&ctx, &headers, body).await)
+    let faults = &ctx.shared.config.faults;
+    if faults.contains(&AsFault::DcrInitialTokenRequired)
+        && !headers.contains_key(header::AUTHORIZATION)
+    {
+        return bearer_refusal("registration needs an initial access token");
+    }
+    let mut resp = json_answer(StatusCode::CREATED, handle(&ctx, &headers, body).await);
+    if faults.contains(&AsFault::DcrCacheable) && resp.status() == StatusCode::CREATED {
+        resp.headers_mut().remove(header::CACHE_CONTROL);
+        resp.headers_mut().remove(header::PRAGMA);
+    }
+    resp
+}
+
+/// 401 `invalid_token` with a Bearer challenge (RFC 6750 §3, which RFC 7591 §3 and RFC 7592
+/// §2 use for their tokens).
+fn bearer_refusal(why: &str) -> Response {
+    let mut resp = OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_token", why).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    resp
+}
+
+/// RFC 7592 client configuration endpoint: GET reads, DELETE removes.
+pub(crate) async fn configuration(
+    State(ctx): State<IssuerCtx>,
+    Path(client_id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let mut st = ctx.issuer().lock();
+    let opens = st
+        .registration_tokens
+        .get(&client_id)
+        .is_some_and(|token| Some(token.as_str()) == presented);
+    if !opens {
+        return bearer_refusal("the registration access token does not open this client");
+    }
+    if method == Method::DELETE {
+        st.registration_tokens.remove(&client_id);
+        st.clients.remove(&client_id);
+        st.registered = st.registered.saturating_sub(1);
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let metadata = st
+        .clients
+        .get(&client_id)
+        .map(|c| Value::Object(c.metadata.clone()))
+        .unwrap_or_default();
+    json_answer(StatusCode::OK, Ok(metadata))
 }
 
 async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
     let shared = &ctx.shared;
+    let faults = &shared.config.faults;
     if !has_media_type(headers, "application/json") {
         return Err(OAuthError::invalid_client_metadata(
             "Content-Type must be application/json",
@@ -58,8 +123,11 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
             "member {dup} is repeated"
         )));
     }
-    let metadata = obj.to_map();
-    let mut client = validate(&shared.config.scopes_supported, &metadata)?;
+    let mut metadata = obj.to_map();
+    let mut client = validate(&shared.config.scopes_supported, faults, &metadata)?;
+    if faults.contains(&AsFault::DcrNativeAsWeb) {
+        metadata.insert("application_type".into(), json!("web"));
+    }
 
     let mut st = ctx.issuer().lock();
     if st.registered >= shared.config.max_registered_clients {
@@ -87,20 +155,45 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
     } else {
         response.insert("response_types".into(), json!(response_types));
     }
+    let mut secrets = Vec::new();
     if client.auth_method != ClientAuthMethod::None {
         let secret = random_b64url(32);
         client.client_secret = Some(secret.clone());
         response.insert("client_secret".into(), json!(secret));
         response.insert("client_secret_expires_at".into(), json!(0));
+        secrets.push(secret);
+    } else if faults.contains(&AsFault::DcrSecretForPublic) {
+        // Handed out, never required: the client stays public.
+        let secret = random_b64url(32);
+        response.insert("client_secret".into(), json!(secret));
+        secrets.push(secret);
     }
+    let token = random_b64url(32);
+    response.insert(
+        "registration_client_uri".into(),
+        json!(
+            ctx.issuer()
+                .endpoint(&format!("register/{}", client.client_id))
+        ),
+    );
+    response.insert("registration_access_token".into(), json!(token));
+    secrets.push(token.clone());
     client.metadata = response.clone();
     st.registered += 1;
+    st.registration_tokens
+        .insert(client.client_id.clone(), token);
     st.clients.insert(client.client_id.clone(), client);
+    drop(st);
+    shared.record_exchanged(secrets.iter().map(String::as_str));
     Ok(Value::Object(response))
 }
 
 /// Builds the client from its metadata (client id and secret are filled in by the caller).
-fn validate(scopes_supported: &[String], m: &Map<String, Value>) -> Result<Client, OAuthError> {
+fn validate(
+    scopes_supported: &[String],
+    faults: &BTreeSet<AsFault>,
+    m: &Map<String, Value>,
+) -> Result<Client, OAuthError> {
     let bad = OAuthError::invalid_client_metadata;
     if m.contains_key("software_statement") {
         return Err(OAuthError::new(
@@ -153,7 +246,10 @@ fn validate(scopes_supported: &[String], m: &Map<String, Value>) -> Result<Clien
     {
         return Err(bad("a public client cannot use client_credentials".into()));
     }
-    if m.contains_key("jwks") && m.contains_key("jwks_uri") {
+    if m.contains_key("jwks")
+        && m.contains_key("jwks_uri")
+        && !faults.contains(&AsFault::DcrJwksWithJwksUri)
+    {
         return Err(bad("jwks and jwks_uri must not both be present".into()));
     }
     if m.get("jwks").is_some_and(|v| !v.is_object()) {
@@ -164,7 +260,13 @@ fn validate(scopes_supported: &[String], m: &Map<String, Value>) -> Result<Clien
         Some(v) => string_array(v, "redirect_uris")?,
     };
     for uri in &redirect_uris {
-        check_redirect_uri(uri).map_err(OAuthError::invalid_redirect_uri)?;
+        let http_off_loopback = || uri.starts_with("http://");
+        match check_redirect_uri(uri) {
+            Ok(()) => {}
+            Err(_) if faults.contains(&AsFault::RedirectHttpAllowed) && http_off_loopback() => {}
+            Err(_) if faults.contains(&AsFault::DcrRedirectUnchecked) && !http_off_loopback() => {}
+            Err(e) => return Err(OAuthError::invalid_redirect_uri(e)),
+        }
     }
     if code_flow && redirect_uris.is_empty() {
         return Err(OAuthError::invalid_redirect_uri(
@@ -235,7 +337,7 @@ mod tests {
 
     fn check(v: Value) -> Result<Client, &'static str> {
         let scopes = ["mcp:read".to_string()];
-        validate(&scopes, v.as_object().unwrap()).map_err(|e| e.error)
+        validate(&scopes, &BTreeSet::new(), v.as_object().unwrap()).map_err(|e| e.error)
     }
 
     #[test]

@@ -258,6 +258,8 @@ pub(crate) struct OpaqueToken {
 pub(crate) struct IssuerState {
     pub clients: HashMap<String, Client>,
     pub registered: usize,
+    /// RFC 7592 registration access tokens of the dynamically registered clients, by client.
+    pub registration_tokens: HashMap<String, String>,
     pub codes: HashMap<String, CodeGrant>,
     pub devices: DeviceGrants,
     pub refresh_tokens: HashMap<String, RefreshGrant>,

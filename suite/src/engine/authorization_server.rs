@@ -269,6 +269,9 @@ pub struct AsContext {
     /// The scope valid authorization requests ask for (`--scope`, else the challenge's or the
     /// PRM's); none when the run knows none.
     pub scope: Option<String>,
+    /// Every client the run registered (its own, and the registration rows'), deleted at the
+    /// end of the run (RFC 7592) where the server allows it.
+    pub registrations: crate::engine::registration::Registrations,
 }
 
 impl AsContext {
@@ -285,7 +288,15 @@ impl AsContext {
             client: None,
             login: None,
             scope: None,
+            registrations: Default::default(),
         }
+    }
+
+    /// The RFC 7591 registration endpoint the metadata names.
+    pub fn registration_endpoint(&self) -> Option<&str> {
+        self.documents
+            .primary()
+            .and_then(|(_, d)| d.str("registration_endpoint"))
     }
 
     /// The authorization endpoint the metadata names.

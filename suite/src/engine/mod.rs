@@ -9,6 +9,7 @@ pub mod context;
 pub mod discovery;
 pub mod listener;
 pub mod probe;
+pub mod registration;
 pub mod runner;
 pub mod select;
 pub mod session;

@@ -116,8 +116,16 @@ pub const CREDENTIAL_PARAMETERS: [&str; 8] = [
     "client_assertion",
 ];
 
-/// Members of a JSON answer (a token response) whose value is a credential.
-const CREDENTIAL_MEMBERS: [&str; 4] = ["access_token", "refresh_token", "id_token", "device_code"];
+/// Members of a JSON answer (a token response, a registration response: RFC 7591 §3.2.1,
+/// RFC 7592 §3) whose value is a credential.
+const CREDENTIAL_MEMBERS: [&str; 6] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "device_code",
+    "client_secret",
+    "registration_access_token",
+];
 
 /// A JSON body with the string value of every credential member (a token response's
 /// `access_token`, `refresh_token`, `id_token`), at any depth, fingerprinted. Any other body,

@@ -86,12 +86,12 @@ pub(crate) fn probe(
     }
 }
 
-fn set(params: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(crate) fn set(params: &mut Vec<(String, String)>, name: &str, value: &str) {
     params.retain(|(k, _)| k != name);
     params.push((name.to_owned(), value.to_owned()));
 }
 
-fn remove(params: &mut Vec<(String, String)>, name: &str) {
+pub(crate) fn remove(params: &mut Vec<(String, String)>, name: &str) {
     params.retain(|(k, _)| k != name);
 }
 
@@ -163,13 +163,24 @@ pub(crate) async fn run_authorization_row(
     let Some(client) = ctx.client.clone() else {
         return Outcome::undeclared_need();
     };
+    let probes = probes(ctx, &client);
+    run_requests_of(ctx, meta, &client, probes).await
+}
+
+/// Runs `probes` as `client` (calibrated by the client's valid request): the engine of the
+/// rows above, and of the rows that register a client of their own.
+pub(crate) async fn run_requests_of(
+    ctx: &AsContext,
+    meta: &CheckMeta,
+    client: &AsClient,
+    probes: Vec<AuthzProbe>,
+) -> Outcome {
     if ctx.authorization_endpoint().is_none() {
         return Outcome::error(
             "the metadata names no authorization_endpoint (see as.metadata.required)",
             ctx.documents.exchanges(),
         );
     }
-    let probes = probes(ctx, &client);
     if probes.is_empty() {
         return Outcome::new(
             Verdict::Skip,
@@ -180,9 +191,7 @@ pub(crate) async fn run_authorization_row(
         );
     }
     let origin = ctx.authorization_origin();
-    let control = ctx
-        .authorize(&ctx.valid_authorization_params(&client))
-        .await;
+    let control = ctx.authorize(&ctx.valid_authorization_params(client)).await;
     let answer = classify_authz(&control, &client.redirect_uri, &origin);
     if !matches!(answer, AuthzAnswer::Code | AuthzAnswer::Login) {
         return Outcome::error(

@@ -1,7 +1,8 @@
 //! Spec §2: the authorization server under test, driven as an OAuth client would. Files follow
 //! the spec's sections: [`metadata`] (§2.1 metadata and discovery), [`authorize`] (§2.2 the
 //! authorization endpoint), [`token`] (§2.3 the token endpoint), [`access_token`] (§2.4 the
-//! JWT access tokens it issues).
+//! JWT access tokens it issues), [`registration`] (§2.6 dynamic client registration, and the
+//! §2.2 rows that need a client of the run's own).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
@@ -10,6 +11,7 @@
 mod access_token;
 mod authorize;
 mod metadata;
+mod registration;
 mod response;
 mod token;
 
@@ -195,5 +197,6 @@ pub fn checks() -> Vec<Check<AsContext>> {
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(token::guessing(ctx)) },
     ));
     checks.extend(access_token::ROWS.iter().map(token_check));
+    checks.extend(registration::checks());
     checks
 }
