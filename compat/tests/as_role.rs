@@ -285,6 +285,7 @@ async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
     };
     let login = Login {
         command: Some(server.login_command().join(" ")),
+        form: None,
         redirect_port: 0,
         timeout: Duration::from_secs(60),
     };

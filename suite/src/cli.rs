@@ -947,7 +947,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 as_ctx.spec_version = ctx.spec_version;
                 as_ctx.profiles = ctx.profiles.clone();
                 as_ctx.client = as_client(&args, ctx.idp.as_deref());
-                as_ctx.login = as_login(&args);
+                as_ctx.login = as_login(&args)?;
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
             }
@@ -1023,14 +1023,20 @@ fn as_client(args: &RunArgs, idp: Option<&MockIdp>) -> Option<AsClient> {
 }
 
 /// How the as.* rows that redeem a code log in at a real authorization server:
-/// `--login-command` (with `--redirect-port`, `--login-timeout`).
-fn as_login(args: &RunArgs) -> Option<crate::source::auth_code::Login> {
-    let command = args.sources.login_command.clone()?;
-    Some(crate::source::auth_code::Login {
-        command: Some(command),
+/// `--login-command`, or the form driver (`--login-user`), with `--redirect-port` and
+/// `--login-timeout`.
+fn as_login(args: &RunArgs) -> Result<Option<crate::source::auth_code::Login>, String> {
+    let form = args.sources.form_login().map_err(|e| e.to_string())?;
+    let command = args.sources.login_command.clone();
+    if command.is_none() && form.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(crate::source::auth_code::Login {
+        command,
+        form,
         redirect_port: args.sources.redirect_port.unwrap_or(0),
         timeout: std::time::Duration::from_secs(args.sources.login_timeout.unwrap_or(300)),
-    })
+    }))
 }
 
 /// `run --as ISSUER` without `--target`: the `as.*` checks against that authorization server
@@ -1048,7 +1054,7 @@ async fn run_as_only(
     ctx.spec_version = args.spec_version;
     ctx.profiles = args.profiles.clone();
     ctx.client = as_client(args, None);
-    ctx.login = as_login(args);
+    ctx.login = as_login(args)?;
     ctx.scope = args.scope.clone();
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
