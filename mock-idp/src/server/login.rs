@@ -1,7 +1,8 @@
 //! Login mode of the authorization endpoint (`IdpConfig::login`): a valid authorization
 //! request gets an HTML login form instead of a code. The form POSTs the user name, the
-//! password, the request itself and a token that must equal the login cookie (a double-submit
-//! check, so a user agent without a cookie jar cannot log in). A wrong password shows the form
+//! password, the request itself and a token derived from the login cookie (a double-submit
+//! check, so a user agent without a cookie jar cannot log in; the cookie's value itself is
+//! never in a page). A wrong password shows the form
 //! again (200); the right one answers 303 to the redirect URI with the code, or first a consent
 //! page whose "Allow" does. The pages send `frame-ancestors 'none'` and `X-Frame-Options: DENY`
 //! (RFC 9700 §4.16) unless a fault says otherwise.
@@ -22,7 +23,7 @@ use crate::random_b64url;
 pub(crate) const LOGIN_PATH: &str = "authorize/login";
 /// The consent page's POST target, under the issuer.
 pub(crate) const CONSENT_PATH: &str = "authorize/consent";
-/// The cookie whose value the form's `csrf` field must repeat.
+/// The login session cookie, whose digest the form's `csrf` field must carry.
 const LOGIN_COOKIE: &str = "mock_idp_login";
 
 /// The issuer's path in its public URL (`/trusted`, or `/prefix/trusted` behind a proxy).
@@ -50,10 +51,15 @@ fn hidden(name: &str, value: &str) -> String {
     )
 }
 
-/// The login form for the authorization request `query`; a fresh login cookie unless the
-/// form is shown again (`again`: the cookie's value and why).
+/// The `csrf` field that goes with a login session.
+fn csrf_of(session: &str) -> String {
+    crate::jwk::pkce_s256(&format!("csrf.{session}"))
+}
+
+/// The login form for the authorization request `query`; a fresh login session cookie unless
+/// the form is shown again (`again`: the session and why).
 pub(crate) fn login_page(ctx: &IssuerCtx, query: &str, again: Option<(&str, &str)>) -> Response {
-    let csrf = again.map_or_else(|| random_b64url(16), |(csrf, _)| csrf.to_owned());
+    let session = again.map_or_else(|| random_b64url(16), |(session, _)| session.to_owned());
     let notice = again
         .map(|(_, why)| format!("<p role=\"alert\">{}</p>", html_escape(why)))
         .unwrap_or_default();
@@ -65,12 +71,12 @@ pub(crate) fn login_page(ctx: &IssuerCtx, query: &str, again: Option<(&str, &str
          <button type=\"submit\">Sign in</button></form>",
         path = html_escape(&issuer_path(ctx)),
         request = hidden("request", query),
-        csrf_field = hidden("csrf", &csrf),
+        csrf_field = hidden("csrf", &csrf_of(&session)),
     );
     let mut resp = page(ctx, StatusCode::OK, "Sign in", &content);
     if again.is_none() {
         let cookie = format!(
-            "{LOGIN_COOKIE}={csrf}; Path={}/authorize; HttpOnly; SameSite=Lax",
+            "{LOGIN_COOKIE}={session}; Path={}/authorize; HttpOnly; SameSite=Lax",
             issuer_path(ctx)
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -80,13 +86,13 @@ pub(crate) fn login_page(ctx: &IssuerCtx, query: &str, again: Option<(&str, &str
     resp
 }
 
-/// What proves to the consent page that the login succeeded: bound to the login cookie and
+/// What proves to the consent page that the login succeeded: bound to the login session and
 /// the password, so it cannot be made without both.
-fn login_proof(csrf: &str, password: &str) -> String {
-    crate::jwk::pkce_s256(&format!("{csrf}.{password}"))
+fn login_proof(session: &str, password: &str) -> String {
+    crate::jwk::pkce_s256(&format!("proof.{session}.{password}"))
 }
 
-fn consent_page(ctx: &IssuerCtx, query: &str, csrf: &str, proof: &str) -> Response {
+fn consent_page(ctx: &IssuerCtx, query: &str, session: &str, proof: &str) -> Response {
     let client = Params::parse(query.as_bytes())
         .get("client_id")
         .unwrap_or_default()
@@ -98,7 +104,7 @@ fn consent_page(ctx: &IssuerCtx, query: &str, csrf: &str, proof: &str) -> Respon
          <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button></form>",
         html_escape(&client),
         hidden("request", query),
-        hidden("csrf", csrf),
+        hidden("csrf", &csrf_of(session)),
         hidden("proof", proof),
     );
     page(ctx, StatusCode::OK, "Allow access", &content)
@@ -113,11 +119,11 @@ fn refused(ctx: &IssuerCtx, status: StatusCode, why: &str) -> Response {
     )
 }
 
-/// A form POST of login mode: its fields, the login cookie (shown to match the `csrf`
-/// field), and the login configuration.
+/// A form POST of login mode: its fields, the login session (its cookie shown to match the
+/// `csrf` field), and the login configuration.
 struct Submission {
     params: Params,
-    csrf: String,
+    session: String,
     config: LoginConfig,
 }
 
@@ -145,9 +151,9 @@ async fn read_submission(
         .find(|(name, _)| *name == LOGIN_COOKIE)
         .map(|(_, value)| value.to_owned());
     match (cookie, params.get("csrf")) {
-        (Some(cookie), Some(csrf)) if cookie == csrf => Ok(Submission {
+        (Some(session), Some(csrf)) if csrf_of(&session) == csrf => Ok(Submission {
             params,
-            csrf: cookie,
+            session,
             config,
         }),
         _ => Err(refused(
@@ -192,17 +198,22 @@ pub(crate) async fn login(
 fn credentials(ctx: &IssuerCtx, submission: Submission) -> Response {
     let Submission {
         params,
-        csrf,
+        session,
         config,
     } = submission;
     let query = params.get("request").unwrap_or_default();
     let right = params.get("username") == Some(config.username.as_str())
         && params.get("password") == Some(config.password.as_str());
     if !right {
-        return login_page(ctx, query, Some((&csrf, "Wrong user name or password.")));
+        return login_page(ctx, query, Some((&session, "Wrong user name or password.")));
     }
     if config.consent {
-        return consent_page(ctx, query, &csrf, &login_proof(&csrf, &config.password));
+        return consent_page(
+            ctx,
+            query,
+            &session,
+            &login_proof(&session, &config.password),
+        );
     }
     redirect_after_post(ctx, query)
 }
@@ -222,10 +233,10 @@ pub(crate) async fn consent(
 fn decision(ctx: &IssuerCtx, submission: Submission) -> Response {
     let Submission {
         params,
-        csrf,
+        session,
         config,
     } = submission;
-    if params.get("proof") != Some(login_proof(&csrf, &config.password).as_str()) {
+    if params.get("proof") != Some(login_proof(&session, &config.password).as_str()) {
         return refused(ctx, StatusCode::BAD_REQUEST, "sign in first");
     }
     match params.get("decision") {
