@@ -69,25 +69,27 @@ impl FormLogin {
         user_field: Option<String>,
         password_field: Option<String>,
     ) -> Result<Self, SourceError> {
-        let password = match std::env::var(var) {
-            Ok(p) if !p.is_empty() => p,
-            Ok(_) => {
-                return Err(SourceError(format!(
-                    "--login-password-env: the environment variable {var} is empty"
-                )));
-            }
-            Err(_) => {
-                return Err(SourceError(format!(
-                    "--login-password-env: the environment variable {var} is not set"
-                )));
-            }
-        };
+        let password = password_from_env(var)?;
         Ok(Self {
             user,
             password: Secret::new(password),
             user_field,
             password_field,
         })
+    }
+}
+
+/// A password from the environment variable `var`, as it is (no trimming: spaces may be part
+/// of it).
+pub fn password_from_env(var: &str) -> Result<String, SourceError> {
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() => Ok(p),
+        Ok(_) => Err(SourceError(format!(
+            "--login-password-env: the environment variable {var} is empty"
+        ))),
+        Err(_) => Err(SourceError(format!(
+            "--login-password-env: the environment variable {var} is not set"
+        ))),
     }
 }
 
