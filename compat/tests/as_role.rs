@@ -15,7 +15,12 @@ use suite::engine::select::Selection;
 use suite::engine::session::run_as_checks;
 use suite::http::{Driver, Limits};
 use suite::model::Verdict;
-use suite::source::auth_code::Login;
+use suite::source::auth_code::{Login, Secret};
+use suite::source::login_form::FormLogin;
+
+/// Rows that only the built-in form driver can evaluate (it sees the credential POST's answer,
+/// which a login command hides).
+const NEEDS_FORM_DRIVER: [&str; 1] = ["as.authorize.no-307"];
 
 /// Each as.* check's expected verdict on oidc-provider as server.mjs configures it, and why.
 const EXPECTED: &[(&str, Verdict, &str)] = &[
@@ -242,6 +247,19 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "400 (401 for invalid_client) JSON errors with Cache-Control: no-store",
     ),
     (
+        "as.authorize.clickjacking",
+        Verdict::Fail,
+        "its login page (/interaction/<uid>, the development interactions server.mjs keeps and \
+         oidc-provider's docs say to replace in production) sends neither Content-Security-Policy \
+         frame-ancestors nor X-Frame-Options: any site may frame it (RFC 9700 §4.16 MUST)",
+    ),
+    (
+        "as.authorize.no-307",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login page: the answer to the \
+         credential POST is seen only by the built-in form driver",
+    ),
+    (
         "as.token.aud",
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation",
@@ -370,6 +388,14 @@ const WITH_LOGIN: &[(&str, Verdict, &str)] = &[(
      opaque token's audience is not read",
 )];
 
+/// The verdict, once logged in, of a row that needs a login: Pass unless [`WITH_LOGIN`] says.
+fn logged_in(id: &str) -> Verdict {
+    WITH_LOGIN
+        .iter()
+        .find(|(row, ..)| *row == id)
+        .map_or(Verdict::Pass, |(_, verdict, _)| *verdict)
+}
+
 /// With login automation (oidc-provider's own login pages driven by its login.mjs as
 /// `--login-command`), every row the table marks NotEvaluated for want of a login runs and
 /// passes, or gets the verdict [`WITH_LOGIN`] justifies; every other verdict stays as the
@@ -381,6 +407,7 @@ async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
     };
     let login = Login {
         command: Some(server.login_command().join(" ")),
+        form: None,
         redirect_port: 0,
         timeout: Duration::from_secs(60),
     };
@@ -389,12 +416,9 @@ async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
     let mut ran = 0;
     for (id, due, why) in EXPECTED {
         let (verdict, message) = &verdicts[id];
-        let due = if *due == Verdict::NotEvaluated {
+        let due = if *due == Verdict::NotEvaluated && !NEEDS_FORM_DRIVER.contains(id) {
             ran += 1;
-            WITH_LOGIN
-                .iter()
-                .find(|(row, ..)| row == id)
-                .map_or(Verdict::Pass, |(_, verdict, _)| *verdict)
+            logged_in(id)
         } else {
             *due
         };
@@ -406,4 +430,48 @@ async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
     }
     assert!(wrong.is_empty(), "{wrong}");
     assert!(ran >= 11, "{ran} rows needed a login");
+}
+
+/// With the built-in form driver (`--login-user` / `--login-password-env`, exactly the user
+/// and password login.mjs types: any user name, password `secret`), oidc-provider's own login
+/// and consent pages are driven without a script: every row the table marks NotEvaluated for
+/// want of a login runs and passes, and every other verdict stays as the table says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_form_driver_the_rows_that_need_a_login_run_and_pass() {
+    let Some(server) = real_as::start() else {
+        return;
+    };
+    let login = Login {
+        command: None,
+        form: Some(FormLogin {
+            user: "mcp-authspec".into(),
+            password: Secret::new("secret"),
+            user_field: None,
+            password_field: None,
+        }),
+        redirect_port: 0,
+        timeout: Duration::from_secs(60),
+    };
+    let verdicts = verdicts_of(&server, Some(login)).await;
+    let mut wrong = String::new();
+    let mut ran = 0;
+    for (id, due, why) in EXPECTED {
+        let (verdict, message) = &verdicts[id];
+        let due = if *due == Verdict::NotEvaluated {
+            ran += 1;
+            logged_in(id)
+        } else {
+            *due
+        };
+        if *verdict != due {
+            wrong.push_str(&format!(
+                "{id}: {verdict:?}, expected {due:?} ({why}): {message}\n"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong}");
+    assert!(ran >= 12, "{ran} rows needed a login");
+    // Its login POST answers 303 See Other (koa's redirect with the status oidc-provider sets).
+    let no_307 = &verdicts["as.authorize.no-307"].1;
+    assert!(no_307.contains("303"), "{no_307}");
 }

@@ -400,6 +400,16 @@ pub enum IdpCommand {
         /// `mcp-authspec list` for the as.* checks each breaks).
         #[arg(long = "fault", value_name = "NAME")]
         faults: Vec<String>,
+        /// Login mode: the authorization endpoint shows a login form for this user instead of
+        /// approving every valid request at once.
+        #[arg(long, value_name = "USER", requires = "login_password_env")]
+        login_user: Option<String>,
+        /// The environment variable holding the login-mode password.
+        #[arg(long, value_name = "VAR", requires = "login_user")]
+        login_password_env: Option<String>,
+        /// In login mode, a consent page (Allow / Deny) after the login.
+        #[arg(long, requires = "login_user")]
+        login_consent: bool,
     },
     /// Generate a key ring (one key per algorithm) as PEM and JWK files.
     Keygen {
@@ -517,17 +527,30 @@ fn run(cli: Cli) -> Result<u8, String> {
             audience,
             dpop_nonce,
             faults,
+            login_user,
+            login_password_env,
+            login_consent,
         }) => {
             let faults = faults
                 .iter()
                 .map(|f| f.parse::<AsFault>().map_err(|e| e.to_string()))
                 .collect::<Result<_, _>>()?;
+            let login = match (login_user, login_password_env) {
+                (Some(username), Some(var)) => Some(mock_idp::server::LoginConfig {
+                    username,
+                    password: crate::source::login_form::password_from_env(&var)
+                        .map_err(|e| e.to_string())?,
+                    consent: login_consent,
+                }),
+                _ => None,
+            };
             let config = IdpConfig {
                 listen,
                 public_base_url: issuer,
                 keys: KeySource::Dir(keys),
                 require_dpop_nonce: dpop_nonce,
                 faults,
+                login,
                 ..IdpConfig::default()
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -764,6 +787,19 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             session::TokenSupply::Minted(idp)
         }
     };
+    // The demo's mock IdP shows a login form and a consent page that the form driver fills,
+    // so every demo run drives it; not under a demo fault of the authorization endpoint,
+    // whose refusals the rows read only before a login.
+    let demo_login = (args.target.is_none()
+        && as_faults
+            .iter()
+            .all(|f| matches!(f, AsFault::LoginFramable | AsFault::LoginRedirect307)))
+    .then(|| crate::source::login_form::FormLogin {
+        user: "demo".to_owned(),
+        password: crate::source::auth_code::Secret::new(mock_idp::random_b64url(16)),
+        user_field: None,
+        password_field: None,
+    });
     let (endpoint, supply, step_up, embedded, profile) = match &args.target {
         None if as_only => {
             return run_as_only(&args, &selection, baseline.as_ref()).await;
@@ -771,6 +807,11 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         None => {
             let idp = MockIdp::start(IdpConfig {
                 faults: as_faults.clone(),
+                login: demo_login.as_ref().map(|l| mock_idp::server::LoginConfig {
+                    username: l.user.clone(),
+                    password: l.password.expose().to_owned(),
+                    consent: true,
+                }),
                 ..IdpConfig::default()
             })
             .await
@@ -947,7 +988,15 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 as_ctx.spec_version = ctx.spec_version;
                 as_ctx.profiles = ctx.profiles.clone();
                 as_ctx.client = as_client(&args, ctx.idp.as_deref());
-                as_ctx.login = as_login(&args);
+                as_ctx.login = match as_login(&args)? {
+                    Some(login) => Some(login),
+                    None => demo_login.map(|form| crate::source::auth_code::Login {
+                        command: None,
+                        form: Some(form),
+                        redirect_port: 0,
+                        timeout: std::time::Duration::from_secs(30),
+                    }),
+                };
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
@@ -1076,14 +1125,20 @@ async fn clean_up_registrations(ctx: &AsContext) {
 }
 
 /// How the as.* rows that redeem a code log in at a real authorization server:
-/// `--login-command` (with `--redirect-port`, `--login-timeout`).
-fn as_login(args: &RunArgs) -> Option<crate::source::auth_code::Login> {
-    let command = args.sources.login_command.clone()?;
-    Some(crate::source::auth_code::Login {
-        command: Some(command),
+/// `--login-command`, or the form driver (`--login-user`), with `--redirect-port` and
+/// `--login-timeout`.
+fn as_login(args: &RunArgs) -> Result<Option<crate::source::auth_code::Login>, String> {
+    let form = args.sources.form_login().map_err(|e| e.to_string())?;
+    let command = args.sources.login_command.clone();
+    if command.is_none() && form.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(crate::source::auth_code::Login {
+        command,
+        form,
         redirect_port: args.sources.redirect_port.unwrap_or(0),
         timeout: std::time::Duration::from_secs(args.sources.login_timeout.unwrap_or(300)),
-    })
+    }))
 }
 
 /// `run --as ISSUER` without `--target`: the `as.*` checks against that authorization server
@@ -1101,7 +1156,7 @@ async fn run_as_only(
     ctx.spec_version = args.spec_version;
     ctx.profiles = args.profiles.clone();
     ctx.client = as_client(args, None);
-    ctx.login = as_login(args);
+    ctx.login = as_login(args)?;
     ctx.scope = args.scope.clone();
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {

@@ -279,8 +279,7 @@ fn render(info: &RunInfo, results: &[(CheckMeta, Outcome)]) -> Rendered {
 /// the registration endpoint issued shows either.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
-    use mock_idp::server::{AsFault, PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS};
-    use suite::engine::authorization_server::{AsClient, AsContext};
+    use mock_idp::server::AsFault;
 
     let faults = [
         AsFault::TokenCodeReuse,
@@ -297,12 +296,7 @@ async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
     })
     .await
     .unwrap();
-    let driver = suite::http::Driver::new(Limits::default()).unwrap();
-    let mut ctx = AsContext::discover(driver, idp.issuer(), None).await;
-    ctx.client = Some(AsClient {
-        client_id: PUBLIC_CLIENT_ID.to_owned(),
-        redirect_uri: PUBLIC_REDIRECT_URIS[0].to_owned(),
-    });
+    let ctx = as_context(&idp).await;
     let results = suite::engine::session::run_as_checks(
         &ctx,
         &Selection::default(),
@@ -346,6 +340,19 @@ async fn the_token_endpoint_rows_show_no_code_verifier_or_token() {
     );
     secrets.extend(exchanged);
     assert_no_sink_shows(&report, &terminal, &secrets);
+}
+
+/// The as.* context of a run against the mock IdP as its public client.
+async fn as_context(idp: &MockIdp) -> suite::engine::authorization_server::AsContext {
+    use mock_idp::server::{PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS};
+    use suite::engine::authorization_server::{AsClient, AsContext};
+    let driver = suite::http::Driver::new(Limits::default()).unwrap();
+    let mut ctx = AsContext::discover(driver, idp.issuer(), None).await;
+    ctx.client = Some(AsClient {
+        client_id: PUBLIC_CLIENT_ID.to_owned(),
+        redirect_uri: PUBLIC_REDIRECT_URIS[0].to_owned(),
+    });
+    ctx
 }
 
 /// No sink's rendering of `report` (and no terminal line) holds any of `secrets`.
@@ -557,4 +564,88 @@ fn the_binarys_token_endpoint_evidence_holds_nothing_shaped_like_a_token() {
         "the failing redemptions are evidence"
     );
     assert_nothing_token_shaped(&texts);
+}
+
+/// The built-in login form driver against the mock IdP in login mode, with the faults of its
+/// pages (so both authorization-UI rows fail with the login's exchanges as evidence): neither
+/// the password nor any session cookie the login set shows in any sink.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_form_drivers_password_and_session_cookies_reach_no_sink() {
+    use mock_idp::server::{AsFault, LoginConfig};
+    use suite::source::auth_code::{Login, Secret};
+    use suite::source::login_form::FormLogin;
+
+    const PASSWORD: &str = "pw-Zq8vT3nLx0-never-in-a-report";
+    let idp = MockIdp::start(IdpConfig {
+        // Token rows failing too: their codes came through the form driver's logins.
+        faults: [
+            AsFault::LoginFramable,
+            AsFault::LoginRedirect307,
+            AsFault::TokenCodeReuse,
+            AsFault::TokenSuccessShape,
+            AsFault::RefreshNoRotation,
+        ]
+        .into(),
+        login: Some(LoginConfig {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            consent: false,
+        }),
+        ..IdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut ctx = as_context(&idp).await;
+    ctx.login = Some(Login {
+        command: None,
+        form: Some(FormLogin {
+            user: "alice".into(),
+            password: Secret::new(PASSWORD),
+            user_field: None,
+            password_field: None,
+        }),
+        redirect_port: 0,
+        timeout: std::time::Duration::from_secs(30),
+    });
+    let results = suite::engine::session::run_as_checks(
+        &ctx,
+        &Selection::default(),
+        RunOptions::default(),
+        |_, _| {},
+    )
+    .await;
+    let mut secrets: BTreeSet<String> = [PASSWORD.to_owned()].into();
+    for (meta, outcome) in &results {
+        if meta.id == "as.authorize.clickjacking" || meta.id == "as.authorize.no-307" {
+            assert_eq!(
+                outcome.verdict,
+                suite::model::Verdict::Fail,
+                "{}: {}",
+                meta.id,
+                outcome.message
+            );
+        }
+        for e in &outcome.evidence {
+            let set = e
+                .response
+                .as_ref()
+                .map(|r| r.header_values("set-cookie"))
+                .unwrap_or_default();
+            for cookie in set {
+                let value = cookie.split(';').next().unwrap_or_default();
+                let value = value.split_once('=').map_or(value, |(_, v)| v);
+                secrets.insert(value.to_owned());
+            }
+        }
+    }
+    assert!(secrets.len() >= 2, "the login set a session cookie");
+    let info = run_info(
+        idp.issuer(),
+        String::new(),
+        "none (authorization server role)".into(),
+    );
+    let Rendered {
+        report, terminal, ..
+    } = render(&info, &results);
+    assert_no_sink_shows(&report, &terminal, &secrets);
 }

@@ -1,4 +1,5 @@
-//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1): auto-approves the test user.
+//! The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1): auto-approves the test user,
+//! or in login mode (`IdpConfig::login`) shows a valid request's login form ([`super::login`]).
 //!
 //! Until the client and its redirect URI are established, every problem gets an error page
 //! (400, no `Location`). After that, errors are sent back to the redirect URI with `error`,
@@ -16,7 +17,26 @@ use super::state::{CodeGrant, IssuerCtx};
 use crate::random_b64url;
 
 pub(crate) async fn authorize(State(ctx): State<IssuerCtx>, uri: Uri) -> Response {
-    let mut resp = handle(&ctx, uri.query().unwrap_or_default());
+    let query = uri.query().unwrap_or_default();
+    if ctx.shared.config.login.is_some() && !approves_at_once(&ctx, query) {
+        return super::login::login_page(&ctx, query, None);
+    }
+    let mut resp = handle(&ctx, query);
+    harden_authorization_response(&mut resp);
+    resp
+}
+
+/// Whether the request is answered without a login: any error (sent back or shown) is, since
+/// the login comes after the request was found valid.
+fn approves_at_once(ctx: &IssuerCtx, query: &str) -> bool {
+    let answer = handle_checked(ctx, query, false);
+    answer.is_err()
+}
+
+/// The answer to a request the user has approved (the login form's or the consent page's POST
+/// names it): its redirect with a code, or with the error a request has.
+pub(crate) fn approved(ctx: &IssuerCtx, query: &str) -> Response {
+    let mut resp = handle(ctx, query);
     harden_authorization_response(&mut resp);
     resp
 }
@@ -105,6 +125,16 @@ pub(crate) async fn preflight(State(ctx): State<IssuerCtx>, headers: HeaderMap) 
 }
 
 fn handle(ctx: &IssuerCtx, query: &str) -> Response {
+    match handle_checked(ctx, query, true) {
+        Ok(resp) | Err(resp) => resp,
+    }
+}
+
+/// The request checked in order; `Err` is an error answer. With `issue`, a valid request gets
+/// its code (`Ok`); without, nothing is issued and `Ok` is an empty answer.
+// Both sides are the answer to send; one per request, so their size does not matter.
+#[allow(clippy::result_large_err)]
+fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response, Response> {
     let shared = &ctx.shared;
     let faults = &shared.config.faults;
     let issuer = ctx.issuer();
@@ -112,12 +142,15 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     if !faults.contains(&AsFault::DuplicateParamsAccepted) {
         for name in ["client_id", "redirect_uri"] {
             if params.all(name).nth(1).is_some() {
-                return error_page("invalid_request", &format!("{name} is repeated"));
+                return Err(error_page(
+                    "invalid_request",
+                    &format!("{name} is repeated"),
+                ));
             }
         }
     }
     let Some(client_id) = params.get("client_id") else {
-        return error_page("invalid_request", "client_id is required");
+        return Err(error_page("invalid_request", "client_id is required"));
     };
     let Some(client) = issuer.lock().clients.get(client_id).cloned() else {
         if faults.contains(&AsFault::RedirectForUnknownClient)
@@ -129,9 +162,9 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
                 iss: &issuer.id,
                 faults,
             };
-            return reply.error("invalid_client", "unknown client_id");
+            return Err(reply.error("invalid_client", "unknown client_id"));
         }
-        return error_page("invalid_client", "unknown client_id");
+        return Err(error_page("invalid_client", "unknown client_id"));
     };
     let explicit = params.get("redirect_uri");
     let prefix_match = |r: &str| {
@@ -151,20 +184,20 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     let redirect_uri = match explicit {
         Some(r) if matches(r) || prefix_match(r) => r.to_owned(),
         Some(_) => {
-            return error_page(
+            return Err(error_page(
                 "invalid_request",
                 "redirect_uri is not registered for this client",
-            );
+            ));
         }
         None => match client.redirect_uris.as_slice() {
             [only] => only.clone(),
-            [] => return error_page("invalid_request", "client has no redirect URI"),
+            [] => return Err(error_page("invalid_request", "client has no redirect URI")),
             [first, ..] if faults.contains(&AsFault::RedirectDefaultOfSeveral) => first.clone(),
             _ => {
-                return error_page(
+                return Err(error_page(
                     "invalid_request",
                     "redirect_uri is required: the client registered several",
-                );
+                ));
             }
         },
     };
@@ -177,38 +210,38 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
     if let Some(name) = params.duplicate(&["resource"])
         && !faults.contains(&AsFault::DuplicateParamsAccepted)
     {
-        return reply.error("invalid_request", &format!("parameter {name} is repeated"));
+        return Err(reply.error("invalid_request", &format!("parameter {name} is repeated")));
     }
     if faults.contains(&AsFault::UnknownParamsRefused)
         && let Some(name) = params.names().find(|n| !KNOWN_PARAMETERS.contains(n))
     {
-        return reply.error("invalid_request", &format!("unknown parameter {name}"));
+        return Err(reply.error("invalid_request", &format!("unknown parameter {name}")));
     }
     if faults.contains(&AsFault::EmptyScopeRefused) && params.has_empty("scope") {
-        return reply.error("invalid_scope", "scope is empty");
+        return Err(reply.error("invalid_scope", "scope is empty"));
     }
     if params.get("request").is_some() {
-        return reply.error("request_not_supported", "request objects are not supported");
+        return Err(reply.error("request_not_supported", "request objects are not supported"));
     }
     if params.get("request_uri").is_some() {
-        return reply.error("request_uri_not_supported", "request_uri is not supported");
+        return Err(reply.error("request_uri_not_supported", "request_uri is not supported"));
     }
     match params.get("response_type") {
-        None => return reply.error("invalid_request", "response_type is required"),
+        None => return Err(reply.error("invalid_request", "response_type is required")),
         Some("code") => {}
         Some(_) if faults.contains(&AsFault::ResponseTypeAny) => {}
         Some(_) => {
-            return reply.error("unsupported_response_type", "only response_type=code");
+            return Err(reply.error("unsupported_response_type", "only response_type=code"));
         }
     }
     if params.get("response_mode").is_some_and(|m| m != "query") {
-        return reply.error("invalid_request", "only response_mode=query is supported");
+        return Err(reply.error("invalid_request", "only response_mode=query is supported"));
     }
     if !client.allows_grant("authorization_code") {
-        return reply.error(
+        return Err(reply.error(
             "unauthorized_client",
             "client may not use the authorization code grant",
-        );
+        ));
     }
     let challenge = match params.get("code_challenge") {
         Some(c) => c,
@@ -221,48 +254,51 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
             ""
         }
         None => {
-            return reply.error("invalid_request", "code_challenge is required (PKCE S256)");
+            return Err(reply.error("invalid_request", "code_challenge is required (PKCE S256)"));
         }
     };
     match params.get("code_challenge_method") {
         Some("S256") => {}
         None if challenge.is_empty() => {}
         None => {
-            return reply.error("invalid_request", "code_challenge_method=S256 is required");
+            return Err(reply.error("invalid_request", "code_challenge_method=S256 is required"));
         }
         Some("plain") if faults.contains(&AsFault::PkcePlainAccepted) => {}
         Some("plain") => {
-            return reply.error("invalid_request", "PKCE method plain is not supported");
+            return Err(reply.error("invalid_request", "PKCE method plain is not supported"));
         }
         Some(_) if faults.contains(&AsFault::PkceAnyMethod) => {}
         Some(_) => {
-            return reply.error("invalid_request", "unsupported code_challenge_method");
+            return Err(reply.error("invalid_request", "unsupported code_challenge_method"));
         }
     }
     let lenient = faults.contains(&AsFault::PkceLenientSyntax) || challenge.is_empty();
     if !lenient && (challenge.len() != 43 || !is_pkce_string(challenge)) {
-        return reply.error(
+        return Err(reply.error(
             "invalid_request",
             "code_challenge must be 43 base64url characters",
-        );
+        ));
     }
     let scope = match grant_scope(shared, &client, params.get("scope")) {
         Ok(s) => s,
-        Err(e) => return reply.error(e.error, &e.description),
+        Err(e) => return Err(reply.error(e.error, &e.description)),
     };
     let resources = match check_resources(&shared.config, params.all("resource")) {
         Ok(r) => r,
         Err(_) if faults.contains(&AsFault::ResourceUnchecked) => {
             params.all("resource").map(str::to_owned).collect()
         }
-        Err(e) => return reply.error(e.error, &e.description),
+        Err(e) => return Err(reply.error(e.error, &e.description)),
     };
     let dpop_jkt = params.get("dpop_jkt");
     if dpop_jkt.is_some_and(|j| crate::b64::decode_strict(j).map(|b| b.len()) != Ok(32)) {
-        return reply.error(
+        return Err(reply.error(
             "invalid_request",
             "dpop_jkt is not a SHA-256 JWK thumbprint",
-        );
+        ));
+    }
+    if !issue {
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let code = if faults.contains(&AsFault::GuessableCodes) {
         guessable_code()
@@ -289,7 +325,7 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
             },
         );
     }
-    reply.send(&[("code", &code)])
+    Ok(reply.send(&[("code", &code)]))
 }
 
 /// A code made of the clock and a counter, as some home-grown servers make them

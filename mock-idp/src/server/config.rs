@@ -70,6 +70,18 @@ pub struct IdpConfig {
     pub device: DeviceFlowConfig,
     /// Deliberate defects (authorization-server fault profiles); empty for the compliant IdP.
     pub faults: std::collections::BTreeSet<super::AsFault>,
+    /// When set, the authorization endpoint shows a login form (and optionally a consent
+    /// page) instead of approving every valid request at once.
+    pub login: Option<LoginConfig>,
+}
+
+/// The login mode of the authorization endpoint: the one user who may sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginConfig {
+    pub username: String,
+    pub password: String,
+    /// After the login, a consent page asks to allow (or deny) the client.
+    pub consent: bool,
 }
 
 impl Default for IdpConfig {
@@ -98,6 +110,7 @@ impl Default for IdpConfig {
             max_registered_clients: 10_000,
             device: DeviceFlowConfig::default(),
             faults: std::collections::BTreeSet::new(),
+            login: None,
         }
     }
 }

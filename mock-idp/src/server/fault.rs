@@ -64,6 +64,8 @@ as_faults! {
     AuthorizeCors = "as-authorize-cors": "answers a CORS preflight at its authorization endpoint with Access-Control-Allow-Origin for any origin",
     RedirectDefaultOfSeveral = "as-redirect-default-of-several": "uses the first registered redirect URI when a client that registered several sends a request without redirect_uri",
     RedirectHttpAllowed = "as-redirect-http-allowed": "registers, and redirects to, plain-http redirect URIs on any host",
+    LoginFramable = "as-login-framable": "serves its login page without frame-ancestors or X-Frame-Options, so any site can frame it (login mode)",
+    LoginRedirect307 = "as-login-redirect-307": "answers the login form's credential POST with a 307 redirect, which re-POSTs the credentials to the client (login mode)",
     // §2.3 token endpoint
     TokenSuccessShape = "as-token-success-shape": "answers a successful token request without Cache-Control: no-store",
     TokenPkceVerifierOptional = "as-token-pkce-verifier-optional": "redeems a code issued for a PKCE challenge without code_verifier",

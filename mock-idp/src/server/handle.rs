@@ -19,7 +19,9 @@ use super::error::OAuthError;
 use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
 use super::state::{Issuer, IssuerCtx, OpaqueToken, ResourceProfile, Shared};
-use super::{AsFault, IssuerKind, authorize, device, introspect, jwks, metadata, register, token};
+use super::{
+    AsFault, IssuerKind, authorize, device, introspect, jwks, login, metadata, register, token,
+};
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
 use crate::keystore::{KeyRing, KeyStoreError};
@@ -562,6 +564,14 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
             get(authorize::authorize)
                 .options(authorize::preflight)
                 .fallback(not_allowed_get),
+        ));
+        routes.push((
+            format!("{p}/{}", login::LOGIN_PATH),
+            post(login::login).fallback(not_allowed_post),
+        ));
+        routes.push((
+            format!("{p}/{}", login::CONSENT_PATH),
+            post(login::consent).fallback(not_allowed_post),
         ));
         routes.push((
             format!("{p}/token"),

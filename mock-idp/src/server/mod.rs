@@ -21,7 +21,8 @@
 //! | `<origin>/.well-known/openid-configuration<p>` | OpenID discovery, path inserted |
 //! | `<I>/.well-known/openid-configuration` | OpenID discovery, path appended |
 //! | `<I>/jwks` | JWK Set, public keys only (plus keys published with `publish_key`); requests are counted (`jwks_requests`) |
-//! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user) |
+//! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user; in login mode, `IdpConfig::login`, a login form instead) |
+//! | `<I>/authorize/login`, `<I>/authorize/consent` | login mode: the login form's and the consent page's POST targets |
 //! | `<I>/token` | token endpoint (POST, form) |
 //! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
 //! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated); tokens from `script_introspection` get their scripted answer |
@@ -69,6 +70,7 @@ mod fault;
 mod handle;
 mod introspect;
 mod jwks;
+mod login;
 mod metadata;
 mod params;
 mod policy;
@@ -84,6 +86,7 @@ pub use clients::{
 };
 pub use config::{
     DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
+    LoginConfig,
 };
 pub use fault::{AsFault, UnknownAsFault};
 pub use handle::{IdpError, IssuerUrls, MockIdp};

@@ -10,7 +10,14 @@ use serde_json::Value;
 use super::ProbeRequest;
 
 /// Headers whose values are credentials.
-const SECRET_HEADERS: &[&str] = &["authorization", "dpop", "cookie", "proxy-authorization"];
+/// (`set-cookie`: an authorization server's login session, which the form driver receives.)
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "dpop",
+    "cookie",
+    "set-cookie",
+    "proxy-authorization",
+];
 
 /// `sha256:` and the first 12 hex characters of the SHA-256 of `secret`.
 pub fn fingerprint(secret: &str) -> String {

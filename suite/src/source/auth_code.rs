@@ -95,6 +95,9 @@ impl Pkce {
 pub struct Login {
     /// `--login-command`: run by `sh -c` with the authorization URL appended.
     pub command: Option<String>,
+    /// `--login-user` with `--login-password-env`: the built-in form driver logs in
+    /// ([`super::login_form`]); exclusive with `command`.
+    pub form: Option<super::login_form::FormLogin>,
     /// `--redirect-port`: 0 for an ephemeral port.
     pub redirect_port: u16,
     /// How long the login may take.
@@ -231,9 +234,10 @@ impl AuthCode {
     }
 
     pub fn describe(&self) -> String {
-        let how = match &self.login.command {
-            Some(command) => format!("login by {}", login_command_name(command)),
-            None => "login in a browser".to_owned(),
+        let how = match (&self.login.command, &self.login.form) {
+            (Some(command), _) => format!("login by {}", login_command_name(command)),
+            (None, Some(form)) => format!("login by the form driver as {}", form.user),
+            (None, None) => "login in a browser".to_owned(),
         };
         format!(
             "authorization code + PKCE at {} as client {} ({}), {how}",
@@ -412,6 +416,9 @@ pub async fn login_redirect(
     let timeout = login.timeout;
     let mut waiting = tokio::spawn(wait_for_callback(listener, timeout));
     let _abort = AbortOnDrop(waiting.abort_handle());
+    if let Some(form) = &login.form {
+        return form_login(form, &url, redirect_uri, timeout, &mut waiting).await;
+    }
     eprintln!("To let mcp-authspec obtain a token, sign in at:\n  {url}");
     match &login.command {
         Some(command) => {
@@ -451,6 +458,41 @@ pub async fn login_redirect(
                 Err(e) => Err(SourceError(format!("the redirect listener: {e}"))),
             }
         }
+    }
+}
+
+/// One login by the built-in form driver: it stops at the redirect to the listener, which it
+/// then delivers there by a GET without cookies, as a browser would (the listener reads it).
+async fn form_login(
+    form: &super::login_form::FormLogin,
+    url: &url::Url,
+    redirect_uri: String,
+    timeout: Duration,
+    waiting: &mut tokio::task::JoinHandle<Result<Callback, SourceError>>,
+) -> Result<LoggedIn, SourceError> {
+    let driver = crate::http::Driver::new(crate::http::Limits::default())
+        .map_err(|e| SourceError(e.to_string()))?;
+    let (reached, _) =
+        super::login_form::log_in(driver.clone(), url, &redirect_uri, form, timeout).await;
+    let target = reached?;
+    let delivered = driver
+        .send(crate::http::ProbeRequest::new("GET", target.as_str()))
+        .await;
+    if let Err(e) = delivered.response {
+        return Err(SourceError(format!(
+            "the login form driver reached the redirect but could not deliver it to the              listener: {e}"
+        )));
+    }
+    match tokio::time::timeout(AFTER_COMMAND, waiting).await {
+        Ok(Ok(Ok(callback))) => Ok(LoggedIn {
+            callback,
+            redirect_uri,
+            command_failed: None,
+        }),
+        Ok(Ok(Err(e))) => Err(e),
+        _ => Err(SourceError(format!(
+            "the redirect the form driver delivered did not reach {redirect_uri}"
+        ))),
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod auth_code;
 pub mod command;
 pub mod grant;
+pub mod login_form;
 pub mod safety;
 pub mod setup;
 

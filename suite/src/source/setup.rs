@@ -87,6 +87,41 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub login_command: Option<String>,
+    /// With --auth-code, and for the as.* checks that need a login: log in with the built-in
+    /// form driver (cookies kept, same-origin redirects followed, one HTML login form filled,
+    /// approval pages submitted) as this user; the password comes from --login-password-env.
+    #[arg(
+        long,
+        value_name = "USER",
+        requires = "login_password_env",
+        conflicts_with = "login_command",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub login_user: Option<String>,
+    /// The environment variable holding the --login-user password (never an argument).
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "login_user",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub login_password_env: Option<String>,
+    /// The name of the login form's user-name input, when the form driver does not find it.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "login_user",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub login_user_field: Option<String>,
+    /// The name of the login form's password input, when the form driver does not find it.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "login_user",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub login_password_field: Option<String>,
     /// How long a login may take, in seconds (default: 300).
     #[arg(
         long,
@@ -263,6 +298,21 @@ pub struct AuthorizationServer {
 impl SourceArgs {
     /// Whether any flag names a token source (the run then meets the target with its own
     /// authorization server instead of hosting a mock IdP).
+    /// The form driver's login (`--login-user`, its password read from --login-password-env
+    /// now), when asked for.
+    pub fn form_login(&self) -> Result<Option<super::login_form::FormLogin>, SourceError> {
+        let (Some(user), Some(var)) = (&self.login_user, &self.login_password_env) else {
+            return Ok(None);
+        };
+        super::login_form::FormLogin::from_env(
+            user.clone(),
+            var,
+            self.login_user_field.clone(),
+            self.login_password_field.clone(),
+        )
+        .map(Some)
+    }
+
     pub fn any(&self) -> bool {
         self.primary_count() > 0
     }
@@ -573,6 +623,7 @@ impl SourceArgs {
                 iss_required,
                 Login {
                     command: self.login_command.clone(),
+                    form: self.form_login()?,
                     redirect_port: self.redirect_port.unwrap_or(0),
                     timeout: self.login_timeout.map_or(
                         super::auth_code::LOGIN_TIMEOUT,

@@ -14,6 +14,7 @@ mod metadata;
 mod registration;
 mod response;
 mod token;
+mod ui;
 
 use crate::check::{CheckMeta, Outcome};
 use crate::engine::authorization_server::{AsContext, Fetched};
@@ -190,6 +191,14 @@ pub fn checks() -> Vec<Check<AsContext>> {
     checks.push(Check::new(
         authorize::NO_CORS,
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(authorize::no_cors(ctx)) },
+    ));
+    checks.push(Check::new(
+        ui::CLICKJACKING,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(ui::clickjacking(ctx)) },
+    ));
+    checks.push(Check::new(
+        ui::NO_307,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(ui::no_307(ctx)) },
     ));
     checks.extend(token::ROWS.iter().map(token_check));
     checks.push(Check::new(
