@@ -3,8 +3,10 @@
 //! ([`run_authorization_row`]) first sends the valid request (the positive control: it must
 //! lead to a code or to a login step, not to an error), then each probe, and reads each answer
 //! without following it ([`classify_authz`]). A probe answered by a login step proves nothing
-//! either way (the server may refuse after the login): without login automation it is
-//! NotEvaluated, never a pass.
+//! either way (the server may refuse after the login): with login automation (`--login-command`
+//! or the form driver) a probe that names the client's own redirect URI is followed through the
+//! login to what comes back to the client ([`after_login`]); otherwise it is NotEvaluated,
+//! never a pass.
 
 use crate::catalog::request_auth::observation;
 use crate::catalog::{mcp, rfc};
@@ -208,12 +210,20 @@ pub(crate) async fn run_requests_of(
     let mut assertions = Vec::new();
     let mut evidence: Vec<Exchange> = Vec::new();
     let mut undecided = Vec::new();
-    for probe in probes {
+    for mut probe in probes {
         let exchange = ctx.authorize(&probe.params).await;
-        let answer = classify_authz(&exchange, &probe.redirect_uri, &origin);
+        let mut answer = classify_authz(&exchange, &probe.redirect_uri, &origin);
         if answer == AuthzAnswer::Login && matches!(probe.due, Due::Refused(_) | Due::NoRedirect) {
-            undecided.push(probe.what.clone());
-            continue;
+            match after_login(ctx, client, &probe).await {
+                Some(decided) => {
+                    answer = decided;
+                    probe.what = format!("{} (followed through the login)", probe.what);
+                }
+                None => {
+                    undecided.push(probe.what.clone());
+                    continue;
+                }
+            }
         }
         if let AuthzAnswer::NoAnswer(e) = &answer {
             return Outcome::error(
@@ -236,10 +246,15 @@ pub(crate) async fn run_requests_of(
         return Outcome::new(
             Verdict::NotEvaluated,
             format!(
-                "the authorization server asked for a login before deciding on {}: a refusal \
-                 after the login cannot be seen without login automation, which the as.* \
-                 checks do not have yet",
-                undecided.join(", ")
+                "the authorization server asked for a login before deciding on {}: {}",
+                undecided.join(", "),
+                if ctx.login.is_some() {
+                    "the login did not end at the client's redirect URI, so what the server \
+                     decided after it was not seen"
+                } else {
+                    "a refusal after the login is seen only with login automation: give \
+                     --login-command CMD, or --login-user and --login-password-env"
+                }
             ),
         );
     }
@@ -258,6 +273,31 @@ pub(crate) async fn run_requests_of(
         );
     }
     outcome
+}
+
+/// What came back to the client after logging in for `probe`, when the run has login
+/// automation and the probe names the client's own redirect URI (the login ends at a listener
+/// standing in for it; a mutated redirect URI cannot be observed that way). `None` when it
+/// cannot be seen.
+async fn after_login(
+    ctx: &AsContext,
+    client: &AsClient,
+    probe: &AuthzProbe,
+) -> Option<AuthzAnswer> {
+    if ctx.login.is_none() || probe.redirect_uri != client.redirect_uri {
+        return None;
+    }
+    let (response, _) = ctx
+        .authorization_response(client, &probe.params)
+        .await
+        .ok()?;
+    match (response.param("error"), response.param("code")) {
+        (Some(error), _) => Some(AuthzAnswer::ErrorRedirect {
+            error: error.to_owned(),
+        }),
+        (None, Some(_)) => Some(AuthzAnswer::Code),
+        (None, None) => None,
+    }
 }
 
 /// A request row of the catalogue.
