@@ -18,6 +18,9 @@ type Verdicts = BTreeMap<&'static str, (Verdict, String)>;
 async fn run_against(faults: BTreeSet<AsFault>) -> Verdicts {
     let idp = MockIdp::start(IdpConfig {
         faults,
+        // DPoP nonces demanded at the token endpoint, so as.dpop.nonce has nonces to judge
+        // (only requests with a DPoP proof are concerned).
+        require_dpop_nonce: true,
         ..IdpConfig::default()
     })
     .await

@@ -55,13 +55,14 @@ pub struct ResourceProfile {
 impl Shared {
     pub fn new(issuers: Vec<Issuer>, config: IdpConfig, base_url: String) -> Self {
         let nonce = config.require_dpop_nonce;
+        let dpop = super::dpop_check::validator(&config.faults);
         Self {
             issuers,
             config,
             base_url,
             clock_offset: AtomicI64::new(0),
             require_dpop_nonce: AtomicBool::new(nonce),
-            dpop: super::dpop_check::validator(),
+            dpop,
             resources: RwLock::default(),
             exchanged: std::sync::Mutex::default(),
         }

@@ -342,10 +342,22 @@ impl AsContext {
         client: &AsClient,
         resource: &str,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        self.request_code_with(client, resource, &[]).await
+    }
+
+    /// [`Self::request_code`] with `extra` parameters added to the valid request (RFC 9449
+    /// §10 `dpop_jkt`, …).
+    pub async fn request_code_with(
+        &self,
+        client: &AsClient,
+        resource: &str,
+        extra: &[(String, String)],
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
         let verifier = mock_idp::random_b64url(32);
         let mut params = self.authorization_params_for(client, &verifier);
         params.retain(|(k, _)| k != "resource");
         params.push(("resource".to_owned(), resource.to_owned()));
+        params.extend_from_slice(extra);
         let exchange = self.authorize(&params).await;
         let answer = classify_authz(
             &exchange,

@@ -1,12 +1,14 @@
 //! Spec §2: the authorization server under test, driven as an OAuth client would. Files follow
 //! the spec's sections: [`metadata`] (§2.1 metadata and discovery), [`authorize`] (§2.2 the
-//! authorization endpoint), [`token`] (§2.3 the token endpoint).
+//! authorization endpoint), [`token`] (§2.3 the token endpoint), [`dpop`] (§2.5 DPoP at the
+//! authorization server).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
 //! why the row does not apply to this authorization server (Skip).
 
 mod authorize;
+mod dpop;
 mod metadata;
 mod response;
 mod token;
@@ -171,6 +173,11 @@ pub fn checks() -> Vec<Check<AsContext>> {
     checks.extend(token::ROWS.iter().map(|row| {
         Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
             Box::pin(token::run_token_row(ctx, row))
+        })
+    }));
+    checks.extend(dpop::ROWS.iter().map(|row| {
+        Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
+            Box::pin(dpop::run_dpop_row(ctx, row))
         })
     }));
     checks
