@@ -46,6 +46,15 @@ const HMAC_SECRET: &[u8] = b"mcp-authspec-dpop-hmac-secret";
 /// The errors a refused defective proof may carry (spec as-dpop-invalid-proof: OIDF also
 /// accepts invalid_request and invalid_grant).
 const PROOF_REFUSED: &[&str] = &["invalid_dpop_proof", "invalid_request", "invalid_grant"];
+/// The errors of a proof refused for its age when it carries no nonce: a server that demands
+/// or offers nonces may ask for one instead (RFC 9449 §4.3 check 11 allows freshness by nonce,
+/// spec OQ-3).
+const STALE_REFUSED: &[&str] = &[
+    "invalid_dpop_proof",
+    "invalid_request",
+    "invalid_grant",
+    "use_dpop_nonce",
+];
 /// The errors of a request refused for its proof key or its missing proof.
 const KEY_REFUSED: &[&str] = &["invalid_grant", "invalid_dpop_proof"];
 
@@ -667,14 +676,6 @@ fn invalid_proof(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
             "a proof whose htu is the resource URL, not the token endpoint",
             f.field(f.proof().htu(&f.resource)),
         ),
-        (
-            "a proof with iat one hour ago",
-            f.field(f.proof().iat_offset(-3600)),
-        ),
-        (
-            "a proof with iat one hour ahead",
-            f.field(f.proof().iat_offset(3600)),
-        ),
         ("a proof without jti", f.field(f.proof().no_jti())),
         (
             "two DPoP header fields, each a valid proof",
@@ -688,7 +689,7 @@ fn invalid_proof(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
             Proofs::Fields(vec![ProofField::Raw(two_segments)]),
         ),
     ];
-    Ok(defects
+    let mut probes: Vec<DpopProbe> = defects
         .into_iter()
         .map(|(what, proofs)| {
             request(
@@ -698,7 +699,21 @@ fn invalid_proof(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
                 refused,
             )
         })
-        .collect())
+        .collect();
+    // Without a nonce: a server nonce proves freshness in place of iat (OQ-3), so a stale
+    // iat is judged only on a proof without one.
+    for (when, offset) in [("one hour ago", -3600), ("one hour ahead", 3600)] {
+        probes.push(DpopProbe {
+            with_nonce: false,
+            ..request(
+                format!("a code redemption with a proof without nonce whose iat is {when}"),
+                fresh(),
+                f.field(f.proof().iat_offset(offset)),
+                Expect::Refused(STALE_REFUSED, Level::Must),
+            )
+        });
+    }
+    Ok(probes)
 }
 
 fn iat_skew(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
@@ -764,7 +779,7 @@ fn replay(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
             "a redemption of another fresh code with the identical proof again",
             fresh(),
             Proofs::Previous,
-            Expect::Refused(&["invalid_dpop_proof"], Level::Info),
+            Expect::Refused(PROOF_REFUSED, Level::Info),
         ),
     ])
 }
@@ -967,7 +982,7 @@ pub(super) static ROWS: &[DpopRow] = &[
             "as.dpop.invalid-proof",
             "as-dpop-invalid-proof",
             "Refuses code redemptions with invalid DPoP proofs",
-            "Each defect, on a redemption of its own fresh code, is refused with HTTP 400 and no token, error invalid_dpop_proof (invalid_request or invalid_grant also accepted, as OIDF does): a corrupted signature; typ JWT; alg none; alg HS256; a private jwk; htm GET; htu the resource URL; iat an hour behind or ahead; no jti; two DPoP fields; a proof of two segments.",
+            "Each defect, on a redemption of its own fresh code, is refused with HTTP 400 and no token, error invalid_dpop_proof (invalid_request or invalid_grant also accepted, as OIDF does): a corrupted signature; typ JWT; alg none; alg HS256; a private jwk; htm GET; htu the resource URL; no jti; two DPoP fields; a proof of two segments; and, on proofs without a nonce (a server nonce stands in for iat, OQ-3), iat an hour behind or ahead, which may also get use_dpop_nonce.",
             Level::Must,
             &[rfc9449(
                 "§4.3, §5",
@@ -1018,7 +1033,7 @@ pub(super) static ROWS: &[DpopRow] = &[
             "as.dpop.replay",
             "as-dpop-replay",
             "Refuses a replayed token-endpoint proof",
-            "A proof accepted with one code is sent again, byte for byte, to redeem another fresh code: refused with HTTP 400 and no token (the error is recorded; invalid_dpop_proof is the RFC's).",
+            "A proof accepted with one code is sent again, byte for byte, to redeem another fresh code: refused with HTTP 400 and no token (the error is recorded: invalid_dpop_proof, or invalid_request or invalid_grant as for any invalid proof).",
             Level::Should,
             &[rfc9449(
                 "§11.1",
