@@ -392,7 +392,7 @@ async fn grant_form(
     }
 }
 
-/// The grade of one answer; `None` for a control.
+/// The grade of one answer (nothing for a control, which the engine checks itself).
 fn judge(
     level: Level,
     probe: &DpopProbe,
