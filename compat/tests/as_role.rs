@@ -262,6 +262,11 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "a valid authorization request gets oidc-provider's login step: no code without login automation",
     ),
     (
+        "as.dpop.par-binding",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation (its PAR endpoint is on by default)",
+    ),
+    (
         "as.dpop.holder-of-key-required",
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation",

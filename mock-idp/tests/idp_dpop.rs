@@ -5,12 +5,16 @@
 
 mod idp_support;
 
-use idp_support::{authorize, claims, config, http, introspect, post_form, start, start_with};
+use idp_support::{
+    authorize, claims, config, http, introspect, location_params, param, pkce, post_form, start,
+    start_with,
+};
 use mock_idp::alg::Algorithm;
 use mock_idp::keys::SigningKey;
 use mock_idp::server::{
     AsFault, CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, DEVICE_CODE_GRANT_TYPE,
-    DeviceFlowConfig, IdpConfig, MockIdp, OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET, PUBLIC_CLIENT_ID,
+    DeviceFlowConfig, IdpConfig, IssuerKind, MockIdp, OPAQUE_CLIENT_ID, OPAQUE_CLIENT_SECRET,
+    PUBLIC_CLIENT_ID,
 };
 use mock_idp::token::TokenSpec;
 use mock_idp::{random_b64url, unix_now};
@@ -62,7 +66,17 @@ async fn token_request(
     proofs: &[String],
     form: &[(&str, &str)],
 ) -> Answer {
-    let mut req = http().post(idp.token_endpoint()).form(form);
+    dpop_post(&idp.token_endpoint(), basic, proofs, form).await
+}
+
+/// A form POST to `url` with these `DPoP` fields.
+async fn dpop_post(
+    url: &str,
+    basic: Option<(&str, &str)>,
+    proofs: &[String],
+    form: &[(&str, &str)],
+) -> Answer {
+    let mut req = http().post(url).form(form);
     if let Some((id, secret)) = basic {
         req = req.basic_auth(id, Some(secret));
     }
@@ -663,6 +677,130 @@ async fn ath_refused_refuses_token_endpoint_proofs_with_ath() {
     let a = redeem(&idp, &[with_ath]).await;
     assert_eq!(refused(&a), (400, Some("invalid_dpop_proof")));
     let a = redeem(&idp, &[proof(&k, &idp, None)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    idp.shutdown().await;
+}
+
+// ---- pushed authorization requests (RFC 9126) with DPoP (RFC 9449 §10.1) ----
+
+/// Pushes a valid authorization request of the public client with `proofs` and `extra`:
+/// the answer and the PKCE verifier.
+async fn push(idp: &MockIdp, proofs: &[String], extra: &[(&str, &str)]) -> (Answer, String) {
+    let (verifier, challenge) = pkce();
+    let mut form = vec![
+        ("response_type", "code"),
+        ("client_id", PUBLIC_CLIENT_ID),
+        ("redirect_uri", LOOPBACK),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "st-par"),
+    ];
+    form.extend_from_slice(extra);
+    let par = format!("{}/par", idp.issuer());
+    (dpop_post(&par, None, proofs, &form).await, verifier)
+}
+
+/// The authorization endpoint's answer to a pushed request sent by reference: the code.
+async fn code_by_reference(idp: &MockIdp, request_uri: &str) -> Option<String> {
+    let resp = http()
+        .get(idp.authorization_endpoint())
+        .query(&[
+            ("client_id", PUBLIC_CLIENT_ID),
+            ("request_uri", request_uri),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if resp.status().as_u16() != 302 {
+        return None;
+    }
+    let (_, params) = location_params(&resp);
+    assert_eq!(param(&params, "state"), Some("st-par"), "the pushed state");
+    param(&params, "code").map(str::to_owned)
+}
+
+/// A pushed code of the public client, redeemed with `proofs`.
+async fn redeem_pushed(idp: &MockIdp, push_proofs: &[String], proofs: &[String]) -> Answer {
+    let (a, verifier) = push(idp, push_proofs, &[]).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let request_uri = a.body["request_uri"].as_str().unwrap();
+    let code = code_by_reference(idp, request_uri).await.expect("a code");
+    token_request(
+        idp,
+        None,
+        proofs,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", PUBLIC_CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", LOOPBACK),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await
+}
+
+fn par_proof(key: &SigningKey, idp: &MockIdp) -> String {
+    proof_spec(key, "POST", &format!("{}/par", idp.issuer())).mint(key)
+}
+
+#[tokio::test]
+async fn a_pushed_proof_binds_the_code_and_must_agree_with_dpop_jkt() {
+    let idp = start().await;
+    let (k1, k2) = (key(), key());
+    let metadata: Value = http()
+        .get(idp.urls(IssuerKind::Trusted).metadata_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["pushed_authorization_request_endpoint"],
+        format!("{}/par", idp.issuer())
+    );
+    // dpop_jkt of another key than the push's proof: refused.
+    let (a, _) = push(
+        &idp,
+        &[par_proof(&k1, &idp)],
+        &[("dpop_jkt", &thumbprint(&k2))],
+    )
+    .await;
+    assert_eq!(refused(&a), (400, Some("invalid_dpop_proof")));
+    // A proof made for the token endpoint is refused at the PAR endpoint (htu).
+    let (a, _) = push(&idp, &[proof(&k1, &idp, None)], &[]).await;
+    assert_eq!(refused(&a), (400, Some("invalid_dpop_proof")));
+    // The pushed proof's key binds the code.
+    let a = redeem_pushed(&idp, &[par_proof(&k1, &idp)], &[proof(&k2, &idp, None)]).await;
+    assert_eq!(refused(&a), (400, Some("invalid_grant")));
+    let a = redeem_pushed(&idp, &[par_proof(&k1, &idp)], &[proof(&k1, &idp, None)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(cnf_jkt(&a), thumbprint(&k1).as_str());
+    // Without a proof at the push, the code is not bound.
+    let a = redeem_pushed(&idp, &[], &[proof(&k2, &idp, None)]).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // A request_uri is used once.
+    let (a, _) = push(&idp, &[], &[]).await;
+    let request_uri = a.body["request_uri"].as_str().unwrap();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    assert!(code_by_reference(&idp, request_uri).await.is_some());
+    assert!(code_by_reference(&idp, request_uri).await.is_none());
+    idp.shutdown().await;
+}
+
+#[tokio::test]
+async fn par_unbound_ignores_the_pushed_proof() {
+    let idp = faulty(AsFault::DpopParUnbound).await;
+    let (k1, k2) = (key(), key());
+    let (a, _) = push(
+        &idp,
+        &[par_proof(&k1, &idp)],
+        &[("dpop_jkt", &thumbprint(&k2))],
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let a = redeem_pushed(&idp, &[par_proof(&k1, &idp)], &[proof(&k2, &idp, None)]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     idp.shutdown().await;
 }

@@ -133,6 +133,26 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
         }
         return error_page("invalid_client", "unknown client_id");
     };
+    if let Some(request_uri) = params
+        .get("request_uri")
+        .filter(|u| u.starts_with(super::par::REQUEST_URI_PREFIX))
+    {
+        // RFC 9126 §4: the pushed request stands for the whole request (used once); until
+        // it is found, no redirect URI is known.
+        let pushed = {
+            let mut st = issuer.lock();
+            st.pushed
+                .remove(request_uri)
+                .filter(|p| p.client_id == client.client_id && shared.now() < p.expires_at)
+        };
+        return match pushed {
+            Some(p) => handle(ctx, &p.query),
+            None => error_page(
+                "invalid_request_uri",
+                "request_uri is unknown, expired, used, or another client's",
+            ),
+        };
+    }
     let explicit = params.get("redirect_uri");
     let prefix_match = |r: &str| {
         faults.contains(&AsFault::RedirectPrefixMatch)

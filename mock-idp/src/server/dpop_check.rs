@@ -1,5 +1,5 @@
-//! DPoP proofs at the token endpoint (RFC 9449 §5, §8, §11.1): validated with `crate::dpop`
-//! (`htm` POST, `htu` the token endpoint, no access token; replayed `jti`s refused by the
+//! DPoP proofs at the token endpoint and the PAR endpoint (RFC 9449 §5, §8, §10.1, §11.1):
+//! validated with `crate::dpop` (`htm` POST, `htu` the endpoint, no access token; replayed `jti`s refused by the
 //! validator's cache), with server nonces demanded when nonce mode is on.
 
 use axum::http::HeaderMap;
@@ -27,11 +27,13 @@ pub(crate) fn validator(faults: &BTreeSet<AsFault>) -> DpopValidator {
     DpopValidator::new(config)
 }
 
-/// The thumbprint of the proof's key, `None` without a `DPoP` header.
+/// The thumbprint of the proof's key, `None` without a `DPoP` header. `endpoint` is the path
+/// below the issuer the request was sent to (`token`, `par`).
 pub(crate) fn check_proof(
     ctx: &IssuerCtx,
     st: &mut IssuerState,
     headers: &HeaderMap,
+    endpoint: &str,
     now: i64,
 ) -> Result<Option<String>, OAuthError> {
     let values = headers
@@ -44,12 +46,13 @@ pub(crate) fn check_proof(
         return Ok(None);
     }
     // The token endpoint as the metadata names it: the URL clients put in htu.
-    let mut url = ctx.issuer().endpoint("token");
-    if ctx
-        .shared
-        .config
-        .faults
-        .contains(&AsFault::TokenEndpointPlainHttp)
+    let mut url = ctx.issuer().endpoint(endpoint);
+    if endpoint == "token"
+        && ctx
+            .shared
+            .config
+            .faults
+            .contains(&AsFault::TokenEndpointPlainHttp)
     {
         url = super::metadata::bind_address(&ctx.shared, &url);
     }

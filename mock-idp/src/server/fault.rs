@@ -88,6 +88,7 @@ as_faults! {
     DpopBoundClientUnenforced = "as-dpop-bound-client-unenforced": "issues Bearer tokens without a proof to a client registered with dpop_bound_access_tokens true",
     DpopJktIgnored = "as-dpop-jkt-ignored": "ignores the dpop_jkt of an authorization request: its code is redeemed with a proof by any key",
     DpopTokenTypeUnconditional = "as-dpop-token-type-unconditional": "answers token_type DPoP to a code redemption without a DPoP proof (a token bound to no key)",
+    DpopParUnbound = "as-dpop-par-unbound": "ignores the DPoP proof of a pushed authorization request: it neither binds the code to the proof key nor is compared with dpop_jkt",
     DpopAthRefused = "as-dpop-ath-refused": "refuses a token-endpoint DPoP proof that carries an ath claim (as the OIDF reference authorization server does)",
 }
 

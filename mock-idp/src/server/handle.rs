@@ -19,7 +19,9 @@ use super::error::OAuthError;
 use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
 use super::state::{Issuer, IssuerCtx, OpaqueToken, ResourceProfile, Shared};
-use super::{AsFault, IssuerKind, authorize, device, introspect, jwks, metadata, register, token};
+use super::{
+    AsFault, IssuerKind, authorize, device, introspect, jwks, metadata, par, register, token,
+};
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
 use crate::keystore::{KeyRing, KeyStoreError};
@@ -556,6 +558,10 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
         routes.push((
             format!("{p}/token"),
             post(token::token).fallback(not_allowed_post),
+        ));
+        routes.push((
+            format!("{p}/{}", par::PAR_PATH),
+            post(par::push).fallback(not_allowed_post),
         ));
         routes.push((
             format!("{p}/register"),

@@ -48,6 +48,7 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
         "registration_endpoint": issuer.endpoint("register"),
         "introspection_endpoint": issuer.endpoint("introspect"),
         "device_authorization_endpoint": issuer.endpoint(DEVICE_AUTHORIZATION_PATH),
+        "pushed_authorization_request_endpoint": issuer.endpoint(super::par::PAR_PATH),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,

@@ -23,6 +23,7 @@
 //! | `<I>/jwks` | JWK Set, public keys only (plus keys published with `publish_key`); requests are counted (`jwks_requests`) |
 //! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user) |
 //! | `<I>/token` | token endpoint (POST, form) |
+//! | `<I>/par` | RFC 9126 pushed authorization requests (POST, form, client-authenticated as at the token endpoint; a DPoP proof binds the code, RFC 9449 §10.1) |
 //! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
 //! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated); tokens from `script_introspection` get their scripted answer |
 //! | `<I>/device_authorization` | RFC 8628 device authorization (POST, form, client-authenticated as at the token endpoint) |
@@ -70,6 +71,7 @@ mod handle;
 mod introspect;
 mod jwks;
 mod metadata;
+mod par;
 mod params;
 mod policy;
 mod register;

@@ -101,7 +101,7 @@ fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value,
             "client may not use grant_type {grant_type}"
         )));
     }
-    let jkt = check_proof(ctx, &mut st, headers, now)?;
+    let jkt = check_proof(ctx, &mut st, headers, "token", now)?;
     if client.dpop_bound_access_tokens
         && jkt.is_none()
         && !faults.contains(&AsFault::DpopBoundClientUnenforced)

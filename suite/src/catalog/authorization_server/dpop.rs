@@ -3,7 +3,8 @@
 //! optional for an MCP authorization server, so without it they are Skip.
 //!
 //! Each row is data: token requests, each with its grant (a fresh code, the same code again,
-//! the refresh token), its `DPoP` fields and what the endpoint must do with it ([`Expect`]);
+//! the refresh token, a code pushed by PAR), its `DPoP` fields and what the endpoint must do
+//! with it ([`Expect`]), and pushed authorization requests (RFC 9126) judged the same way;
 //! or a judgement of the positive control's answer. The engine ([`run_dpop_row`]) gets codes
 //! the way the token rows do ([`super::token`]: a login step without `--login-command` makes
 //! the row NotEvaluated) and first runs the positive control, a code redeemed with a valid
@@ -31,7 +32,7 @@ use crate::wire::oauth::is_valid_dpop_nonce;
 
 use super::token::{
     Answer, DEFAULT_RESOURCE, Due, Prepared, Redeemed, TokenProbe, access_token_claims, code_with,
-    finish, grade, graded, jwt_claims, pairs, redeemed, rule, token_request,
+    finish, graded, jwt_claims, no_code, pairs, redeemed, refusal, rule, token_request,
 };
 use super::{Judged, as_meta};
 
@@ -70,6 +71,11 @@ pub(crate) enum ClientSetup {
 
 /// The grant a request carries.
 pub(crate) enum Grant {
+    /// None: the request is itself a pushed authorization request (RFC 9126, at the PAR
+    /// endpoint) of a valid authorization request with these extra parameters.
+    Push(Vec<(String, String)>),
+    /// A code from a valid pushed request that carried these `DPoP` fields, sent by reference.
+    Pushed(Proofs),
     /// A fresh code of the row's client, asked for with these extra authorization parameters.
     FreshCode(Vec<(String, String)>),
     /// The code of the request before, again.
@@ -139,6 +145,8 @@ pub(crate) struct Fixture<'a> {
     pub resource: String,
     /// The token endpoint: every proof's `htu`.
     pub endpoint: String,
+    /// The RFC 9126 pushed authorization request endpoint, when the metadata names one.
+    pub par_endpoint: Option<String>,
     /// `K_c`: the key of every valid proof.
     pub key: &'static SigningKey,
     /// `K_c2`: a key of the same algorithm no grant is bound to.
@@ -183,6 +191,23 @@ fn request(what: impl Into<String>, grant: Grant, proofs: Proofs, expect: Expect
 
 // ---- the engine --------------------------------------------------------------------------
 
+/// Where a request goes.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint<'u> {
+    Token,
+    /// The pushed authorization request endpoint at this URL.
+    Par(&'u str),
+}
+
+impl Endpoint<'_> {
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::Token => "the token endpoint",
+            Endpoint::Par(_) => "the pushed authorization request endpoint",
+        }
+    }
+}
+
 /// Sends token requests with `DPoP` fields, keeping the server's latest nonce and the last
 /// proof sent.
 struct Sender<'a> {
@@ -195,6 +220,7 @@ struct Sender<'a> {
 impl Sender<'_> {
     async fn send(
         &mut self,
+        endpoint: Endpoint<'_>,
         form: &[(String, String)],
         proofs: &Proofs,
         with_nonce: bool,
@@ -210,8 +236,19 @@ impl Sender<'_> {
                     fields.iter().map(|f| f.render(nonce.as_deref())).collect()
                 }
             };
-            let mut request: ProbeRequest =
-                token_request(self.ctx, &plain(String::new(), form.to_vec()));
+            let mut request = match endpoint {
+                Endpoint::Token => token_request(self.ctx, &plain(String::new(), form.to_vec())),
+                Endpoint::Par(url) => {
+                    let mut request = ProbeRequest::new("POST", url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header("accept", "application/json");
+                    let body = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(form)
+                        .finish();
+                    request.body = Some(body.into_bytes());
+                    request
+                }
+            };
             for field in &fields {
                 request = request.header("dpop", field);
             }
@@ -357,13 +394,14 @@ async fn register_bound_client(
     }
 }
 
-/// The form of a request's grant, or the outcome when no code could be had.
-async fn grant_form(
-    fixture: &Fixture<'_>,
+/// Where a request goes and its form, or the outcome when no code could be had.
+async fn grant_form<'f>(
+    fixture: &'f Fixture<'_>,
+    sender: &mut Sender<'_>,
     grant: &Grant,
     code: &mut Option<IssuedCode>,
     evidence: &mut Vec<Exchange>,
-) -> Result<Vec<(String, String)>, Outcome> {
+) -> Result<(Endpoint<'f>, Vec<(String, String)>), Outcome> {
     let prepared = |code: Option<IssuedCode>| Prepared {
         ctx: fixture.ctx,
         client: Some(&fixture.client),
@@ -382,25 +420,75 @@ async fn grant_form(
             )
             .await?;
             *code = Some(issued);
-            Ok(prepared(code.clone()).redemption())
+            Ok((Endpoint::Token, prepared(code.clone()).redemption()))
         }
-        Grant::SameCode => Ok(prepared(code.clone()).redemption()),
+        Grant::SameCode => Ok((Endpoint::Token, prepared(code.clone()).redemption())),
         Grant::Refresh => {
             let rt = fixture.redeemed.str("refresh_token").unwrap_or_default();
-            Ok(prepared(None).refresh(rt, &[]))
+            Ok((Endpoint::Token, prepared(None).refresh(rt, &[])))
+        }
+        Grant::Push(extra) => {
+            let par = fixture.par_endpoint.as_deref().unwrap_or_default();
+            let pushable = fixture
+                .ctx
+                .request_to_push(&fixture.client, &fixture.resource, extra);
+            Ok((Endpoint::Par(par), pushable.params))
+        }
+        Grant::Pushed(proofs) => {
+            let issued = pushed_code(fixture, sender, proofs, evidence).await?;
+            *code = Some(issued);
+            Ok((Endpoint::Token, prepared(code.clone()).redemption()))
         }
     }
 }
 
+/// A code from a valid pushed authorization request carrying `proofs`, sent by reference.
+async fn pushed_code(
+    fixture: &Fixture<'_>,
+    sender: &mut Sender<'_>,
+    proofs: &Proofs,
+    evidence: &mut Vec<Exchange>,
+) -> Result<IssuedCode, Outcome> {
+    let (ctx, client) = (fixture.ctx, &fixture.client);
+    let par = fixture.par_endpoint.as_deref().unwrap_or_default();
+    let pushable = ctx.request_to_push(client, &fixture.resource, &[]);
+    let exchange = sender
+        .send(Endpoint::Par(par), &pushable.params, proofs, true, evidence)
+        .await;
+    let request_uri = exchange.response.as_ref().ok().and_then(|r| {
+        let body = Answer::of(r).body?;
+        let uri = body.get("request_uri")?.as_str()?.to_owned();
+        (200..300).contains(&r.status).then_some(uri)
+    });
+    let Some(request_uri) = request_uri else {
+        let answer = exchange
+            .response
+            .as_ref()
+            .map_or_else(|e| format!("no answer ({e})"), |r| Answer::of(r).describe());
+        return Err(Outcome::error(
+            format!(
+                "positive control: the pushed authorization request endpoint answered a valid \
+                 pushed request of client {} with a valid DPoP proof with {answer}, no \
+                 request_uri, so no code could be had",
+                client.client_id
+            ),
+            evidence.clone(),
+        ));
+    };
+    match ctx.code_by_reference(client, &pushable, &request_uri).await {
+        Ok(issued) => {
+            evidence.push(issued.exchange.clone());
+            Ok(issued)
+        }
+        Err((answer, exchange)) => Err(no_code(ctx, client, &fixture.resource, answer, exchange)),
+    }
+}
+
 /// The grade of one answer (nothing for a control, which the engine checks itself).
-fn judge(
-    level: Level,
-    probe: &DpopProbe,
-    form: &[(String, String)],
-    answer: &Answer,
-) -> Vec<Assertion> {
+fn judge(level: Level, probe: &DpopProbe, endpoint: Endpoint, answer: &Answer) -> Vec<Assertion> {
     let did = format!(
-        "the token endpoint answered {} with {}",
+        "{} answered {} with {}",
+        endpoint.name(),
         probe.what,
         answer.describe()
     );
@@ -413,19 +501,9 @@ fn judge(
             issued,
             &did,
         )],
-        Expect::Refused(errors, error_level) => grade(
-            level,
-            &TokenProbe {
-                what: probe.what.clone(),
-                form: form.to_vec(),
-                basic: None,
-                due: Due::Refused {
-                    errors,
-                    error_level,
-                },
-            },
-            answer,
-        ),
+        Expect::Refused(errors, error_level) => {
+            refusal(level, &probe.what, errors, error_level, answer, &did)
+        }
         Expect::NoToken(errors) => {
             let mut rules = vec![rule(
                 level,
@@ -549,7 +627,13 @@ pub(crate) async fn run_dpop_row(ctx: &AsContext, row: &DpopRow) -> Outcome {
     .redemption();
     let control = ProofField::built(ProofBuilder::new("POST", &endpoint), key);
     let exchange = sender
-        .send(&form, &Proofs::Fields(vec![control]), true, &mut evidence)
+        .send(
+            Endpoint::Token,
+            &form,
+            &Proofs::Fields(vec![control]),
+            true,
+            &mut evidence,
+        )
         .await;
     let body = match redeemed(&exchange) {
         Ok(body) => body,
@@ -571,6 +655,9 @@ pub(crate) async fn run_dpop_row(ctx: &AsContext, row: &DpopRow) -> Outcome {
         client,
         resource,
         endpoint,
+        par_endpoint: ctx
+            .pushed_authorization_request_endpoint()
+            .map(str::to_owned),
         key,
         other_key,
         nonce: sender.nonce.clone(),
@@ -601,18 +688,32 @@ pub(crate) async fn run_dpop_row(ctx: &AsContext, row: &DpopRow) -> Outcome {
         if probe.expect == Expect::Control && refusal_broken {
             continue;
         }
-        let form = match grant_form(&fixture, &probe.grant, &mut code, &mut evidence).await {
-            Ok(form) => form,
+        let granted = grant_form(
+            &fixture,
+            &mut sender,
+            &probe.grant,
+            &mut code,
+            &mut evidence,
+        )
+        .await;
+        let (endpoint, form) = match granted {
+            Ok(granted) => granted,
             Err(outcome) => return outcome,
         };
         let exchange = sender
-            .send(&form, &probe.proofs, probe.with_nonce, &mut evidence)
+            .send(
+                endpoint,
+                &form,
+                &probe.proofs,
+                probe.with_nonce,
+                &mut evidence,
+            )
             .await;
         let resp = match &exchange.response {
             Ok(r) => r,
             Err(e) => {
                 return Outcome::error(
-                    format!("the token endpoint did not answer {} ({e})", probe.what),
+                    format!("{} did not answer {} ({e})", endpoint.name(), probe.what),
                     evidence,
                 );
             }
@@ -621,8 +722,9 @@ pub(crate) async fn run_dpop_row(ctx: &AsContext, row: &DpopRow) -> Outcome {
         if probe.expect == Expect::Control && !answer.token_issued() {
             return Outcome::error(
                 format!(
-                    "positive control: the token endpoint answered {} with {}, so the \
-                     requests around it cannot be judged",
+                    "positive control: {} answered {} with {}, so the requests around it \
+                     cannot be judged",
+                    endpoint.name(),
                     probe.what,
                     answer.describe()
                 ),
@@ -634,7 +736,7 @@ pub(crate) async fn run_dpop_row(ctx: &AsContext, row: &DpopRow) -> Outcome {
             Expect::Refused(..) | Expect::NoToken(_) | Expect::NonceChallenge
         );
         refusal_broken |= refused_due && answer.token_issued();
-        assertions.extend(judge(level, probe, &form, &answer));
+        assertions.extend(judge(level, probe, endpoint, &answer));
         seen.push(format!("{}: {}", probe.what, answer.describe()));
     }
     finish(level, assertions, evidence, seen.join("; "))
@@ -840,6 +942,41 @@ fn jkt_binding(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
         request(
             "a redemption, with a proof by another key, of a code requested with dpop_jkt",
             bound(),
+            Proofs::Fields(vec![ProofField::built(f.proof(), f.other_key)]),
+            Expect::Refused(KEY_REFUSED, Level::Info),
+        ),
+    ])
+}
+
+fn par_binding(f: &Fixture) -> Result<Vec<DpopProbe>, String> {
+    let Some(par) = f.par_endpoint.as_deref() else {
+        return Err(
+            "the metadata names no pushed_authorization_request_endpoint: the server does not \
+             offer PAR (RFC 9126), to which RFC 9449 §10.1 applies"
+                .into(),
+        );
+    };
+    let pushed_by = |key: &'static SigningKey| {
+        Proofs::Fields(vec![ProofField::built(ProofBuilder::new("POST", par), key)])
+    };
+    Ok(vec![
+        request(
+            "a pushed authorization request whose dpop_jkt is another key's thumbprint than \
+             its proof's",
+            Grant::Push(pairs(&[("dpop_jkt", &jkt_of(f.other_key))])),
+            pushed_by(f.key),
+            Expect::Refused(&["invalid_dpop_proof", "invalid_request"], Level::Info),
+        ),
+        request(
+            "a redemption, with a proof by the key of the push's proof, of a code pushed with \
+             a proof",
+            Grant::Pushed(pushed_by(f.key)),
+            f.valid(),
+            Expect::Control,
+        ),
+        request(
+            "a redemption, with a proof by another key, of a code pushed with a proof",
+            Grant::Pushed(pushed_by(f.key)),
             Proofs::Fields(vec![ProofField::built(f.proof(), f.other_key)]),
             Expect::Refused(KEY_REFUSED, Level::Info),
         ),
@@ -1098,6 +1235,24 @@ pub(super) static ROWS: &[DpopRow] = &[
         ),
         client: ClientSetup::Run,
         plan: DpopPlan::Requests(jkt_binding),
+    },
+    DpopRow {
+        meta: as_meta(
+            "as.dpop.par-binding",
+            "as-dpop-par-binding",
+            "Binds a pushed authorization request to its DPoP proof key",
+            "When the server offers PAR (RFC 9126): a push whose dpop_jkt is not the thumbprint of its proof's key is refused with HTTP 400 (the error is recorded); a code pushed with a proof by K_c is redeemed with a proof by K_c (the control), and another such code, redeemed with a proof by K_c2, is refused with HTTP 400 and no token. Skip without a PAR endpoint.",
+            Level::Must,
+            &[rfc9449(
+                "§10.1",
+                "a PAR proof binds the code; dpop_jkt and the PAR proof key must agree",
+            )],
+            CLIENT,
+            // A pushed proof binds the code as dpop_jkt does: ignoring the binding breaks both.
+            &["as-dpop-par-unbound", "as-dpop-jkt-ignored"],
+        ),
+        client: ClientSetup::Run,
+        plan: DpopPlan::Requests(par_binding),
     },
     DpopRow {
         meta: as_meta(

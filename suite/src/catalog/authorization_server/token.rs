@@ -273,28 +273,7 @@ pub(crate) fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<As
         Due::Refused {
             errors,
             error_level,
-        } => {
-            let refused = !answer.token_issued()
-                && (status == 400 || (status == 401 && error == "invalid_client"));
-            let mut rules = vec![rule(
-                level,
-                format!(
-                    "{} is refused with HTTP 400 (401 for invalid_client), no token issued",
-                    probe.what
-                ),
-                refused,
-                &did,
-            )];
-            if !answer.token_issued() {
-                rules.push(rule(
-                    error_level,
-                    format!("the error for {} is {}", probe.what, errors.join(" or ")),
-                    errors.contains(&error),
-                    &did,
-                ));
-            }
-            rules
-        }
+        } => refusal(level, &probe.what, errors, error_level, answer, &did),
         Due::ClientRefused => {
             let basic = crate::expect::challenges(answer.resp)
                 .is_ok_and(|list| list.iter().any(|c| c.is_scheme("basic")));
@@ -362,6 +341,37 @@ pub(crate) fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<As
             ]
         }
     }
+}
+
+/// The grade of a request due a refusal: HTTP 400 (401 with `invalid_client`) and no token at
+/// `level`; its error one of `errors`, at `error_level`. `did` is what the server did.
+pub(crate) fn refusal(
+    level: Level,
+    what: &str,
+    errors: &[&str],
+    error_level: Level,
+    answer: &Answer,
+    did: &str,
+) -> Vec<Assertion> {
+    let error = answer.error().unwrap_or_default();
+    let status = answer.resp.status;
+    let refused =
+        !answer.token_issued() && (status == 400 || (status == 401 && error == "invalid_client"));
+    let mut rules = vec![rule(
+        level,
+        format!("{what} is refused with HTTP 400 (401 for invalid_client), no token issued"),
+        refused,
+        did,
+    )];
+    if !answer.token_issued() {
+        rules.push(rule(
+            error_level,
+            format!("the error for {what} is {}", errors.join(" or ")),
+            errors.contains(&error),
+            did,
+        ));
+    }
+    rules
 }
 
 /// Sends one token request (a form POST, redirects not followed).
@@ -469,7 +479,21 @@ pub(crate) async fn code_with(
             evidence.push(code.exchange.clone());
             Ok(code)
         }
-        Err((AuthzAnswer::Login, _)) => Err(Outcome::new(
+        Err((answer, exchange)) => Err(no_code(ctx, client, resource, answer, exchange)),
+    }
+}
+
+/// The outcome of a row whose valid authorization request of `client` got `answer`, no code:
+/// NotEvaluated for a login step (no login command), else an Error of the positive control.
+pub(crate) fn no_code(
+    ctx: &AsContext,
+    client: &AsClient,
+    resource: &str,
+    answer: AuthzAnswer,
+    exchange: Exchange,
+) -> Outcome {
+    match answer {
+        AuthzAnswer::Login => Outcome::new(
             Verdict::NotEvaluated,
             format!(
                 "the authorization server answered a valid authorization request of client {} \
@@ -478,8 +502,8 @@ pub(crate) async fn code_with(
                  --redirect-uri must be http://127.0.0.1/callback or http://localhost/callback)",
                 client.client_id
             ),
-        )),
-        Err((answer, exchange)) => Err(Outcome::error(
+        ),
+        answer => Outcome::error(
             format!(
                 "positive control: a valid authorization request of client {} (PKCE S256, \
                  redirect_uri {}, resource {resource}, scope {}) got {}, so no code could be \
@@ -490,7 +514,7 @@ pub(crate) async fn code_with(
                 answer.describe()
             ),
             vec![exchange],
-        )),
+        ),
     }
 }
 
