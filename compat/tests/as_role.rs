@@ -319,6 +319,66 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation",
     ),
+    (
+        "as.dpop.token-type",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.cnf",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.invalid-proof",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.iat-skew",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.nonce",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation (with login.mjs: Skip, see WITH_LOGIN)",
+    ),
+    (
+        "as.dpop.replay",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.refresh-bound",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.jkt-binding",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.par-binding",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation (its PAR endpoint is on by default)",
+    ),
+    (
+        "as.dpop.holder-of-key-required",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.ath-at-token",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation",
+    ),
+    (
+        "as.dpop.bound-client",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation (server.mjs enables registration, so the row registers its dpop_bound_access_tokens client)",
+    ),
 ];
 
 /// Runs every as.* check against oidc-provider as its public native client, logging in with
@@ -380,13 +440,20 @@ async fn oidc_provider_gets_the_verdicts_the_table_justifies() {
 }
 
 /// The rows that need a login and, once logged in, give another verdict than Pass, with why.
-const WITH_LOGIN: &[(&str, Verdict, &str)] = &[(
-    "as.token.default-aud",
-    Verdict::Skip,
-    "without a resource parameter oidc-provider issues an opaque access token (for its \
+const WITH_LOGIN: &[(&str, Verdict, &str)] = &[
+    (
+        "as.token.default-aud",
+        Verdict::Skip,
+        "without a resource parameter oidc-provider issues an opaque access token (for its \
      userinfo endpoint): RFC 9068 §3's default audience concerns JWT access tokens, and an \
      opaque token's audience is not read",
-)];
+    ),
+    (
+        "as.dpop.nonce",
+        Verdict::Skip,
+        "server.mjs demands DPoP nonces only with --dpop-nonce (RFC 9449 §8: nonces are the server's choice); the nonce-mode test runs the row",
+    ),
+];
 
 /// The verdict, once logged in, of a row that needs a login: Pass unless [`WITH_LOGIN`] says.
 fn logged_in(id: &str) -> Verdict {
@@ -405,13 +472,7 @@ async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
     let Some(server) = real_as::start() else {
         return;
     };
-    let login = Login {
-        command: Some(server.login_command().join(" ")),
-        form: None,
-        redirect_port: 0,
-        timeout: Duration::from_secs(60),
-    };
-    let verdicts = verdicts_of(&server, Some(login)).await;
+    let verdicts = verdicts_of(&server, Some(login_of(&server))).await;
     let mut wrong = String::new();
     let mut ran = 0;
     for (id, due, why) in EXPECTED {
@@ -474,4 +535,35 @@ async fn with_the_form_driver_the_rows_that_need_a_login_run_and_pass() {
     // Its login POST answers 303 See Other (koa's redirect with the status oidc-provider sets).
     let no_307 = &verdicts["as.authorize.no-307"].1;
     assert!(no_307.contains("303"), "{no_307}");
+}
+
+/// login.mjs as `--login-command`.
+fn login_of(server: &compat::authorization_server::ThirdPartyAs) -> Login {
+    Login {
+        command: Some(server.login_command().join(" ")),
+        form: None,
+        redirect_port: 0,
+        timeout: Duration::from_secs(60),
+    }
+}
+
+/// With `--dpop-nonce` (every token-endpoint proof needs a nonce oidc-provider issued) and
+/// login.mjs, every as.dpop.* row passes, as.dpop.nonce included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_dpop_nonce_mode_the_dpop_rows_pass() {
+    let options = compat::authorization_server::AsOptions {
+        dpop_nonce: true,
+        ..compat::authorization_server::AsOptions::new("RS256")
+    };
+    let Some(server) = real_as::start_with(&options) else {
+        return;
+    };
+    let verdicts = verdicts_of(&server, Some(login_of(&server))).await;
+    let mut wrong = String::new();
+    for (id, (verdict, message)) in verdicts.iter().filter(|(id, _)| id.starts_with("as.dpop.")) {
+        if *verdict != Verdict::Pass {
+            wrong.push_str(&format!("{id}: {verdict:?}, expected Pass: {message}\n"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong}");
 }

@@ -61,6 +61,9 @@ async fn run_against(faults: BTreeSet<AsFault>, mode: Mode) -> Verdicts {
     let idp = MockIdp::start(IdpConfig {
         faults,
         login,
+        // DPoP nonces demanded at the token endpoint, so as.dpop.nonce has nonces to judge
+        // (only requests with a DPoP proof are concerned).
+        require_dpop_nonce: true,
         ..IdpConfig::default()
     })
     .await

@@ -136,3 +136,49 @@ async fn metadata_pointing_at_garbage_endpoints() {
         }
     }
 }
+
+/// A DPoP-advertising authorization server that issues a code and answers every token (and
+/// registration) request with garbage: each as.dpop.* row ends in an Error naming its positive
+/// control or its setup, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_rows_against_a_token_endpoint_that_answers_garbage() {
+    let server = MockServer::start().await;
+    let issuer = format!("{}/tenant", server.uri());
+    let metadata = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{}/authorize", server.uri()),
+        "token_endpoint": format!("{}/token", server.uri()),
+        "registration_endpoint": format!("{}/register", server.uri()),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": ["ES256"],
+    });
+    Mock::given(path("/.well-known/oauth-authorization-server/tenant"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&metadata))
+        .mount(&server)
+        .await;
+    Mock::given(path("/authorize"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", "http://127.0.0.1/callback?code=c0de"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("<<garbage>>"))
+        .mount(&server)
+        .await;
+    let results = run_against(&server).await;
+    let dpop: Vec<_> = results
+        .iter()
+        .filter(|(id, ..)| id.starts_with("as.dpop."))
+        .collect();
+    assert!(dpop.len() >= 10, "{} as.dpop.* rows", dpop.len());
+    for (id, verdict, message) in dpop {
+        assert_eq!(*verdict, Verdict::Error, "{id}: {message}");
+        assert!(
+            message.contains("positive control") || message.contains("setup"),
+            "{id}: {message}"
+        );
+    }
+}

@@ -166,6 +166,33 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
         }
         return Err(error_page("invalid_client", "unknown client_id"));
     };
+    if let Some(request_uri) = params
+        .get("request_uri")
+        .filter(|u| u.starts_with(super::par::REQUEST_URI_PREFIX))
+    {
+        // RFC 9126 §4: the pushed request stands for the whole request (used once, when it
+        // is issued for: checking it before a login leaves it in place); until it is found,
+        // no redirect URI is known.
+        let pushed = {
+            let mut st = issuer.lock();
+            let found = st
+                .pushed
+                .get(request_uri)
+                .filter(|p| p.client_id == client.client_id && shared.now() < p.expires_at)
+                .map(|p| p.query.clone());
+            if issue {
+                st.pushed.remove(request_uri);
+            }
+            found
+        };
+        return match pushed {
+            Some(query) => handle_checked(ctx, &query, issue),
+            None => Err(error_page(
+                "invalid_request_uri",
+                "request_uri is unknown, expired, used, or another client's",
+            )),
+        };
+    }
     let explicit = params.get("redirect_uri");
     let prefix_match = |r: &str| {
         faults.contains(&AsFault::RedirectPrefixMatch)

@@ -97,6 +97,19 @@ as_faults! {
     DcrNativeAsWeb = "as-dcr-native-as-web": "registers every client as application_type web, whatever it asked for",
     DcrInitialTokenRequired = "as-dcr-initial-token-required": "refuses every registration without an initial access token (401)",
     DcrCacheable = "as-dcr-cacheable": "answers a registration without Cache-Control: no-store",
+    // §2.5 DPoP at the authorization server
+    DpopTokenTypeBearer = "as-dpop-token-type-bearer": "answers token_type Bearer for an access token it bound to the DPoP proof's key (cnf.jkt)",
+    DpopCnfMissing = "as-dpop-cnf-missing": "answers token_type DPoP to a redemption with a proof but mints the access token without cnf.jkt",
+    DpopSignatureUnchecked = "as-dpop-signature-unchecked": "does not check a token-endpoint DPoP proof's alg and signature (alg none, HS256 and a corrupted signature pass)",
+    DpopIatStrict = "as-dpop-iat-strict": "allows no clock skew for DPoP proofs: an iat more than 5 s old or in the future is refused",
+    DpopNonceValueUnchecked = "as-dpop-nonce-value-unchecked": "demands a DPoP nonce but then takes any nonce value, not only one it issued",
+    DpopReplayAccepted = "as-dpop-replay-accepted": "keeps no record of the jti of token-endpoint DPoP proofs: a replayed proof is accepted",
+    DpopRefreshUnbound = "as-dpop-refresh-unbound": "does not bind a public client's refresh token to the DPoP key of the request that got it",
+    DpopBoundClientUnenforced = "as-dpop-bound-client-unenforced": "issues Bearer tokens without a proof to a client registered with dpop_bound_access_tokens true",
+    DpopJktIgnored = "as-dpop-jkt-ignored": "ignores the dpop_jkt of an authorization request: its code is redeemed with a proof by any key",
+    DpopTokenTypeUnconditional = "as-dpop-token-type-unconditional": "answers token_type DPoP to a code redemption without a DPoP proof (a token bound to no key)",
+    DpopParUnbound = "as-dpop-par-unbound": "ignores the DPoP proof of a pushed authorization request: it neither binds the code to the proof key nor is compared with dpop_jkt",
+    DpopAthRefused = "as-dpop-ath-refused": "refuses a token-endpoint DPoP proof that carries an ath claim (as the OIDF reference authorization server does)",
 }
 
 impl fmt::Display for AsFault {

@@ -20,7 +20,7 @@ use super::introspect::IntrospectionScript;
 use super::metadata::metadata_urls;
 use super::state::{Issuer, IssuerCtx, OpaqueToken, ResourceProfile, Shared};
 use super::{
-    AsFault, IssuerKind, authorize, device, introspect, jwks, login, metadata, register, token,
+    AsFault, IssuerKind, authorize, device, introspect, jwks, login, metadata, par, register, token,
 };
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
@@ -576,6 +576,10 @@ fn router(shared: &Arc<Shared>) -> Result<Router, IdpError> {
         routes.push((
             format!("{p}/token"),
             post(token::token).fallback(not_allowed_post),
+        ));
+        routes.push((
+            format!("{p}/{}", par::PAR_PATH),
+            post(par::push).fallback(not_allowed_post),
         ));
         routes.push((
             format!("{p}/register"),

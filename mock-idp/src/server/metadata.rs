@@ -48,6 +48,7 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
         "registration_endpoint": issuer.endpoint("register"),
         "introspection_endpoint": issuer.endpoint("introspect"),
         "device_authorization_endpoint": issuer.endpoint(DEVICE_AUTHORIZATION_PATH),
+        "pushed_authorization_request_endpoint": issuer.endpoint(super::par::PAR_PATH),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,
@@ -66,19 +67,22 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
     with_faults(shared, doc)
 }
 
+/// `url`'s path on the bind address over plain http (a host that is not loopback), as the
+/// plain-http faults advertise it.
+pub(crate) fn bind_address(shared: &Shared, url: &str) -> String {
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    let port = url::Url::parse(&shared.base_url)
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(80);
+    format!("http://0.0.0.0:{port}{path}")
+}
+
 /// The compliant document broken as the configured fault profiles say.
 fn with_faults(shared: &Shared, mut doc: Value) -> Value {
-    let bind_address = |url: &str| {
-        // The same path on the bind address over plain http: a host that is not loopback.
-        let path = url::Url::parse(url)
-            .map(|u| u.path().to_owned())
-            .unwrap_or_default();
-        let port = url::Url::parse(&shared.base_url)
-            .ok()
-            .and_then(|u| u.port())
-            .unwrap_or(80);
-        format!("http://0.0.0.0:{port}{path}")
-    };
+    let bind_address = |url: &str| bind_address(shared, url);
     for fault in &shared.config.faults {
         let Value::Object(map) = &mut doc else {
             break;

@@ -24,6 +24,7 @@
 //! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user; in login mode, `IdpConfig::login`, a login form instead) |
 //! | `<I>/authorize/login`, `<I>/authorize/consent` | login mode: the login form's and the consent page's POST targets |
 //! | `<I>/token` | token endpoint (POST, form) |
+//! | `<I>/par` | RFC 9126 pushed authorization requests (POST, form, client-authenticated as at the token endpoint; a DPoP proof binds the code, RFC 9449 §10.1) |
 //! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
 //! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated); tokens from `script_introspection` get their scripted answer |
 //! | `<I>/device_authorization` | RFC 8628 device authorization (POST, form, client-authenticated as at the token endpoint) |
@@ -72,6 +73,7 @@ mod introspect;
 mod jwks;
 mod login;
 mod metadata;
+mod par;
 mod params;
 mod policy;
 mod register;

@@ -21,6 +21,11 @@ impl Params {
 
     /// The value of `name`. A parameter sent without a value counts as omitted (OAuth 2.1
     /// §3.1), so empty values are skipped.
+    /// Every parameter, in order (repeats and empty values included).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// Every parameter name, in order (repeats included).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.pairs.iter().map(|(k, _)| k.as_str())

@@ -55,13 +55,14 @@ pub struct ResourceProfile {
 impl Shared {
     pub fn new(issuers: Vec<Issuer>, config: IdpConfig, base_url: String) -> Self {
         let nonce = config.require_dpop_nonce;
+        let dpop = super::dpop_check::validator(&config.faults);
         Self {
             issuers,
             config,
             base_url,
             clock_offset: AtomicI64::new(0),
             require_dpop_nonce: AtomicBool::new(nonce),
-            dpop: super::dpop_check::validator(),
+            dpop,
             resources: RwLock::default(),
             exchanged: std::sync::Mutex::default(),
         }
@@ -272,7 +273,17 @@ pub(crate) struct IssuerState {
     /// Revoked JWT access-token `jti`s with their `exp`.
     pub revoked_jtis: HashMap<String, i64>,
     nonces: HashMap<String, i64>,
+    /// RFC 9126 pushed authorization requests by `request_uri`, each used once.
+    pub pushed: HashMap<String, PushedRequest>,
     next_family: u64,
+}
+
+/// A pushed authorization request (RFC 9126).
+pub(crate) struct PushedRequest {
+    pub client_id: String,
+    /// The authorization request's parameters, as a query string.
+    pub query: String,
+    pub expires_at: i64,
 }
 
 impl IssuerState {
@@ -339,6 +350,7 @@ impl IssuerState {
             self.scripted.len(),
             self.revoked_jtis.len(),
             self.nonces.len(),
+            self.pushed.len(),
         ]
         .into_iter()
         .any(|n| n > PRUNE_THRESHOLD);
@@ -360,6 +372,7 @@ impl IssuerState {
         });
         self.revoked_jtis.retain(|_, exp| now < *exp);
         self.nonces.retain(|_, exp| now < *exp);
+        self.pushed.retain(|_, p| now < p.expires_at);
         // Scripts have no expiry; past the threshold the table is simply emptied (a script
         // is used within seconds of being written).
         if self.scripted.len() > PRUNE_THRESHOLD {

@@ -101,8 +101,11 @@ fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value,
             "client may not use grant_type {grant_type}"
         )));
     }
-    let jkt = check_proof(ctx, &mut st, headers, now)?;
-    if client.dpop_bound_access_tokens && jkt.is_none() {
+    let jkt = check_proof(ctx, &mut st, headers, "token", now)?;
+    if client.dpop_bound_access_tokens
+        && jkt.is_none()
+        && !faults.contains(&AsFault::DpopBoundClientUnenforced)
+    {
         return Err(OAuthError::invalid_dpop_proof(
             "client is registered with dpop_bound_access_tokens: a DPoP proof is required",
         ));
@@ -230,7 +233,8 @@ impl Request<'_> {
                 "code_verifier does not match the code_challenge",
             ));
         }
-        if let Some(bound) = &grant.dpop_jkt {
+        let jkt_ignored = faults.contains(&AsFault::DpopJktIgnored);
+        if let Some(bound) = grant.dpop_jkt.as_ref().filter(|_| !jkt_ignored) {
             match self.jkt {
                 None => {
                     return Err(OAuthError::invalid_dpop_proof(
@@ -402,7 +406,13 @@ impl Request<'_> {
     /// RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a confidential
     /// client's is already bound to its credentials.
     fn refresh_binding<'b>(&'b self, existing: Option<&'b str>) -> Option<&'b str> {
-        existing.or(if self.client.is_public() {
+        let unbound = self
+            .ctx
+            .shared
+            .config
+            .faults
+            .contains(&AsFault::DpopRefreshUnbound);
+        existing.or(if self.client.is_public() && !unbound {
             self.jkt
         } else {
             None
@@ -427,7 +437,18 @@ impl Request<'_> {
             audience(config, i.resources)
         };
         let signing_alg = shared.signing_alg_for(&aud);
-        let token_type = if self.jkt.is_some() { "DPoP" } else { "Bearer" };
+        let bound = self.jkt.is_some();
+        let token_type = if config.faults.contains(&AsFault::DpopTokenTypeUnconditional)
+            || (bound && !config.faults.contains(&AsFault::DpopTokenTypeBearer))
+        {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        // The key the access token names in cnf.jkt.
+        let cnf_jkt = self
+            .jkt
+            .filter(|_| !config.faults.contains(&AsFault::DpopCnfMissing));
         let mut family_expiry = exp;
         let access_token = match self.client.token_format {
             TokenFormat::Jwt => {
@@ -442,7 +463,7 @@ impl Request<'_> {
                 .iat(self.now)
                 .exp(exp)
                 .jti(&jti);
-                if let Some(jkt) = self.jkt {
+                if let Some(jkt) = cnf_jkt {
                     spec = spec.cnf_jkt(jkt);
                 }
                 if i.resources.is_empty() && config.faults.contains(&AsFault::DefaultAudMissing) {
@@ -469,7 +490,7 @@ impl Request<'_> {
                 claims.insert("exp".into(), json!(exp));
                 claims.insert("jti".into(), json!(jti));
                 claims.insert("token_type".into(), json!(token_type));
-                if let Some(jkt) = self.jkt {
+                if let Some(jkt) = cnf_jkt {
                     claims.insert("cnf".into(), json!({ "jkt": jkt }));
                 }
                 st.opaque

@@ -235,6 +235,40 @@ fn code_of(exchange: &Exchange) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// An authorization request sent for a code, as far as reading its code needs.
+struct CodeRequest<'a> {
+    /// The parameters sent (again, through the login, when one is needed).
+    params: Vec<(String, String)>,
+    /// The request's `state`, which the redirect after a login must carry.
+    state: Option<String>,
+    redirect_uri: &'a str,
+    /// How a login step is passed, if it can be.
+    login: Option<&'a crate::source::auth_code::Login>,
+    /// The PKCE verifier of the request's challenge.
+    verifier: String,
+    resource: &'a str,
+}
+
+/// The `state` of authorization request parameters.
+fn state_of(params: &[(String, String)]) -> Option<String> {
+    params
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.clone())
+}
+
+/// A valid authorization request prepared to be pushed (RFC 9126), then sent by reference.
+#[derive(Debug, Clone)]
+pub struct PushableRequest {
+    /// The parameters to push.
+    pub params: Vec<(String, String)>,
+    verifier: String,
+    resource: String,
+    redirect_uri: String,
+    /// The login that delivers the code, its listener on the port `redirect_uri` names.
+    login: Option<crate::source::auth_code::Login>,
+}
+
 /// The parameters of an authorization response as the client received them.
 #[derive(Debug, Clone, Default)]
 pub struct AuthzResponse {
@@ -354,7 +388,7 @@ impl AsContext {
         client: &AsClient,
         resource: &str,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
-        self.request_code_for(client, Some(resource)).await
+        self.request_code_with(client, Some(resource), &[]).await
     }
 
     /// [`Self::request_code`] naming `resource`, or no resource at all (then the code's
@@ -364,26 +398,54 @@ impl AsContext {
         client: &AsClient,
         resource: Option<&str>,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        self.request_code_with(client, resource, &[]).await
+    }
+
+    /// [`Self::request_code_for`] with `extra` parameters added to the valid request (RFC 9449
+    /// §10 `dpop_jkt`, …).
+    pub async fn request_code_with(
+        &self,
+        client: &AsClient,
+        resource: Option<&str>,
+        extra: &[(String, String)],
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
         let verifier = mock_idp::random_b64url(32);
         let mut params = self.authorization_params_for(client, &verifier);
         params.retain(|(k, _)| k != "resource");
         if let Some(resource) = resource {
             params.push(("resource".to_owned(), resource.to_owned()));
         }
+        params.extend_from_slice(extra);
         let resource = resource.unwrap_or_default();
         let exchange = self.authorize(&params).await;
+        let request = CodeRequest {
+            state: state_of(&params),
+            params,
+            redirect_uri: &client.redirect_uri,
+            login: self.login.as_ref(),
+            verifier,
+            resource,
+        };
+        self.code_from(exchange, request).await
+    }
+
+    /// The code the answer `exchange` to `request` gives: in its redirect, or, when it is a
+    /// login step and the run can log in, at the listener after the login.
+    async fn code_from(
+        &self,
+        exchange: Exchange,
+        request: CodeRequest<'_>,
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
         let answer = classify_authz(
             &exchange,
-            &client.redirect_uri,
+            request.redirect_uri,
             &self.authorization_origin(),
         );
         if answer == AuthzAnswer::Login
-            && let Some(login) = &self.login
-            && let Some(host) = loopback_callback_host(&client.redirect_uri)
+            && let Some(login) = request.login
+            && let Some(host) = loopback_callback_host(request.redirect_uri)
         {
-            return self
-                .code_by_login(login, &host, params, verifier, resource, exchange)
-                .await;
+            return self.code_by_login(login, &host, request, exchange).await;
         }
         let code = (answer == AuthzAnswer::Code)
             .then(|| code_of(&exchange))
@@ -391,9 +453,9 @@ impl AsContext {
         match code {
             Some(code) => Ok(IssuedCode {
                 code,
-                verifier,
-                redirect_uri: client.redirect_uri.clone(),
-                resource: resource.to_owned(),
+                verifier: request.verifier,
+                redirect_uri: request.redirect_uri.to_owned(),
+                resource: request.resource.to_owned(),
                 exchange,
             }),
             None => Err((answer, exchange)),
@@ -406,21 +468,15 @@ impl AsContext {
         &self,
         login: &crate::source::auth_code::Login,
         host: &str,
-        params: Vec<(String, String)>,
-        verifier: String,
-        resource: &str,
+        request: CodeRequest<'_>,
         exchange: Exchange,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
         let failed = |why: String| (AuthzAnswer::NoAnswer(why), exchange.clone());
-        let sent_state = params
-            .iter()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.clone());
         let (response, redirect_uri) = self
-            .response_by_login(login, host, params)
+            .response_by_login(login, host, request.params)
             .await
             .map_err(failed)?;
-        if response.param("state") != sent_state.as_deref() {
+        if response.param("state") != request.state.as_deref() {
             return Err(failed(
                 "the redirect after the login carried another state than the request".into(),
             ));
@@ -438,9 +494,9 @@ impl AsContext {
             .ok_or_else(|| failed("the redirect after the login carried no code".into()))?;
         Ok(IssuedCode {
             code: code.to_owned(),
-            verifier,
+            verifier: request.verifier,
             redirect_uri,
-            resource: resource.to_owned(),
+            resource: request.resource.to_owned(),
             exchange,
         })
     }
@@ -523,6 +579,83 @@ impl AsContext {
             }
             other => Err((other, exchange)),
         }
+    }
+
+    /// The RFC 9126 pushed authorization request endpoint the metadata names.
+    pub fn pushed_authorization_request_endpoint(&self) -> Option<&str> {
+        self.documents
+            .primary()
+            .and_then(|(_, d)| d.str("pushed_authorization_request_endpoint"))
+    }
+
+    /// A valid request of `client` for `resource` (PKCE S256 with a fresh verifier), plus
+    /// `extra`, to push (RFC 9126) and then send by reference ([`Self::code_by_reference`]).
+    /// With a login, its redirect URI names a free loopback port, which the login's listener
+    /// takes: the pushed request must name the redirect URI before the login starts.
+    pub fn request_to_push(
+        &self,
+        client: &AsClient,
+        resource: &str,
+        extra: &[(String, String)],
+    ) -> PushableRequest {
+        let verifier = mock_idp::random_b64url(32);
+        let mut params = self.authorization_params_for(client, &verifier);
+        params.retain(|(k, _)| k != "resource");
+        params.push(("resource".to_owned(), resource.to_owned()));
+        params.extend_from_slice(extra);
+        let fixed_port = || {
+            std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .ok()
+        };
+        let mut redirect_uri = client.redirect_uri.clone();
+        let mut login = None;
+        if let (Some(l), Some(host)) = (&self.login, loopback_callback_host(&client.redirect_uri))
+            && let Some(port) = fixed_port()
+        {
+            redirect_uri = format!(
+                "http://{host}:{port}{}",
+                crate::source::auth_code::REDIRECT_PATH
+            );
+            login = Some(crate::source::auth_code::Login {
+                redirect_port: port,
+                ..l.clone()
+            });
+        }
+        params.retain(|(k, _)| k != "redirect_uri");
+        params.push(("redirect_uri".to_owned(), redirect_uri.clone()));
+        PushableRequest {
+            params,
+            verifier,
+            resource: resource.to_owned(),
+            redirect_uri,
+            login,
+        }
+    }
+
+    /// Sends a pushed request by reference, `client_id` and `request_uri` (RFC 9126 §4), and
+    /// reads its code as [`Self::request_code`] does (through the login when one is needed).
+    pub async fn code_by_reference(
+        &self,
+        client: &AsClient,
+        pushed: &PushableRequest,
+        request_uri: &str,
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        let params = vec![
+            ("client_id".to_owned(), client.client_id.clone()),
+            ("request_uri".to_owned(), request_uri.to_owned()),
+        ];
+        let exchange = self.authorize(&params).await;
+        let request = CodeRequest {
+            params,
+            state: state_of(&pushed.params),
+            redirect_uri: &pushed.redirect_uri,
+            login: pushed.login.as_ref(),
+            verifier: pushed.verifier.clone(),
+            resource: &pushed.resource,
+        };
+        self.code_from(exchange, request).await
     }
 
     /// Sends one authorization request (GET; the answer's redirect is not followed).

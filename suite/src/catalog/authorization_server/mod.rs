@@ -1,7 +1,8 @@
 //! Spec §2: the authorization server under test, driven as an OAuth client would. Files follow
 //! the spec's sections: [`metadata`] (§2.1 metadata and discovery), [`authorize`] (§2.2 the
 //! authorization endpoint), [`token`] (§2.3 the token endpoint), [`access_token`] (§2.4 the
-//! JWT access tokens it issues), [`registration`] (§2.6 dynamic client registration, and the
+//! JWT access tokens it issues), [`dpop`] (§2.5 DPoP at the authorization server),
+//! [`registration`] (§2.6 dynamic client registration, and the
 //! §2.2 rows that need a client of the run's own).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
@@ -10,6 +11,7 @@
 
 mod access_token;
 mod authorize;
+mod dpop;
 mod metadata;
 mod registration;
 mod response;
@@ -206,6 +208,11 @@ pub fn checks() -> Vec<Check<AsContext>> {
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(token::guessing(ctx)) },
     ));
     checks.extend(access_token::ROWS.iter().map(token_check));
+    checks.extend(dpop::ROWS.iter().map(|row| {
+        Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
+            Box::pin(dpop::run_dpop_row(ctx, row))
+        })
+    }));
     checks.extend(registration::checks());
     checks
 }

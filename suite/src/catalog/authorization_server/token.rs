@@ -87,7 +87,7 @@ pub(crate) struct Redeemed {
 }
 
 impl Redeemed {
-    pub(super) fn str(&self, name: &str) -> Option<&str> {
+    pub(crate) fn str(&self, name: &str) -> Option<&str> {
         self.body.get(name).and_then(Value::as_str)
     }
 }
@@ -111,7 +111,7 @@ impl Prepared<'_> {
     }
 
     /// The form of a valid redemption of the prepared code.
-    fn redemption(&self) -> Vec<(String, String)> {
+    pub(crate) fn redemption(&self) -> Vec<(String, String)> {
         let Some(code) = &self.code else {
             return Vec::new();
         };
@@ -129,7 +129,11 @@ impl Prepared<'_> {
     }
 
     /// A refresh of `refresh_token` with `extra` parameters.
-    fn refresh(&self, refresh_token: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub(crate) fn refresh(
+        &self,
+        refresh_token: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
         let mut form = pairs(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -139,7 +143,7 @@ impl Prepared<'_> {
         form
     }
 
-    fn refresh_token(&self) -> Result<&str, String> {
+    pub(crate) fn refresh_token(&self) -> Result<&str, String> {
         self.redeemed
             .as_ref()
             .and_then(|r| r.str("refresh_token"))
@@ -151,13 +155,13 @@ impl Prepared<'_> {
     }
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
 
-fn set(form: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(crate) fn set(form: &mut Vec<(String, String)>, name: &str, value: &str) {
     form.retain(|(k, _)| k != name);
     form.push((name.to_owned(), value.to_owned()));
 }
@@ -199,7 +203,7 @@ pub(crate) struct TokenProbe {
     pub due: Due,
 }
 
-fn probe(what: impl Into<String>, form: Vec<(String, String)>, due: Due) -> TokenProbe {
+pub(crate) fn probe(what: impl Into<String>, form: Vec<(String, String)>, due: Due) -> TokenProbe {
     TokenProbe {
         what: what.into(),
         form,
@@ -226,13 +230,13 @@ pub(crate) struct TokenRow {
 
 /// What an answer to a token request says, read leniently (the JSON body whatever its
 /// content type: the error-shape row grades the form, the other rows what was decided).
-struct Answer<'a> {
-    resp: &'a RecordedResponse,
-    body: Option<Map<String, Value>>,
+pub(crate) struct Answer<'a> {
+    pub resp: &'a RecordedResponse,
+    pub body: Option<Map<String, Value>>,
 }
 
 impl<'a> Answer<'a> {
-    fn of(resp: &'a RecordedResponse) -> Self {
+    pub(crate) fn of(resp: &'a RecordedResponse) -> Self {
         let body = serde_json::from_slice::<Value>(&resp.body)
             .ok()
             .and_then(|v| match v {
@@ -242,15 +246,15 @@ impl<'a> Answer<'a> {
         Self { resp, body }
     }
 
-    fn member(&self, name: &str) -> Option<&Value> {
+    pub(crate) fn member(&self, name: &str) -> Option<&Value> {
         self.body.as_ref().and_then(|b| b.get(name))
     }
 
-    fn error(&self) -> Option<&str> {
+    pub(crate) fn error(&self) -> Option<&str> {
         self.member("error").and_then(Value::as_str)
     }
 
-    fn token_issued(&self) -> bool {
+    pub(crate) fn token_issued(&self) -> bool {
         (200..300).contains(&self.resp.status)
             && self
                 .member("access_token")
@@ -259,7 +263,7 @@ impl<'a> Answer<'a> {
     }
 
     /// In a few words: "HTTP 400 with error=invalid_grant", "HTTP 200 with an access token".
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let status = self.resp.status;
         if self.token_issued() {
             format!("HTTP {status} and an access token")
@@ -289,7 +293,7 @@ impl<'a> Answer<'a> {
 }
 
 /// An assertion whose `actual` is the sentence of what the server did.
-pub(super) fn rule(
+pub(crate) fn rule(
     level: Level,
     requirement: impl Into<String>,
     holds: bool,
@@ -299,7 +303,7 @@ pub(super) fn rule(
 }
 
 /// The grade of one answer.
-fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<Assertion> {
+pub(crate) fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<Assertion> {
     let did = format!(
         "the token endpoint answered {} with {}",
         probe.what,
@@ -311,28 +315,7 @@ fn grade(level: Level, probe: &TokenProbe, answer: &Answer) -> Vec<Assertion> {
         Due::Refused {
             errors,
             error_level,
-        } => {
-            let refused = !answer.token_issued()
-                && (status == 400 || (status == 401 && error == "invalid_client"));
-            let mut rules = vec![rule(
-                level,
-                format!(
-                    "{} is refused with HTTP 400 (401 for invalid_client), no token issued",
-                    probe.what
-                ),
-                refused,
-                &did,
-            )];
-            if !answer.token_issued() {
-                rules.push(rule(
-                    error_level,
-                    format!("the error for {} is {}", probe.what, errors.join(" or ")),
-                    errors.contains(&error),
-                    &did,
-                ));
-            }
-            rules
-        }
+        } => refusal(level, &probe.what, errors, error_level, answer, &did),
         Due::ClientRefused => {
             let basic = crate::expect::challenges(answer.resp)
                 .is_ok_and(|list| list.iter().any(|c| c.is_scheme("basic")));
@@ -459,8 +442,44 @@ fn audience_contains(aud: &Value, resource: &str) -> bool {
     }
 }
 
+/// The grade of a request due a refusal: HTTP 400 (401 with `invalid_client`) and no token at
+/// `level`; its error one of `errors`, at `error_level`. `did` is what the server did.
+pub(crate) fn refusal(
+    level: Level,
+    what: &str,
+    errors: &[&str],
+    error_level: Level,
+    answer: &Answer,
+    did: &str,
+) -> Vec<Assertion> {
+    let error = answer.error().unwrap_or_default();
+    let status = answer.resp.status;
+    let refused =
+        !answer.token_issued() && (status == 400 || (status == 401 && error == "invalid_client"));
+    let mut rules = vec![rule(
+        level,
+        format!("{what} is refused with HTTP 400 (401 for invalid_client), no token issued"),
+        refused,
+        did,
+    )];
+    if !answer.token_issued() {
+        rules.push(rule(
+            error_level,
+            format!("the error for {what} is {}", errors.join(" or ")),
+            errors.contains(&error),
+            did,
+        ));
+    }
+    rules
+}
+
 /// Sends one token request (a form POST, redirects not followed).
 async fn send(ctx: &AsContext, probe: &TokenProbe) -> Exchange {
+    ctx.driver.send(token_request(ctx, probe)).await
+}
+
+/// One token request as sent: a form POST to the token endpoint.
+pub(crate) fn token_request(ctx: &AsContext, probe: &TokenProbe) -> ProbeRequest {
     let endpoint = ctx.token_endpoint().unwrap_or_default();
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&probe.form)
@@ -480,12 +499,12 @@ async fn send(ctx: &AsContext, probe: &TokenProbe) -> Exchange {
         request = request.header("authorization", &format!("Basic {credentials}"));
     }
     request.body = Some(body.into_bytes());
-    ctx.driver.send(request).await
+    request
 }
 
 /// The sentence of an outcome that is not a pass: what the server did to which request (the
 /// worst broken assertion), and what was due.
-fn finish(
+pub(crate) fn finish(
     level: Level,
     assertions: Vec<Assertion>,
     evidence: Vec<Exchange>,
@@ -523,7 +542,7 @@ fn redemption_probe(prepared: &Prepared) -> TokenProbe {
 }
 
 /// The JSON body of a positive control's answer with a token, or why there is none.
-fn redeemed(exchange: &Exchange) -> Result<Map<String, Value>, String> {
+pub(crate) fn redeemed(exchange: &Exchange) -> Result<Map<String, Value>, String> {
     match &exchange.response {
         Err(e) => Err(format!("no answer ({e})")),
         Ok(r) => {
@@ -543,7 +562,18 @@ async fn code_for(
     resource: &str,
     evidence: &mut Vec<Exchange>,
 ) -> Result<IssuedCode, Outcome> {
-    match ctx.request_code(client, resource).await {
+    code_with(ctx, client, resource, &[], evidence).await
+}
+
+/// [`code_for`] with `extra` authorization request parameters.
+pub(crate) async fn code_with(
+    ctx: &AsContext,
+    client: &AsClient,
+    resource: &str,
+    extra: &[(String, String)],
+    evidence: &mut Vec<Exchange>,
+) -> Result<IssuedCode, Outcome> {
+    match ctx.request_code_with(client, Some(resource), extra).await {
         Ok(code) => {
             evidence.push(code.exchange.clone());
             Ok(code)
@@ -552,8 +582,9 @@ async fn code_for(
     }
 }
 
-/// The outcome of a row whose valid authorization request got no code.
-fn no_code(
+/// The outcome of a row whose valid authorization request of `client` got `answer`, no code:
+/// NotEvaluated for a login step (no login command), else an Error of the positive control.
+pub(crate) fn no_code(
     ctx: &AsContext,
     client: &AsClient,
     resource: &str,
@@ -566,8 +597,10 @@ fn no_code(
             format!(
                 "the authorization server answered a valid authorization request of client {} \
                  with a login step: this row redeems a code, which needs a login; give \
-                 --login-command CMD (it must drive the login to the redirect; the client's \
-                 --redirect-uri must be http://127.0.0.1/callback or http://localhost/callback)",
+                 --login-command CMD (it must drive the login to the redirect), or \
+                 --login-user and --login-password-env for the built-in form driver (the \
+                 client's --redirect-uri must be http://127.0.0.1/callback or \
+                 http://localhost/callback)",
                 client.client_id
             ),
         ),
@@ -1037,7 +1070,7 @@ fn refresh_scope_escalation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
 
 // ---- the judgements of a redemption --------------------------------------------------------
 
-pub(super) fn graded(assertions: Vec<Assertion>, pass: String) -> Judged {
+pub(crate) fn graded(assertions: Vec<Assertion>, pass: String) -> Judged {
     Judged::Graded {
         assertions,
         evidence: Vec::new(),
@@ -1094,8 +1127,12 @@ fn success_shape(_: &Prepared, r: &Redeemed) -> Judged {
 }
 
 /// The claims of the access token when it is a JWS (read, not verified).
-fn jwt_claims(r: &Redeemed) -> Option<Map<String, Value>> {
-    let token = r.str("access_token")?;
+pub(crate) fn jwt_claims(r: &Redeemed) -> Option<Map<String, Value>> {
+    access_token_claims(r.str("access_token")?)
+}
+
+/// The claims of an access token when it is a JWS (read, not verified).
+pub(crate) fn access_token_claims(token: &str) -> Option<Map<String, Value>> {
     let jws =
         mock_idp::jws::Jws::parse_with(token, &mock_idp::jws::ParseOptions::lenient()).ok()?;
     jws.claims_lenient().ok().map(|c| c.to_map())

@@ -68,7 +68,7 @@ impl ProofField {
         ProofField::Built(Box::new(builder), key)
     }
 
-    fn render(&self, nonce: Option<&str>) -> String {
+    pub(crate) fn render(&self, nonce: Option<&str>) -> String {
         match self {
             ProofField::Built(builder, key) => {
                 let builder = match nonce {
