@@ -967,7 +967,12 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     if args.role.runs_rs() {
         session::run_checks(&ctx, &selection, options, &mut finished).await;
     }
-    if args.role.runs_as() {
+    // A selection without any as.* check leaves the authorization server alone (no discovery,
+    // no registration).
+    let as_selected = crate::catalog::authorization_server_checks()
+        .iter()
+        .any(|c| selection.selects(c.meta.id));
+    if args.role.runs_as() && as_selected {
         // The authorization server --as names, else the first one the PRM names (read even
         // when its metadata could not be: that is for the as.metadata checks to say).
         let issuer = args.as_issuer.clone().or_else(|| {
