@@ -275,6 +275,8 @@ pub(crate) async fn post(
         .send()
         .await;
     Ok(match sent {
+        // A timeout says so in its text (the oracle tells a hang from a closed connection).
+        Err(e) if e.is_timeout() => Err(format!("timed out: {e}")),
         Err(e) => Err(e.to_string()),
         Ok(response) => {
             let status = response.status().as_u16();
@@ -288,6 +290,10 @@ pub(crate) async fn post(
         }
     })
 }
+
+/// Header bytes beyond which a server may close the connection instead of answering (RFC 6585
+/// §5: 431; servers cap their header buffers well below this).
+const OVERSIZED_HEADER_BYTES: usize = 64 * 1024;
 
 /// Sends `initialize` carrying `input` and judges the answer with `probe`'s oracle. `Err`:
 /// the input was not representable, nothing was sent.
@@ -313,7 +319,21 @@ pub async fn send_input<P: Probe>(
         Ok(a) => a,
         Err(error) => {
             let late = probe.after_answer(input, None);
-            exchange.violation = Some(Violation::NoAnswer { error }).or(late);
+            // Header fields past what HTTP servers take (hyper refuses ~400 KB with 431 and
+            // closes): the connection closing while the request is still being written is a
+            // refusal, not a crash. A hang stays a finding.
+            let header_bytes: usize = exchange
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum();
+            let refused_oversized =
+                header_bytes > OVERSIZED_HEADER_BYTES && !error.starts_with("timed out");
+            exchange.violation = if refused_oversized {
+                late
+            } else {
+                Some(Violation::NoAnswer { error }).or(late)
+            };
             return Ok(exchange);
         }
     };
