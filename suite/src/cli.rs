@@ -144,9 +144,10 @@ pub struct RunArgs {
     /// target's PRM names; without --target, only this authorization server is tested.
     #[arg(long = "as", value_name = "ISSUER")]
     pub as_issuer: Option<String>,
-    /// For the as.authorize.* checks against a real authorization server: a redirect URI
-    /// registered for the public client --client-id names (the run sends authorization
-    /// requests; it never completes a login).
+    /// For the as.* checks against a real authorization server: a redirect URI registered for
+    /// the public client --client-id names (http://127.0.0.1/callback or
+    /// http://localhost/callback lets a login end at the run's listener, on any port). Without
+    /// --client-id the run registers its own client when the server offers registration.
     #[arg(long, value_name = "URI")]
     pub redirect_uri: Option<String>,
     /// Run only checks whose id matches (glob, repeatable).
