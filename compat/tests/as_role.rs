@@ -379,6 +379,16 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation (server.mjs enables registration, so the row registers its dpop_bound_access_tokens client)",
     ),
+    (
+        "as.token.code-other-client",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation (its second client is registered through server.mjs's open registration)",
+    ),
+    (
+        "as.refresh.client-binding",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no code without login automation (its second client is registered through server.mjs's open registration)",
+    ),
 ];
 
 /// Runs every as.* check against oidc-provider as its public native client, logging in with

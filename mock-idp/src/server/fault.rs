@@ -85,6 +85,8 @@ as_faults! {
     DefaultAudMissing = "as-default-aud-missing": "mints access tokens without aud when the request names no resource",
     RefreshResourceUnbound = "as-refresh-resource-unbound": "issues a refresh request's tokens for whatever resource it names, granted or not",
     GuessableCodes = "as-guessable-codes": "makes authorization codes from the clock in milliseconds and a counter (17 digits, consecutive codes alike)",
+    CodeClientUnbound = "as-code-client-unbound": "redeems an authorization code for whichever client presents it, not only the client it was issued to",
+    RefreshClientUnbound = "as-refresh-client-unbound": "accepts a refresh token from any client, not only the client it was issued to",
     // §2.4 JWT access tokens
     AtTypJwt = "as-at-typ-jwt": "types its JWT access tokens typ: JWT instead of at+jwt",
     AtClaimsMissing = "as-at-claims-missing": "mints JWT access tokens without client_id and jti",

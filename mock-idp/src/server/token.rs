@@ -196,7 +196,14 @@ impl Request<'_> {
         if self.now >= grant.expires_at {
             return Err(OAuthError::invalid_grant("authorization code expired"));
         }
-        if grant.client_id != self.client.client_id {
+        if grant.client_id != self.client.client_id
+            && !self
+                .ctx
+                .shared
+                .config
+                .faults
+                .contains(&AsFault::CodeClientUnbound)
+        {
             return Err(OAuthError::invalid_grant(
                 "authorization code was issued to another client",
             ));
@@ -340,7 +347,9 @@ impl Request<'_> {
             .get(token)
             .cloned()
             .ok_or_else(|| OAuthError::invalid_grant("unknown or expired refresh token"))?;
-        if grant.client_id != self.client.client_id {
+        if grant.client_id != self.client.client_id
+            && !config.faults.contains(&AsFault::RefreshClientUnbound)
+        {
             return Err(OAuthError::invalid_grant(
                 "refresh token was issued to another client",
             ));

@@ -603,12 +603,8 @@ impl AsContext {
         params.retain(|(k, _)| k != "resource");
         params.push(("resource".to_owned(), resource.to_owned()));
         params.extend_from_slice(extra);
-        let fixed_port = || {
-            std::net::TcpListener::bind(("127.0.0.1", 0))
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .ok()
-        };
+        // Bound now and kept for the login, so no other socket takes the port meanwhile.
+        let fixed_port = || crate::source::auth_code::reserve_redirect_port().ok();
         let mut redirect_uri = client.redirect_uri.clone();
         let mut login = None;
         if let (Some(l), Some(host)) = (&self.login, loopback_callback_host(&client.redirect_uri))
@@ -655,7 +651,12 @@ impl AsContext {
             verifier: pushed.verifier.clone(),
             resource: &pushed.resource,
         };
-        self.code_from(exchange, request).await
+        let code = self.code_from(exchange, request).await;
+        // A listener reserved for a login that did not happen (the server needed none).
+        if let Some(login) = &pushed.login {
+            crate::source::auth_code::release_redirect_port(login.redirect_port);
+        }
+        code
     }
 
     /// Sends one authorization request (GET; the answer's redirect is not followed).

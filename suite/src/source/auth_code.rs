@@ -381,6 +381,46 @@ impl AuthCode {
     }
 }
 
+/// Loopback listeners bound ahead of a login whose redirect URI must be known before the login
+/// starts (a pushed authorization request names it, RFC 9126): the login takes the listener of
+/// its port from here instead of binding again, when another socket may hold the port.
+static RESERVED: Mutex<BTreeMap<u16, std::net::TcpListener>> = Mutex::new(BTreeMap::new());
+
+/// Binds a loopback listener on an ephemeral port and keeps it for the login that will name
+/// the port ([`login_redirect`] with `redirect_port` set to it).
+pub fn reserve_redirect_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let port = listener.local_addr()?.port();
+    RESERVED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(port, listener);
+    Ok(port)
+}
+
+/// Closes a reserved listener no login took.
+pub fn release_redirect_port(port: u16) {
+    RESERVED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&port);
+}
+
+/// The listener for a login's redirect: the reserved one of `port`, else a new one.
+async fn bind_redirect_listener(port: u16) -> std::io::Result<TcpListener> {
+    let reserved = RESERVED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&port);
+    match reserved {
+        Some(listener) if port != 0 => {
+            listener.set_nonblocking(true)?;
+            TcpListener::from_std(listener)
+        }
+        _ => TcpListener::bind(("127.0.0.1", port)).await,
+    }
+}
+
 /// What one login delivered to the loopback redirect URI.
 pub struct LoggedIn {
     pub callback: Callback,
@@ -399,7 +439,7 @@ pub async fn login_redirect(
     host: &str,
     url_for: impl FnOnce(&str) -> Result<url::Url, SourceError>,
 ) -> Result<LoggedIn, SourceError> {
-    let listener = TcpListener::bind(("127.0.0.1", login.redirect_port))
+    let listener = bind_redirect_listener(login.redirect_port)
         .await
         .map_err(|e| {
             SourceError(format!(

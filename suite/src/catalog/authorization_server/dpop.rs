@@ -340,53 +340,18 @@ async fn register_bound_client(
     run_client: &AsClient,
     evidence: &mut Vec<Exchange>,
 ) -> Result<AsClient, Outcome> {
-    let endpoint = ctx
-        .documents
-        .primary()
-        .and_then(|(_, d)| d.str("registration_endpoint"))
-        .ok_or_else(|| {
-            Outcome::new(
-                Verdict::Skip,
-                "the metadata names no registration_endpoint: the tool cannot register a \
-                 client with dpop_bound_access_tokens true",
-            )
-        })?;
     let mut metadata =
         crate::engine::registration::native_client_metadata(&[&run_client.redirect_uri]);
     metadata["client_name"] = json!("mcp-authspec DPoP-bound client");
     metadata["dpop_bound_access_tokens"] = json!(true);
-    // Registered through the run's registrations, so the clean-up deletes it (RFC 7592).
-    let answer =
-        crate::engine::registration::register(&ctx.driver, &ctx.registrations, endpoint, &metadata)
-            .await;
-    evidence.push(answer.exchange.clone());
-    if let Some(client_id) = answer.client_id() {
-        return Ok(AsClient {
-            client_id: client_id.to_owned(),
-            redirect_uri: run_client.redirect_uri.clone(),
-        });
-    }
-    let closed = matches!(answer.status, Some(401 | 403));
-    let said = format!(
-        "the registration endpoint {endpoint} answered the registration of a public client \
-         with dpop_bound_access_tokens true with {}",
-        answer.describe()
-    );
-    Err(if closed {
-        // Registration needs an initial access token this run does not have (as.dcr.open).
-        Outcome {
-            evidence: vec![answer.exchange.clone()],
-            ..Outcome::new(
-                Verdict::NotEvaluated,
-                format!("{said}: it wants an initial access token (see as.dcr.open)"),
-            )
-        }
-    } else {
-        Outcome::error(
-            format!("setup: {said}, no client_id"),
-            vec![answer.exchange],
-        )
-    })
+    super::register_row_client(
+        ctx,
+        &metadata,
+        "a public client with dpop_bound_access_tokens true",
+        Verdict::Skip,
+        evidence,
+    )
+    .await
 }
 
 /// Where a request goes and its form, or the outcome when no code could be had.
@@ -403,6 +368,7 @@ async fn grant_form<'f>(
         resource: fixture.resource.clone(),
         code,
         redeemed: None,
+        other_client: None,
     };
     match grant {
         Grant::FreshCode(extra) => {
@@ -618,6 +584,7 @@ pub(crate) async fn run_dpop_row(ctx: &AsContext, row: &DpopRow) -> Outcome {
         resource: resource.clone(),
         code: Some(code),
         redeemed: None,
+        other_client: None,
     }
     .redemption();
     let control = ProofField::built(ProofBuilder::new("POST", &endpoint), key);

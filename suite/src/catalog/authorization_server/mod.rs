@@ -80,6 +80,55 @@ pub(crate) const fn under_rfc9068(
     meta
 }
 
+/// A client a row registers for itself (RFC 7591) through the run's registrations, so the
+/// clean-up deletes it (RFC 7592): `metadata` names its redirect URI, `what` says what it is
+/// for. Without a registration endpoint the row's outcome is `without_endpoint`; a closed
+/// endpoint (401, 403: it wants an initial access token) makes it NotEvaluated; any other
+/// failure is an Error of the row's setup.
+pub(crate) async fn register_row_client(
+    ctx: &AsContext,
+    metadata: &serde_json::Value,
+    what: &str,
+    without_endpoint: crate::model::Verdict,
+    evidence: &mut Vec<Exchange>,
+) -> Result<crate::engine::authorization_server::AsClient, Outcome> {
+    let Some(endpoint) = ctx.registration_endpoint() else {
+        return Err(Outcome::new(
+            without_endpoint,
+            format!("this row registers {what}, and the metadata names no registration_endpoint"),
+        ));
+    };
+    let answer =
+        crate::engine::registration::register(&ctx.driver, &ctx.registrations, endpoint, metadata)
+            .await;
+    evidence.push(answer.exchange.clone());
+    let redirect_uri = metadata["redirect_uris"][0].as_str().unwrap_or_default();
+    if let Some(client_id) = answer.client_id() {
+        return Ok(crate::engine::authorization_server::AsClient {
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+        });
+    }
+    let said = format!(
+        "the registration endpoint {endpoint} answered the registration of {what} with {}",
+        answer.describe()
+    );
+    Err(if matches!(answer.status, Some(401 | 403)) {
+        Outcome {
+            evidence: vec![answer.exchange.clone()],
+            ..Outcome::new(
+                crate::model::Verdict::NotEvaluated,
+                format!("{said}: it wants an initial access token (see as.dcr.open)"),
+            )
+        }
+    } else {
+        Outcome::error(
+            format!("setup: {said}, no client_id"),
+            vec![answer.exchange],
+        )
+    })
+}
+
 /// What a row concluded about the authorization server.
 pub(crate) enum Judged {
     /// Assertions about what was read, with the exchanges that show it and the sentence of a

@@ -53,6 +53,10 @@ pub(crate) enum Setup {
     /// After the positive control, the tokens of a code requested and redeemed for another
     /// resource choice than `R`.
     TokensFor(ResourceChoice),
+    /// [`Setup::Code`], and a second client the run registers ([`Prepared::other_client`]).
+    CodeAndOtherClient,
+    /// [`Setup::Tokens`], and a second client the run registers ([`Prepared::other_client`]).
+    TokensAndOtherClient,
 }
 
 /// The resource of a row's own code request, when it is not `R`.
@@ -103,6 +107,9 @@ pub(crate) struct Prepared<'a> {
     pub code: Option<IssuedCode>,
     /// The valid redemption's answer ([`Setup::Tokens`]).
     pub redeemed: Option<Redeemed>,
+    /// A second public client, registered by the run for the row ([`Setup::CodeAndOtherClient`],
+    /// [`Setup::TokensAndOtherClient`]).
+    pub other_client: Option<AsClient>,
 }
 
 impl Prepared<'_> {
@@ -640,6 +647,7 @@ async fn prepare<'a>(
         resource,
         code: None,
         redeemed: None,
+        other_client: None,
     };
     if setup == Setup::Nothing {
         return Ok(prepared);
@@ -682,9 +690,31 @@ async fn prepare<'a>(
                 prepared.redeemed = Some(redeem_for_choice(&prepared, choice, evidence).await?);
             }
         }
+        Setup::CodeAndOtherClient => {
+            prepared.code = Some(code_for(ctx, client, &prepared.resource, evidence).await?);
+            prepared.redeemed = None;
+            prepared.other_client = Some(other_client(ctx, evidence).await?);
+        }
+        Setup::TokensAndOtherClient => {
+            prepared.other_client = Some(other_client(ctx, evidence).await?);
+        }
         Setup::Nothing | Setup::Tokens => {}
     }
     Ok(prepared)
+}
+
+/// A second public native client, registered for the row (and deleted with the run's other
+/// registrations): NotEvaluated when the server offers no open registration.
+async fn other_client(ctx: &AsContext, evidence: &mut Vec<Exchange>) -> Result<AsClient, Outcome> {
+    let redirect_uri = crate::engine::registration::loopback_redirect_uri();
+    super::register_row_client(
+        ctx,
+        &crate::engine::registration::native_client_metadata(&[&redirect_uri]),
+        "a second public client",
+        Verdict::NotEvaluated,
+        evidence,
+    )
+    .await
 }
 
 /// A code requested `choice`; the authorization endpoint refusing it is the row's pass (an
@@ -1014,6 +1044,42 @@ fn refresh_resource_binding(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
     )])
 }
 
+/// The second client's id (the engine registered it before the row's requests).
+fn other_client_id<'p>(p: &'p Prepared) -> &'p str {
+    p.other_client
+        .as_ref()
+        .map_or(UNKNOWN_CLIENT, |c| c.client_id.as_str())
+}
+
+fn code_other_client(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let other = other_client_id(p);
+    let mut form = p.redemption();
+    set(&mut form, "client_id", other);
+    Ok(vec![probe(
+        format!(
+            "a redemption by client {other} of a code issued to client {}",
+            p.client_id()
+        ),
+        form,
+        recorded(&["invalid_grant"]),
+    )])
+}
+
+fn refresh_client_binding(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let rt = p.refresh_token()?;
+    let other = other_client_id(p);
+    let mut form = p.refresh(rt, &[]);
+    set(&mut form, "client_id", other);
+    Ok(vec![probe(
+        format!(
+            "a refresh by client {other} with a refresh token issued to client {}",
+            p.client_id()
+        ),
+        form,
+        recorded(&["invalid_grant"]),
+    )])
+}
+
 fn refresh_rotation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
     let rt1 = p.refresh_token()?;
     Ok(vec![
@@ -1322,6 +1388,7 @@ pub(super) async fn guessing(ctx: &AsContext) -> Outcome {
             resource: resource.clone(),
             code: Some(code),
             redeemed: None,
+            other_client: None,
         };
         let exchange = send(ctx, &redemption_probe(&prepared)).await;
         if let Ok(body) = redeemed(&exchange)
@@ -1508,6 +1575,25 @@ pub(super) static ROWS: &[TokenRow] = &[
         ),
         setup: Setup::Code,
         plan: Plan::Requests(redirect_mismatch),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.token.code-other-client",
+            "as-token-code-other-client",
+            "Refuses a code presented by another client",
+            "A code issued to the run's client, redeemed by a second public client the run registers for the row, is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's). NotEvaluated when the server offers no open registration (no second client).",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§4.1.3",
+                "the code was issued to the authenticated confidential client, or to the client_id of a public client",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-code-client-unbound"],
+        ),
+        setup: Setup::CodeAndOtherClient,
+        plan: Plan::Requests(code_other_client),
     },
     TokenRow {
         meta: as_meta(
@@ -1773,6 +1859,25 @@ pub(super) static ROWS: &[TokenRow] = &[
         ),
         setup: Setup::Tokens,
         plan: Plan::Requests(refresh_resource_binding),
+    },
+    TokenRow {
+        meta: as_meta(
+            "as.refresh.client-binding",
+            "as-refresh-client-binding",
+            "Refuses a refresh token presented by another client",
+            "The refresh token of the run's client's code redemption, presented by a second public client the run registers for the row, is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's). Skip when no refresh token is issued; NotEvaluated when the server offers no open registration (no second client).",
+            Level::Must,
+            &[rfc(
+                "OAuth 2.1",
+                "§4.3, §4.3.1",
+                "the refresh token was issued to the client presenting it",
+                OAUTH21,
+            )],
+            CODE,
+            &["as-refresh-client-unbound"],
+        ),
+        setup: Setup::TokensAndOtherClient,
+        plan: Plan::Requests(refresh_client_binding),
     },
 ];
 
