@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mock_idp::server::{
     AsFault, IdpConfig, LoginConfig, MockIdp, PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS,
 };
+use suite::check::Need;
 use suite::engine::authorization_server::{AsClient, AsContext};
 use suite::engine::runner::RunOptions;
 use suite::engine::select::Selection;
@@ -137,7 +138,7 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
         .flat_map(|m| m.broken_by.iter().copied())
         .collect();
     let mut broken_somewhere: BTreeSet<&str> = BTreeSet::new();
-    for fault in AsFault::ALL {
+    for fault in single_behaviour_faults() {
         let mode = if behind_login.contains(fault.name()) && !AT_ONCE_FAULTS.contains(fault) {
             Mode::LoginForm
         } else {
@@ -186,12 +187,54 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
             }
         }
     }
-    for fault in AsFault::ALL {
+    for fault in single_behaviour_faults() {
         assert!(
             broken_somewhere.contains(fault.name()),
             "{fault} breaks no as.* check"
         );
     }
+}
+
+/// The faults that each break one behaviour; `as-reject-everything` breaks the whole server
+/// and has its own test below.
+fn single_behaviour_faults() -> impl Iterator<Item = &'static AsFault> {
+    AsFault::ALL
+        .iter()
+        .filter(|f| **f != AsFault::RejectEverything)
+}
+
+/// An authorization server that refuses every request gets no pass from any check that sends
+/// requests as a client (no vacuous pass): each has a positive control, which fails and says
+/// so. (Checks that send no client request, such as the CORS preflight or the removed grants,
+/// ask for a refusal and rightly pass.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_everything_passes_no_client_check() {
+    let verdicts = run_against([AsFault::RejectEverything].into(), Mode::AtOnce).await;
+    let metas: Vec<_> = suite::catalog::authorization_server_checks()
+        .into_iter()
+        .map(|c| c.meta)
+        .collect();
+    let client_checks: Vec<_> = metas
+        .iter()
+        .filter(|m| m.needs.contains(&Need::AsClient))
+        .collect();
+    assert!(
+        client_checks.len() >= 40,
+        "{} client checks",
+        client_checks.len()
+    );
+    let mut passed = Vec::new();
+    for meta in client_checks {
+        let (verdict, message) = &verdicts[meta.id];
+        if *verdict == Verdict::Pass {
+            passed.push(format!("{}: {message}", meta.id));
+        }
+    }
+    assert!(
+        passed.is_empty(),
+        "passed against as-reject-everything:\n{}",
+        passed.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,14 @@ use super::state::{CodeGrant, IssuerCtx};
 use crate::random_b64url;
 
 pub(crate) async fn authorize(State(ctx): State<IssuerCtx>, uri: Uri) -> Response {
+    if ctx
+        .shared
+        .config
+        .faults
+        .contains(&AsFault::RejectEverything)
+    {
+        return error_page("access_denied", REFUSES_EVERYTHING);
+    }
     let query = uri.query().unwrap_or_default();
     if ctx.shared.config.login.is_some() && !approves_at_once(&ctx, query) {
         return super::login::login_page(&ctx, query, None);
@@ -25,6 +33,9 @@ pub(crate) async fn authorize(State(ctx): State<IssuerCtx>, uri: Uri) -> Respons
     harden_authorization_response(&mut resp);
     resp
 }
+
+/// Why [`AsFault::RejectEverything`] refuses a request, at every endpoint.
+pub(crate) const REFUSES_EVERYTHING: &str = "this server refuses every request";
 
 /// Whether the request is answered without a login: any error (sent back or shown) is, since
 /// the login comes after the request was found valid.

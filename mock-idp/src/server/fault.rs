@@ -30,6 +30,8 @@ macro_rules! as_faults {
 }
 
 as_faults! {
+    // The whole server
+    RejectEverything = "as-reject-everything": "refuses every request at its authorization, token, registration and pushed-request endpoints (its metadata and JWKS stay up)",
     // §2.1 metadata and discovery
     NoMetadata = "as-no-metadata": "serves no authorization server metadata at any discovery URL",
     MetadataAppended = "as-metadata-appended": "serves its RFC 8414 metadata at the issuer with the well-known suffix appended, not path-inserted",

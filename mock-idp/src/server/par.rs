@@ -32,7 +32,18 @@ const PUSHED_LIFETIME: i64 = 60;
 const CLIENT_AUTH: [&str; 3] = ["client_secret", "client_assertion", "client_assertion_type"];
 
 pub(crate) async fn push(State(ctx): State<IssuerCtx>, headers: HeaderMap, body: Body) -> Response {
-    let answer = handle(&ctx, &headers, body).await;
+    let answer = if ctx
+        .shared
+        .config
+        .faults
+        .contains(&super::AsFault::RejectEverything)
+    {
+        Err(OAuthError::invalid_request(
+            super::authorize::REFUSES_EVERYTHING,
+        ))
+    } else {
+        handle(&ctx, &headers, body).await
+    };
     json_answer(StatusCode::CREATED, answer)
 }
 

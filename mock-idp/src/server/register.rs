@@ -44,6 +44,14 @@ pub(crate) async fn register(
     body: Body,
 ) -> Response {
     let faults = &ctx.shared.config.faults;
+    if faults.contains(&AsFault::RejectEverything) {
+        return json_answer(
+            StatusCode::CREATED,
+            Err(OAuthError::invalid_request(
+                super::authorize::REFUSES_EVERYTHING,
+            )),
+        );
+    }
     if faults.contains(&AsFault::DcrInitialTokenRequired)
         && !headers.contains_key(header::AUTHORIZATION)
     {

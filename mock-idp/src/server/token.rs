@@ -31,8 +31,14 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let answer = handle(&ctx, &headers, body).await;
     let faults = &ctx.shared.config.faults;
+    let answer = if faults.contains(&AsFault::RejectEverything) {
+        Err(OAuthError::invalid_request(
+            super::authorize::REFUSES_EVERYTHING,
+        ))
+    } else {
+        handle(&ctx, &headers, body).await
+    };
     let misshaped = match &answer {
         Ok(_) => faults.contains(&AsFault::TokenSuccessShape),
         Err(_) => faults.contains(&AsFault::TokenErrorShape),
