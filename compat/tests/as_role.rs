@@ -473,21 +473,18 @@ fn logged_in(id: &str) -> Verdict {
         .map_or(Verdict::Pass, |(_, verdict, _)| *verdict)
 }
 
-/// With login automation (oidc-provider's own login pages driven by its login.mjs as
-/// `--login-command`), every row the table marks NotEvaluated for want of a login runs and
-/// passes, or gets the verdict [`WITH_LOGIN`] justifies; every other verdict stays as the
-/// table says.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
-    let Some(server) = real_as::start() else {
-        return;
-    };
-    let verdicts = verdicts_of(&server, Some(login_of(&server))).await;
+/// Every verdict of a run with a login that differs from the table (a row the table marks
+/// NotEvaluated for want of a login is due [`logged_in`], unless `still_undecided` names it),
+/// and how many rows the login made run.
+fn logged_in_mismatches(
+    verdicts: &BTreeMap<&'static str, (Verdict, String)>,
+    still_undecided: &[&str],
+) -> (String, usize) {
     let mut wrong = String::new();
     let mut ran = 0;
     for (id, due, why) in EXPECTED {
         let (verdict, message) = &verdicts[id];
-        let due = if *due == Verdict::NotEvaluated && !NEEDS_FORM_DRIVER.contains(id) {
+        let due = if *due == Verdict::NotEvaluated && !still_undecided.contains(id) {
             ran += 1;
             logged_in(id)
         } else {
@@ -499,6 +496,20 @@ async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
             ));
         }
     }
+    (wrong, ran)
+}
+
+/// With login automation (oidc-provider's own login pages driven by its login.mjs as
+/// `--login-command`), every row the table marks NotEvaluated for want of a login runs and
+/// passes, or gets the verdict [`WITH_LOGIN`] justifies; every other verdict stays as the
+/// table says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_login_command_the_rows_that_redeem_a_code_run_and_pass() {
+    let Some(server) = real_as::start() else {
+        return;
+    };
+    let verdicts = verdicts_of(&server, Some(login_of(&server))).await;
+    let (wrong, ran) = logged_in_mismatches(&verdicts, &NEEDS_FORM_DRIVER);
     assert!(wrong.is_empty(), "{wrong}");
     assert!(ran >= 11, "{ran} rows needed a login");
 }
@@ -524,22 +535,7 @@ async fn with_the_form_driver_the_rows_that_need_a_login_run_and_pass() {
         timeout: Duration::from_secs(60),
     };
     let verdicts = verdicts_of(&server, Some(login)).await;
-    let mut wrong = String::new();
-    let mut ran = 0;
-    for (id, due, why) in EXPECTED {
-        let (verdict, message) = &verdicts[id];
-        let due = if *due == Verdict::NotEvaluated {
-            ran += 1;
-            logged_in(id)
-        } else {
-            *due
-        };
-        if *verdict != due {
-            wrong.push_str(&format!(
-                "{id}: {verdict:?}, expected {due:?} ({why}): {message}\n"
-            ));
-        }
-    }
+    let (wrong, ran) = logged_in_mismatches(&verdicts, &[]);
     assert!(wrong.is_empty(), "{wrong}");
     assert!(ran >= 12, "{ran} rows needed a login");
     // Its login POST answers 303 See Other (koa's redirect with the status oidc-provider sets).

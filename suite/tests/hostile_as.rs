@@ -102,25 +102,40 @@ async fn huge_bodies_are_cut_not_swallowed() {
     assert_nothing_passes(&results);
 }
 
+/// A server publishing valid-looking RFC 8414 metadata for issuer `<uri>/tenant` (code flow,
+/// PKCE S256) with its endpoints on the same server, `endpoints` (member, path) and the
+/// members of `members` added.
+async fn serving_metadata(endpoints: &[(&str, &str)], members: serde_json::Value) -> MockServer {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let mut metadata = json!({
+        "issuer": format!("{uri}/tenant"),
+        "authorization_endpoint": format!("{uri}/authorize"),
+        "token_endpoint": format!("{uri}/token"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    for (name, path) in endpoints {
+        metadata[*name] = json!(format!("{uri}{path}"));
+    }
+    if let serde_json::Value::Object(members) = members {
+        for (name, value) in members {
+            metadata[name] = value;
+        }
+    }
+    Mock::given(path("/.well-known/oauth-authorization-server/tenant"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&metadata))
+        .mount(&server)
+        .await;
+    server
+}
+
 /// Valid-looking metadata whose endpoints all answer garbage: the metadata rows judge the
 /// document, and every authorization-endpoint row ends in Error (its positive control cannot
 /// hold), never in a pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_pointing_at_garbage_endpoints() {
-    let server = MockServer::start().await;
-    let issuer = format!("{}/tenant", server.uri());
-    let metadata = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{}/authorize", server.uri()),
-        "token_endpoint": format!("{}/token", server.uri()),
-        "jwks_uri": format!("{}/jwks", server.uri()),
-        "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["S256"],
-    });
-    Mock::given(path("/.well-known/oauth-authorization-server/tenant"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&metadata))
-        .mount(&server)
-        .await;
+    let server = serving_metadata(&[("jwks_uri", "/jwks")], json!({})).await;
     Mock::given(any())
         .respond_with(ResponseTemplate::new(500).set_body_string("<<garbage>>"))
         .mount(&server)
@@ -142,21 +157,11 @@ async fn metadata_pointing_at_garbage_endpoints() {
 /// control or its setup, never a pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dpop_rows_against_a_token_endpoint_that_answers_garbage() {
-    let server = MockServer::start().await;
-    let issuer = format!("{}/tenant", server.uri());
-    let metadata = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{}/authorize", server.uri()),
-        "token_endpoint": format!("{}/token", server.uri()),
-        "registration_endpoint": format!("{}/register", server.uri()),
-        "response_types_supported": ["code"],
-        "code_challenge_methods_supported": ["S256"],
-        "dpop_signing_alg_values_supported": ["ES256"],
-    });
-    Mock::given(path("/.well-known/oauth-authorization-server/tenant"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(&metadata))
-        .mount(&server)
-        .await;
+    let server = serving_metadata(
+        &[("registration_endpoint", "/register")],
+        json!({ "dpop_signing_alg_values_supported": ["ES256"] }),
+    )
+    .await;
     Mock::given(path("/authorize"))
         .respond_with(
             ResponseTemplate::new(302)
