@@ -95,6 +95,11 @@ impl ThirdPartyAs {
             .arg("server.mjs")
             .args(["--port", "0", "--alg", &options.alg])
             .current_dir(&dir)
+            // The test CA the tool's client ID metadata documents are served under.
+            .env(
+                "NODE_EXTRA_CA_CERTS",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/tls/ca.pem"),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -150,6 +150,16 @@ pub struct RunArgs {
     /// --client-id the run registers its own client when the server offers registration.
     #[arg(long, value_name = "URI")]
     pub redirect_uri: Option<String>,
+    /// For the as.cimd.* checks: the public https base URL under which the authorization
+    /// server fetches the client ID metadata documents the run hosts, forwarded (by a tunnel or
+    /// reverse proxy) to --cimd-listen. Default: https://127.0.0.1:<port> with the test CA of
+    /// fixtures/tls, which the authorization server must trust.
+    #[arg(long, value_name = "URL", requires = "cimd_listen")]
+    pub cimd_base_url: Option<url::Url>,
+    /// With --cimd-base-url: the loopback address where the run serves the documents in plain
+    /// http for the tunnel to forward to.
+    #[arg(long, value_name = "ADDR", requires = "cimd_base_url")]
+    pub cimd_listen: Option<SocketAddr>,
     /// Run only checks whose id matches (glob, repeatable).
     #[arg(long = "check")]
     pub checks: Vec<String>,
@@ -1004,6 +1014,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                     }),
                 };
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
+                as_ctx.cimd_base_url = cimd_hosting(&args)?;
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
                 clean_up_registrations(&as_ctx).await;
@@ -1147,6 +1158,31 @@ fn as_login(args: &RunArgs) -> Result<Option<crate::source::auth_code::Login>, S
     }))
 }
 
+/// Where the as.cimd.* checks host their documents: `--cimd-base-url`, served through
+/// `--cimd-listen` (which must be a loopback address: the run listens nowhere else), or the
+/// listener's own https socket (`None`).
+fn cimd_hosting(args: &RunArgs) -> Result<Option<String>, String> {
+    let (Some(base), Some(listen)) = (&args.cimd_base_url, args.cimd_listen) else {
+        return Ok(None);
+    };
+    if base.scheme() != "https" {
+        return Err(format!(
+            "--cimd-base-url {base}: client ID metadata document URLs use https"
+        ));
+    }
+    if !listen.ip().is_loopback() {
+        return Err(format!(
+            "--cimd-listen {listen}: the run listens on loopback addresses only"
+        ));
+    }
+    let listener = crate::engine::listener::Listener::shared()
+        .ok_or("--cimd-listen: the tool's listener could not start")?;
+    listener
+        .serve_also_at(listen)
+        .map_err(|e| format!("--cimd-listen {listen}: {e}"))?;
+    Ok(Some(base.as_str().trim_end_matches('/').to_owned()))
+}
+
 /// `run --as ISSUER` without `--target`: the `as.*` checks against that authorization server
 /// alone, with every sink as a full run has.
 async fn run_as_only(
@@ -1164,6 +1200,7 @@ async fn run_as_only(
     ctx.client = as_client(args, None);
     ctx.login = as_login(args)?;
     ctx.scope = args.scope.clone();
+    ctx.cimd_base_url = cimd_hosting(args)?;
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -138,6 +138,16 @@ const provider = new Provider(issuer, {
   async issueRefreshToken(ctx, client) {
     return client.grantTypeAllowed('refresh_token');
   },
+  // oidc-provider refuses to fetch from special-use addresses (its SSRF guard, on by
+  // default), loopback among them. The tool hosts its client ID metadata documents on
+  // 127.0.0.1, so this bed lets fetches to 127.0.0.1 through and keeps the guard for every
+  // other address (the tool does not grade SSRF: a loopback bed cannot tell it apart).
+  fetch(url, options) {
+    if (new URL(url).hostname === '127.0.0.1') {
+      delete options.dispatcher;
+    }
+    return globalThis.fetch(url, options);
+  },
   features: {
     // RFC 7662, for resource servers that validate opaque access tokens (`--opaque`); any
     // confidential client may introspect (oidc-provider's default allowedPolicy).
@@ -161,6 +171,11 @@ const provider = new Provider(issuer, {
       nonceSecret: crypto.randomBytes(32),
       requireNonce: () => args['dpop-nonce'],
     },
+    // Client ID metadata documents (MCP 2025-11-25 SHOULD), experimental in this version
+    // (it implements draft-02 of the draft MCP pins at -00): a client_id that is an https URL
+    // is fetched as the client's metadata. The tool hosts its documents on loopback under the
+    // test CA of fixtures/tls, which the compat harness makes Node trust (NODE_EXTRA_CA_CERTS).
+    clientIdMetadataDocument: { enabled: true, ack: 'draft-02' },
     resourceIndicators: {
       enabled: true,
       // With a single granted resource, the token endpoint issues for it even when the client

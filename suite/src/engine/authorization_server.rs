@@ -306,6 +306,9 @@ pub struct AsContext {
     /// Every client the run registered (its own, and the registration rows'), deleted at the
     /// end of the run (RFC 7592) where the server allows it.
     pub registrations: crate::engine::registration::Registrations,
+    /// The public https base URL of the client ID metadata documents the run hosts
+    /// (`--cimd-base-url`); `None`: the listener's own https socket.
+    pub cimd_base_url: Option<String>,
 }
 
 impl AsContext {
@@ -323,6 +326,7 @@ impl AsContext {
             login: None,
             scope: None,
             registrations: Default::default(),
+            cimd_base_url: None,
         }
     }
 

@@ -3,7 +3,12 @@
 //! unguessable paths and counts every request, so a check can tell whether the target fetched a
 //! URL taken from a token header (spec rs-jku-spoof, rs-x5u-x5c-spoof: the SSRF half, SHOULD).
 //!
-//! One listener per process, on its own thread with blocking I/O, so it outlives any one async
+//! It also hosts client ID metadata documents (spec §2.7) for the authorization server to fetch:
+//! the same paths are served over https (the test-only loopback certificate of `fixtures/tls`,
+//! which the authorization server under test must trust) and plain http, with any status,
+//! headers and pace a stimulus needs (redirects, cache headers, a slow drip).
+//!
+//! One listener per process, on its own threads with blocking I/O, so it outlives any one async
 //! runtime (tests start several). Checks group what they publish under a topic: `begin` forgets
 //! the topic's earlier documents, `topic_hits` counts the requests for the current ones and
 //! `take_new_hits` those since it was last asked. Two runs of the same check at the same time in
@@ -11,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -22,11 +27,69 @@ const MAX_REQUEST_HEAD: usize = 8 * 1024;
 const MAX_CONNECTIONS: usize = 16;
 /// How long one connection may take to send its request head.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a dripped answer goes on before the listener closes the connection.
+const DRIP_LIMIT: Duration = Duration::from_secs(20);
+
+/// The test-only loopback certificate (for `localhost`, 127.0.0.1 and ::1) and its key.
+const TLS_CERTIFICATE: &[u8] = include_bytes!("../../../fixtures/tls/localhost.pem");
+const TLS_KEY: &[u8] = include_bytes!("../../../fixtures/tls/localhost.key");
+/// The CA that signed it, which an authorization server fetching from the listener trusts.
+pub const TLS_CA: &str = include_str!("../../../fixtures/tls/ca.pem");
+
+/// How the listener answers the requests for one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// Header fields, `content-type` among them; `cache-control: no-store` unless one is given.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Sends the body one byte per interval (up to [`DRIP_LIMIT`]): a host too slow to wait for.
+    pub drip: Option<Duration>,
+}
+
+impl Answer {
+    /// `200` with `body` as `content_type`.
+    pub fn document(content_type: &str, body: Vec<u8>) -> Answer {
+        Answer {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            body,
+            drip: None,
+        }
+    }
+
+    /// A `302` to `location`.
+    pub fn redirect(location: &str) -> Answer {
+        Answer {
+            status: 302,
+            headers: vec![("location".into(), location.into())],
+            body: Vec::new(),
+            drip: None,
+        }
+    }
+
+    /// The answer with another status.
+    pub fn with_status(mut self, status: u16) -> Answer {
+        self.status = status;
+        self
+    }
+
+    /// The answer with one more header field.
+    pub fn with_header(mut self, name: &str, value: &str) -> Answer {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The answer sent one byte per `interval`.
+    pub fn dripped(mut self, interval: Duration) -> Answer {
+        self.drip = Some(interval);
+        self
+    }
+}
 
 /// A served document and the requests it received.
 struct Document {
-    content_type: &'static str,
-    body: Vec<u8>,
+    answer: Answer,
     hits: u64,
 }
 
@@ -43,6 +106,8 @@ struct State {
 /// The process-wide loopback listener.
 pub struct Listener {
     base_url: String,
+    /// `https://127.0.0.1:<port>`, when the TLS socket started.
+    https_base_url: Option<String>,
     state: Arc<Mutex<State>>,
 }
 
@@ -60,14 +125,36 @@ impl Listener {
         let served = state.clone();
         std::thread::Builder::new()
             .name("mcp-authspec-listener".into())
-            .spawn(move || accept_loop(socket, served))
+            .spawn(move || accept_loop(socket, None, served))
             .ok()?;
-        Some(Listener { base_url, state })
+        let https_base_url = start_https(state.clone());
+        Some(Listener {
+            base_url,
+            https_base_url,
+            state,
+        })
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// `https://127.0.0.1:<port>`: the same documents over TLS, with the certificate of
+    /// `fixtures/tls` ([`TLS_CA`] signed it); `None` when its socket could not start.
+    pub fn https_base_url(&self) -> Option<&str> {
+        self.https_base_url.as_deref()
+    }
+
+    /// Also serves every document in plain http at `address` (a loopback address a tunnel or
+    /// reverse proxy forwards a public https name to).
+    pub fn serve_also_at(&self, address: std::net::SocketAddr) -> std::io::Result<()> {
+        let socket = TcpListener::bind(address)?;
+        let served = self.state.clone();
+        std::thread::Builder::new()
+            .name("mcp-authspec-listener-extra".into())
+            .spawn(move || accept_loop(socket, None, served))
+            .map(drop)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -83,20 +170,32 @@ impl Listener {
 
     /// Serves `body` at exactly `path` (which starts with `/`); returns its URL.
     fn publish_at(&self, path: &str, content_type: &'static str, body: Vec<u8>) -> String {
-        self.lock().documents.insert(
-            path.to_owned(),
-            Document {
-                content_type,
-                body,
-                hits: 0,
-            },
-        );
+        self.answer_at(path, Answer::document(content_type, body));
         format!("{}{path}", self.base_url)
     }
 
-    /// Requests received so far for a URL `publish` returned (0 for any other URL).
+    /// Answers requests for `path` (which starts with `/`) with `answer` from now on, over
+    /// both schemes; the requests counted so far stay counted.
+    pub fn answer_at(&self, path: &str, answer: Answer) {
+        let mut state = self.lock();
+        let hits = state.documents.get(path).map_or(0, |d| d.hits);
+        state
+            .documents
+            .insert(path.to_owned(), Document { answer, hits });
+    }
+
+    /// Stops answering `path` (404 from now on).
+    pub fn withdraw(&self, path: &str) {
+        self.lock().documents.remove(path);
+    }
+
+    /// Requests received so far for a URL `publish` returned, or for a path (0 for any other).
     pub fn hits(&self, url: &str) -> u64 {
-        let path = url.strip_prefix(&self.base_url).unwrap_or(url);
+        let path = [Some(self.base_url.as_str()), self.https_base_url()]
+            .into_iter()
+            .flatten()
+            .find_map(|base| url.strip_prefix(base))
+            .unwrap_or(url);
         self.lock().documents.get(path).map_or(0, |d| d.hits)
     }
 
@@ -184,7 +283,33 @@ impl Listener {
     }
 }
 
-fn accept_loop(socket: TcpListener, state: Arc<Mutex<State>>) {
+/// Binds the TLS socket and serves it; its base URL, or `None` when it cannot start.
+fn start_https(state: Arc<Mutex<State>>) -> Option<String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(TLS_CERTIFICATE)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    let key = PrivateKeyDer::from_pem_slice(TLS_KEY).ok()?;
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .ok()?;
+    let socket = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+    let base_url = format!("https://{}", socket.local_addr().ok()?);
+    let tls = Arc::new(config);
+    std::thread::Builder::new()
+        .name("mcp-authspec-listener-tls".into())
+        .spawn(move || accept_loop(socket, Some(tls), state))
+        .ok()?;
+    Some(base_url)
+}
+
+fn accept_loop(
+    socket: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    state: Arc<Mutex<State>>,
+) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in socket.incoming().flatten() {
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
@@ -193,10 +318,17 @@ fn accept_loop(socket: TcpListener, state: Arc<Mutex<State>>) {
         }
         let state = state.clone();
         let done = active.clone();
+        let tls = tls.clone();
         let spawned = std::thread::Builder::new()
             .name("mcp-authspec-listener-conn".into())
             .spawn(move || {
-                serve(stream, &state);
+                let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+                let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+                match tls.map(rustls::ServerConnection::new) {
+                    None => serve(stream, &state),
+                    Some(Ok(session)) => serve(rustls::StreamOwned::new(session, stream), &state),
+                    Some(Err(_)) => {}
+                }
                 done.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -205,10 +337,8 @@ fn accept_loop(socket: TcpListener, state: Arc<Mutex<State>>) {
     }
 }
 
-/// Answers one request: the document at its path (any method counts as a hit), else 404.
-fn serve(mut stream: TcpStream, state: &Mutex<State>) {
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+/// Answers one request: the answer for its path (any method counts as a hit), else 404.
+fn serve(mut stream: impl Read + Write, state: &Mutex<State>) {
     let Some(path) = read_request_path(&mut stream) else {
         return;
     };
@@ -216,26 +346,60 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         state.documents.get_mut(&path).map(|d| {
             d.hits += 1;
-            (d.content_type, d.body.clone())
+            d.answer.clone()
         })
     };
-    let (status, content_type, body) = match found {
-        Some((content_type, body)) => ("200 OK", content_type, body),
-        None => ("404 Not Found", "text/plain", b"not found".to_vec()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
-         cache-control: no-store\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&body);
+    let answer = found
+        .unwrap_or_else(|| Answer::document("text/plain", b"not found".to_vec()).with_status(404));
+    let mut head = format!("HTTP/1.1 {} {}\r\n", answer.status, reason(answer.status));
+    for (name, value) in &answer.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !answer
+        .headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+    {
+        head.push_str("cache-control: no-store\r\n");
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        answer.body.len()
+    ));
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    match answer.drip {
+        None => {
+            let _ = stream.write_all(&answer.body);
+        }
+        Some(interval) => {
+            let started = std::time::Instant::now();
+            for byte in &answer.body {
+                if started.elapsed() > DRIP_LIMIT || stream.write_all(&[*byte]).is_err() {
+                    break;
+                }
+                let _ = stream.flush();
+                std::thread::sleep(interval);
+            }
+        }
+    }
     let _ = stream.flush();
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        404 => "Not Found",
+        _ => "Status",
+    }
 }
 
 /// The path of the request line (query dropped), once the head is read; `None` for anything
 /// that is not a bounded HTTP/1 request head.
-fn read_request_path(stream: &mut TcpStream) -> Option<String> {
+fn read_request_path(stream: &mut impl Read) -> Option<String> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -266,6 +430,7 @@ fn request_path(head: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
 
     fn get(url: &str) -> Option<(String, Vec<u8>)> {
         let rest = url.strip_prefix("http://")?;

@@ -479,6 +479,24 @@ fn registration(ctx: &AsContext, found: &[Found]) -> Judged {
     }
 }
 
+fn cimd_flag(_: &AsContext, found: &[Found]) -> Judged {
+    let (f, d) = found[0];
+    let flag = d.object.get("client_id_metadata_document_supported");
+    Judged::Graded {
+        assertions: vec![rule(
+            Level::Should,
+            "client_id_metadata_document_supported is true",
+            flag == Some(&serde_json::Value::Bool(true)),
+            match flag {
+                None => format!("{} has no client_id_metadata_document_supported", at(f)),
+                Some(v) => format!("{} has client_id_metadata_document_supported {v}", at(f)),
+            },
+        )],
+        evidence: vec![f.exchange.clone()],
+        pass: "client ID metadata documents are advertised".into(),
+    }
+}
+
 fn dpop_algs(ctx: &AsContext, found: &[Found]) -> Judged {
     let (f, d) = found[0];
     let declared = ctx.profiles.contains(&Profile::Dpop);
@@ -822,5 +840,26 @@ pub(super) static ROWS: &[Row] = &[
             &["as-token-endpoint-plain-http", "as-registration-plain-http"],
         ),
         judge: Judge::Documents(https_endpoints),
+    },
+    Row {
+        meta: CheckMeta {
+            applies: Applies::InVersions {
+                versions: &[SpecVersion::V2025_11_25, SpecVersion::V2026_07_28],
+                otherwise: Level::Info,
+            },
+            ..meta(
+                "as.metadata.cimd-flag",
+                "as-meta-cimd-flag",
+                "Advertises client ID metadata document support",
+                "client_id_metadata_document_supported is true: MCP (2025-11-25 on) says authorization servers SHOULD support client ID metadata documents and clients read this member to use them. Earlier revisions do not know them (recorded).",
+                Level::Should,
+                &[mcp(
+                    "Client ID Metadata Documents",
+                    "authorization servers advertise client_id_metadata_document_supported",
+                )],
+                &["as-cimd-unsupported"],
+            )
+        },
+        judge: Judge::Documents(cimd_flag),
     },
 ];
