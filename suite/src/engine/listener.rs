@@ -504,6 +504,38 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     }
 
+    #[tokio::test]
+    async fn serves_answers_over_https_under_the_test_ca_and_counts_both_schemes() {
+        let l = Listener::shared().expect("a loopback port");
+        let https = l.https_base_url().expect("the https socket").to_owned();
+        let ca = reqwest::Certificate::from_pem(TLS_CA.as_bytes()).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let path = format!("/test-tls/{}/doc.json", mock_idp::random_b64url(8));
+        l.answer_at(
+            &path,
+            Answer::document("application/json", b"{}".to_vec())
+                .with_header("cache-control", "max-age=0"),
+        );
+        let answer = client.get(format!("{https}{path}")).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["cache-control"], "max-age=0");
+        assert_eq!(answer.bytes().await.unwrap().as_ref(), b"{}");
+        l.answer_at(&path, Answer::redirect("https://localhost/elsewhere"));
+        let answer = client.get(format!("{https}{path}")).send().await.unwrap();
+        assert_eq!(answer.status(), 302);
+        assert_eq!(answer.headers()["location"], "https://localhost/elsewhere");
+        let (head, _) = get(&format!("{}{path}", l.base_url())).unwrap();
+        assert!(head.starts_with("HTTP/1.1 302 Found"), "{head}");
+        assert_eq!(l.hits(&format!("{https}{path}")), 3);
+        l.withdraw(&path);
+        let answer = client.get(format!("{https}{path}")).send().await.unwrap();
+        assert_eq!(answer.status(), 404);
+    }
+
     #[test]
     fn request_lines_are_read_strictly() {
         assert_eq!(
