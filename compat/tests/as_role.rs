@@ -82,6 +82,11 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "loopback http endpoints (a test deployment)",
     ),
     (
+        "as.metadata.cimd-flag",
+        Verdict::Pass,
+        "server.mjs enables features.clientIdMetadataDocument, advertised as client_id_metadata_document_supported: true",
+    ),
+    (
         "as.authorize.pkce-required",
         Verdict::Pass,
         "pkce.required: every authorization request needs code_challenge",
@@ -388,6 +393,53 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "as.refresh.client-binding",
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no code without login automation (its second client is registered through server.mjs's open registration)",
+    ),
+    // §2.7: oidc-provider resolves a URL client_id before any login (the tool's documents are
+    // on 127.0.0.1 under fixtures/tls's CA, which the harness makes Node trust).
+    (
+        "as.cimd.happy",
+        Verdict::Pass,
+        "fetches the document once and goes on to its login page (with a login: a code and a token for the document's client)",
+    ),
+    (
+        "as.cimd.client-id-mismatch",
+        Verdict::Pass,
+        "compares the document's client_id with the URL as a string (invalid_client_metadata error page)",
+    ),
+    (
+        "as.cimd.redirect-not-listed",
+        Verdict::Pass,
+        "an unlisted redirect_uri gets its invalid_redirect_uri error page",
+    ),
+    (
+        "as.cimd.bad-document",
+        Verdict::Fail,
+        "it never reads the Content-Type of the document: one served as text/html is accepted, which the CIMD draft's \"MUST treat all other … content types as an error response\" forbids (non-JSON, an array and a missing redirect_uris are refused)",
+    ),
+    (
+        "as.cimd.url-grammar",
+        Verdict::Pass,
+        "http, dot-segment, fragment and userinfo client_id URLs fail isValidClientIdUrl, so they are unknown clients, never fetched",
+    ),
+    (
+        "as.cimd.no-shared-secret",
+        Verdict::Pass,
+        "client_secret and client_secret_basic documents are refused (invalid_client_metadata)",
+    ),
+    (
+        "as.cimd.redirect-follow",
+        Verdict::Pass,
+        "fetches with redirect: 'manual' and takes only a 200: the 302 is a failed fetch",
+    ),
+    (
+        "as.cimd.size-limit",
+        Verdict::Pass,
+        "fetchResponseBodyLimits caps documents at 5 KiB and fetches time out after 2.5 s",
+    ),
+    (
+        "as.cimd.cache",
+        Verdict::Warn,
+        "it keeps every document at least cacheDuration.min (30 s by default) whatever Cache-Control says, so a max-age=0 document changed within 30 s is not fetched again (SHOULD honour the cache headers)",
     ),
 ];
 

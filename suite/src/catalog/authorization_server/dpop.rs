@@ -1083,19 +1083,24 @@ pub(super) static ROWS: &[DpopRow] = &[
         plan: DpopPlan::Redemption(cnf),
     },
     DpopRow {
-        meta: as_meta(
-            "as.dpop.invalid-proof",
-            "as-dpop-invalid-proof",
-            "Refuses code redemptions with invalid DPoP proofs",
-            "Each defect, on a redemption of its own fresh code, is refused with HTTP 400 and no token, error invalid_dpop_proof (invalid_request or invalid_grant also accepted, as OIDF does): a corrupted signature; typ JWT; alg none; alg HS256; a private jwk; htm GET; htu the resource URL; no jti; two DPoP fields; a proof of two segments; and, on proofs without a nonce (a server nonce stands in for iat, OQ-3), iat an hour behind or ahead, which may also get use_dpop_nonce.",
-            Level::Must,
-            &[rfc9449(
-                "§4.3, §5",
-                "a proof failing any check is refused with invalid_dpop_proof",
-            )],
-            CLIENT,
-            &["as-dpop-signature-unchecked"],
-        ),
+        // A fresh code per defect: thirteen logins behind a login page, beyond the default
+        // 30 s on a loaded machine.
+        meta: CheckMeta {
+            deadline: Some(std::time::Duration::from_secs(120)),
+            ..as_meta(
+                "as.dpop.invalid-proof",
+                "as-dpop-invalid-proof",
+                "Refuses code redemptions with invalid DPoP proofs",
+                "Each defect, on a redemption of its own fresh code, is refused with HTTP 400 and no token, error invalid_dpop_proof (invalid_request or invalid_grant also accepted, as OIDF does): a corrupted signature; typ JWT; alg none; alg HS256; a private jwk; htm GET; htu the resource URL; no jti; two DPoP fields; a proof of two segments; and, on proofs without a nonce (a server nonce stands in for iat, OQ-3), iat an hour behind or ahead, which may also get use_dpop_nonce.",
+                Level::Must,
+                &[rfc9449(
+                    "§4.3, §5",
+                    "a proof failing any check is refused with invalid_dpop_proof",
+                )],
+                CLIENT,
+                &["as-dpop-signature-unchecked"],
+            )
+        },
         client: ClientSetup::Run,
         plan: DpopPlan::Requests(invalid_proof),
     },
