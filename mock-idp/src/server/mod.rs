@@ -61,6 +61,7 @@
 //! a confidential client's refresh tokens are bound to its credentials instead.
 
 mod authorize;
+mod cimd;
 mod client_auth;
 pub mod clients;
 mod config;
@@ -87,7 +88,7 @@ pub use clients::{
     RESOURCE_SERVER_CLIENT_SECRET, TokenFormat,
 };
 pub use config::{
-    DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
+    CimdConfig, DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
     LoginConfig,
 };
 pub use fault::{AsFault, UnknownAsFault};
