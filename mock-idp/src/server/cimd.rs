@@ -267,7 +267,10 @@ impl CimdResolver {
     }
 
     async fn fetch(&self, url: &str) -> Result<Fetched, String> {
-        if url.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("https:")) && !self.has_trust_roots
+        if url
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https:"))
+            && !self.has_trust_roots
         {
             return Err(format!(
                 "cannot fetch {url}: no CIMD trust root is configured (IdpConfig::cimd, \
@@ -290,7 +293,12 @@ impl CimdResolver {
         if status != StatusCode::OK {
             return Err(format!("{url} answered {status}, not 200"));
         }
-        let too_large = || format!("the document at {url} is larger than {} bytes", self.max_bytes);
+        let too_large = || {
+            format!(
+                "the document at {url} is larger than {} bytes",
+                self.max_bytes
+            )
+        };
         if resp
             .content_length()
             .is_some_and(|n| n > self.max_bytes as u64)
@@ -372,7 +380,9 @@ impl CimdResolver {
             Some(m) if SHARED_SECRET_METHODS.contains(&m) && secrets => Err(format!(
                 "token_endpoint_auth_method {m} relies on a shared secret"
             )),
-            Some(m) if SHARED_SECRET_METHODS.contains(&m) => Ok(shared_secret_client(public, &doc, m)),
+            Some(m) if SHARED_SECRET_METHODS.contains(&m) => {
+                Ok(shared_secret_client(public, &doc, m))
+            }
             Some(m) => Err(format!(
                 "token_endpoint_auth_method {m} is not supported by this server"
             )),

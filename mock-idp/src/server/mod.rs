@@ -88,8 +88,8 @@ pub use clients::{
     RESOURCE_SERVER_CLIENT_SECRET, TokenFormat,
 };
 pub use config::{
-    CimdConfig, DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
-    LoginConfig,
+    CimdConfig, DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig,
+    KeySource, LoginConfig,
 };
 pub use fault::{AsFault, UnknownAsFault};
 pub use handle::{IdpError, IssuerUrls, MockIdp};
