@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use idp_support::{http, location_params, param, pkce, post_form, rings};
+use idp_support::{get_json, http, location_params, param, pkce, post_form, rings};
 use mock_idp::server::{AsFault, CimdConfig, IdpConfig, MockIdp};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -320,6 +320,28 @@ fn code() -> Outcome {
     Outcome::Code(LOOPBACK_REDIRECT.into())
 }
 
+/// An authorization (which must succeed) and its code's redemption by `client_id`, public or
+/// with a `client_secret` in the body: the token endpoint's status and answer.
+async fn code_flow(
+    idp: &MockIdp,
+    client_id: &str,
+    redirect: &str,
+    secret: Option<&str>,
+) -> (u16, Value) {
+    let endpoint = idp.authorization_endpoint();
+    let (verifier, code) =
+        idp_support::authorize(&http(), &endpoint, client_id, redirect, &[]).await;
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("code_verifier", &verifier),
+        ("redirect_uri", redirect),
+        ("client_id", client_id),
+    ];
+    form.extend(secret.map(|s| ("client_secret", s)));
+    post_form(&http(), &idp.token_endpoint(), None, &form).await
+}
+
 /// The whole flow for a URL client: authorization (any loopback port), token exchange as a
 /// public client, PAR; one fetch of the document for all of it (cached 5 minutes).
 #[tokio::test]
@@ -328,27 +350,7 @@ async fn a_document_client_completes_the_flow() {
     let idp = idp_with(&[], cimd_config()).await;
     let client_id = docs.valid("/c/app.json");
     let redirect = "http://127.0.0.1:53117/callback";
-    let (verifier, code) = idp_support::authorize(
-        &http(),
-        &idp.authorization_endpoint(),
-        &client_id,
-        redirect,
-        &[],
-    )
-    .await;
-    let (status, body) = post_form(
-        &http(),
-        &idp.token_endpoint(),
-        None,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", redirect),
-            ("client_id", &client_id),
-        ],
-    )
-    .await;
+    let (status, body) = code_flow(&idp, &client_id, redirect, None).await;
     assert_eq!(status, 200, "{body}");
     let claims = idp_support::claims(body["access_token"].as_str().unwrap());
     assert_eq!(claims["client_id"], client_id.as_str());
@@ -395,7 +397,7 @@ async fn metadata_advertises_cimd() {
         let urls = idp.urls(mock_idp::server::IssuerKind::Trusted);
         assert_eq!(urls.discovery_urls.len(), 3);
         for url in &urls.discovery_urls {
-            let doc: Value = http().get(url).send().await.unwrap().json().await.unwrap();
+            let doc = get_json(url).await;
             let flag = doc.get("client_id_metadata_document_supported");
             assert_eq!(flag == Some(&json!(true)), advertised, "{url}: {flag:?}");
             assert_eq!(flag.is_none(), !advertised, "{url}");
@@ -856,14 +858,7 @@ async fn observe(faults: &[AsFault]) -> Vec<(Probe, Observed)> {
         let redirect = Some(LOOPBACK_REDIRECT);
         let (client_id, redirect) = match probe {
             Probe::Advertised => {
-                let doc: Value = http()
-                    .get(idp.metadata_url())
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let doc = get_json(&idp.metadata_url()).await;
                 let advertised = doc["client_id_metadata_document_supported"] == json!(true);
                 let outcome = if advertised {
                     code()
@@ -1111,28 +1106,7 @@ async fn token_endpoint_under_faults() {
     doc["client_secret"] = json!("s3cret");
     doc["token_endpoint_auth_method"] = json!("client_secret_post");
     docs.route("/c/secret.json", Answer::json(&doc));
-    let (verifier, code) = idp_support::authorize(
-        &http(),
-        &idp.authorization_endpoint(),
-        &url,
-        LOOPBACK_REDIRECT,
-        &[],
-    )
-    .await;
-    let (status, body) = post_form(
-        &http(),
-        &idp.token_endpoint(),
-        None,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("code_verifier", &verifier),
-            ("redirect_uri", LOOPBACK_REDIRECT),
-            ("client_id", &url),
-            ("client_secret", "s3cret"),
-        ],
-    )
-    .await;
+    let (status, body) = code_flow(&idp, &url, LOOPBACK_REDIRECT, Some("s3cret")).await;
     assert_eq!(status, 200, "{body}");
     idp.shutdown().await;
 }
