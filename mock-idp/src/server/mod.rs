@@ -47,6 +47,12 @@
 //! | [`RESOURCE_SERVER_CLIENT_ID`] | secret | none | calls the introspection endpoint |
 //! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials, device code | opaque access tokens |
 //!
+//! A `client_id` that starts with a URL scheme is a client ID metadata document URL (spec
+//! §2.7): the IdP fetches it over https (trusting only `IdpConfig::cimd`'s CA certificates) and
+//! uses it as a public client's metadata (rules in `server/cimd.rs`). A document that cannot be
+//! used makes the client unknown: an error page at the authorization endpoint, `401
+//! invalid_client` at the token endpoint and PAR.
+//!
 //! # Error conventions
 //!
 //! JSON errors are `{"error", "error_description"}` with `Cache-Control: no-store`:
