@@ -421,6 +421,10 @@ pub enum IdpCommand {
         /// In login mode, a consent page (Allow / Deny) after the login.
         #[arg(long, requires = "login_user")]
         login_consent: bool,
+        /// A PEM file of CA certificates trusted when fetching client ID metadata documents
+        /// (repeatable); only these are trusted, never the system's.
+        #[arg(long = "cimd-ca", value_name = "PATH")]
+        cimd_ca: Vec<PathBuf>,
     },
     /// Generate a key ring (one key per algorithm) as PEM and JWK files.
     Keygen {
@@ -541,6 +545,7 @@ fn run(cli: Cli) -> Result<u8, String> {
             login_user,
             login_password_env,
             login_consent,
+            cimd_ca,
         }) => {
             let faults = faults
                 .iter()
@@ -555,6 +560,13 @@ fn run(cli: Cli) -> Result<u8, String> {
                 }),
                 _ => None,
             };
+            let trust_roots_pem = cimd_ca
+                .iter()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .map_err(|e| format!("--cimd-ca {}: {e}", path.display()))
+                })
+                .collect::<Result<_, _>>()?;
             let config = IdpConfig {
                 listen,
                 public_base_url: issuer,
@@ -562,6 +574,10 @@ fn run(cli: Cli) -> Result<u8, String> {
                 require_dpop_nonce: dpop_nonce,
                 faults,
                 login,
+                cimd: mock_idp::server::CimdConfig {
+                    trust_roots_pem,
+                    ..Default::default()
+                },
                 ..IdpConfig::default()
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

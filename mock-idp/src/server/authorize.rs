@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AsFault;
+use super::cimd::{CimdLookup, NoClient, is_url_client_id};
 use super::error::{error_page, harden_authorization_response};
 use super::params::{Params, is_pkce_string};
 use super::policy::{check_resources, grant_scope};
@@ -26,12 +27,19 @@ pub(crate) async fn authorize(State(ctx): State<IssuerCtx>, uri: Uri) -> Respons
         return error_page("access_denied", REFUSES_EVERYTHING);
     }
     let query = uri.query().unwrap_or_default();
-    if ctx.shared.config.login.is_some() && !approves_at_once(&ctx, query) {
+    let cimd = resolve_client(&ctx, query).await;
+    if ctx.shared.config.login.is_some() && !approves_at_once(&ctx, query, &cimd) {
         return super::login::login_page(&ctx, query, None);
     }
-    let mut resp = handle(&ctx, query);
+    let mut resp = handle(&ctx, query, &cimd);
     harden_authorization_response(&mut resp);
     resp
+}
+
+/// The request's URL `client_id` resolved (spec §2.7), before the synchronous checks.
+async fn resolve_client(ctx: &IssuerCtx, query: &str) -> CimdLookup {
+    let params = Params::parse(query.as_bytes());
+    CimdLookup::resolve(&ctx.shared, params.get("client_id")).await
 }
 
 /// Why [`AsFault::RejectEverything`] refuses a request, at every endpoint.
@@ -39,15 +47,16 @@ pub(crate) const REFUSES_EVERYTHING: &str = "this server refuses every request";
 
 /// Whether the request is answered without a login: any error (sent back or shown) is, since
 /// the login comes after the request was found valid.
-fn approves_at_once(ctx: &IssuerCtx, query: &str) -> bool {
-    let answer = handle_checked(ctx, query, false);
+fn approves_at_once(ctx: &IssuerCtx, query: &str, cimd: &CimdLookup) -> bool {
+    let answer = handle_checked(ctx, query, false, cimd);
     answer.is_err()
 }
 
 /// The answer to a request the user has approved (the login form's or the consent page's POST
 /// names it): its redirect with a code, or with the error a request has.
-pub(crate) fn approved(ctx: &IssuerCtx, query: &str) -> Response {
-    let mut resp = handle(ctx, query);
+pub(crate) async fn approved(ctx: &IssuerCtx, query: &str) -> Response {
+    let cimd = resolve_client(ctx, query).await;
+    let mut resp = handle(ctx, query, &cimd);
     harden_authorization_response(&mut resp);
     resp
 }
@@ -135,8 +144,8 @@ pub(crate) async fn preflight(State(ctx): State<IssuerCtx>, headers: HeaderMap) 
     resp
 }
 
-fn handle(ctx: &IssuerCtx, query: &str) -> Response {
-    match handle_checked(ctx, query, true) {
+fn handle(ctx: &IssuerCtx, query: &str, cimd: &CimdLookup) -> Response {
+    match handle_checked(ctx, query, true, cimd) {
         Ok(resp) | Err(resp) => resp,
     }
 }
@@ -145,7 +154,12 @@ fn handle(ctx: &IssuerCtx, query: &str) -> Response {
 /// its code (`Ok`); without, nothing is issued and `Ok` is an empty answer.
 // Both sides are the answer to send; one per request, so their size does not matter.
 #[allow(clippy::result_large_err)]
-fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response, Response> {
+fn handle_checked(
+    ctx: &IssuerCtx,
+    query: &str,
+    issue: bool,
+    cimd: &CimdLookup,
+) -> Result<Response, Response> {
     let shared = &ctx.shared;
     let faults = &shared.config.faults;
     let issuer = ctx.issuer();
@@ -163,19 +177,14 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
     let Some(client_id) = params.get("client_id") else {
         return Err(error_page("invalid_request", "client_id is required"));
     };
-    let Some(client) = issuer.lock().clients.get(client_id).cloned() else {
-        if faults.contains(&AsFault::RedirectForUnknownClient)
-            && let Some(redirect_uri) = params.get("redirect_uri")
-        {
-            let reply = Reply {
-                redirect_uri: redirect_uri.to_owned(),
-                state: params.get("state"),
-                iss: &issuer.id,
-                faults,
-            };
-            return Err(reply.error("invalid_client", "unknown client_id"));
+    let found = cimd.find(&issuer.lock(), client_id);
+    let client = match found {
+        Ok(client) => client,
+        // A URL client id whose document is unusable is an unknown client: an error page.
+        Err(no @ NoClient::Document(_)) => {
+            return Err(error_page("invalid_client", &no.reason("")));
         }
-        return Err(error_page("invalid_client", "unknown client_id"));
+        Err(NoClient::Unregistered) => return Err(unknown_client(ctx, &params)),
     };
     if let Some(request_uri) = params
         .get("request_uri")
@@ -197,7 +206,7 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
             found
         };
         return match pushed {
-            Some(query) => handle_checked(ctx, &query, issue),
+            Some(query) => handle_checked(ctx, &query, issue, cimd),
             None => Err(error_page(
                 "invalid_request_uri",
                 "request_uri is unknown, expired, used, or another client's",
@@ -205,6 +214,12 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
         };
     }
     let explicit = params.get("redirect_uri");
+    // The URL-client faults take any redirect_uri (as-cimd-document-unchecked: when the
+    // document listed none).
+    let cimd_unchecked = is_url_client_id(&client.client_id)
+        && (faults.contains(&AsFault::CimdRedirectUnchecked)
+            || (faults.contains(&AsFault::CimdDocumentUnchecked)
+                && client.redirect_uris.is_empty()));
     let prefix_match = |r: &str| {
         faults.contains(&AsFault::RedirectPrefixMatch)
             && client
@@ -220,7 +235,7 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
         }
     };
     let redirect_uri = match explicit {
-        Some(r) if matches(r) || prefix_match(r) => r.to_owned(),
+        Some(r) if matches(r) || prefix_match(r) || cimd_unchecked => r.to_owned(),
         Some(_) => {
             return Err(error_page(
                 "invalid_request",
@@ -364,6 +379,24 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
         );
     }
     Ok(reply.send(&[("code", &code)]))
+}
+
+/// The answer to a request whose client is not registered: an error page, or under
+/// `as-redirect-for-unknown-client` an error sent to the redirect URI it names.
+fn unknown_client(ctx: &IssuerCtx, params: &Params) -> Response {
+    let faults = &ctx.shared.config.faults;
+    if faults.contains(&AsFault::RedirectForUnknownClient)
+        && let Some(redirect_uri) = params.get("redirect_uri")
+    {
+        let reply = Reply {
+            redirect_uri: redirect_uri.to_owned(),
+            state: params.get("state"),
+            iss: &ctx.issuer().id,
+            faults,
+        };
+        return reply.error("invalid_client", "unknown client_id");
+    }
+    error_page("invalid_client", "unknown client_id")
 }
 
 /// A code made of the clock and a counter, as some home-grown servers make them

@@ -9,6 +9,7 @@ use aws_lc_rs::constant_time::verify_slices_are_equal;
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 
+use super::cimd::{CimdLookup, NoClient};
 use super::clients::Client;
 use super::error::OAuthError;
 use super::params::{Params, form_decode};
@@ -21,11 +22,14 @@ enum Presented {
     Body { id: String, secret: Option<String> },
 }
 
-/// Authenticates the client of a request; returns a copy of its registration.
+/// Authenticates the client of a request; returns a copy of its registration. `cimd` is the
+/// request's URL `client_id` resolved beforehand (spec §2.7): a document that could not be used
+/// gets `401 invalid_client`.
 pub(crate) fn authenticate(
     st: &IssuerState,
     headers: &HeaderMap,
     params: &Params,
+    cimd: &CimdLookup,
 ) -> Result<Client, OAuthError> {
     if params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some() {
         return Err(OAuthError::invalid_client(
@@ -34,7 +38,7 @@ pub(crate) fn authenticate(
     }
     match presented(headers, params)? {
         Presented::Basic { id, secret } => {
-            let client = st.clients.get(&id).ok_or_else(|| {
+            let client = cimd.find(st, &id).map_err(|_| {
                 OAuthError::invalid_client_challenge("unknown client or wrong secret")
             })?;
             match &client.client_secret {
@@ -46,10 +50,10 @@ pub(crate) fn authenticate(
             }
         }
         Presented::Body { id, secret } => {
-            let client = st
-                .clients
-                .get(&id)
-                .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+            let client = cimd.find(st, &id).map_err(|no| match no {
+                NoClient::Unregistered => OAuthError::invalid_client("unknown client"),
+                NoClient::Document(_) => OAuthError::invalid_client_challenge(no.reason("")),
+            })?;
             match (&client.client_secret, secret) {
                 (Some(expected), Some(given)) if secret_matches(expected, &given) => {
                     Ok(client.clone())
@@ -134,6 +138,11 @@ mod tests {
     use crate::server::clients::{
         CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, PUBLIC_CLIENT_ID,
     };
+
+    /// Authentication of a request naming no URL client id.
+    fn authenticate(st: &IssuerState, h: &HeaderMap, p: &Params) -> Result<Client, OAuthError> {
+        super::authenticate(st, h, p, &CimdLookup::default())
+    }
 
     fn basic(id: &str, secret: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

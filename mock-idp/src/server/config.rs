@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::alg::Algorithm;
 use crate::keystore::KeyRing;
@@ -73,6 +74,8 @@ pub struct IdpConfig {
     /// When set, the authorization endpoint shows a login form (and optionally a consent
     /// page) instead of approving every valid request at once.
     pub login: Option<LoginConfig>,
+    /// Client ID metadata documents (spec §2.7): how URL client ids are fetched.
+    pub cimd: CimdConfig,
 }
 
 /// The login mode of the authorization endpoint: the one user who may sign in.
@@ -111,6 +114,30 @@ impl Default for IdpConfig {
             device: DeviceFlowConfig::default(),
             faults: std::collections::BTreeSet::new(),
             login: None,
+            cimd: CimdConfig::default(),
+        }
+    }
+}
+
+/// How the IdP fetches client ID metadata documents (spec §2.7). The mock is a test IdP: it
+/// fetches loopback hosts, where the tool serves its documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CimdConfig {
+    /// The only CA certificates https fetches trust (PEM text, one or more certificates
+    /// each); never the system's. With none, https documents cannot be fetched.
+    pub trust_roots_pem: Vec<String>,
+    /// One deadline for a whole fetch: connection, answer and body.
+    pub fetch_timeout: Duration,
+    /// Larger documents are refused (5000 bytes by default, as Keycloak's default).
+    pub max_document_bytes: usize,
+}
+
+impl Default for CimdConfig {
+    fn default() -> Self {
+        Self {
+            trust_roots_pem: Vec::new(),
+            fetch_timeout: Duration::from_secs(5),
+            max_document_bytes: 5000,
         }
     }
 }

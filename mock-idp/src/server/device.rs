@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::cimd::CimdLookup;
 use super::client_auth::authenticate;
 use super::clients::DEVICE_CODE_GRANT_TYPE;
 use super::config::{DeviceApproval, DeviceFlowConfig};
@@ -308,10 +309,11 @@ async fn start_grant(
     let config = &shared.config;
     let params = read_form(headers, body, config.max_body_bytes).await?;
     params.refuse_duplicates(&["resource"])?;
+    let cimd = CimdLookup::resolve(shared, params.get("client_id")).await;
     let issuer = ctx.issuer();
     let now = shared.now();
     let mut st = issuer.lock();
-    let client = authenticate(&st, headers, &params)?;
+    let client = authenticate(&st, headers, &params, &cimd)?;
     if !client.allows_grant(DEVICE_CODE_GRANT_TYPE) {
         return Err(OAuthError::unauthorized_client(
             "client may not use the device authorization grant",

@@ -114,6 +114,16 @@ as_faults! {
     DpopTokenTypeUnconditional = "as-dpop-token-type-unconditional": "answers token_type DPoP to a code redemption without a DPoP proof (a token bound to no key)",
     DpopParUnbound = "as-dpop-par-unbound": "ignores the DPoP proof of a pushed authorization request: it neither binds the code to the proof key nor is compared with dpop_jkt",
     DpopAthRefused = "as-dpop-ath-refused": "refuses a token-endpoint DPoP proof that carries an ath claim (as the OIDF reference authorization server does)",
+    // §2.7 client ID metadata documents
+    CimdUnsupported = "as-cimd-unsupported": "its metadata does not advertise client ID metadata documents and it treats URL client ids as unknown clients (it never fetches them)",
+    CimdClientIdUnchecked = "as-cimd-client-id-unchecked": "accepts a client ID metadata document whose client_id differs from the URL it was fetched from",
+    CimdRedirectUnchecked = "as-cimd-redirect-unchecked": "accepts, for a client ID metadata document client, a redirect_uri its document does not list",
+    CimdDocumentUnchecked = "as-cimd-document-unchecked": "accepts a client ID metadata document served with a non-JSON content type, a JSON array (its first element when that is an object), and one without redirect_uris (then redirecting to the request's redirect_uri)",
+    CimdUrlLax = "as-cimd-url-lax": "fetches client_id URLs that use http or have no path, dot segments, a fragment or userinfo (as given)",
+    CimdSharedSecretAccepted = "as-cimd-shared-secret-accepted": "accepts client ID metadata documents carrying client_secret or a shared-secret token_endpoint_auth_method",
+    CimdFollowsRedirects = "as-cimd-follows-redirects": "follows redirects (up to 5, to any origin) when fetching a client ID metadata document, checking the final document's client_id against the original URL",
+    CimdNoSizeLimit = "as-cimd-no-size-limit": "reads client ID metadata documents of any size (up to 8 MiB) with a 60 s timeout instead of its limits",
+    CimdCacheIgnoresHeaders = "as-cimd-cache-ignores-headers": "keeps every fetched client ID metadata document for an hour, whatever Cache-Control says",
 }
 
 impl fmt::Display for AsFault {

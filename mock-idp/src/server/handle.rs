@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::cimd::CimdResolver;
 use super::clients::{CONFIDENTIAL_CLIENT_ID, Client};
 use super::config::{IdpConfig, KeySource, valid_issuer_path};
 use super::device::{DEVICE_AUTHORIZATION_PATH, VERIFICATION_PATH};
@@ -134,7 +135,8 @@ impl MockIdp {
             issuer(&config.other_tenant_path, &trusted),
             issuer(&config.second_path, &second),
         ];
-        let shared = Arc::new(Shared::new(issuers, config, base_url));
+        let cimd = CimdResolver::new(&config.cimd, &config.faults).map_err(IdpError::Config)?;
+        let shared = Arc::new(Shared::new(issuers, config, base_url, cimd));
         let app = router(&shared)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

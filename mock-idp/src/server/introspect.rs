@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::cimd::CimdLookup;
 use super::client_auth::authenticate;
 use super::error::{OAuthError, json_no_store};
 use super::params::read_form;
@@ -90,7 +91,8 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Answ
     let params = read_form(headers, body, ctx.shared.config.max_body_bytes).await?;
     params.refuse_duplicates(&[])?;
     let st = ctx.issuer().lock();
-    let client = authenticate(&st, headers, &params)?;
+    // URL clients are public: none may introspect, so none is resolved.
+    let client = authenticate(&st, headers, &params, &CimdLookup::default())?;
     if client.is_public() {
         return Err(OAuthError::invalid_client_challenge(
             "introspection requires client authentication",

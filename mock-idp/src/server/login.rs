@@ -166,8 +166,8 @@ async fn read_submission(
 
 /// The approved request's redirect, answering a POST: 303, so the user agent follows with a
 /// GET (OAuth 2.1 §7.5.3); 307 under `as-login-redirect-307`, which re-POSTs the form.
-fn redirect_after_post(ctx: &IssuerCtx, query: &str) -> Response {
-    let mut resp = super::authorize::approved(ctx, query);
+async fn redirect_after_post(ctx: &IssuerCtx, query: &str) -> Response {
+    let mut resp = super::authorize::approved(ctx, query).await;
     if resp.status() == StatusCode::FOUND {
         *resp.status_mut() = if ctx
             .shared
@@ -190,12 +190,12 @@ pub(crate) async fn login(
     body: Body,
 ) -> Response {
     match read_submission(&ctx, &headers, body).await {
-        Ok(submission) => credentials(&ctx, submission),
+        Ok(submission) => credentials(&ctx, submission).await,
         Err(resp) => resp,
     }
 }
 
-fn credentials(ctx: &IssuerCtx, submission: Submission) -> Response {
+async fn credentials(ctx: &IssuerCtx, submission: Submission) -> Response {
     let Submission {
         params,
         session,
@@ -215,7 +215,7 @@ fn credentials(ctx: &IssuerCtx, submission: Submission) -> Response {
             &login_proof(&session, &config.password),
         );
     }
-    redirect_after_post(ctx, query)
+    redirect_after_post(ctx, query).await
 }
 
 /// `POST <I>/authorize/consent`: the user's decision after the login.
@@ -225,12 +225,12 @@ pub(crate) async fn consent(
     body: Body,
 ) -> Response {
     match read_submission(&ctx, &headers, body).await {
-        Ok(submission) => decision(&ctx, submission),
+        Ok(submission) => decision(&ctx, submission).await,
         Err(resp) => resp,
     }
 }
 
-fn decision(ctx: &IssuerCtx, submission: Submission) -> Response {
+async fn decision(ctx: &IssuerCtx, submission: Submission) -> Response {
     let Submission {
         params,
         session,
@@ -240,7 +240,9 @@ fn decision(ctx: &IssuerCtx, submission: Submission) -> Response {
         return refused(ctx, StatusCode::BAD_REQUEST, "sign in first");
     }
     match params.get("decision") {
-        Some("approve") => redirect_after_post(ctx, params.get("request").unwrap_or_default()),
+        Some("approve") => {
+            redirect_after_post(ctx, params.get("request").unwrap_or_default()).await
+        }
         _ => refused(ctx, StatusCode::FORBIDDEN, "You denied the client access."),
     }
 }

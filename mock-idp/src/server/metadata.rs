@@ -64,6 +64,10 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
     if !shared.config.scopes_supported.is_empty() {
         doc["scopes_supported"] = json!(shared.config.scopes_supported);
     }
+    // Spec §2.7 (as-meta-cimd-flag): URL client ids are fetched as client ID metadata documents.
+    if !shared.config.faults.contains(&AsFault::CimdUnsupported) {
+        doc["client_id_metadata_document_supported"] = json!(true);
+    }
     with_faults(shared, doc)
 }
 

@@ -47,6 +47,12 @@
 //! | [`RESOURCE_SERVER_CLIENT_ID`] | secret | none | calls the introspection endpoint |
 //! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials, device code | opaque access tokens |
 //!
+//! A `client_id` that starts with a URL scheme is a client ID metadata document URL (spec
+//! §2.7): the IdP fetches it over https (trusting only `IdpConfig::cimd`'s CA certificates) and
+//! uses it as a public client's metadata (rules in `server/cimd.rs`). A document that cannot be
+//! used makes the client unknown: an error page at the authorization endpoint, `401
+//! invalid_client` at the token endpoint and PAR.
+//!
 //! # Error conventions
 //!
 //! JSON errors are `{"error", "error_description"}` with `Cache-Control: no-store`:
@@ -61,6 +67,7 @@
 //! a confidential client's refresh tokens are bound to its credentials instead.
 
 mod authorize;
+mod cimd;
 mod client_auth;
 pub mod clients;
 mod config;
@@ -87,8 +94,8 @@ pub use clients::{
     RESOURCE_SERVER_CLIENT_SECRET, TokenFormat,
 };
 pub use config::{
-    DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig, KeySource,
-    LoginConfig,
+    CimdConfig, DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig,
+    KeySource, LoginConfig,
 };
 pub use fault::{AsFault, UnknownAsFault};
 pub use handle::{IdpError, IssuerUrls, MockIdp};

@@ -14,6 +14,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::AsFault;
+use super::cimd::CimdLookup;
 use super::client_auth::authenticate;
 use super::dpop_check::check_proof;
 use super::error::{OAuthError, json_answer};
@@ -55,9 +56,10 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
             "request_uri cannot be pushed (RFC 9126 §2.1)",
         ));
     }
+    let cimd = CimdLookup::resolve(shared, params.get("client_id")).await;
     let now = shared.now();
     let mut st = ctx.issuer().lock();
-    let client = authenticate(&st, headers, &params)?;
+    let client = authenticate(&st, headers, &params, &cimd)?;
     let unbound = shared.config.faults.contains(&AsFault::DpopParUnbound);
     let proof_jkt = if unbound {
         None

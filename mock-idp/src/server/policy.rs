@@ -150,7 +150,9 @@ mod tests {
 
     #[test]
     fn scope_policy() {
-        let cfg = Shared::new(Vec::new(), IdpConfig::default(), String::new());
+        let config = IdpConfig::default();
+        let cimd = super::super::cimd::CimdResolver::new(&config.cimd, &config.faults).unwrap();
+        let cfg = Shared::new(Vec::new(), config, String::new(), cimd);
         let mut c = Client::public("p", &[]);
         assert_eq!(grant_scope(&cfg, &c, None).unwrap(), "mcp:read");
         assert_eq!(

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     /// secrets and assertions, codes, PKCE verifiers, device codes, access and refresh
     /// tokens), so a test can prove that a tool driving this IdP never shows one.
     exchanged: std::sync::Mutex<Vec<String>>,
+    /// Fetches and caches client ID metadata documents (spec §2.7).
+    pub cimd: super::cimd::CimdResolver,
 }
 
 /// A resource server as the IdP issues for it: the scopes it requires (granted even when not
@@ -53,7 +55,12 @@ pub struct ResourceProfile {
 }
 
 impl Shared {
-    pub fn new(issuers: Vec<Issuer>, config: IdpConfig, base_url: String) -> Self {
+    pub fn new(
+        issuers: Vec<Issuer>,
+        config: IdpConfig,
+        base_url: String,
+        cimd: super::cimd::CimdResolver,
+    ) -> Self {
         let nonce = config.require_dpop_nonce;
         let dpop = super::dpop_check::validator(&config.faults);
         Self {
@@ -65,6 +72,7 @@ impl Shared {
             dpop,
             resources: RwLock::default(),
             exchanged: std::sync::Mutex::default(),
+            cimd,
         }
     }
 

@@ -13,6 +13,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::AsFault;
+use super::cimd::CimdLookup;
 use super::client_auth::authenticate;
 use super::clients::{Client, DEVICE_CODE_GRANT_TYPE, GRANT_TYPES, TokenFormat};
 use super::dpop_check::check_proof;
@@ -73,14 +74,20 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Valu
     let shared = &ctx.shared;
     let params = read_form(headers, body, shared.config.max_body_bytes).await?;
     shared.record_exchanged(SECRET_PARAMETERS.iter().flat_map(|n| params.all(n)));
-    let answer = grant(ctx, headers, &params);
+    let cimd = CimdLookup::resolve(shared, params.get("client_id")).await;
+    let answer = grant(ctx, headers, &params, &cimd);
     if let Ok(body) = &answer {
         shared.record_exchanged(SECRET_ANSWERS.iter().filter_map(|n| body[n].as_str()));
     }
     answer
 }
 
-fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
+fn grant(
+    ctx: &IssuerCtx,
+    headers: &HeaderMap,
+    params: &Params,
+    cimd: &CimdLookup,
+) -> Result<Value, OAuthError> {
     let shared = &ctx.shared;
     let faults = &shared.config.faults;
     if !faults.contains(&AsFault::TokenDuplicateParamsAccepted) {
@@ -95,7 +102,7 @@ fn grant(ctx: &IssuerCtx, headers: &HeaderMap, params: &Params) -> Result<Value,
     }
     let now = shared.now();
     let mut st = ctx.issuer().lock();
-    let client = authenticate(&st, headers, params).map_err(|e| {
+    let client = authenticate(&st, headers, params, cimd).map_err(|e| {
         if e.basic_challenge && faults.contains(&AsFault::TokenInvalidClient400) {
             OAuthError::invalid_client(e.description)
         } else {

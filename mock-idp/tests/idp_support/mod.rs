@@ -116,6 +116,11 @@ pub async fn authorize(
     (verifier, code)
 }
 
+/// GETs a JSON document.
+pub async fn get_json(url: &str) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// POSTs a form and returns status and JSON body.
 pub async fn post_form(
     http: &reqwest::Client,
