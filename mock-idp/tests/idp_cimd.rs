@@ -1001,9 +1001,16 @@ async fn cimd_faults_break_what_they_say() {
         .iter()
         .map(|p| (*p, (Outcome::ErrorPage, 0)))
         .collect();
-    let faults: [(AsFault, Vec<(Probe, Observed)>); 9] = [
+    let ignored: Vec<(Probe, Observed)> = all_pages
+        .iter()
+        .filter(|(p, _)| *p != Probe::Advertised)
+        .cloned()
+        .collect();
+    let faults: [(AsFault, Vec<(Probe, Observed)>); 10] = [
         // Never fetches, never advertises; every URL client is unknown.
         (AsFault::CimdUnsupported, all_pages),
+        // Advertises, but never fetches: every URL client is unknown.
+        (AsFault::CimdIgnored, ignored),
         (
             AsFault::CimdClientIdUnchecked,
             vec![(Probe::ClientIdMismatch, (code(), 1))],

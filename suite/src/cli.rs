@@ -834,6 +834,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         None => {
             let idp = MockIdp::start(IdpConfig {
                 faults: as_faults.clone(),
+                cimd: crate::engine::listener::mock_idp_cimd(),
                 login: demo_login.as_ref().map(|l| mock_idp::server::LoginConfig {
                     username: l.user.clone(),
                     password: l.password.expose().to_owned(),

@@ -188,6 +188,7 @@ async fn demonstrate_on_mock_idp(meta: &CheckMeta) -> Result<String, String> {
         async move {
             let idp = MockIdp::start(IdpConfig {
                 faults,
+                cimd: crate::engine::listener::mock_idp_cimd(),
                 ..IdpConfig::default()
             })
             .await

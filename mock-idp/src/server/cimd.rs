@@ -93,12 +93,13 @@ pub(crate) struct CimdLookup {
 
 impl CimdLookup {
     /// Resolves `client_id` when it is a URL this IdP fetches (never under
-    /// `as-cimd-unsupported`); otherwise nothing is fetched.
+    /// `as-cimd-unsupported` or `as-cimd-ignored`); otherwise nothing is fetched.
     pub(crate) async fn resolve(shared: &Shared, client_id: Option<&str>) -> CimdLookup {
         let Some(id) = client_id.filter(|id| is_url_client_id(id)) else {
             return CimdLookup::default();
         };
-        if shared.config.faults.contains(&AsFault::CimdUnsupported) {
+        let faults = &shared.config.faults;
+        if faults.contains(&AsFault::CimdUnsupported) || faults.contains(&AsFault::CimdIgnored) {
             return CimdLookup::default();
         }
         let client = shared.cimd.client(id, shared.now()).await;

@@ -116,6 +116,7 @@ as_faults! {
     DpopAthRefused = "as-dpop-ath-refused": "refuses a token-endpoint DPoP proof that carries an ath claim (as the OIDF reference authorization server does)",
     // §2.7 client ID metadata documents
     CimdUnsupported = "as-cimd-unsupported": "its metadata does not advertise client ID metadata documents and it treats URL client ids as unknown clients (it never fetches them)",
+    CimdIgnored = "as-cimd-ignored": "advertises client ID metadata documents but treats URL client ids as unknown clients (it never fetches them)",
     CimdClientIdUnchecked = "as-cimd-client-id-unchecked": "accepts a client ID metadata document whose client_id differs from the URL it was fetched from",
     CimdRedirectUnchecked = "as-cimd-redirect-unchecked": "accepts, for a client ID metadata document client, a redirect_uri its document does not list",
     CimdDocumentUnchecked = "as-cimd-document-unchecked": "accepts a client ID metadata document served with a non-JSON content type, a JSON array (its first element when that is an object), and one without redirect_uris (then redirecting to the request's redirect_uri)",

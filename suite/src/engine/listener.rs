@@ -36,6 +36,17 @@ const TLS_KEY: &[u8] = include_bytes!("../../../fixtures/tls/localhost.key");
 /// The CA that signed it, which an authorization server fetching from the listener trusts.
 pub const TLS_CA: &str = include_str!("../../../fixtures/tls/ca.pem");
 
+/// The client ID metadata document settings of a mock IdP that fetches from this listener (the
+/// embedded demo, the tests): it trusts the test CA and gives a fetch one second, so the slow
+/// document of as.cimd.size-limit costs a second rather than the default five.
+pub fn mock_idp_cimd() -> mock_idp::server::CimdConfig {
+    mock_idp::server::CimdConfig {
+        trust_roots_pem: vec![TLS_CA.to_owned()],
+        fetch_timeout: Duration::from_secs(1),
+        ..Default::default()
+    }
+}
+
 /// How the listener answers the requests for one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {

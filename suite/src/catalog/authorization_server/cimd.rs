@@ -313,49 +313,68 @@ fn grade(level: Level, s: &Stimulus, seen: &Seen) -> Vec<Assertion> {
     }
 }
 
+/// Why a row could not be calibrated.
+enum NotCalibrated {
+    /// The row does not apply, or has nothing to go on: its outcome.
+    Outcome(Outcome),
+    /// The valid document was not accepted: the positive control failed (the happy row's
+    /// finding).
+    Refused { valid: Hosted, seen: Seen },
+}
+
+impl NotCalibrated {
+    /// The outcome of a row whose positive control this is.
+    fn outcome(self) -> Outcome {
+        match self {
+            NotCalibrated::Outcome(outcome) => outcome,
+            NotCalibrated::Refused { valid, seen } => Outcome::error(
+                format!(
+                    "positive control: an authorization request naming the valid client ID \
+                     metadata document {} (redirect_uri {LISTED_REDIRECT}) got {} after {} \
+                     fetch(es) of it, so no refusal can be judged (see as.cimd.happy). The \
+                     documents are on a loopback address under the tool's test CA \
+                     (fixtures/tls/ca.pem): the server must trust that CA and fetch from \
+                     loopback (an SSRF guard refuses it), or give --cimd-base-url",
+                    valid.url,
+                    seen.answer.describe(),
+                    seen.fetches
+                ),
+                vec![seen.exchange],
+            ),
+        }
+    }
+}
+
 /// The row's applicability and positive control: the metadata advertises CIMD and a valid
 /// document is accepted. `Ok` carries the control's evidence.
-async fn calibrate(ctx: &AsContext, host: &Host) -> Result<Seen, Outcome> {
+async fn calibrate(ctx: &AsContext, host: &Host) -> Result<Seen, NotCalibrated> {
     let Some((_, document)) = ctx.documents.primary() else {
-        return Err(Outcome::error(
+        return Err(NotCalibrated::Outcome(Outcome::error(
             format!(
                 "no metadata document of {} could be read (see as.metadata.available)",
                 ctx.issuer
             ),
             ctx.documents.exchanges(),
-        ));
+        )));
     };
     if document.bool("client_id_metadata_document_supported") != Some(true) {
-        return Err(Outcome::new(
+        return Err(NotCalibrated::Outcome(Outcome::new(
             Verdict::Skip,
             "the metadata does not advertise client_id_metadata_document_supported: this \
              server does not offer client ID metadata documents (see as.metadata.cimd-flag)",
-        ));
+        )));
     }
     if ctx.authorization_endpoint().is_none() {
-        return Err(Outcome::error(
+        return Err(NotCalibrated::Outcome(Outcome::error(
             "the metadata names no authorization_endpoint (see as.metadata.required)",
             ctx.documents.exchanges(),
-        ));
+        )));
     }
     let valid = host.document(valid_document);
     let control = of_document("a valid document", valid.clone(), Due::Proceeds);
     let seen = send(ctx, host, &control).await;
     if !accepted(&seen.answer) {
-        return Err(Outcome::error(
-            format!(
-                "positive control: an authorization request naming the valid client ID \
-                 metadata document {} (redirect_uri {LISTED_REDIRECT}) got {} after {} fetch(es) \
-                 of it, so no refusal can be judged (see as.cimd.happy). The documents are \
-                 on a loopback address under the tool's test CA (fixtures/tls/ca.pem): the \
-                 server must trust that CA and fetch from loopback (an SSRF guard refuses \
-                 it), or give --cimd-base-url",
-                valid.url,
-                seen.answer.describe(),
-                seen.fetches
-            ),
-            vec![seen.exchange],
-        ));
+        return Err(NotCalibrated::Refused { valid, seen });
     }
     Ok(seen)
 }
@@ -368,7 +387,7 @@ async fn run_row(ctx: &AsContext, row: &CimdRow) -> Outcome {
     };
     let control = match calibrate(ctx, &host).await {
         Ok(seen) => seen,
-        Err(outcome) => return outcome,
+        Err(not) => return not.outcome(),
     };
     let mut assertions = Vec::new();
     let mut evidence = vec![control.exchange];
@@ -560,8 +579,8 @@ async fn cache(ctx: &AsContext) -> Outcome {
         Ok(host) => host,
         Err(outcome) => return outcome,
     };
-    if let Err(outcome) = calibrate(ctx, &host).await {
-        return outcome;
+    if let Err(not) = calibrate(ctx, &host).await {
+        return not.outcome();
     }
     let at = host.fresh("client.json");
     let uncached =
@@ -626,12 +645,7 @@ async fn happy(ctx: &AsContext) -> Outcome {
     let control = match calibrate(ctx, &host).await {
         Ok(seen) => seen,
         // A refused valid document is this row's finding, not an Error.
-        Err(outcome) if outcome.verdict == Verdict::Error && !outcome.evidence.is_empty() => {
-            let mut failed = outcome;
-            failed.message = failed.message.replace(
-                "positive control: an authorization request naming",
-                "the authorization server refused an authorization request naming",
-            );
+        Err(NotCalibrated::Refused { valid, seen }) => {
             return crate::catalog::prm::graded(
                 level,
                 vec![rule(
@@ -640,13 +654,20 @@ async fn happy(ctx: &AsContext) -> Outcome {
                      accepted"
                         .into(),
                     false,
-                    failed.message,
+                    format!(
+                        "the authorization server answered an authorization request naming the \
+                         valid document {} (redirect_uri {LISTED_REDIRECT}) with {} after {} \
+                         fetch(es) of it",
+                        valid.url,
+                        seen.answer.describe(),
+                        seen.fetches
+                    ),
                 )],
-                failed.evidence,
+                vec![seen.exchange],
                 String::new(),
             );
         }
-        Err(outcome) => return outcome,
+        Err(not) => return not.outcome(),
     };
     let mut assertions = vec![rule(
         level,
