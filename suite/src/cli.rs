@@ -411,6 +411,12 @@ pub enum IdpCommand {
         /// In login mode, a consent page (Allow / Deny) after the login.
         #[arg(long, requires = "login_user")]
         login_consent: bool,
+        /// How long an authorization code can be redeemed, in seconds (default: 60).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..))]
+        code_lifetime: Option<i64>,
+        /// A resource the metadata lists in protected_resources (repeatable; RFC 9728 §4).
+        #[arg(long = "protected-resource", value_name = "URI")]
+        protected_resources: Vec<String>,
     },
     /// Generate a key ring (one key per algorithm) as PEM and JWK files.
     Keygen {
@@ -531,6 +537,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             login_user,
             login_password_env,
             login_consent,
+            code_lifetime,
+            protected_resources,
         }) => {
             let faults = faults
                 .iter()
@@ -552,6 +560,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                 require_dpop_nonce: dpop_nonce,
                 faults,
                 login,
+                code_lifetime: code_lifetime.unwrap_or(IdpConfig::default().code_lifetime),
+                protected_resources,
                 ..IdpConfig::default()
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -1004,6 +1014,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                     }),
                 };
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
+                as_ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
                 clean_up_registrations(&as_ctx).await;
@@ -1164,6 +1175,7 @@ async fn run_as_only(
     ctx.client = as_client(args, None);
     ctx.login = as_login(args)?;
     ctx.scope = args.scope.clone();
+    ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),

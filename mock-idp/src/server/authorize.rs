@@ -283,6 +283,10 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
     }
     let challenge = match params.get("code_challenge") {
         Some(c) => c,
+        // OAuth 2.1 §7.5.1, RFC 9700 §2.1.1: PKCE is required of public clients, RECOMMENDED
+        // for confidential ones (their code is also bound to their credentials). Such a code
+        // then refuses any code_verifier (RFC 9700 §4.8.2, PKCE downgrade).
+        None if !client.is_public() => "",
         None if faults.contains(&AsFault::PkceOptional) => "",
         // Only dynamically registered clients have a registration answer.
         None if faults.contains(&AsFault::DcrPublicPkceOptional)
@@ -358,12 +362,22 @@ fn handle_checked(ctx: &IssuerCtx, query: &str, issue: bool) -> Result<Response,
                 scope,
                 resources,
                 dpop_jkt: dpop_jkt.map(str::to_owned),
-                expires_at: now + shared.config.code_lifetime,
+                expires_at: now + code_lifetime(&shared.config),
                 redeemed: None,
             },
         );
     }
     Ok(reply.send(&[("code", &code)]))
+}
+
+/// How long a code can be redeemed: the configured lifetime, or (under
+/// [`AsFault::CodeNeverExpires`]) ten years, which no pruning reaches.
+fn code_lifetime(config: &super::IdpConfig) -> i64 {
+    if config.faults.contains(&AsFault::CodeNeverExpires) {
+        10 * 365 * 24 * 3600
+    } else {
+        config.code_lifetime
+    }
 }
 
 /// A code made of the clock and a counter, as some home-grown servers make them

@@ -114,6 +114,14 @@ as_faults! {
     DpopTokenTypeUnconditional = "as-dpop-token-type-unconditional": "answers token_type DPoP to a code redemption without a DPoP proof (a token bound to no key)",
     DpopParUnbound = "as-dpop-par-unbound": "ignores the DPoP proof of a pushed authorization request: it neither binds the code to the proof key nor is compared with dpop_jkt",
     DpopAthRefused = "as-dpop-ath-refused": "refuses a token-endpoint DPoP proof that carries an ath claim (as the OIDF reference authorization server does)",
+    // §2.1/§2.3/§2.4 remaining rows
+    TokenPkceDowngrade = "as-token-pkce-downgrade": "redeems a code issued without code_challenge (to a confidential client) whatever code_verifier the token request adds",
+    ClientCredentialsUserSub = "as-client-credentials-user-sub": "issues client-credentials access tokens whose sub is the test user's (the last logged-in user), not the client's",
+    CodeNeverExpires = "as-code-never-expires": "redeems an authorization code however old it is",
+    CodeReuseKeepsTokens = "as-code-reuse-keeps-tokens": "refuses a second redemption of a code but leaves the tokens of the first one active",
+    ProtectedResourcesWithoutResource = "as-protected-resources-without-resource": "its metadata lists protected_resources without the resources it issues tokens for (only https://other.mcp-authspec.invalid/mcp)",
+    SignedMetadataUnsigned = "as-signed-metadata-unsigned": "its metadata carries signed_metadata with alg none and no signature",
+    SignedMetadataWrongIssuer = "as-signed-metadata-wrong-issuer": "its metadata carries signed_metadata, signed with its key, whose iss is another issuer",
 }
 
 impl fmt::Display for AsFault {

@@ -1,5 +1,6 @@
-//! RFC 7662 token introspection. Callers authenticate as a confidential client allowed to
-//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`). Scripted tokens get their scripted answer;
+//! RFC 7662 token introspection. Callers authenticate as a confidential client: one allowed to
+//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`) learns about every token, any other about its
+//! own tokens only. Scripted tokens get their scripted answer;
 //! opaque tokens are looked up; JWT access tokens issued by this issuer are verified
 //! (signature, `iss`, `exp`, `nbf`, revocation). Anything else is `{"active": false}`.
 
@@ -96,17 +97,20 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Answ
             "introspection requires client authentication",
         ));
     }
-    if !client.may_introspect {
-        return Err(OAuthError::unauthorized_client(
-            "client may not use the introspection endpoint",
-        ));
-    }
     let token = params.required("token")?;
-    if let Some(script) = st.scripted.get(token) {
+    if client.may_introspect
+        && let Some(script) = st.scripted.get(token)
+    {
         return Ok(Answer::Scripted(script.clone()));
     }
     let now = ctx.shared.now();
-    Ok(Answer::Json(match lookup(ctx.issuer(), &st, token, now) {
+    // A confidential client that is no resource server learns only about its own tokens
+    // (RFC 7662 §2.2: inactive for a token the caller may not know about).
+    let known = lookup(ctx.issuer(), &st, token, now).filter(|claims| {
+        client.may_introspect
+            || claims.get("client_id").and_then(Value::as_str) == Some(client.client_id.as_str())
+    });
+    Ok(Answer::Json(match known {
         Some(mut claims) => {
             claims.insert("active".into(), json!(true));
             Value::Object(claims)

@@ -160,7 +160,18 @@ impl Request<'_> {
                 "public clients cannot use client_credentials",
             ));
         }
-        self.issue_requested(st, &self.client.client_id)
+        let subject = if self
+            .ctx
+            .shared
+            .config
+            .faults
+            .contains(&AsFault::ClientCredentialsUserSub)
+        {
+            self.ctx.shared.config.subject.clone()
+        } else {
+            self.client.client_id.clone()
+        };
+        self.issue_requested(st, &subject)
     }
 
     /// Tokens for `subject` with the scope and resources the request names, no refresh token
@@ -194,6 +205,9 @@ impl Request<'_> {
         if let Some(family) = grant.redeemed
             && !faults.contains(&AsFault::TokenCodeReuse)
         {
+            if faults.contains(&AsFault::CodeReuseKeepsTokens) {
+                return Err(OAuthError::invalid_grant("authorization code already used"));
+            }
             st.revoke_family(family);
             return Err(OAuthError::invalid_grant(
                 "authorization code already used; the tokens issued with it are revoked",
@@ -229,9 +243,19 @@ impl Request<'_> {
             }
             None => {}
         }
+        let without_challenge = grant.code_challenge.is_empty();
         let verifier = match self.params.get("code_verifier") {
+            // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a PKCE
+            // downgrade (an attacker stripped the challenge from the authorization request).
+            Some(_) if without_challenge && !faults.contains(&AsFault::TokenPkceDowngrade) => {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier sent for a code issued without code_challenge",
+                ));
+            }
             Some(v) => v,
-            None if faults.contains(&AsFault::TokenPkceVerifierOptional) => "",
+            None if without_challenge || faults.contains(&AsFault::TokenPkceVerifierOptional) => {
+                ""
+            }
             None => return Err(OAuthError::invalid_grant("code_verifier is required")),
         };
         if !verifier.is_empty() && !is_pkce_string(verifier) {
@@ -239,8 +263,9 @@ impl Request<'_> {
                 "code_verifier must be 43 to 128 unreserved characters",
             ));
         }
-        let unchecked =
-            verifier.is_empty() || faults.contains(&AsFault::TokenPkceVerifierUnchecked);
+        let unchecked = verifier.is_empty()
+            || without_challenge
+            || faults.contains(&AsFault::TokenPkceVerifierUnchecked);
         if !unchecked && pkce_s256(verifier) != grant.code_challenge {
             return Err(OAuthError::invalid_grant(
                 "code_verifier does not match the code_challenge",
