@@ -148,7 +148,10 @@ async fn confidential_client_registers_with_a_secret() {
         &[("token", "x")],
     )
     .await;
-    assert_eq!((status, &body), (200, &serde_json::json!({"active": false})));
+    assert_eq!(
+        (status, &body),
+        (200, &serde_json::json!({"active": false}))
+    );
     idp.shutdown().await;
 }
 

@@ -253,9 +253,7 @@ impl Request<'_> {
                 ));
             }
             Some(v) => v,
-            None if without_challenge || faults.contains(&AsFault::TokenPkceVerifierOptional) => {
-                ""
-            }
+            None if without_challenge || faults.contains(&AsFault::TokenPkceVerifierOptional) => "",
             None => return Err(OAuthError::invalid_grant("code_verifier is required")),
         };
         if !verifier.is_empty() && !is_pkce_string(verifier) {
@@ -511,8 +509,13 @@ impl Request<'_> {
                 }
                 let token =
                     mint_access_token(spec, &config.faults, issuer.signing_key(signing_alg));
+                let signature = signature_of(&token).to_owned();
+                if config.faults.contains(&AsFault::AtKeyUnpublished) {
+                    st.unpublished_signatures.insert(signature.clone(), exp);
+                }
                 if let Some(f) = st.families.get_mut(&i.family) {
                     f.access_jtis.push((jti, exp));
+                    f.access_jtis.push((signature, exp));
                 }
                 token
             }
@@ -577,6 +580,11 @@ impl Request<'_> {
         st.maybe_prune(self.now);
         body
     }
+}
+
+/// The signature segment of a compact JWS, which tells one issued token from another.
+pub(crate) fn signature_of(token: &str) -> &str {
+    token.rsplit('.').next().unwrap_or_default()
 }
 
 /// Signs an access token, with the §2.4 faults applied.

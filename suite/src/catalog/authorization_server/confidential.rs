@@ -33,7 +33,12 @@ struct Confidential {
 
 impl Confidential {
     /// A token request of this client, authenticated with HTTP Basic.
-    fn request(&self, what: impl Into<String>, form: Vec<(String, String)>, due: Due) -> TokenProbe {
+    fn request(
+        &self,
+        what: impl Into<String>,
+        form: Vec<(String, String)>,
+        due: Due,
+    ) -> TokenProbe {
         TokenProbe {
             basic: Some((self.client.client_id.clone(), self.secret.clone())),
             ..probe(what, form, due)
@@ -276,7 +281,10 @@ async fn introspect(
         Err(e) => return Introspected::Unanswered(format!("no answer ({e})")),
     };
     let answer = Answer::of(resp);
-    match (resp.status, answer.member("active").and_then(Value::as_bool)) {
+    match (
+        resp.status,
+        answer.member("active").and_then(Value::as_bool),
+    ) {
         (200, Some(true)) => Introspected::Active(answer.body.unwrap_or_default()),
         (200, Some(false)) => Introspected::Inactive,
         _ => Introspected::Unanswered(answer.describe()),
@@ -300,7 +308,10 @@ async fn code_reuse_revokes(ctx: &AsContext) -> Outcome {
         Ok(conf) => conf,
         Err(outcome) => return outcome,
     };
-    let code = match ctx.request_code_with(&conf.client, Some(&resource), &[]).await {
+    let code = match ctx
+        .request_code_with(&conf.client, Some(&resource), &[])
+        .await
+    {
         Ok(code) => code,
         Err((answer, exchange)) => {
             return no_code(ctx, &conf.client, &resource, answer, exchange);
@@ -403,9 +414,8 @@ async fn subject_of(
     conf: Option<&Confidential>,
     evidence: &mut Vec<Exchange>,
 ) -> Result<Option<String>, String> {
-    let sub = |claims: &Map<String, Value>| {
-        claims.get("sub").and_then(Value::as_str).map(str::to_owned)
-    };
+    let sub =
+        |claims: &Map<String, Value>| claims.get("sub").and_then(Value::as_str).map(str::to_owned);
     if let Some(claims) = access_token_claims(token) {
         return Ok(sub(&claims));
     }

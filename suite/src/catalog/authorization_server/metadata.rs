@@ -675,7 +675,10 @@ fn signed(ctx: &AsContext, found: &[Found]) -> Judged {
         .and_then(|c| c.get_str("iss").map(str::to_owned));
     assertions.push(rule(
         Level::Must,
-        format!("signed_metadata has an iss claim equal to the issuer {}", ctx.issuer),
+        format!(
+            "signed_metadata has an iss claim equal to the issuer {}",
+            ctx.issuer
+        ),
         iss.as_deref() == Some(ctx.issuer.as_str()),
         said(match &iss {
             Some(iss) => format!("whose iss is {iss:?}"),
@@ -686,7 +689,10 @@ fn signed(ctx: &AsContext, found: &[Found]) -> Judged {
         let kid = jws
             .kid()
             .map_or_else(|| "no kid".to_owned(), |k| format!("kid {k:?}"));
-        match (mock_idp::alg::Algorithm::from_name(&alg), published_keys(ctx)) {
+        match (
+            mock_idp::alg::Algorithm::from_name(&alg),
+            published_keys(ctx),
+        ) {
             (Some(known), Ok(keys)) if !known.is_symmetric() => {
                 let verifier = mock_idp::jws::Verifier::new(&[known]).with_keys(keys);
                 let verified = verifier.verify(&jws).map(|_| ());
@@ -711,7 +717,9 @@ fn signed(ctx: &AsContext, found: &[Found]) -> Judged {
                     Level::Info,
                     "signed_metadata verifies with a key of the jwks_uri",
                     false,
-                    said(format!("({alg}, {kid}), whose signature was not checked: {why}")),
+                    said(format!(
+                        "({alg}, {kid}), whose signature was not checked: {why}"
+                    )),
                 ));
             }
         }
@@ -1006,7 +1014,10 @@ pub(super) static ROWS: &[Row] = &[
                 "signed_metadata is a JWT, digitally signed or MACed using JWS, with an iss claim",
                 RFC8414,
             )],
-            &["as-signed-metadata-unsigned", "as-signed-metadata-wrong-issuer"],
+            &[
+                "as-signed-metadata-unsigned",
+                "as-signed-metadata-wrong-issuer",
+            ],
         ),
         judge: Judge::Documents(signed),
     },
