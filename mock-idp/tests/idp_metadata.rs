@@ -44,9 +44,17 @@ async fn every_issuer_serves_all_three_metadata_forms() {
         assert_eq!(urls.metadata_url, urls.discovery_urls[0]);
         let mut docs = Vec::new();
         for url in &urls.discovery_urls {
-            let (status, doc) = get_json(url).await;
+            let (status, mut doc) = get_json(url).await;
             assert_eq!(status, 200, "{url}");
             assert_eq!(doc["issuer"], urls.issuer.as_str(), "{url}");
+            // Signed afresh at each request (iat, and ECDSA's random nonce): compared apart.
+            let signed = doc
+                .as_object_mut()
+                .and_then(|d| d.remove("signed_metadata"));
+            assert!(
+                signed.is_some_and(|s| s.is_string()),
+                "{url}: signed_metadata"
+            );
             docs.push(doc);
         }
         assert!(docs.windows(2).all(|w| w[0] == w[1]), "forms agree");

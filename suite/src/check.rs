@@ -41,6 +41,8 @@ pub enum Need {
     /// An OAuth client of the authorization server under test (`as.*` rows that send
     /// authorization requests): the mock IdP's own, or `--client-id` with `--redirect-uri`.
     AsClient,
+    /// A wait longer than the authorization server's code lifetime (`--code-expiry-wait`).
+    CodeExpiryWait,
 }
 
 /// Where a requirement binds at the check's `level` (design.md "Where a verdict applies"):

@@ -425,6 +425,12 @@ pub enum IdpCommand {
         /// (repeatable); only these are trusted, never the system's.
         #[arg(long = "cimd-ca", value_name = "PATH")]
         cimd_ca: Vec<PathBuf>,
+        /// How long an authorization code can be redeemed, in seconds (default: 60).
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..))]
+        code_lifetime: Option<i64>,
+        /// A resource the metadata lists in protected_resources (repeatable; RFC 9728 §4).
+        #[arg(long = "protected-resource", value_name = "URI")]
+        protected_resources: Vec<String>,
     },
     /// Generate a key ring (one key per algorithm) as PEM and JWK files.
     Keygen {
@@ -546,6 +552,8 @@ fn run(cli: Cli) -> Result<u8, String> {
             login_password_env,
             login_consent,
             cimd_ca,
+            code_lifetime,
+            protected_resources,
         }) => {
             let faults = faults
                 .iter()
@@ -578,6 +586,8 @@ fn run(cli: Cli) -> Result<u8, String> {
                     trust_roots_pem,
                     ..Default::default()
                 },
+                code_lifetime: code_lifetime.unwrap_or(IdpConfig::default().code_lifetime),
+                protected_resources,
                 ..IdpConfig::default()
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -1032,6 +1042,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 };
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
                 as_ctx.cimd_base_url = cimd_hosting(&args)?;
+                as_ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
                 clean_up_registrations(&as_ctx).await;
@@ -1218,6 +1229,7 @@ async fn run_as_only(
     ctx.login = as_login(args)?;
     ctx.scope = args.scope.clone();
     ctx.cimd_base_url = cimd_hosting(args)?;
+    ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -201,6 +201,10 @@ fn need(n: Need) -> &'static str {
             "a public client registered at the authorization server under test: the mock IdP's \
              own in the demo, or `--client-id` with one of its registered `--redirect-uri`s"
         }
+        Need::CodeExpiryWait => {
+            "a wait longer than codes may live: `--code-expiry-wait SECONDS` (NotEvaluated \
+             without it, since the wait takes minutes)"
+        }
         Need::OtherResourceToken => {
             "a valid token of the trusted issuer for another resource: minted, or obtained by a \
              grant with `--other-resource URI`"

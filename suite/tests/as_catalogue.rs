@@ -44,6 +44,20 @@ const AT_ONCE_FAULTS: [AsFault; 5] = [
     AsFault::RedirectDefaultOfSeveral,
 ];
 
+/// The resource R of every run: the mock IdP lists it in protected_resources, as the
+/// deployment of a resource server would configure it.
+const RESOURCE: &str = "http://127.0.0.1:9/mcp";
+
+/// How the code-expiry row is proven: codes living 2 s, redeemed after 3 s. Other runs leave
+/// the wait unset (the row is NotEvaluated there), so only its own runs wait.
+const CODE_LIFETIME_SECONDS: i64 = 2;
+const CODE_EXPIRY_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether a check waits for a code to expire (proven by its own test below).
+fn waits(meta: &suite::check::CheckMeta) -> bool {
+    meta.needs.contains(&Need::CodeExpiryWait)
+}
+
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse";
 
@@ -57,11 +71,26 @@ enum Mode {
 }
 
 async fn run_against(faults: BTreeSet<AsFault>, mode: Mode) -> Verdicts {
+    run_selected(faults, mode, &Selection::default(), None).await
+}
+
+/// [`run_against`] for the checks `selection` selects, with `--code-expiry-wait` set to
+/// `code_expiry_wait` (and codes living [`CODE_LIFETIME_SECONDS`] then).
+async fn run_selected(
+    faults: BTreeSet<AsFault>,
+    mode: Mode,
+    selection: &Selection,
+    code_expiry_wait: Option<std::time::Duration>,
+) -> Verdicts {
     let login = (mode == Mode::LoginForm).then(|| LoginConfig {
         username: USER.to_owned(),
         password: PASSWORD.to_owned(),
         consent: true,
     });
+    let code_lifetime = match code_expiry_wait {
+        Some(_) => CODE_LIFETIME_SECONDS,
+        None => IdpConfig::default().code_lifetime,
+    };
     let idp = MockIdp::start(IdpConfig {
         faults,
         login,
@@ -70,12 +99,15 @@ async fn run_against(faults: BTreeSet<AsFault>, mode: Mode) -> Verdicts {
         // DPoP nonces demanded at the token endpoint, so as.dpop.nonce has nonces to judge
         // (only requests with a DPoP proof are concerned).
         require_dpop_nonce: true,
+        protected_resources: vec![RESOURCE.to_owned()],
+        code_lifetime,
         ..IdpConfig::default()
     })
     .await
     .unwrap();
     let driver = Driver::new(Limits::default()).unwrap();
-    let mut ctx = AsContext::discover(driver, idp.issuer(), None).await;
+    let mut ctx = AsContext::discover(driver, idp.issuer(), Some(RESOURCE.to_owned())).await;
+    ctx.code_expiry_wait = code_expiry_wait;
     ctx.client = Some(AsClient {
         client_id: PUBLIC_CLIENT_ID.to_owned(),
         redirect_uri: PUBLIC_REDIRECT_URIS[0].to_owned(),
@@ -93,16 +125,11 @@ async fn run_against(faults: BTreeSet<AsFault>, mode: Mode) -> Verdicts {
             timeout: std::time::Duration::from_secs(30),
         });
     }
-    run_as_checks(
-        &ctx,
-        &Selection::default(),
-        RunOptions::default(),
-        |_, _| {},
-    )
-    .await
-    .into_iter()
-    .map(|(m, o)| (m.id, (o.verdict, o.message)))
-    .collect()
+    run_as_checks(&ctx, selection, RunOptions::default(), |_, _| {})
+        .await
+        .into_iter()
+        .map(|(m, o)| (m.id, (o.verdict, o.message)))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,9 +144,14 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
         let (verdict, message) = &at_once[meta.id];
         let due = if UI_ROWS.contains(&meta.id) {
             Verdict::Skip
+        } else if waits(meta) {
+            Verdict::NotEvaluated
         } else {
             Verdict::Pass
         };
+        if waits(meta) {
+            assert!(message.contains("--code-expiry-wait"), "{message}");
+        }
         assert_eq!(*verdict, due, "{} approving at once: {message}", meta.id);
     }
     let compliant = run_against(BTreeSet::new(), Mode::LoginForm).await;
@@ -127,12 +159,12 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
         assert!(meta.id.starts_with("as."), "{}", meta.id);
         assert!(!meta.broken_by.is_empty(), "{} names no fault", meta.id);
         let (verdict, message) = &compliant[meta.id];
-        assert_eq!(
-            *verdict,
-            Verdict::Pass,
-            "{} on the compliant IdP: {message}",
-            meta.id
-        );
+        let due = if waits(meta) {
+            Verdict::NotEvaluated
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(*verdict, due, "{} on the compliant IdP: {message}", meta.id);
     }
     let behind_login: BTreeSet<&str> = metas
         .iter()
@@ -149,6 +181,10 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
         let verdicts = run_against([*fault].into(), mode).await;
         for meta in &metas {
             let (verdict, message) = &verdicts[meta.id];
+            if waits(meta) {
+                assert_eq!(*verdict, Verdict::NotEvaluated, "{}: {message}", meta.id);
+                continue;
+            }
             if meta.broken_by.contains(&fault.name()) {
                 // The level in force in this run (no profile declared, the newest version).
                 let (level, _) = meta
@@ -199,11 +235,50 @@ async fn every_as_check_passes_on_the_compliant_mock_idp_and_fails_under_its_fau
             }
         }
     }
+    // The waiting rows' faults are proven by their own test.
+    let waiting: BTreeSet<&str> = metas
+        .iter()
+        .filter(|m| waits(m))
+        .flat_map(|m| m.broken_by.iter().copied())
+        .collect();
     for fault in single_behaviour_faults() {
         assert!(
-            broken_somewhere.contains(fault.name()),
+            broken_somewhere.contains(fault.name()) || waiting.contains(fault.name()),
             "{fault} breaks no as.* check"
         );
+    }
+}
+
+/// The rows that wait for a code to expire, run alone with short code lifetimes: each passes
+/// on the compliant mock IdP and fails (at its level) under each fault it lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_expiry_rows_pass_when_codes_expire_and_fail_when_they_do_not() {
+    let waiting: Vec<_> = suite::catalog::authorization_server_checks()
+        .into_iter()
+        .map(|c| c.meta)
+        .filter(waits)
+        .collect();
+    assert!(!waiting.is_empty());
+    for meta in waiting {
+        let selection = Selection {
+            include: vec![suite::engine::select::Glob::new(meta.id)],
+            skip: Vec::new(),
+        };
+        let wait = Some(CODE_EXPIRY_WAIT);
+        let compliant = run_selected(BTreeSet::new(), Mode::AtOnce, &selection, wait).await;
+        let (verdict, message) = &compliant[meta.id];
+        assert_eq!(*verdict, Verdict::Pass, "{}: {message}", meta.id);
+        for name in meta.broken_by {
+            let fault: AsFault = name.parse().unwrap();
+            let verdicts = run_selected([fault].into(), Mode::AtOnce, &selection, wait).await;
+            let (verdict, message) = &verdicts[meta.id];
+            let due = match meta.level {
+                Level::Must => Verdict::Fail,
+                Level::Should => Verdict::Warn,
+                _ => Verdict::Info,
+            };
+            assert_eq!(*verdict, due, "{fault} should break {}: {message}", meta.id);
+        }
     }
 }
 

@@ -298,6 +298,10 @@ fn handle_checked(
     }
     let challenge = match params.get("code_challenge") {
         Some(c) => c,
+        // OAuth 2.1 §7.5.1, RFC 9700 §2.1.1: PKCE is required of public clients, RECOMMENDED
+        // for confidential ones (their code is also bound to their credentials). Such a code
+        // then refuses any code_verifier (RFC 9700 §4.8.2, PKCE downgrade).
+        None if !client.is_public() => "",
         None if faults.contains(&AsFault::PkceOptional) => "",
         // Only dynamically registered clients have a registration answer.
         None if faults.contains(&AsFault::DcrPublicPkceOptional)
@@ -373,7 +377,7 @@ fn handle_checked(
                 scope,
                 resources,
                 dpop_jkt: dpop_jkt.map(str::to_owned),
-                expires_at: now + shared.config.code_lifetime,
+                expires_at: now + code_lifetime(&shared.config),
                 redeemed: None,
             },
         );
@@ -397,6 +401,16 @@ fn unknown_client(ctx: &IssuerCtx, params: &Params) -> Response {
         return reply.error("invalid_client", "unknown client_id");
     }
     error_page("invalid_client", "unknown client_id")
+}
+
+/// How long a code can be redeemed: the configured lifetime, or (under
+/// [`AsFault::CodeNeverExpires`]) ten years, which no pruning reaches.
+fn code_lifetime(config: &super::IdpConfig) -> i64 {
+    if config.faults.contains(&AsFault::CodeNeverExpires) {
+        10 * 365 * 24 * 3600
+    } else {
+        config.code_lifetime
+    }
 }
 
 /// A code made of the clock and a counter, as some home-grown servers make them

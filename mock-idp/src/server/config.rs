@@ -58,6 +58,7 @@ pub struct IdpConfig {
     pub signing_alg: Algorithm,
     /// Lifetimes in seconds.
     pub access_token_lifetime: i64,
+    /// How long an authorization code can be redeemed (`idp serve --code-lifetime`).
     pub code_lifetime: i64,
     pub refresh_token_lifetime: i64,
     /// Demand a server nonce in DPoP proofs at the token endpoint (RFC 9449 §8). Can be
@@ -71,6 +72,9 @@ pub struct IdpConfig {
     pub device: DeviceFlowConfig,
     /// Deliberate defects (authorization-server fault profiles); empty for the compliant IdP.
     pub faults: std::collections::BTreeSet<super::AsFault>,
+    /// `protected_resources` of the metadata (RFC 9728 §4): the resources this server issues
+    /// tokens for, when the deployment knows them; empty omits the member.
+    pub protected_resources: Vec<String>,
     /// When set, the authorization endpoint shows a login form (and optionally a consent
     /// page) instead of approving every valid request at once.
     pub login: Option<LoginConfig>,
@@ -113,6 +117,7 @@ impl Default for IdpConfig {
             max_registered_clients: 10_000,
             device: DeviceFlowConfig::default(),
             faults: std::collections::BTreeSet::new(),
+            protected_resources: Vec::new(),
             login: None,
             cimd: CimdConfig::default(),
         }

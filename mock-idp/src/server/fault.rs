@@ -125,6 +125,14 @@ as_faults! {
     CimdFollowsRedirects = "as-cimd-follows-redirects": "follows redirects (up to 5, to any origin) when fetching a client ID metadata document, checking the final document's client_id against the original URL",
     CimdNoSizeLimit = "as-cimd-no-size-limit": "reads client ID metadata documents of any size (up to 8 MiB) with a 60 s timeout instead of its limits",
     CimdCacheIgnoresHeaders = "as-cimd-cache-ignores-headers": "keeps every fetched client ID metadata document for an hour, whatever Cache-Control says",
+    // §2.1/§2.3/§2.4 remaining rows
+    TokenPkceDowngrade = "as-token-pkce-downgrade": "redeems a code issued without code_challenge (to a confidential client) whatever code_verifier the token request adds",
+    ClientCredentialsUserSub = "as-client-credentials-user-sub": "issues client-credentials access tokens whose sub is the test user's (the last logged-in user), not the client's",
+    CodeNeverExpires = "as-code-never-expires": "redeems an authorization code however old it is",
+    CodeReuseKeepsTokens = "as-code-reuse-keeps-tokens": "refuses a second redemption of a code but leaves the tokens of the first one active",
+    ProtectedResourcesWithoutResource = "as-protected-resources-without-resource": "its metadata lists protected_resources without the resources it issues tokens for (only https://other.mcp-authspec.invalid/mcp)",
+    SignedMetadataUnsigned = "as-signed-metadata-unsigned": "its metadata carries signed_metadata with alg none and no signature",
+    SignedMetadataWrongIssuer = "as-signed-metadata-wrong-issuer": "its metadata carries signed_metadata, signed with its key, whose iss is another issuer",
 }
 
 impl fmt::Display for AsFault {

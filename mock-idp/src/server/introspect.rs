@@ -1,5 +1,6 @@
-//! RFC 7662 token introspection. Callers authenticate as a confidential client allowed to
-//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`). Scripted tokens get their scripted answer;
+//! RFC 7662 token introspection. Callers authenticate as a confidential client: one allowed to
+//! introspect (e.g. `RESOURCE_SERVER_CLIENT_ID`) learns about every token, any other about its
+//! own tokens only. Scripted tokens get their scripted answer;
 //! opaque tokens are looked up; JWT access tokens issued by this issuer are verified
 //! (signature, `iss`, `exp`, `nbf`, revocation). Anything else is `{"active": false}`.
 
@@ -98,17 +99,21 @@ async fn handle(ctx: &IssuerCtx, headers: &HeaderMap, body: Body) -> Result<Answ
             "introspection requires client authentication",
         ));
     }
-    if !client.may_introspect {
-        return Err(OAuthError::unauthorized_client(
-            "client may not use the introspection endpoint",
-        ));
-    }
     let token = params.required("token")?;
-    if let Some(script) = st.scripted.get(token) {
+    if client.may_introspect
+        && let Some(script) = st.scripted.get(token)
+    {
         return Ok(Answer::Scripted(script.clone()));
     }
     let now = ctx.shared.now();
-    Ok(Answer::Json(match lookup(ctx.issuer(), &st, token, now) {
+    // A confidential client that is no resource server learns only about its own tokens
+    // (RFC 7662 §2.2: inactive for a token the caller may not know about). A token naming no
+    // client (minted so only under a fault) is answered as to a resource server.
+    let known = lookup(ctx.issuer(), &st, token, now).filter(|claims| {
+        let owner = claims.get("client_id").and_then(Value::as_str);
+        client.may_introspect || owner.is_none_or(|owner| owner == client.client_id)
+    });
+    Ok(Answer::Json(match known {
         Some(mut claims) => {
             claims.insert("active".into(), json!(true));
             Value::Object(claims)
@@ -128,7 +133,15 @@ pub(crate) fn lookup(
         return time_valid(&t.claims, now, false).then(|| t.claims.clone());
     }
     let jws = Jws::parse(token).ok()?;
-    issuer.verifier.verify(&jws).ok()?;
+    let signature = super::token::signature_of(token);
+    let ours =
+        issuer.verifier.verify(&jws).is_ok() || st.unpublished_signatures.contains_key(signature);
+    if !ours {
+        return None;
+    }
+    if st.revoked_jtis.contains_key(signature) {
+        return None;
+    }
     let claims = jws.claims().ok()?.to_map();
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.id.as_str())
         || !time_valid(&claims, now, true)

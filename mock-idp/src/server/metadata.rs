@@ -68,7 +68,45 @@ pub(crate) fn document(shared: &Shared, issuer: &Issuer) -> Value {
     if !shared.config.faults.contains(&AsFault::CimdUnsupported) {
         doc["client_id_metadata_document_supported"] = json!(true);
     }
-    with_faults(shared, doc)
+    if !shared.config.protected_resources.is_empty() {
+        doc["protected_resources"] = json!(shared.config.protected_resources);
+    }
+    let doc = with_faults(shared, doc);
+    with_signed_metadata(shared, issuer, doc)
+}
+
+/// The resource [`AsFault::ProtectedResourcesWithoutResource`] lists instead of the real ones
+/// (`.invalid` never names a host, RFC 6761 §6.4).
+const OTHER_PROTECTED_RESOURCE: &str = "https://other.mcp-authspec.invalid/mcp";
+
+/// The issuer [`AsFault::SignedMetadataWrongIssuer`] names in `signed_metadata`.
+const OTHER_ATTESTER: &str = "https://attester.mcp-authspec.invalid";
+
+/// `doc` with `signed_metadata` (RFC 8414 §2.1): its members as the claims of a JWS signed with
+/// the issuer's access-token key (published in its JWKS), `iss` the issuer itself.
+fn with_signed_metadata(shared: &Shared, issuer: &Issuer, mut doc: Value) -> Value {
+    let Value::Object(members) = &doc else {
+        return doc;
+    };
+    let faults = &shared.config.faults;
+    let attester = if faults.contains(&AsFault::SignedMetadataWrongIssuer) {
+        OTHER_ATTESTER
+    } else {
+        issuer.id.as_str()
+    };
+    let mut spec = crate::token::TokenSpec::new();
+    for (name, value) in members {
+        spec = spec.claim(name, value.clone());
+    }
+    let spec = spec.claim("iss", attester).claim("iat", shared.now());
+    let key = issuer.signing_key(shared.config.signing_alg);
+    let signed = if faults.contains(&AsFault::SignedMetadataUnsigned) {
+        spec.alg("none").without_header("kid").unsigned(key)
+    } else {
+        spec.mint(key)
+    };
+    doc["signed_metadata"] = json!(signed);
+    doc
 }
 
 /// `url`'s path on the bind address over plain http (a host that is not loopback), as the
@@ -129,6 +167,12 @@ fn with_faults(shared: &Shared, mut doc: Value) -> Value {
                 if let Some(Value::String(url)) = map.get_mut(member) {
                     *url = bind_address(url);
                 }
+            }
+            AsFault::ProtectedResourcesWithoutResource => {
+                map.insert(
+                    "protected_resources".into(),
+                    json!([OTHER_PROTECTED_RESOURCE]),
+                );
             }
             AsFault::DpopAlgsSymmetric => {
                 if let Some(Value::Array(algs)) = map.get_mut("dpop_signing_alg_values_supported") {

@@ -278,8 +278,12 @@ pub(crate) struct IssuerState {
     pub scripted: HashMap<String, IntrospectionScript>,
     /// Keys published in the JWKS beside the ring's (a rotated-in key), in publication order.
     pub published: Vec<SigningKey>,
-    /// Revoked JWT access-token `jti`s with their `exp`.
+    /// Revoked JWT access tokens, by `jti` and by signature (a token minted without `jti`
+    /// under a fault is revoked too), with their `exp`.
     pub revoked_jtis: HashMap<String, i64>,
+    /// Signatures, with `exp`, of access tokens signed with a key the JWKS does not publish
+    /// (`AsFault::AtKeyUnpublished`): still this issuer's own tokens to introspect.
+    pub unpublished_signatures: HashMap<String, i64>,
     nonces: HashMap<String, i64>,
     /// RFC 9126 pushed authorization requests by `request_uri`, each used once.
     pub pushed: HashMap<String, PushedRequest>,
@@ -379,6 +383,7 @@ impl IssuerState {
                 .is_none_or(|exp| now < exp)
         });
         self.revoked_jtis.retain(|_, exp| now < *exp);
+        self.unpublished_signatures.retain(|_, exp| now < *exp);
         self.nonces.retain(|_, exp| now < *exp);
         self.pushed.retain(|_, p| now < p.expires_at);
         // Scripts have no expiry; past the threshold the table is simply emptied (a script

@@ -167,7 +167,18 @@ impl Request<'_> {
                 "public clients cannot use client_credentials",
             ));
         }
-        self.issue_requested(st, &self.client.client_id)
+        let subject = if self
+            .ctx
+            .shared
+            .config
+            .faults
+            .contains(&AsFault::ClientCredentialsUserSub)
+        {
+            self.ctx.shared.config.subject.clone()
+        } else {
+            self.client.client_id.clone()
+        };
+        self.issue_requested(st, &subject)
     }
 
     /// Tokens for `subject` with the scope and resources the request names, no refresh token
@@ -201,6 +212,9 @@ impl Request<'_> {
         if let Some(family) = grant.redeemed
             && !faults.contains(&AsFault::TokenCodeReuse)
         {
+            if faults.contains(&AsFault::CodeReuseKeepsTokens) {
+                return Err(OAuthError::invalid_grant("authorization code already used"));
+            }
             st.revoke_family(family);
             return Err(OAuthError::invalid_grant(
                 "authorization code already used; the tokens issued with it are revoked",
@@ -236,9 +250,17 @@ impl Request<'_> {
             }
             None => {}
         }
+        let without_challenge = grant.code_challenge.is_empty();
         let verifier = match self.params.get("code_verifier") {
+            // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a PKCE
+            // downgrade (an attacker stripped the challenge from the authorization request).
+            Some(_) if without_challenge && !faults.contains(&AsFault::TokenPkceDowngrade) => {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier sent for a code issued without code_challenge",
+                ));
+            }
             Some(v) => v,
-            None if faults.contains(&AsFault::TokenPkceVerifierOptional) => "",
+            None if without_challenge || faults.contains(&AsFault::TokenPkceVerifierOptional) => "",
             None => return Err(OAuthError::invalid_grant("code_verifier is required")),
         };
         if !verifier.is_empty() && !is_pkce_string(verifier) {
@@ -246,8 +268,9 @@ impl Request<'_> {
                 "code_verifier must be 43 to 128 unreserved characters",
             ));
         }
-        let unchecked =
-            verifier.is_empty() || faults.contains(&AsFault::TokenPkceVerifierUnchecked);
+        let unchecked = verifier.is_empty()
+            || without_challenge
+            || faults.contains(&AsFault::TokenPkceVerifierUnchecked);
         if !unchecked && pkce_s256(verifier) != grant.code_challenge {
             return Err(OAuthError::invalid_grant(
                 "code_verifier does not match the code_challenge",
@@ -493,8 +516,13 @@ impl Request<'_> {
                 }
                 let token =
                     mint_access_token(spec, &config.faults, issuer.signing_key(signing_alg));
+                let signature = signature_of(&token).to_owned();
+                if config.faults.contains(&AsFault::AtKeyUnpublished) {
+                    st.unpublished_signatures.insert(signature.clone(), exp);
+                }
                 if let Some(f) = st.families.get_mut(&i.family) {
                     f.access_jtis.push((jti, exp));
+                    f.access_jtis.push((signature, exp));
                 }
                 token
             }
@@ -559,6 +587,11 @@ impl Request<'_> {
         st.maybe_prune(self.now);
         body
     }
+}
+
+/// The signature segment of a compact JWS, which tells one issued token from another.
+pub(crate) fn signature_of(token: &str) -> &str {
+    token.rsplit('.').next().unwrap_or_default()
 }
 
 /// Signs an access token, with the §2.4 faults applied.

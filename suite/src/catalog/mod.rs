@@ -51,6 +51,9 @@ pub fn metas() -> Vec<crate::check::CheckMeta> {
 const MCP_AUTH: &str =
     "https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization";
 
+/// The longest `--code-expiry-wait` (as.token.code-expired), which bounds that check's run.
+pub const MAX_CODE_EXPIRY_WAIT_SECONDS: u64 = 3600;
+
 pub(crate) const fn mcp(section: &'static str, requirement: &'static str) -> SpecRef {
     SpecRef {
         source: "MCP 2025-11-25 Authorization",

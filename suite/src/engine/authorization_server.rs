@@ -309,6 +309,9 @@ pub struct AsContext {
     /// The public https base URL of the client ID metadata documents the run hosts
     /// (`--cimd-base-url`); `None`: the listener's own https socket.
     pub cimd_base_url: Option<String>,
+    /// How long as.token.code-expired waits before redeeming a code (`--code-expiry-wait`):
+    /// the longest code lifetime the run accepts. None leaves the row NotEvaluated.
+    pub code_expiry_wait: Option<std::time::Duration>,
 }
 
 impl AsContext {
@@ -327,6 +330,7 @@ impl AsContext {
             scope: None,
             registrations: Default::default(),
             cimd_base_url: None,
+            code_expiry_wait: None,
         }
     }
 
@@ -393,6 +397,34 @@ impl AsContext {
         resource: &str,
     ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
         self.request_code_with(client, Some(resource), &[]).await
+    }
+
+    /// A code for a valid request of `client` for `resource` without `code_challenge` (a
+    /// confidential client may omit PKCE, OAuth 2.1 §7.5.1): the code's `verifier` is empty.
+    pub async fn request_code_without_pkce(
+        &self,
+        client: &AsClient,
+        resource: &str,
+    ) -> Result<IssuedCode, (AuthzAnswer, Exchange)> {
+        let mut params = self.valid_authorization_params(client);
+        params.retain(|(k, _)| k != "code_challenge" && k != "code_challenge_method");
+        let exchange = self.authorize(&params).await;
+        let request = CodeRequest {
+            state: state_of(&params),
+            params,
+            redirect_uri: &client.redirect_uri,
+            login: self.login.as_ref(),
+            verifier: String::new(),
+            resource,
+        };
+        self.code_from(exchange, request).await
+    }
+
+    /// The introspection endpoint (RFC 7662) the metadata names.
+    pub fn introspection_endpoint(&self) -> Option<&str> {
+        self.documents
+            .primary()
+            .and_then(|(_, d)| d.str("introspection_endpoint"))
     }
 
     /// [`Self::request_code`] naming `resource`, or no resource at all (then the code's
@@ -767,11 +799,20 @@ async fn read_documents(driver: &Driver, issuer: &str) -> AsDocuments {
 impl Applicability for AsContext {
     fn precluded(&self, meta: &CheckMeta) -> Option<Outcome> {
         let needs_client = meta.needs.contains(&Need::AsClient);
-        (needs_client && self.client.is_none()).then(|| {
-            Outcome::new(
+        if needs_client && self.client.is_none() {
+            return Some(Outcome::new(
                 Verdict::NotEvaluated,
                 "needs a public client registered at the authorization server: give --client-id \
                  and one of its registered --redirect-uri values",
+            ));
+        }
+        let needs_wait = meta.needs.contains(&Need::CodeExpiryWait);
+        (needs_wait && self.code_expiry_wait.is_none()).then(|| {
+            Outcome::new(
+                Verdict::NotEvaluated,
+                "redeems a code after waiting longer than codes may live, which takes minutes: \
+                 give --code-expiry-wait SECONDS (660 holds codes to OAuth 2.1's recommended \
+                 10 minutes)",
             )
         })
     }

@@ -261,6 +261,16 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub allow_insecure_http: bool,
+    /// For as.token.code-expired: wait this long before redeeming a fresh code, the longest
+    /// code lifetime the run accepts (660 holds codes to OAuth 2.1's recommended 10 minutes;
+    /// at most 3600).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=crate::catalog::MAX_CODE_EXPIRY_WAIT_SECONDS),
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub code_expiry_wait: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -296,6 +306,11 @@ pub struct AuthorizationServer {
 }
 
 impl SourceArgs {
+    /// `--code-expiry-wait` as a duration.
+    pub fn code_expiry_wait_duration(&self) -> Option<std::time::Duration> {
+        self.code_expiry_wait.map(std::time::Duration::from_secs)
+    }
+
     /// Whether any flag names a token source (the run then meets the target with its own
     /// authorization server instead of hosting a mock IdP).
     /// The form driver's login (`--login-user`, its password read from --login-password-env

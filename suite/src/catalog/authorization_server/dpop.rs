@@ -278,12 +278,7 @@ impl Sender<'_> {
 
 /// A token request of the token rows' kind (form only; the `DPoP` fields are added here).
 fn plain(what: String, form: Vec<(String, String)>) -> TokenProbe {
-    TokenProbe {
-        what,
-        form,
-        basic: None,
-        due: Due::Issued,
-    }
+    super::token::probe(what, form, Due::Issued)
 }
 
 /// The metadata's DPoP algorithms, or why the row does not apply.

@@ -592,6 +592,166 @@ fn https_endpoints(ctx: &AsContext, found: &[Found]) -> Judged {
     }
 }
 
+// ---- §2.1 remaining rows: protected_resources, signed_metadata ---------------------------
+
+const RFC9728: &str = "https://www.rfc-editor.org/rfc/rfc9728";
+
+fn protected_resources(ctx: &AsContext, found: &[Found]) -> Judged {
+    let (f, d) = found[0];
+    let Some(member) = d.object.get("protected_resources") else {
+        return Judged::NotApplicable(format!(
+            "the metadata of {} has no protected_resources (an optional member)",
+            ctx.issuer
+        ));
+    };
+    let Some(resource) = &ctx.resource else {
+        return Judged::NotApplicable(format!(
+            "the metadata lists protected_resources {member}, and the run knows no resource R              to look for (give --target)"
+        ));
+    };
+    let listed: Vec<&str> = member
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    Judged::Graded {
+        assertions: vec![rule(
+            Level::Should,
+            format!("protected_resources includes the resource {resource}"),
+            listed.contains(&resource.as_str()),
+            format!(
+                "the metadata of {} lists protected_resources {member}, without {resource}",
+                at(f)
+            ),
+        )],
+        evidence: vec![f.exchange.clone()],
+        pass: format!("protected_resources lists {resource}"),
+    }
+}
+
+/// The keys of the JWKS the run read, or why there are none.
+fn published_keys(ctx: &AsContext) -> Result<Vec<mock_idp::keys::VerifyingKey>, String> {
+    let fetched = ctx
+        .documents
+        .jwks
+        .as_ref()
+        .ok_or("the metadata names no jwks_uri (see as.metadata.jwks)")?;
+    let set = fetched
+        .exchange
+        .response
+        .as_ref()
+        .ok()
+        .filter(|r| r.status == 200)
+        .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .and_then(|v| mock_idp::jwk::JwkSet::from_json(&v).ok())
+        .ok_or_else(|| format!("its jwks_uri {} gave no JWK Set", fetched.url))?;
+    Ok(set
+        .keys
+        .iter()
+        .filter_map(|jwk| mock_idp::keys::VerifyingKey::from_jwk(jwk).ok())
+        .collect())
+}
+
+fn signed(ctx: &AsContext, found: &[Found]) -> Judged {
+    let (f, d) = found[0];
+    let Some(member) = d.object.get("signed_metadata") else {
+        return Judged::NotApplicable(format!(
+            "the metadata of {} has no signed_metadata (an optional member)",
+            ctx.issuer
+        ));
+    };
+    let mut evidence = vec![f.exchange.clone()];
+    evidence.extend(ctx.documents.jwks.as_ref().map(|j| j.exchange.clone()));
+    let said = |what: String| format!("the metadata of {} carries signed_metadata {what}", at(f));
+    let jws = member.as_str().map(mock_idp::jws::Jws::parse);
+    let Some(Ok(jws)) = jws else {
+        let why = match jws {
+            Some(Err(e)) => format!("that is no compact JWS ({e})"),
+            _ => format!("that is no string but {member}"),
+        };
+        return Judged::Graded {
+            assertions: vec![rule(
+                Level::Must,
+                "signed_metadata is a compact JWS",
+                false,
+                said(why),
+            )],
+            evidence,
+            pass: String::new(),
+        };
+    };
+    let alg = jws.alg().unwrap_or_default().to_owned();
+    let signed = !alg.is_empty() && !alg.eq_ignore_ascii_case("none");
+    let mut assertions = vec![rule(
+        Level::Must,
+        "signed_metadata is signed (its alg is not none)",
+        signed,
+        said(format!("with alg {alg:?}")),
+    )];
+    let iss = jws
+        .claims_lenient()
+        .ok()
+        .and_then(|c| c.get_str("iss").map(str::to_owned));
+    assertions.push(rule(
+        Level::Must,
+        format!(
+            "signed_metadata has an iss claim equal to the issuer {}",
+            ctx.issuer
+        ),
+        iss.as_deref() == Some(ctx.issuer.as_str()),
+        said(match &iss {
+            Some(iss) => format!("whose iss is {iss:?}"),
+            None => "without an iss claim".to_owned(),
+        }),
+    ));
+    if signed {
+        let kid = jws
+            .kid()
+            .map_or_else(|| "no kid".to_owned(), |k| format!("kid {k:?}"));
+        match (
+            mock_idp::alg::Algorithm::from_name(&alg),
+            published_keys(ctx),
+        ) {
+            (Some(known), Ok(keys)) if !known.is_symmetric() => {
+                let verifier = mock_idp::jws::Verifier::new(&[known]).with_keys(keys);
+                let verified = verifier.verify(&jws).map(|_| ());
+                assertions.push(rule(
+                    Level::Must,
+                    "signed_metadata verifies with a key of the jwks_uri",
+                    verified.is_ok(),
+                    said(format!(
+                        "({alg}, {kid}) that no key of its jwks_uri verifies: {}",
+                        verified.err().map(|e| e.to_string()).unwrap_or_default()
+                    )),
+                ));
+            }
+            (known, keys) => {
+                // A signature the tool cannot check says nothing about the server: recorded.
+                let why = match (known, keys) {
+                    (_, Err(why)) => why,
+                    (None, _) => format!("the tool does not implement {alg}"),
+                    _ => format!("{alg} needs a shared secret"),
+                };
+                assertions.push(rule(
+                    Level::Info,
+                    "signed_metadata verifies with a key of the jwks_uri",
+                    false,
+                    said(format!(
+                        "({alg}, {kid}), whose signature was not checked: {why}"
+                    )),
+                ));
+            }
+        }
+    }
+    Judged::Graded {
+        assertions,
+        evidence,
+        pass: format!(
+            "signed_metadata is signed with {alg} by a key of the jwks_uri and names iss {}",
+            ctx.issuer
+        ),
+    }
+}
+
 const ALL_VERSIONS_V2_PLUS: Applies = Applies::InVersions {
     versions: &[SpecVersion::V2025_11_25, SpecVersion::V2026_07_28],
     otherwise: Level::Should,
@@ -861,5 +1021,43 @@ pub(super) static ROWS: &[Row] = &[
             )
         },
         judge: Judge::Documents(cimd_flag),
+    },
+    // §2.1 remaining rows: protected_resources, signed_metadata.
+    Row {
+        meta: meta(
+            "as.metadata.protected-resources",
+            "as-meta-protected-resources",
+            "Lists the resource R in protected_resources when it lists any",
+            "When the metadata has protected_resources (optional, RFC 9728 §4), it includes the run's resource R (the target's PRM resource): a resource server naming this authorization server should be one it names back. Skip without the member, or without a target (no R).",
+            Level::Should,
+            &[rfc(
+                "RFC 9728",
+                "§4, §7.6",
+                "protected_resources lists the resources the authorization server serves; clients cross-check it",
+                RFC9728,
+            )],
+            &["as-protected-resources-without-resource"],
+        ),
+        judge: Judge::Documents(protected_resources),
+    },
+    Row {
+        meta: meta(
+            "as.metadata.signed",
+            "as-meta-signed",
+            "Signs its signed_metadata with a published key, naming itself",
+            "When the metadata has signed_metadata (optional, RFC 8414 §2.1: Skip without it), it is a compact JWS whose alg is not none, that verifies with a key of the jwks_uri (chosen by kid), and whose iss claim is the issuer identifier. An algorithm the tool does not implement is recorded, not graded.",
+            Level::Must,
+            &[rfc(
+                "RFC 8414",
+                "§2.1",
+                "signed_metadata is a JWT, digitally signed or MACed using JWS, with an iss claim",
+                RFC8414,
+            )],
+            &[
+                "as-signed-metadata-unsigned",
+                "as-signed-metadata-wrong-issuer",
+            ],
+        ),
+        judge: Judge::Documents(signed),
     },
 ];

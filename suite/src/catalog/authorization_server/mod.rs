@@ -13,6 +13,8 @@
 mod access_token;
 mod authorize;
 mod cimd;
+// §2.1/§2.3/§2.4 remaining rows: the ones acting as a confidential client.
+mod confidential;
 mod dpop;
 mod metadata;
 mod registration;
@@ -94,6 +96,25 @@ pub(crate) async fn register_row_client(
     without_endpoint: crate::model::Verdict,
     evidence: &mut Vec<Exchange>,
 ) -> Result<crate::engine::authorization_server::AsClient, Outcome> {
+    register_row_client_answer(ctx, metadata, what, without_endpoint, evidence)
+        .await
+        .map(|(client, _)| client)
+}
+
+/// [`register_row_client`], with the registration answer (a confidential client's secret).
+pub(crate) async fn register_row_client_answer(
+    ctx: &AsContext,
+    metadata: &serde_json::Value,
+    what: &str,
+    without_endpoint: crate::model::Verdict,
+    evidence: &mut Vec<Exchange>,
+) -> Result<
+    (
+        crate::engine::authorization_server::AsClient,
+        crate::engine::registration::RegistrationAnswer,
+    ),
+    Outcome,
+> {
     let Some(endpoint) = ctx.registration_endpoint() else {
         return Err(Outcome::new(
             without_endpoint,
@@ -106,10 +127,11 @@ pub(crate) async fn register_row_client(
     evidence.push(answer.exchange.clone());
     let redirect_uri = metadata["redirect_uris"][0].as_str().unwrap_or_default();
     if let Some(client_id) = answer.client_id() {
-        return Ok(crate::engine::authorization_server::AsClient {
+        let client = crate::engine::authorization_server::AsClient {
             client_id: client_id.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
-        });
+        };
+        return Ok((client, answer));
     }
     let said = format!(
         "the registration endpoint {endpoint} answered the registration of {what} with {}",
@@ -259,6 +281,8 @@ pub fn checks() -> Vec<Check<AsContext>> {
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(token::guessing(ctx)) },
     ));
     checks.extend(access_token::ROWS.iter().map(token_check));
+    // §2.1/§2.3/§2.4 remaining rows: a confidential client the row registers.
+    checks.extend(confidential::checks());
     checks.extend(dpop::ROWS.iter().map(|row| {
         Check::new(row.meta, move |ctx: &AsContext| -> CheckFuture<'_> {
             Box::pin(dpop::run_dpop_row(ctx, row))

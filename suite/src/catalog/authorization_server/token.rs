@@ -208,6 +208,8 @@ pub(crate) struct TokenProbe {
     /// HTTP Basic client credentials (id, secret).
     pub basic: Option<(String, String)>,
     pub due: Due,
+    /// How long to wait before sending it (a code left to expire).
+    pub after: Option<std::time::Duration>,
 }
 
 pub(crate) fn probe(what: impl Into<String>, form: Vec<(String, String)>, due: Due) -> TokenProbe {
@@ -216,6 +218,7 @@ pub(crate) fn probe(what: impl Into<String>, form: Vec<(String, String)>, due: D
         form,
         basic: None,
         due,
+        after: None,
     }
 }
 
@@ -480,21 +483,34 @@ pub(crate) fn refusal(
     rules
 }
 
-/// Sends one token request (a form POST, redirects not followed).
-async fn send(ctx: &AsContext, probe: &TokenProbe) -> Exchange {
+/// Sends one token request (a form POST, redirects not followed), after its wait.
+pub(crate) async fn send(ctx: &AsContext, probe: &TokenProbe) -> Exchange {
+    if let Some(wait) = probe.after {
+        tokio::time::sleep(wait).await;
+    }
     ctx.driver.send(token_request(ctx, probe)).await
 }
 
 /// One token request as sent: a form POST to the token endpoint.
 pub(crate) fn token_request(ctx: &AsContext, probe: &TokenProbe) -> ProbeRequest {
     let endpoint = ctx.token_endpoint().unwrap_or_default();
+    form_post(endpoint, &probe.form, probe.basic.as_ref())
+}
+
+/// A form POST to an OAuth endpoint, with HTTP Basic client credentials (id, secret) when
+/// given (RFC 6749 §2.3.1: each form-urlencoded first).
+pub(crate) fn form_post(
+    endpoint: &str,
+    form: &[(String, String)],
+    basic: Option<&(String, String)>,
+) -> ProbeRequest {
     let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&probe.form)
+        .extend_pairs(form)
         .finish();
     let mut request = ProbeRequest::new("POST", endpoint)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json");
-    if let Some((id, secret)) = &probe.basic {
+    if let Some((id, secret)) = basic {
         use base64::Engine as _;
         let encode =
             |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -703,6 +719,16 @@ async fn prepare<'a>(
     Ok(prepared)
 }
 
+/// The positive control of the code rows on its own: a fresh code of the run's client for
+/// `R`, redeemed; its tokens (a user's), or the outcome that stops the row.
+pub(crate) async fn user_tokens(
+    ctx: &AsContext,
+    evidence: &mut Vec<Exchange>,
+) -> Result<Redeemed, Outcome> {
+    let prepared = prepare(ctx, Setup::Tokens, evidence).await?;
+    prepared.redeemed.ok_or_else(Outcome::undeclared_need)
+}
+
 /// A second public native client, registered for the row (and deleted with the run's other
 /// registrations): NotEvaluated when the server offers no open registration.
 async fn other_client(ctx: &AsContext, evidence: &mut Vec<Exchange>) -> Result<AsClient, Outcome> {
@@ -895,6 +921,20 @@ fn code_reuse(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
     )])
 }
 
+fn code_expired(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
+    let wait = p.ctx.code_expiry_wait.unwrap_or_default();
+    let mut late = probe(
+        format!(
+            "a valid redemption of a code {} s after it was issued",
+            wait.as_secs()
+        ),
+        p.redemption(),
+        recorded(&["invalid_grant"]),
+    );
+    late.after = Some(wait);
+    Ok(vec![late])
+}
+
 fn redirect_mismatch(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
     let mut form = p.redemption();
     let other = p
@@ -917,6 +957,7 @@ fn basic_probe(what: String, client_id: &str) -> TokenProbe {
         form: pairs(&[("grant_type", "client_credentials")]),
         basic: Some((client_id.to_owned(), "mcp-authspec-wrong-secret".to_owned())),
         due: Due::ClientRefused,
+        after: None,
     }
 }
 
@@ -1548,6 +1589,30 @@ pub(super) static ROWS: &[TokenRow] = &[
         ),
         setup: Setup::Tokens,
         plan: Plan::Requests(code_reuse),
+    },
+    TokenRow {
+        meta: CheckMeta {
+            deadline: Some(std::time::Duration::from_secs(
+                crate::catalog::MAX_CODE_EXPIRY_WAIT_SECONDS + 60,
+            )),
+            ..as_meta(
+                "as.token.code-expired",
+                "as-token-code-expired",
+                "Refuses a code redeemed after it should have expired",
+                "A fresh code is left unredeemed for --code-expiry-wait SECONDS (the longest code lifetime the run accepts: 660 holds the server to OAuth 2.1's recommended 10 minutes), then redeemed as a valid request: it is refused with HTTP 400 and no token; the error is recorded (invalid_grant is the spec's). NotEvaluated without the flag, since the wait takes minutes.",
+                Level::Should,
+                &[rfc(
+                    "OAuth 2.1",
+                    "§4.1.2",
+                    "the authorization code must expire shortly after it is issued; a maximum lifetime of 10 minutes is RECOMMENDED",
+                    OAUTH21,
+                )],
+                &[Need::AsClient, Need::CodeExpiryWait],
+                &["as-code-never-expires"],
+            )
+        },
+        setup: Setup::Code,
+        plan: Plan::Requests(code_expired),
     },
     TokenRow {
         meta: as_meta(
