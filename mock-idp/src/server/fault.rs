@@ -114,6 +114,12 @@ as_faults! {
     DpopTokenTypeUnconditional = "as-dpop-token-type-unconditional": "answers token_type DPoP to a code redemption without a DPoP proof (a token bound to no key)",
     DpopParUnbound = "as-dpop-par-unbound": "ignores the DPoP proof of a pushed authorization request: it neither binds the code to the proof key nor is compared with dpop_jkt",
     DpopAthRefused = "as-dpop-ath-refused": "refuses a token-endpoint DPoP proof that carries an ath claim (as the OIDF reference authorization server does)",
+    // RFC 8693 token exchange
+    ExchangeSuccessShape = "as-exchange-success-shape": "answers a successful token exchange without issued_token_type",
+    ExchangeAudienceWidened = "as-exchange-audience-widened": "issues an exchanged token for the requested target plus every audience of the subject token",
+    ExchangeScopeWidened = "as-exchange-scope-widened": "grants an exchange any scope the client may obtain, beyond the subject token's scope",
+    ExchangeForeignSubject = "as-exchange-foreign-subject": "exchanges a subject token issued for any resource, not only one the exchanging client stands for",
+    ExchangeSubjectUnverified = "as-exchange-subject-unverified": "takes a subject token's claims without checking its signature, issuer or expiry",
 }
 
 impl fmt::Display for AsFault {
