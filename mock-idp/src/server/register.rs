@@ -270,7 +270,7 @@ fn validate(
         }
         Some(_) => {
             return Err(bad(
-                "resource must be an absolute URI without a fragment".into(),
+                "resource must be an absolute URI without a fragment".into()
             ));
         }
     };

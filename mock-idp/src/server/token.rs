@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use super::AsFault;
 use super::client_auth::authenticate;
 use super::clients::{Client, DEVICE_CODE_GRANT_TYPE, GRANT_TYPES, TokenFormat};
-use super::exchange::TOKEN_EXCHANGE_GRANT_TYPE;
 use super::dpop_check::check_proof;
 use super::error::{OAuthError, json_answer};
+use super::exchange::TOKEN_EXCHANGE_GRANT_TYPE;
 use super::params::{Params, is_pkce_string, read_form};
 use super::policy::{
     audience, check_resources, grant_scope, narrow_resources, narrow_scope, resources_within_grant,
