@@ -1004,6 +1004,9 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                     }),
                 };
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
+                as_ctx.exchange_client =
+                    args.sources.exchange_client().map_err(|e| e.to_string())?;
+                as_ctx.exchange_target = args.sources.other_resource.clone();
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
                 clean_up_registrations(&as_ctx).await;
@@ -1164,6 +1167,8 @@ async fn run_as_only(
     ctx.client = as_client(args, None);
     ctx.login = as_login(args)?;
     ctx.scope = args.scope.clone();
+    ctx.exchange_client = args.sources.exchange_client().map_err(|e| e.to_string())?;
+    ctx.exchange_target = args.sources.other_resource.clone();
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -61,8 +61,10 @@ pub(crate) async fn token(
 }
 
 /// The request parameters and answer members that are credentials.
-const SECRET_PARAMETERS: [&str; 6] = [
+const SECRET_PARAMETERS: [&str; 8] = [
     "client_secret",
+    "subject_token",
+    "actor_token",
     "client_assertion",
     "code",
     "code_verifier",

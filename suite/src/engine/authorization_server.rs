@@ -306,6 +306,19 @@ pub struct AsContext {
     /// Every client the run registered (its own, and the registration rows'), deleted at the
     /// end of the run (RFC 7592) where the server allows it.
     pub registrations: crate::engine::registration::Registrations,
+    /// The confidential client the RFC 8693 token exchange rows exchange tokens as
+    /// (`--exchange-client-id`); without it they register one.
+    pub exchange_client: Option<ConfidentialClient>,
+    /// The target those rows exchange tokens for (`--other-resource`: a resource the
+    /// authorization server knows that is not `R`).
+    pub exchange_target: Option<String>,
+}
+
+/// A confidential client authenticating with `client_secret_basic`.
+#[derive(Debug, Clone)]
+pub struct ConfidentialClient {
+    pub client_id: String,
+    pub secret: crate::source::auth_code::Secret,
 }
 
 impl AsContext {
@@ -323,6 +336,8 @@ impl AsContext {
             login: None,
             scope: None,
             registrations: Default::default(),
+            exchange_client: None,
+            exchange_target: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! authorization endpoint), [`token`] (§2.3 the token endpoint), [`access_token`] (§2.4 the
 //! JWT access tokens it issues), [`dpop`] (§2.5 DPoP at the authorization server),
 //! [`registration`] (§2.6 dynamic client registration, and the
-//! §2.2 rows that need a client of the run's own).
+//! §2.2 rows that need a client of the run's own), [`exchange`] (RFC 8693 token exchange).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
@@ -12,6 +12,8 @@
 mod access_token;
 mod authorize;
 mod dpop;
+// RFC 8693 token exchange
+mod exchange;
 mod metadata;
 mod registration;
 mod response;
@@ -263,5 +265,7 @@ pub fn checks() -> Vec<Check<AsContext>> {
         })
     }));
     checks.extend(registration::checks());
+    // RFC 8693 token exchange
+    checks.extend(exchange::checks());
     checks
 }
