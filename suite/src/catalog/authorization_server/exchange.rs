@@ -71,7 +71,7 @@ struct Granted {
 /// The client that exchanges, and how the run got it.
 struct Exchanger {
     client: ConfidentialClient,
-    /// "client X (--exchange-client-id)" or "client X, registered for the row".
+    /// "client X (--exchange-client-id)" or "client X (registered for the row)".
     describe: String,
 }
 
@@ -363,7 +363,7 @@ async fn exchanger(
     let secret = answer.member("client_secret").and_then(Value::as_str);
     match (answer.client_id(), secret) {
         (Some(client_id), Some(secret)) => Ok(Exchanger {
-            describe: format!("client {client_id}, registered for the row"),
+            describe: format!("client {client_id} (registered for the row)"),
             client: ConfidentialClient {
                 client_id: client_id.to_owned(),
                 secret: crate::source::auth_code::Secret::new(secret),
