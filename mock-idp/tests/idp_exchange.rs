@@ -186,12 +186,22 @@ async fn an_mcp_server_exchanges_its_token_for_an_upstream_token() {
     assert_eq!(body["scope"], "mcp:write");
 }
 
+/// A request the compliant policy refuses: what it is, the client (id, secret), the subject
+/// token, the other parameters and the error due.
+type Refusal<'a> = (
+    &'a str,
+    (&'a str, &'a str),
+    String,
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+);
+
 #[tokio::test]
 async fn the_compliant_policy_refuses_what_it_must() {
     let (idp, exchanger, subject) = scene(&[]).await;
     let ex = pair(&exchanger);
     let target = ("resource", UPSTREAM);
-    let cases: Vec<(&str, (&str, &str), String, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             "a client that stands for no resource",
             (CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET),
