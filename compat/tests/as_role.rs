@@ -472,6 +472,32 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         Verdict::NotEvaluated,
         "a valid authorization request gets oidc-provider's login step: no user token to compare without login automation",
     ),
+    // RFC 8693 token exchange
+    (
+        "as.exchange.success-shape",
+        Verdict::Skip,
+        "oidc-provider implements no RFC 8693 token exchange grant (only through a custom grant handler, which server.mjs does not register): grant_types_supported does not list it",
+    ),
+    (
+        "as.exchange.audience",
+        Verdict::Skip,
+        "oidc-provider implements no RFC 8693 token exchange grant (only through a custom grant handler, which server.mjs does not register): grant_types_supported does not list it",
+    ),
+    (
+        "as.exchange.scope",
+        Verdict::Skip,
+        "oidc-provider implements no RFC 8693 token exchange grant (only through a custom grant handler, which server.mjs does not register): grant_types_supported does not list it",
+    ),
+    (
+        "as.exchange.foreign-subject",
+        Verdict::Skip,
+        "oidc-provider implements no RFC 8693 token exchange grant (only through a custom grant handler, which server.mjs does not register): grant_types_supported does not list it",
+    ),
+    (
+        "as.exchange.invalid-subject",
+        Verdict::Skip,
+        "oidc-provider implements no RFC 8693 token exchange grant (only through a custom grant handler, which server.mjs does not register): grant_types_supported does not list it",
+    ),
 ];
 
 /// Rows that stay NotEvaluated with a login: they need a flag the runs here do not give.

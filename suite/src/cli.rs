@@ -1043,6 +1043,9 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 as_ctx.scope = args.scope.clone().or_else(|| ctx.discovery.scope_hint());
                 as_ctx.cimd_base_url = cimd_hosting(&args)?;
                 as_ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
+                as_ctx.exchange_client =
+                    args.sources.exchange_client().map_err(|e| e.to_string())?;
+                as_ctx.exchange_target = args.sources.other_resource.clone();
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
                 clean_up_registrations(&as_ctx).await;
@@ -1230,6 +1233,8 @@ async fn run_as_only(
     ctx.scope = args.scope.clone();
     ctx.cimd_base_url = cimd_hosting(args)?;
     ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
+    ctx.exchange_client = args.sources.exchange_client().map_err(|e| e.to_string())?;
+    ctx.exchange_target = args.sources.other_resource.clone();
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 /// A confidential client: `client_secret_basic` or `client_secret_post`; grants
-/// `authorization_code`, `refresh_token`, `client_credentials`, device code; JWT access tokens.
+/// `authorization_code`, `refresh_token`, `client_credentials`, device code, token exchange
+/// (of no resource's tokens: it stands for none); JWT access tokens.
 pub const CONFIDENTIAL_CLIENT_ID: &str = "authspec-confidential";
 pub const CONFIDENTIAL_CLIENT_SECRET: &str = "authspec-confidential-secret";
 /// Its redirect URIs (two, so a request without `redirect_uri` is ambiguous).
@@ -34,11 +35,12 @@ pub const OPAQUE_REDIRECT_URI: &str = "http://127.0.0.1/cb";
 pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Grant types the server implements.
-pub(crate) const GRANT_TYPES: [&str; 4] = [
+pub(crate) const GRANT_TYPES: [&str; 5] = [
     "authorization_code",
     "refresh_token",
     "client_credentials",
     DEVICE_CODE_GRANT_TYPE,
+    super::exchange::TOKEN_EXCHANGE_GRANT_TYPE,
 ];
 
 /// `token_endpoint_auth_method` (RFC 7591 §2).
@@ -95,6 +97,9 @@ pub struct Client {
     pub dpop_bound_access_tokens: bool,
     /// May call the introspection endpoint (confidential clients only).
     pub may_introspect: bool,
+    /// The resources (RFC 8707 identifiers) this client stands for: a resource server's own
+    /// client, which may exchange the tokens issued for them (RFC 8693, see `exchange`).
+    pub resources: Vec<String>,
     /// The registration response (RFC 7591 §3.2.1), for dynamically registered clients.
     pub metadata: Map<String, Value>,
 }
@@ -112,6 +117,7 @@ impl Client {
             token_format: TokenFormat::Jwt,
             dpop_bound_access_tokens: false,
             may_introspect: true,
+            resources: Vec::new(),
             metadata: Map::new(),
         }
     }
@@ -134,6 +140,7 @@ impl Client {
             token_format: TokenFormat::Jwt,
             dpop_bound_access_tokens: false,
             may_introspect: false,
+            resources: Vec::new(),
             metadata: Map::new(),
         }
     }

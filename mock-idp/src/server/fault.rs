@@ -133,6 +133,12 @@ as_faults! {
     ProtectedResourcesWithoutResource = "as-protected-resources-without-resource": "its metadata lists protected_resources without the resources it issues tokens for (only https://other.mcp-authspec.invalid/mcp)",
     SignedMetadataUnsigned = "as-signed-metadata-unsigned": "its metadata carries signed_metadata with alg none and no signature",
     SignedMetadataWrongIssuer = "as-signed-metadata-wrong-issuer": "its metadata carries signed_metadata, signed with its key, whose iss is another issuer",
+    // RFC 8693 token exchange
+    ExchangeSuccessShape = "as-exchange-success-shape": "answers a successful token exchange without issued_token_type",
+    ExchangeAudienceWidened = "as-exchange-audience-widened": "issues an exchanged token for the requested target plus every audience of the subject token",
+    ExchangeScopeWidened = "as-exchange-scope-widened": "grants an exchange any scope the client may obtain, beyond the subject token's scope",
+    ExchangeForeignSubject = "as-exchange-foreign-subject": "exchanges a subject token issued for any resource, not only one the exchanging client stands for",
+    ExchangeSubjectUnverified = "as-exchange-subject-unverified": "takes a subject token's claims without checking its signature, issuer or expiry",
 }
 
 impl fmt::Display for AsFault {

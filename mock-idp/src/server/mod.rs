@@ -23,7 +23,7 @@
 //! | `<I>/jwks` | JWK Set, public keys only (plus keys published with `publish_key`); requests are counted (`jwks_requests`) |
 //! | `<I>/authorize` | authorization endpoint (GET, auto-approves the test user; in login mode, `IdpConfig::login`, a login form instead) |
 //! | `<I>/authorize/login`, `<I>/authorize/consent` | login mode: the login form's and the consent page's POST targets |
-//! | `<I>/token` | token endpoint (POST, form) |
+//! | `<I>/token` | token endpoint (POST, form; with the RFC 8693 token exchange grant, see `exchange`) |
 //! | `<I>/par` | RFC 9126 pushed authorization requests (POST, form, client-authenticated as at the token endpoint; a DPoP proof binds the code, RFC 9449 §10.1) |
 //! | `<I>/register` | RFC 7591 dynamic client registration (POST, JSON) |
 //! | `<I>/introspect` | RFC 7662 introspection (POST, form, client-authenticated); tokens from `script_introspection` get their scripted answer |
@@ -42,10 +42,10 @@
 //!
 //! | client | authentication | grants | notes |
 //! |---|---|---|---|
-//! | [`CONFIDENTIAL_CLIENT_ID`] | secret (basic or post) | code, refresh, client_credentials, device code | redirect URIs [`CONFIDENTIAL_REDIRECT_URIS`] |
+//! | [`CONFIDENTIAL_CLIENT_ID`] | secret (basic or post) | code, refresh, client_credentials, device code, token exchange (of no resource's tokens) | redirect URIs [`CONFIDENTIAL_REDIRECT_URIS`] |
 //! | [`PUBLIC_CLIENT_ID`] | `none` | code, refresh, device code | loopback [`PUBLIC_REDIRECT_URIS`], any port |
 //! | [`RESOURCE_SERVER_CLIENT_ID`] | secret | none | calls the introspection endpoint |
-//! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials, device code | opaque access tokens |
+//! | [`OPAQUE_CLIENT_ID`] | secret | code, refresh, client_credentials, device code, token exchange (of no resource's tokens) | opaque access tokens |
 //!
 //! A `client_id` that starts with a URL scheme is a client ID metadata document URL (spec
 //! §2.7): the IdP fetches it over https (trusting only `IdpConfig::cimd`'s CA certificates) and
@@ -74,6 +74,7 @@ mod config;
 mod device;
 mod dpop_check;
 mod error;
+mod exchange;
 mod fault;
 mod handle;
 mod introspect;
@@ -97,6 +98,7 @@ pub use config::{
     CimdConfig, DEFAULT_AUDIENCE, DEFAULT_SUBJECT, DeviceApproval, DeviceFlowConfig, IdpConfig,
     KeySource, LoginConfig,
 };
+pub use exchange::{ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE};
 pub use fault::{AsFault, UnknownAsFault};
 pub use handle::{IdpError, IssuerUrls, MockIdp};
 pub use introspect::IntrospectionScript;

@@ -9,6 +9,10 @@
 //!
 //! Extension: `"authspec_token_format": "opaque"` registers a client whose access tokens
 //! are opaque (resolved by introspection).
+//!
+//! Extension: `"resource": "<R>"` registers a resource server's own client: with the token
+//! exchange grant it may exchange the access tokens issued for `R` (RFC 8693; the member is
+//! named as in RFC 9728 §2 protected resource metadata, which the server publishes anyway).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -20,6 +24,7 @@ use std::collections::BTreeSet;
 use super::AsFault;
 use super::clients::{Client, ClientAuthMethod, GRANT_TYPES, TokenFormat, check_redirect_uri};
 use super::error::{OAuthError, json_answer};
+use super::exchange::TOKEN_EXCHANGE_GRANT_TYPE;
 use super::params::{has_media_type, read_body};
 use super::state::IssuerCtx;
 use crate::json::{JsonError, JsonObject};
@@ -249,11 +254,26 @@ fn validate(
                 .into(),
         ));
     }
-    if auth_method == ClientAuthMethod::None
-        && grant_types.iter().any(|g| g == "client_credentials")
-    {
-        return Err(bad("a public client cannot use client_credentials".into()));
+    if auth_method == ClientAuthMethod::None {
+        let confidential_only = ["client_credentials", TOKEN_EXCHANGE_GRANT_TYPE];
+        if let Some(g) = grant_types
+            .iter()
+            .find(|g| confidential_only.contains(&g.as_str()))
+        {
+            return Err(bad(format!("a public client cannot use {g}")));
+        }
     }
+    let resources = match m.get("resource") {
+        None => Vec::new(),
+        Some(Value::String(r)) if !r.contains('#') && url::Url::parse(r).is_ok() => {
+            vec![r.clone()]
+        }
+        Some(_) => {
+            return Err(bad(
+                "resource must be an absolute URI without a fragment".into()
+            ));
+        }
+    };
     if m.contains_key("jwks")
         && m.contains_key("jwks_uri")
         && !faults.contains(&AsFault::DcrJwksWithJwksUri)
@@ -322,6 +342,7 @@ fn validate(
         token_format,
         dpop_bound_access_tokens,
         may_introspect: false,
+        resources,
         metadata: Map::new(),
     })
 }

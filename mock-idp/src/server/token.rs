@@ -1,5 +1,6 @@
 //! The token endpoint (OAuth 2.1 §3.2): `client_credentials`, `authorization_code` with PKCE
-//! S256, `refresh_token` with rotation, the RFC 8628 device code (polled); RFC 8707
+//! S256, `refresh_token` with rotation, the RFC 8628 device code (polled), RFC 8693 token
+//! exchange (its policy in [`super::exchange`]); RFC 8707
 //! `resource` → `aud`; DPoP binding (RFC 9449 §5) with optional nonces. Access tokens are
 //! RFC 9068 JWTs (or opaque handles for clients configured so).
 //!
@@ -18,6 +19,7 @@ use super::client_auth::authenticate;
 use super::clients::{Client, DEVICE_CODE_GRANT_TYPE, GRANT_TYPES, TokenFormat};
 use super::dpop_check::check_proof;
 use super::error::{OAuthError, json_answer};
+use super::exchange::TOKEN_EXCHANGE_GRANT_TYPE;
 use super::params::{Params, is_pkce_string, read_form};
 use super::policy::{
     audience, check_resources, grant_scope, narrow_resources, narrow_scope, resources_within_grant,
@@ -60,8 +62,10 @@ pub(crate) async fn token(
 }
 
 /// The request parameters and answer members that are credentials.
-const SECRET_PARAMETERS: [&str; 6] = [
+const SECRET_PARAMETERS: [&str; 8] = [
     "client_secret",
+    "subject_token",
+    "actor_token",
     "client_assertion",
     "code",
     "code_verifier",
@@ -91,7 +95,8 @@ fn grant(
     let shared = &ctx.shared;
     let faults = &shared.config.faults;
     if !faults.contains(&AsFault::TokenDuplicateParamsAccepted) {
-        params.refuse_duplicates(&["resource"])?;
+        // RFC 8707 §2 and RFC 8693 §2.1 let a request name several targets.
+        params.refuse_duplicates(&["resource", "audience"])?;
     }
     let grant_type = params.required("grant_type")?;
     let password = grant_type == "password" && faults.contains(&AsFault::TokenPasswordGrant);
@@ -135,6 +140,7 @@ fn grant(
         "authorization_code" => req.authorization_code(&mut st),
         DEVICE_CODE_GRANT_TYPE => req.device_code(&mut st),
         "password" => req.password(&mut st),
+        TOKEN_EXCHANGE_GRANT_TYPE => req.token_exchange(&mut st),
         _ => req.refresh_token(&mut st),
     }
 }
@@ -158,6 +164,16 @@ struct Issue<'a> {
     /// `Some(scope)` to issue a refresh token carrying that scope.
     refresh_scope: Option<&'a str>,
     refresh_jkt: Option<&'a str>,
+    /// RFC 8693: the actor (`act.sub`, §4.1) and the `issued_token_type` (§2.2.1) of an
+    /// exchanged token.
+    exchanged: Option<Exchanged<'a>>,
+}
+
+/// How an exchanged token differs from a granted one.
+#[derive(Clone, Copy)]
+struct Exchanged<'a> {
+    actor: &'a str,
+    issued_token_type: &'a str,
 }
 
 impl Request<'_> {
@@ -197,6 +213,7 @@ impl Request<'_> {
                 family,
                 refresh_scope: None,
                 refresh_jkt: None,
+                exchanged: None,
             },
         ))
     }
@@ -371,6 +388,7 @@ impl Request<'_> {
                 family,
                 refresh_scope: refresh.then_some(scope),
                 refresh_jkt: self.refresh_binding(None),
+                exchanged: None,
             },
         )
     }
@@ -444,6 +462,36 @@ impl Request<'_> {
                 family: grant.family,
                 refresh_scope: Some(&grant.scope),
                 refresh_jkt: self.refresh_binding(grant.jkt.as_deref()),
+                exchanged: None,
+            },
+        ))
+    }
+
+    /// RFC 8693: a token for the exchange's target, no refresh token (the subject token's
+    /// holder exchanges again when it needs a new one).
+    fn token_exchange(&self, st: &mut IssuerState) -> Result<Value, OAuthError> {
+        let exchange = super::exchange::decide(
+            &self.ctx.shared,
+            self.ctx.issuer(),
+            st,
+            self.client,
+            self.params,
+            self.now,
+        )?;
+        let family = st.new_family();
+        Ok(self.issue(
+            st,
+            Issue {
+                subject: &exchange.subject,
+                scope: &exchange.scope,
+                resources: &exchange.resources,
+                family,
+                refresh_scope: None,
+                refresh_jkt: None,
+                exchanged: Some(Exchanged {
+                    actor: &self.client.client_id,
+                    issued_token_type: exchange.issued_token_type,
+                }),
             },
         ))
     }
@@ -511,6 +559,9 @@ impl Request<'_> {
                 if let Some(jkt) = cnf_jkt {
                     spec = spec.cnf_jkt(jkt);
                 }
+                if let Some(e) = i.exchanged {
+                    spec = spec.claim("act", json!({ "sub": e.actor }));
+                }
                 if i.resources.is_empty() && config.faults.contains(&AsFault::DefaultAudMissing) {
                     spec = spec.without_claim("aud");
                 }
@@ -543,6 +594,9 @@ impl Request<'_> {
                 if let Some(jkt) = cnf_jkt {
                     claims.insert("cnf".into(), json!({ "jkt": jkt }));
                 }
+                if let Some(e) = i.exchanged {
+                    claims.insert("act".into(), json!({ "sub": e.actor }));
+                }
                 st.opaque
                     .insert(handle.clone(), super::state::OpaqueToken { claims });
                 if let Some(f) = st.families.get_mut(&i.family) {
@@ -558,6 +612,11 @@ impl Request<'_> {
         });
         if !i.scope.is_empty() {
             body["scope"] = json!(i.scope);
+        }
+        if let Some(e) = i.exchanged
+            && !config.faults.contains(&AsFault::ExchangeSuccessShape)
+        {
+            body["issued_token_type"] = json!(e.issued_token_type);
         }
         if let Some(refresh_scope) = i.refresh_scope {
             let rt = random_b64url(32);

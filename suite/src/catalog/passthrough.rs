@@ -15,7 +15,7 @@ use crate::engine::runner::{Check, CheckFuture};
 use crate::expect;
 use crate::model::{Level, Verdict};
 
-const SECURITY_BP: &str =
+pub(crate) const SECURITY_BP: &str =
     "https://modelcontextprotocol.io/specification/2025-11-25/basic/security_best_practices";
 
 pub const PASSTHROUGH: CheckMeta = CheckMeta {

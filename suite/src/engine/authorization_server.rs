@@ -312,6 +312,19 @@ pub struct AsContext {
     /// How long as.token.code-expired waits before redeeming a code (`--code-expiry-wait`):
     /// the longest code lifetime the run accepts. None leaves the row NotEvaluated.
     pub code_expiry_wait: Option<std::time::Duration>,
+    /// The confidential client the RFC 8693 token exchange rows exchange tokens as
+    /// (`--exchange-client-id`); without it they register one.
+    pub exchange_client: Option<ConfidentialClient>,
+    /// The target those rows exchange tokens for (`--other-resource`: a resource the
+    /// authorization server knows that is not `R`).
+    pub exchange_target: Option<String>,
+}
+
+/// A confidential client authenticating with `client_secret_basic`.
+#[derive(Debug, Clone)]
+pub struct ConfidentialClient {
+    pub client_id: String,
+    pub secret: crate::source::auth_code::Secret,
 }
 
 impl AsContext {
@@ -331,6 +344,8 @@ impl AsContext {
             registrations: Default::default(),
             cimd_base_url: None,
             code_expiry_wait: None,
+            exchange_client: None,
+            exchange_target: None,
         }
     }
 

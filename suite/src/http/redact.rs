@@ -112,8 +112,11 @@ pub fn redact_request(request: &ProbeRequest) -> ProbeRequest {
 
 /// Parameters whose value is a credential wherever a URL or form carries it (a token
 /// request's form carries the code, the PKCE verifier, a refresh token or a client secret).
-pub const CREDENTIAL_PARAMETERS: [&str; 8] = [
+pub const CREDENTIAL_PARAMETERS: [&str; 10] = [
     "access_token",
+    // RFC 8693 §2.1: the tokens a token exchange presents.
+    "subject_token",
+    "actor_token",
     "code",
     "id_token",
     "refresh_token",

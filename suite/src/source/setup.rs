@@ -248,6 +248,26 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub other_resource: Option<String>,
+    // RFC 8693 token exchange (the as.exchange.* rows)
+    /// The confidential client (client_secret_basic) the as.exchange.* rows exchange tokens
+    /// as: an MCP server's client, allowed the token exchange grant, that the authorization
+    /// server lets exchange tokens issued for the run's resource. Without it the rows register
+    /// one (dynamic client registration).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "exchange_client_secret_env",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub exchange_client_id: Option<String>,
+    /// The environment variable holding --exchange-client-id's secret (never an argument).
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "exchange_client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub exchange_client_secret_env: Option<String>,
     /// Also allow real credentials to go to this origin (repeatable).
     #[arg(
         long = "allow-origin",
@@ -313,6 +333,25 @@ impl SourceArgs {
 
     /// Whether any flag names a token source (the run then meets the target with its own
     /// authorization server instead of hosting a mock IdP).
+    /// The token exchange rows' client (`--exchange-client-id`, its secret read from
+    /// --exchange-client-secret-env now), when given.
+    pub fn exchange_client(
+        &self,
+    ) -> Result<Option<crate::engine::authorization_server::ConfidentialClient>, SourceError> {
+        let (Some(client_id), Some(var)) =
+            (&self.exchange_client_id, &self.exchange_client_secret_env)
+        else {
+            return Ok(None);
+        };
+        let secret = secret_from_env(var, "--exchange-client-secret-env")?;
+        Ok(Some(
+            crate::engine::authorization_server::ConfidentialClient {
+                client_id: client_id.clone(),
+                secret: super::auth_code::Secret::new(secret),
+            },
+        ))
+    }
+
     /// The form driver's login (`--login-user`, its password read from --login-password-env
     /// now), when asked for.
     pub fn form_login(&self) -> Result<Option<super::login_form::FormLogin>, SourceError> {

@@ -4,7 +4,7 @@
 //! JWT access tokens it issues), [`dpop`] (§2.5 DPoP at the authorization server),
 //! [`registration`] (§2.6 dynamic client registration, and the
 //! §2.2 rows that need a client of the run's own), [`cimd`] (§2.7 client ID metadata
-//! documents).
+//! documents), [`exchange`] (RFC 8693 token exchange).
 //!
 //! Rows are data (metadata plus a pure judgement over what the run read from the authorization
 //! server), run by one engine: a judgement grades assertions, each at its own level, or says
@@ -16,6 +16,8 @@ mod cimd;
 // §2.1/§2.3/§2.4 remaining rows: the ones acting as a confidential client.
 mod confidential;
 mod dpop;
+// RFC 8693 token exchange
+mod exchange;
 mod metadata;
 mod registration;
 mod response;
@@ -290,5 +292,7 @@ pub fn checks() -> Vec<Check<AsContext>> {
     }));
     checks.extend(registration::checks());
     checks.extend(cimd::checks());
+    // RFC 8693 token exchange
+    checks.extend(exchange::checks());
     checks
 }

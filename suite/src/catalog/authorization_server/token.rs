@@ -284,14 +284,14 @@ impl<'a> Answer<'a> {
         }
     }
 
-    fn no_store(&self) -> bool {
+    pub(crate) fn no_store(&self) -> bool {
         self.resp.header_values("cache-control").iter().any(|v| {
             v.split(',')
                 .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
         })
     }
 
-    fn json_typed(&self) -> bool {
+    pub(crate) fn json_typed(&self) -> bool {
         self.resp.header("content-type").is_some_and(|t| {
             t.split(';')
                 .next()
