@@ -556,22 +556,7 @@ fn audience_of_control(p: &Prepared) -> Vec<Assertion> {
 }
 
 fn scope_widened(p: &Prepared) -> Vec<ExchangeProbe> {
-    let supported: Vec<String> = p
-        .ctx
-        .documents
-        .primary()
-        .map(|(_, d)| d.strings("scopes_supported"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let wider = supported
-        .into_iter()
-        .find(|s| !p.subject.scope.contains(s) && s != "openid" && s != "offline_access")
-        .unwrap_or_else(|| "mcp-authspec:wider".to_owned());
-    let mut scope = p.subject.scope.clone();
-    scope.push(wider);
-    let scope = scope.join(" ");
+    let scope = super::token::wider_scope(p.ctx, &p.subject.scope);
     vec![p.exchange(
         format!(
             "an exchange asking for scope \"{scope}\" (the subject token's: \"{}\")",

@@ -1148,23 +1148,7 @@ fn refresh_scope_escalation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    // A scope the server supports that was not granted, else one it cannot know.
-    let supported: Vec<String> = p
-        .ctx
-        .documents
-        .primary()
-        .map(|(_, d)| d.strings("scopes_supported"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let wider = supported
-        .into_iter()
-        .find(|s| !granted.contains(s) && s != "openid" && s != "offline_access")
-        .unwrap_or_else(|| "mcp-authspec:wider".to_owned());
-    let mut scope = granted.clone();
-    scope.push(wider.clone());
-    let scope = scope.join(" ");
+    let scope = wider_scope(p.ctx, &granted);
     Ok(vec![probe(
         format!(
             "a refresh asking for scope \"{scope}\" (granted: \"{}\")",
@@ -1173,6 +1157,23 @@ fn refresh_scope_escalation(p: &Prepared) -> Result<Vec<TokenProbe>, String> {
         p.refresh(rt, &[("scope", &scope)]),
         recorded(&["invalid_scope"]),
     )])
+}
+
+/// `granted` plus one scope more: one the server supports that was not granted, else one it
+/// cannot know (the stimulus of the scope-escalation rows).
+pub(crate) fn wider_scope(ctx: &AsContext, granted: &[String]) -> String {
+    let supported = ctx
+        .documents
+        .primary()
+        .map(|(_, d)| d.strings("scopes_supported"))
+        .unwrap_or_default();
+    let wider = supported
+        .into_iter()
+        .find(|s| !granted.iter().any(|g| g == s) && *s != "openid" && *s != "offline_access")
+        .unwrap_or("mcp-authspec:wider");
+    let mut scope = granted.to_vec();
+    scope.push(wider.to_owned());
+    scope.join(" ")
 }
 
 // ---- the judgements of a redemption --------------------------------------------------------
