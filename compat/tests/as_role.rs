@@ -432,6 +432,11 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
         "fetches with redirect: 'manual' and takes only a 200: the 302 is a failed fetch",
     ),
     (
+        "as.cimd.ssrf",
+        Verdict::Pass,
+        "its SSRF guard refuses every special-use address but the 127.0.0.1 server.mjs lets through: the documents on 127.0.0.2 and [::1] are never requested",
+    ),
+    (
         "as.cimd.size-limit",
         Verdict::Pass,
         "fetchResponseBodyLimits caps documents at 5 KiB and fetches time out after 2.5 s",

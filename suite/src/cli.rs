@@ -422,7 +422,8 @@ pub enum IdpCommand {
         #[arg(long, requires = "login_user")]
         login_consent: bool,
         /// A PEM file of CA certificates trusted when fetching client ID metadata documents
-        /// (repeatable); only these are trusted, never the system's.
+        /// (repeatable); only these are trusted, never the system's. Default: the test CA of
+        /// fixtures/tls, under which `mcp-authspec run` serves its documents.
         #[arg(long = "cimd-ca", value_name = "PATH")]
         cimd_ca: Vec<PathBuf>,
         /// How long an authorization code can be redeemed, in seconds (default: 60).
@@ -568,7 +569,7 @@ fn run(cli: Cli) -> Result<u8, String> {
                 }),
                 _ => None,
             };
-            let trust_roots_pem = cimd_ca
+            let trust_roots_pem: Vec<String> = cimd_ca
                 .iter()
                 .map(|path| {
                     std::fs::read_to_string(path)
@@ -582,8 +583,13 @@ fn run(cli: Cli) -> Result<u8, String> {
                 require_dpop_nonce: dpop_nonce,
                 faults,
                 login,
+                // Without --cimd-ca it trusts the test CA of the tool's own document host.
                 cimd: mock_idp::server::CimdConfig {
-                    trust_roots_pem,
+                    trust_roots_pem: if trust_roots_pem.is_empty() {
+                        vec![crate::engine::listener::TLS_CA.to_owned()]
+                    } else {
+                        trust_roots_pem
+                    },
                     ..Default::default()
                 },
                 code_lifetime: code_lifetime.unwrap_or(IdpConfig::default().code_lifetime),

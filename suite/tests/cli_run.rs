@@ -154,7 +154,13 @@ fn a_closed_stdout_is_not_a_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_as_run_registers_its_own_client_and_deletes_every_registration() {
     use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
-    let idp = MockIdp::start(IdpConfig::default()).await.unwrap();
+    let idp = MockIdp::start(IdpConfig {
+        // It fetches client ID metadata documents from the run's listener (its test CA).
+        cimd: suite::engine::listener::mock_idp_cimd(),
+        ..IdpConfig::default()
+    })
+    .await
+    .unwrap();
     let issuer = idp.issuer().to_owned();
     let o = tokio::task::spawn_blocking(move || run(&["run", "--as", &issuer]))
         .await

@@ -133,6 +133,8 @@ struct Cached {
 /// Fetches, validates and caches client ID metadata documents.
 pub(crate) struct CimdResolver {
     http: reqwest::Client,
+    /// Internal addresses documents may still be fetched from.
+    internal_allowed: Vec<std::net::IpAddr>,
     /// Whether any CA certificate is trusted: without one, no https document can be fetched.
     has_trust_roots: bool,
     timeout: Duration,
@@ -189,6 +191,7 @@ impl CimdResolver {
         let unlimited = faults.contains(&AsFault::CimdNoSizeLimit);
         Ok(Self {
             http,
+            internal_allowed: config.internal_addresses_allowed.clone(),
             has_trust_roots,
             timeout: if unlimited {
                 FAULT_TIMEOUT
@@ -215,6 +218,9 @@ impl CimdResolver {
             return Ok(cached);
         }
         self.check_url(url)?;
+        if !self.has(AsFault::CimdSsrf) {
+            self.check_address(url).await?;
+        }
         let fetched = tokio::time::timeout(self.timeout, self.fetch(url))
             .await
             .map_err(|_| {
@@ -265,6 +271,34 @@ impl CimdResolver {
             };
         }
         check_url_grammar(url)
+    }
+
+    /// Refuses a URL whose host is, or resolves to, an internal address not allowed (SSRF,
+    /// CIMD §6). The fetch resolves the name again: a rebinding name could still slip through,
+    /// which a test IdP accepts.
+    async fn check_address(&self, url: &str) -> Result<(), String> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("client_id {url} is not a URL: {e}"))?;
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let addresses: Vec<std::net::IpAddr> = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+            Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+            Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
+                .await
+                .map_err(|e| format!("client_id host {name} does not resolve: {e}"))?
+                .map(|a| a.ip())
+                .collect(),
+            None => return Err(format!("client_id {url} names no host")),
+        };
+        match addresses
+            .into_iter()
+            .find(|ip| is_internal(*ip) && !self.internal_allowed.contains(ip))
+        {
+            Some(ip) => Err(format!(
+                "client_id {url} names an internal address ({ip}): not fetched (SSRF)"
+            )),
+            None => Ok(()),
+        }
     }
 
     async fn fetch(&self, url: &str) -> Result<Fetched, String> {
@@ -423,6 +457,29 @@ fn redirect_uris(doc: &Map<String, Value>, lenient: bool) -> Result<Vec<String>,
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| "redirect_uris holds a value that is not a string".into()),
         Some(_) => Err("redirect_uris is not a non-empty array".into()),
+    }
+}
+
+/// Whether `ip` is an address of this host or its networks rather than the internet:
+/// unspecified, loopback, private, shared (RFC 6598), link-local, or their IPv6 kin.
+fn is_internal(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_unspecified()
+                || v6.is_loopback()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal(v4.into()))
+        }
     }
 }
 

@@ -125,9 +125,12 @@ impl Default for IdpConfig {
 }
 
 /// How the IdP fetches client ID metadata documents (spec §2.7). The mock is a test IdP: it
-/// fetches loopback hosts, where the tool serves its documents.
+/// fetches from the internal addresses it is told to (127.0.0.1, where the tool serves its
+/// documents), and from no other (SSRF, CIMD §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CimdConfig {
+    /// The internal (loopback, private, link-local…) addresses documents may be fetched from.
+    pub internal_addresses_allowed: Vec<std::net::IpAddr>,
     /// The only CA certificates https fetches trust (PEM text, one or more certificates
     /// each); never the system's. With none, https documents cannot be fetched.
     pub trust_roots_pem: Vec<String>,
@@ -140,6 +143,7 @@ pub struct CimdConfig {
 impl Default for CimdConfig {
     fn default() -> Self {
         Self {
+            internal_addresses_allowed: vec![Ipv4Addr::LOCALHOST.into()],
             trust_roots_pem: Vec::new(),
             fetch_timeout: Duration::from_secs(5),
             max_document_bytes: 5000,

@@ -124,6 +124,7 @@ as_faults! {
     CimdSharedSecretAccepted = "as-cimd-shared-secret-accepted": "accepts client ID metadata documents carrying client_secret or a shared-secret token_endpoint_auth_method",
     CimdFollowsRedirects = "as-cimd-follows-redirects": "follows redirects (up to 5, to any origin) when fetching a client ID metadata document, checking the final document's client_id against the original URL",
     CimdNoSizeLimit = "as-cimd-no-size-limit": "reads client ID metadata documents of any size (up to 8 MiB) with a 60 s timeout instead of its limits",
+    CimdSsrf = "as-cimd-ssrf": "fetches client ID metadata documents from any address, internal ones (loopback beyond 127.0.0.1, private, link-local) included",
     CimdCacheIgnoresHeaders = "as-cimd-cache-ignores-headers": "keeps every fetched client ID metadata document for an hour, whatever Cache-Control says",
     // §2.1/§2.3/§2.4 remaining rows
     TokenPkceDowngrade = "as-token-pkce-downgrade": "redeems a code issued without code_challenge (to a confidential client) whatever code_verifier the token request adds",

@@ -327,6 +327,13 @@ pub struct ConfidentialClient {
     pub secret: crate::source::auth_code::Secret,
 }
 
+impl ConfidentialClient {
+    /// Its HTTP Basic credentials (id, secret), for a token request.
+    pub fn basic(&self) -> (String, String) {
+        (self.client_id.clone(), self.secret.expose().to_owned())
+    }
+}
+
 impl AsContext {
     /// Reads the issuer's discovery documents (anonymous GETs only).
     pub async fn discover(driver: Driver, issuer: &str, resource: Option<String>) -> Self {

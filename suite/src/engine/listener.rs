@@ -119,6 +119,8 @@ pub struct Listener {
     base_url: String,
     /// `https://127.0.0.1:<port>`, when the TLS socket started.
     https_base_url: Option<String>,
+    /// `https://127.0.0.2:<port>` and `https://[::1]:<port>`, those that started.
+    internal_https_base_urls: Vec<String>,
     state: Arc<Mutex<State>>,
 }
 
@@ -138,12 +140,29 @@ impl Listener {
             .name("mcp-authspec-listener".into())
             .spawn(move || accept_loop(socket, None, served))
             .ok()?;
-        let https_base_url = start_https(state.clone());
+        let https_base_url = start_https(state.clone(), Ipv4Addr::LOCALHOST.into());
+        // Internal addresses other than the one the documents live at (spec as-cimd-ssrf):
+        // whatever fetches a document there took a URL naming an internal host. Each is
+        // optional (an IPv6-less container, a system where only 127.0.0.1 is configured).
+        let internal_https_base_urls = [
+            std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ]
+        .into_iter()
+        .filter_map(|ip| start_https(state.clone(), ip))
+        .collect();
         Some(Listener {
             base_url,
             https_base_url,
+            internal_https_base_urls,
             state,
         })
+    }
+
+    /// The same documents over https at other internal addresses (127.0.0.2, [::1]), as far as
+    /// they could be bound: the hosts of SSRF stimuli.
+    pub fn internal_https_base_urls(&self) -> &[String] {
+        &self.internal_https_base_urls
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -205,6 +224,7 @@ impl Listener {
         let path = [Some(self.base_url.as_str()), self.https_base_url()]
             .into_iter()
             .flatten()
+            .chain(self.internal_https_base_urls.iter().map(String::as_str))
             .find_map(|base| url.strip_prefix(base))
             .unwrap_or(url);
         self.lock().documents.get(path).map_or(0, |d| d.hits)
@@ -294,8 +314,8 @@ impl Listener {
     }
 }
 
-/// Binds the TLS socket and serves it; its base URL, or `None` when it cannot start.
-fn start_https(state: Arc<Mutex<State>>) -> Option<String> {
+/// Binds a TLS socket at `ip` and serves it; its base URL, or `None` when it cannot start.
+fn start_https(state: Arc<Mutex<State>>, ip: std::net::IpAddr) -> Option<String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let chain = CertificateDer::pem_slice_iter(TLS_CERTIFICATE)
@@ -306,7 +326,7 @@ fn start_https(state: Arc<Mutex<State>>) -> Option<String> {
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .ok()?;
-    let socket = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+    let socket = TcpListener::bind((ip, 0)).ok()?;
     let base_url = format!("https://{}", socket.local_addr().ok()?);
     let tls = Arc::new(config);
     std::thread::Builder::new()

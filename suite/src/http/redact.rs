@@ -128,13 +128,17 @@ pub const CREDENTIAL_PARAMETERS: [&str; 10] = [
 
 /// Members of a JSON answer (a token response, a registration response: RFC 7591 §3.2.1,
 /// RFC 7592 §3) whose value is a credential.
-const CREDENTIAL_MEMBERS: [&str; 6] = [
+const CREDENTIAL_MEMBERS: [&str; 7] = [
     "access_token",
     "refresh_token",
     "id_token",
     "device_code",
     "client_secret",
     "registration_access_token",
+    // Metadata signed as a JWT (RFC 8414 §2.1, RFC 9728 §2.2) is public, not a credential; it is
+    // fingerprinted all the same so that no report holds anything shaped like a token, and a
+    // reader never has to tell a signed statement from a leaked token.
+    "signed_metadata",
 ];
 
 /// A JSON body with the string value of every credential member (a token response's

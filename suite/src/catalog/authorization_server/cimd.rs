@@ -85,6 +85,9 @@ struct Host {
     base: String,
     /// The same listener over plain http (the `http://` stimulus of the URL grammar row).
     plain_base: String,
+    /// Whether the server fetches from a public name (`--cimd-base-url`): then the internal
+    /// addresses it could reach are its own, not the tool's.
+    public: bool,
     /// Every path this row hosts, withdrawn when the row ends.
     paths: std::sync::Mutex<Vec<String>>,
 }
@@ -120,6 +123,7 @@ impl Host {
             listener,
             base,
             plain_base: listener.base_url().to_owned(),
+            public: ctx.cimd_base_url.is_some(),
             paths: Default::default(),
         })
     }
@@ -389,9 +393,13 @@ async fn run_row(ctx: &AsContext, row: &CimdRow) -> Outcome {
         Ok(seen) => seen,
         Err(not) => return not.outcome(),
     };
+    let stimuli = (row.stimuli)(&host);
+    if stimuli.is_empty() {
+        return Outcome::new(Verdict::NotEvaluated, row.unavailable);
+    }
     let mut assertions = Vec::new();
     let mut evidence = vec![control.exchange];
-    for s in (row.stimuli)(&host) {
+    for s in stimuli {
         let seen = send(ctx, &host, &s).await;
         if let AuthzAnswer::NoAnswer(e) = &seen.answer {
             assertions.push(rule(
@@ -417,6 +425,8 @@ struct CimdRow {
     meta: CheckMeta,
     stimuli: fn(&Host) -> Vec<Stimulus>,
     pass: &'static str,
+    /// Why a run can send none of the stimuli, when it cannot (else empty).
+    unavailable: &'static str,
 }
 
 fn client_id_mismatch(host: &Host) -> Vec<Stimulus> {
@@ -550,6 +560,29 @@ fn redirect_follow(host: &Host) -> Vec<Stimulus> {
         vec![target],
         Due::Refused,
     )]
+}
+
+fn ssrf(host: &Host) -> Vec<Stimulus> {
+    if host.public {
+        return Vec::new();
+    }
+    // The valid documents live at 127.0.0.1, so that address must be let through; any other
+    // internal address serves the same document, and a fetch of it is an SSRF.
+    host.listener
+        .internal_https_base_urls()
+        .iter()
+        .map(|base| {
+            let at = host.fresh("client.json");
+            let url = format!("{base}{}", at.path);
+            host.serve(&at, json_answer(&valid_document(&url)));
+            stimulus(
+                format!("a client_id URL on the internal address {base}"),
+                client(&url, LISTED_REDIRECT),
+                vec![at],
+                Due::RefusedUnfetched,
+            )
+        })
+        .collect()
 }
 
 fn size_limit(host: &Host) -> Vec<Stimulus> {
@@ -796,6 +829,7 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: client_id_mismatch,
         pass: "documents whose client_id differs from their URL were refused",
+        unavailable: "",
     },
     CimdRow {
         meta: meta(
@@ -817,6 +851,7 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: redirect_not_listed,
         pass: "a redirect URI the document does not list was refused with an error page",
+        unavailable: "",
     },
     CimdRow {
         meta: meta(
@@ -838,6 +873,7 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: bad_document,
         pass: "malformed documents were refused with an error page",
+        unavailable: "",
     },
     CimdRow {
         meta: meta(
@@ -856,6 +892,7 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: url_grammar,
         pass: "client_id URLs breaking the CIMD URL rules were refused without a fetch",
+        unavailable: "",
     },
     CimdRow {
         meta: meta(
@@ -874,6 +911,7 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: no_shared_secret,
         pass: "documents with a shared secret were refused",
+        unavailable: "",
     },
     CimdRow {
         meta: meta(
@@ -892,6 +930,32 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: redirect_follow,
         pass: "a document URL answering a cross-origin redirect was refused",
+        unavailable: "",
+    },
+    CimdRow {
+        meta: meta(
+            "as.cimd.ssrf",
+            "as-cimd-ssrf",
+            "Does not fetch client ID metadata documents from internal addresses",
+            "client_id URLs on internal addresses other than the one the run's valid documents are on (127.0.0.2 and [::1], where the run also serves them) are refused without a fetch. The valid documents themselves are on 127.0.0.1, which the server under test must let through. Not evaluated with --cimd-base-url (the server's internal addresses are not the run's); DNS rebinding is not tried.",
+            Level::Should,
+            &[
+                mcp(
+                    "Client ID Metadata Documents",
+                    "authorization servers SHOULD take precautions against SSRF when fetching documents",
+                ),
+                rfc(
+                    "CIMD draft",
+                    "§6",
+                    "fetching a URL the client chose is a server-side request forgery risk",
+                    CIMD_DRAFT,
+                ),
+            ],
+            &["as-cimd-ssrf"],
+        ),
+        stimuli: ssrf,
+        pass: "client_id URLs on internal addresses were refused without a fetch",
+        unavailable: "the internal addresses an SSRF stimulus names are those of the machine fetching the documents: with --cimd-base-url that is not the tool's, which cannot see the fetch (and on this machine no address besides 127.0.0.1 could be bound)",
     },
     CimdRow {
         meta: meta(
@@ -910,6 +974,7 @@ static ROWS: &[CimdRow] = &[
         ),
         stimuli: size_limit,
         pass: "an oversized document and a slow one were refused",
+        unavailable: "",
     },
 ];
 

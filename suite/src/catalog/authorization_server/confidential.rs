@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::catalog::rfc;
 use crate::check::{CheckMeta, Outcome};
-use crate::engine::authorization_server::{AsClient, AsContext, AuthzAnswer, IssuedCode};
+use crate::engine::authorization_server::{
+    AsClient, AsContext, AuthzAnswer, ConfidentialClient, IssuedCode,
+};
 use crate::engine::runner::{Check, CheckFuture};
 use crate::http::Exchange;
 use crate::model::{Level, Verdict};
@@ -25,10 +27,10 @@ use super::{OAUTH21, RFC9700, as_meta};
 const RFC7662: &str = "https://www.rfc-editor.org/rfc/rfc7662";
 const RFC9068: &str = "https://www.rfc-editor.org/rfc/rfc9068";
 
-/// A confidential client a row registered, with its secret.
+/// A confidential client a row registered: where its codes go, and its credentials.
 struct Confidential {
     client: AsClient,
-    secret: String,
+    credentials: ConfidentialClient,
 }
 
 impl Confidential {
@@ -40,7 +42,7 @@ impl Confidential {
         due: Due,
     ) -> TokenProbe {
         TokenProbe {
-            basic: Some((self.client.client_id.clone(), self.secret.clone())),
+            basic: Some(self.credentials.basic()),
             ..probe(what, form, due)
         }
     }
@@ -96,8 +98,11 @@ async fn register(
             .await?;
     match answer.member("client_secret").and_then(Value::as_str) {
         Some(secret) if !secret.is_empty() => Ok(Confidential {
+            credentials: ConfidentialClient {
+                client_id: client.client_id.clone(),
+                secret: crate::source::auth_code::Secret::new(secret),
+            },
             client,
-            secret: secret.to_owned(),
         }),
         _ => Err(Outcome::error(
             format!(
@@ -270,7 +275,7 @@ async fn introspect(
     evidence: &mut Vec<Exchange>,
 ) -> Introspected {
     let form = pairs(&[("token", token), ("token_type_hint", "access_token")]);
-    let basic = (conf.client.client_id.clone(), conf.secret.clone());
+    let basic = conf.credentials.basic();
     let exchange = ctx
         .driver
         .send(form_post(endpoint, &form, Some(&basic)))

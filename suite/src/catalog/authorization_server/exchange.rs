@@ -98,10 +98,7 @@ impl Exchanger {
         TokenProbe {
             what: what.into(),
             form,
-            basic: Some((
-                self.client.client_id.clone(),
-                self.client.secret.expose().to_owned(),
-            )),
+            basic: Some(self.client.basic()),
             due,
             after: None,
         }
