@@ -397,6 +397,11 @@ const EXPECTED: &[(&str, Verdict, &str)] = &[
     // §2.7: oidc-provider resolves a URL client_id before any login (the tool's documents are
     // on 127.0.0.1 under fixtures/tls's CA, which the harness makes Node trust).
     (
+        "as.refresh.reuse-revokes",
+        Verdict::NotEvaluated,
+        "a valid authorization request gets oidc-provider's login step: no refresh token without login automation",
+    ),
+    (
         "as.cimd.happy",
         Verdict::Pass,
         "fetches the document once and goes on to its login page (with a login: a code and a token for the document's client)",

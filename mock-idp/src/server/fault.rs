@@ -82,6 +82,7 @@ as_faults! {
     TokenResourceUnbound = "as-token-resource-unbound": "issues a code's tokens for whatever resource the token request names, granted or not",
     TokenLongLived = "as-token-long-lived": "issues access tokens that live 24 hours",
     RefreshNoRotation = "as-refresh-no-rotation": "accepts a refresh token again after it was used (it still issues a new one each time)",
+    RefreshReuseKeepsFamily = "as-refresh-reuse-keeps-family": "refuses a replayed refresh token but leaves the refresh token that replaced it usable (no family revocation)",
     RefreshScopeWidened = "as-refresh-scope-widened": "grants a refresh request any scope the client may obtain, beyond what was granted",
     ResourceAny = "as-resource-any": "issues codes and tokens for any absolute resource URI, one no resource server can have (https://mcp-authspec.invalid/mcp) included",
     DefaultAudMissing = "as-default-aud-missing": "mints access tokens without aud when the request names no resource",

@@ -415,7 +415,9 @@ impl Request<'_> {
             .faults
             .contains(&AsFault::RefreshNoRotation);
         if (grant.used && !reuse_allowed) || st.family_revoked(grant.family) {
-            st.revoke_family(grant.family);
+            if !config.faults.contains(&AsFault::RefreshReuseKeepsFamily) {
+                st.revoke_family(grant.family);
+            }
             return Err(OAuthError::invalid_grant(
                 "refresh token already used or revoked; its token family is revoked",
             ));

@@ -279,6 +279,10 @@ pub fn checks() -> Vec<Check<AsContext>> {
     ));
     checks.extend(token::ROWS.iter().map(token_check));
     checks.push(Check::new(
+        token::REFRESH_REUSE_REVOKES,
+        |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(token::refresh_reuse_revokes(ctx)) },
+    ));
+    checks.push(Check::new(
         token::GUESSING,
         |ctx: &AsContext| -> CheckFuture<'_> { Box::pin(token::guessing(ctx)) },
     ));

@@ -1505,6 +1505,104 @@ pub(super) const GUESSING: CheckMeta = as_meta(
     &["as-guessable-codes"],
 );
 
+/// as.refresh.reuse-revokes: after a replayed refresh token is refused, the refresh token that
+/// replaced it is refused too (the whole family revoked, OAuth 2.1 §4.3.1): the server cannot
+/// tell whether the attacker or the client replayed, so neither may keep refreshing.
+pub(super) async fn refresh_reuse_revokes(ctx: &AsContext) -> Outcome {
+    if ctx.token_endpoint().is_none() {
+        return Outcome::error(
+            "the metadata names no token_endpoint (see as.metadata.required)",
+            ctx.documents.exchanges(),
+        );
+    }
+    let mut evidence = Vec::new();
+    let prepared = match prepare(ctx, Setup::Tokens, &mut evidence).await {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
+    let rt1 = match prepared.refresh_token() {
+        Ok(rt) => rt.to_owned(),
+        Err(why) => return Outcome::new(Verdict::Skip, why),
+    };
+    let first = probe(
+        "a refresh with the first refresh token",
+        prepared.refresh(&rt1, &[]),
+        Due::Issued,
+    );
+    let exchange = send(ctx, &first).await;
+    evidence.push(exchange.clone());
+    let rt2 = match redeemed(&exchange) {
+        Ok(body) => match body.get("refresh_token").and_then(Value::as_str) {
+            Some(rt2) if rt2 != rt1 => rt2.to_owned(),
+            _ => {
+                return Outcome::new(
+                    Verdict::Skip,
+                    "the refresh answer carried no new refresh token: the server does not \
+                     rotate refresh tokens here (as.refresh.rotation and as.dpop.refresh-bound \
+                     grade the alternatives)",
+                );
+            }
+        },
+        Err(answer) => {
+            return Outcome::error(
+                format!(
+                    "positive control: the token endpoint answered {} with {answer}, so no \
+                     replay can be judged",
+                    first.what
+                ),
+                evidence,
+            );
+        }
+    };
+    let replay = probe(
+        "the first refresh token again",
+        prepared.refresh(&rt1, &[]),
+        recorded(&["invalid_grant"]),
+    );
+    // Whether the replay is refused is as.refresh.rotation's to grade; a server that honours
+    // it detected nothing, and its second refresh token stays usable all the same.
+    evidence.push(send(ctx, &replay).await);
+    let after = probe(
+        "a refresh with the second refresh token after the first was replayed",
+        prepared.refresh(&rt2, &[]),
+        recorded(&["invalid_grant"]),
+    );
+    let exchange = send(ctx, &after).await;
+    evidence.push(exchange.clone());
+    let assertions = match &exchange.response {
+        Ok(resp) => grade(REFRESH_REUSE_REVOKES.level, &after, &Answer::of(resp)),
+        Err(e) => {
+            return Outcome::error(
+                format!("the token endpoint did not answer {} ({e})", after.what),
+                evidence,
+            );
+        }
+    };
+    finish(
+        REFRESH_REUSE_REVOKES.level,
+        assertions,
+        evidence,
+        "after the first refresh token was replayed, the one that replaced it was refused too"
+            .to_owned(),
+    )
+}
+
+pub(super) const REFRESH_REUSE_REVOKES: CheckMeta = as_meta(
+    "as.refresh.reuse-revokes",
+    "as-refresh-rotation",
+    "Revokes the refresh token family when a used refresh token is replayed",
+    "A refresh with the first refresh token gets a second; the first is replayed (as.refresh.rotation grades its refusal); then the second is refused too, HTTP 400 and no token: the server cannot tell the client from an attacker, so the family is revoked. Skip when refresh answers carry no new refresh token.",
+    Level::Should,
+    &[rfc(
+        "OAuth 2.1",
+        "§4.3.1",
+        "on a replayed refresh token the authorization server revokes the active refresh token",
+        OAUTH21,
+    )],
+    CODE,
+    &["as-refresh-reuse-keeps-family", "as-refresh-no-rotation"],
+);
+
 // ---- the catalogue ---------------------------------------------------------------------------
 
 /// What a row needs: rows that redeem codes need the run's client.
