@@ -1051,6 +1051,10 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                 as_ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
                 as_ctx.exchange_client =
                     args.sources.exchange_client().map_err(|e| e.to_string())?;
+                as_ctx.confidential_client = args
+                    .sources
+                    .confidential_client()
+                    .map_err(|e| e.to_string())?;
                 as_ctx.exchange_target = args.sources.other_resource.clone();
                 choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
                 session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
@@ -1240,6 +1244,10 @@ async fn run_as_only(
     ctx.cimd_base_url = cimd_hosting(args)?;
     ctx.code_expiry_wait = args.sources.code_expiry_wait_duration();
     ctx.exchange_client = args.sources.exchange_client().map_err(|e| e.to_string())?;
+    ctx.confidential_client = args
+        .sources
+        .confidential_client()
+        .map_err(|e| e.to_string())?;
     ctx.exchange_target = args.sources.other_resource.clone();
     choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
     let info = RunInfo {

@@ -195,3 +195,73 @@ async fn an_as_run_registers_its_own_client_and_deletes_every_registration() {
     assert_eq!(idp.registered_clients(IssuerKind::Trusted), 0);
     idp.shutdown().await;
 }
+
+/// `--confidential-client-id` (issue 14): the rows that act as a confidential client use the
+/// pre-registered one instead of registering their own, so they run against an authorization
+/// server whose registration endpoint wants an initial access token (NotEvaluated without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_registered_confidential_client_stands_in_for_registration() {
+    use mock_idp::server::{
+        AsFault, CONFIDENTIAL_CLIENT_ID, CONFIDENTIAL_CLIENT_SECRET, IdpConfig, MockIdp,
+        PUBLIC_CLIENT_ID, PUBLIC_REDIRECT_URIS,
+    };
+    let idp = MockIdp::start(IdpConfig {
+        faults: [AsFault::DcrInitialTokenRequired].into(),
+        ..IdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let issuer = idp.issuer().to_owned();
+    let rows = [
+        "as.token.pkce-downgrade",
+        "as.token.code-reuse-revokes",
+        "as.at.client-vs-user",
+    ];
+    let run_with = move |confidential: bool| {
+        let mut args = vec![
+            "run",
+            "--as",
+            &issuer,
+            "--client-id",
+            PUBLIC_CLIENT_ID,
+            "--redirect-uri",
+            PUBLIC_REDIRECT_URIS[0],
+        ];
+        for row in rows {
+            args.extend(["--check", row]);
+        }
+        if confidential {
+            args.extend([
+                "--confidential-client-id",
+                CONFIDENTIAL_CLIENT_ID,
+                "--confidential-client-secret-env",
+                "AUTHSPEC_TEST_CONFIDENTIAL_SECRET",
+                "--confidential-redirect-uri",
+                "http://127.0.0.1/cb",
+            ]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_mcp-authspec"))
+            .args(&args)
+            .env(
+                "AUTHSPEC_TEST_CONFIDENTIAL_SECRET",
+                CONFIDENTIAL_CLIENT_SECRET,
+            )
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (without, with) = tokio::task::spawn_blocking(move || (run_with(false), run_with(true)))
+        .await
+        .unwrap();
+    for row in rows {
+        assert!(
+            without.contains(&format!("N/E   {row}")),
+            "{row} without a confidential client:\n{without}"
+        );
+        assert!(
+            with.contains(&format!("PASS  {row}")),
+            "{row} as {CONFIDENTIAL_CLIENT_ID}:\n{with}"
+        );
+    }
+    assert!(!with.contains(CONFIDENTIAL_CLIENT_SECRET), "{with}");
+}

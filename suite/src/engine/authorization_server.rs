@@ -315,6 +315,9 @@ pub struct AsContext {
     /// The confidential client the RFC 8693 token exchange rows exchange tokens as
     /// (`--exchange-client-id`); without it they register one.
     pub exchange_client: Option<ConfidentialClient>,
+    /// The confidential client the rows that act as one use (`--confidential-client-id`);
+    /// without it they register one each.
+    pub confidential_client: Option<ConfidentialClient>,
     /// The target those rows exchange tokens for (`--other-resource`: a resource the
     /// authorization server knows that is not `R`).
     pub exchange_target: Option<String>,
@@ -325,6 +328,8 @@ pub struct AsContext {
 pub struct ConfidentialClient {
     pub client_id: String,
     pub secret: crate::source::auth_code::Secret,
+    /// A redirect URI registered for it, for code flows (none: it runs none).
+    pub redirect_uri: Option<String>,
 }
 
 impl ConfidentialClient {
@@ -352,6 +357,7 @@ impl AsContext {
             cimd_base_url: None,
             code_expiry_wait: None,
             exchange_client: None,
+            confidential_client: None,
             exchange_target: None,
         }
     }

@@ -268,6 +268,33 @@ pub struct SourceArgs {
         help_heading = "Token source (the target's own authorization server)"
     )]
     pub exchange_client_secret_env: Option<String>,
+    /// A confidential client (client_secret_basic) registered at the authorization server for
+    /// the as.* rows that act as one (PKCE downgrade, code-reuse revocation, client vs user
+    /// tokens); without it they register one each (dynamic client registration).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "confidential_client_secret_env",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub confidential_client_id: Option<String>,
+    /// The environment variable holding --confidential-client-id's secret (never an argument).
+    #[arg(
+        long,
+        value_name = "VAR",
+        requires = "confidential_client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub confidential_client_secret_env: Option<String>,
+    /// A redirect URI registered for --confidential-client-id, for the rows that run a code
+    /// flow as it (http://127.0.0.1/callback lets a login end at the run's listener).
+    #[arg(
+        long,
+        value_name = "URI",
+        requires = "confidential_client_id",
+        help_heading = "Token source (the target's own authorization server)"
+    )]
+    pub confidential_redirect_uri: Option<String>,
     /// Also allow real credentials to go to this origin (repeatable).
     #[arg(
         long = "allow-origin",
@@ -331,8 +358,6 @@ impl SourceArgs {
         self.code_expiry_wait.map(std::time::Duration::from_secs)
     }
 
-    /// Whether any flag names a token source (the run then meets the target with its own
-    /// authorization server instead of hosting a mock IdP).
     /// The token exchange rows' client (`--exchange-client-id`, its secret read from
     /// --exchange-client-secret-env now), when given.
     pub fn exchange_client(
@@ -348,6 +373,28 @@ impl SourceArgs {
             crate::engine::authorization_server::ConfidentialClient {
                 client_id: client_id.clone(),
                 secret: super::auth_code::Secret::new(secret),
+                redirect_uri: None,
+            },
+        ))
+    }
+
+    /// The confidential client of the as.* rows that act as one (`--confidential-client-id`,
+    /// its secret read from --confidential-client-secret-env now), when given.
+    pub fn confidential_client(
+        &self,
+    ) -> Result<Option<crate::engine::authorization_server::ConfidentialClient>, SourceError> {
+        let (Some(client_id), Some(var)) = (
+            &self.confidential_client_id,
+            &self.confidential_client_secret_env,
+        ) else {
+            return Ok(None);
+        };
+        let secret = secret_from_env(var, "--confidential-client-secret-env")?;
+        Ok(Some(
+            crate::engine::authorization_server::ConfidentialClient {
+                client_id: client_id.clone(),
+                secret: super::auth_code::Secret::new(secret),
+                redirect_uri: self.confidential_redirect_uri.clone(),
             },
         ))
     }
@@ -367,6 +414,8 @@ impl SourceArgs {
         .map(Some)
     }
 
+    /// Whether any flag names a token source (the run then meets the target with its own
+    /// authorization server instead of hosting a mock IdP).
     pub fn any(&self) -> bool {
         self.primary_count() > 0
     }

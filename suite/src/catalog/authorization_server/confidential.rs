@@ -71,14 +71,39 @@ fn resource_of(ctx: &AsContext) -> String {
         .unwrap_or_else(|| DEFAULT_RESOURCE.to_owned())
 }
 
-/// Registers a confidential client (`client_secret_basic`) with `grant_types`: with the code
-/// grant, a native client with the loopback redirect URI a login can end at.
+/// The confidential client of the row: `--confidential-client-id` when given, else one it
+/// registers (`client_secret_basic`) with `grant_types` (with the code grant, a native client
+/// with the loopback redirect URI a login can end at).
 async fn register(
     ctx: &AsContext,
     grant_types: &[&str],
     evidence: &mut Vec<Exchange>,
 ) -> Result<Confidential, Outcome> {
     let code_flow = grant_types.contains(&"authorization_code");
+    if let Some(given) = &ctx.confidential_client {
+        let redirect_uri = match (&given.redirect_uri, code_flow) {
+            (Some(uri), _) => uri.clone(),
+            (None, false) => String::new(),
+            (None, true) => {
+                return Err(Outcome::new(
+                    Verdict::NotEvaluated,
+                    format!(
+                        "this row runs a code flow as the confidential client {} \
+                         (--confidential-client-id), which needs one of its registered \
+                         redirect URIs: give --confidential-redirect-uri",
+                        given.client_id
+                    ),
+                ));
+            }
+        };
+        return Ok(Confidential {
+            client: AsClient {
+                client_id: given.client_id.clone(),
+                redirect_uri,
+            },
+            credentials: given.clone(),
+        });
+    }
     let redirect_uris: Vec<String> = if code_flow {
         vec![crate::engine::registration::loopback_redirect_uri()]
     } else {
@@ -101,6 +126,7 @@ async fn register(
             credentials: ConfidentialClient {
                 client_id: client.client_id.clone(),
                 secret: crate::source::auth_code::Secret::new(secret),
+                redirect_uri: Some(client.redirect_uri.clone()),
             },
             client,
         }),

@@ -365,6 +365,7 @@ async fn exchanger(
             client: ConfidentialClient {
                 client_id: client_id.to_owned(),
                 secret: crate::source::auth_code::Secret::new(secret),
+                redirect_uri: None,
             },
         }),
         _ if answer.status.is_some_and(|s| (200..500).contains(&s)) => Err(Outcome {
