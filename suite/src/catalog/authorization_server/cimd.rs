@@ -27,7 +27,7 @@ use crate::expect::{Assertion, Part};
 use crate::http::Exchange;
 use crate::model::{Level, SpecVersion, Verdict};
 
-use super::token::{probe as token_probe, redeemed, token_request};
+use super::token::{probe as token_probe, redeemed, redemption_form, token_request};
 
 const CIMD_DRAFT: &str =
     "https://datatracker.ietf.org/doc/draft-ietf-oauth-client-id-metadata-document/";
@@ -45,7 +45,7 @@ const DRIP_INTERVAL: Duration = Duration::from_millis(100);
 
 /// CIMD is the MCP 2025-11-25 way for clients to identify themselves (SHOULD); earlier
 /// revisions do not know it.
-const FROM_2025_11_25: Applies = Applies::InVersions {
+pub(super) const FROM_2025_11_25: Applies = Applies::InVersions {
     versions: &[SpecVersion::V2025_11_25, SpecVersion::V2026_07_28],
     otherwise: Level::Info,
 };
@@ -715,20 +715,7 @@ async fn happy(ctx: &AsContext) -> Outcome {
     let pass = match ctx.request_code(&cimd_client, &resource).await {
         Ok(code) => {
             evidence.push(code.exchange.clone());
-            let mut form = vec![
-                ("grant_type", "authorization_code"),
-                ("code", &code.code),
-                ("redirect_uri", &code.redirect_uri),
-                ("code_verifier", &code.verifier),
-                ("client_id", &cimd_client.client_id),
-            ];
-            if !code.resource.is_empty() {
-                form.push(("resource", &code.resource));
-            }
-            let form = form
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
+            let form = redemption_form(&code, Some(&code.verifier), Some(&cimd_client.client_id));
             let redemption = token_probe("the code's redemption", form, super::token::Due::Issued);
             let exchange = ctx.driver.send(token_request(ctx, &redemption)).await;
             let issued = redeemed(&exchange);

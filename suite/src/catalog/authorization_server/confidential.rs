@@ -19,8 +19,8 @@ use crate::http::Exchange;
 use crate::model::{Level, Verdict};
 
 use super::token::{
-    Answer, CODE, DEFAULT_RESOURCE, Due, TokenProbe, access_token_claims, finish, form_post,
-    no_code, pairs, probe, refusal, rule, send,
+    Answer, CODE, DEFAULT_RESOURCE, Due, TokenProbe, access_token_claims, answer_to, finish,
+    form_post, no_code, pairs, probe, refusal, rule, send,
 };
 use super::{OAUTH21, RFC9700, as_meta};
 
@@ -49,18 +49,7 @@ impl Confidential {
 
     /// The redemption of `code` (with its verifier when it has one).
     fn redemption(&self, code: &IssuedCode, verifier: Option<&str>) -> Vec<(String, String)> {
-        let mut form = pairs(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code.code),
-            ("redirect_uri", &code.redirect_uri),
-        ]);
-        if let Some(verifier) = verifier {
-            form.extend(pairs(&[("code_verifier", verifier)]));
-        }
-        if !code.resource.is_empty() {
-            form.extend(pairs(&[("resource", &code.resource)]));
-        }
-        form
+        super::token::redemption_form(code, verifier, None)
     }
 }
 
@@ -244,18 +233,11 @@ async fn pkce_downgrade(ctx: &AsContext) -> Outcome {
         conf.redemption(&code, Some(&verifier)),
         Due::Issued,
     );
-    let exchange = send(ctx, &downgrade).await;
-    evidence.push(exchange.clone());
-    let resp = match &exchange.response {
+    let resp = match answer_to(ctx, &downgrade, &mut evidence).await {
         Ok(r) => r,
-        Err(e) => {
-            return Outcome::error(
-                format!("the token endpoint did not answer {} ({e})", downgrade.what),
-                evidence,
-            );
-        }
+        Err(outcome) => return outcome,
     };
-    let answer = Answer::of(resp);
+    let answer = Answer::of(&resp);
     let did = format!(
         "the token endpoint answered {} (confidential client {}) with {}",
         downgrade.what,

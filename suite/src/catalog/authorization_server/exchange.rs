@@ -25,8 +25,8 @@ use crate::http::Exchange;
 use crate::model::{Level, Verdict};
 
 use super::token::{
-    Answer, DEFAULT_RESOURCE, Due, TokenProbe, access_token_claims, code_with, finish, grade,
-    pairs, redeemed, rule, token_request,
+    Answer, DEFAULT_RESOURCE, Due, TokenProbe, access_token_claims, answer_to, code_with, finish,
+    grade, pairs, redeemed, rule, token_request,
 };
 use super::{OAUTH21, RFC8707, as_meta};
 
@@ -186,15 +186,11 @@ async fn run_exchange_row(ctx: &AsContext, row: &ExchangeRow) -> Outcome {
     };
     for probe in &probes {
         let request = &probe.request;
-        let exchange = ctx.driver.send(token_request(ctx, request)).await;
-        evidence.push(exchange.clone());
-        let Ok(resp) = &exchange.response else {
-            return Outcome::error(
-                format!("the token endpoint did not answer {}", request.what),
-                evidence,
-            );
+        let resp = match answer_to(ctx, request, &mut evidence).await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
         };
-        let answer = Answer::of(resp);
+        let answer = Answer::of(&resp);
         if probe.token_within_scope && answer.token_issued() {
             assertions.push(scope_within_subject(&prepared, request, &answer));
         } else {
@@ -399,23 +395,11 @@ async fn user_token(
     evidence: &mut Vec<Exchange>,
 ) -> Result<Granted, Outcome> {
     let code = code_with(ctx, client, resource, &[], evidence).await?;
-    let mut form = pairs(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code.code),
-        ("redirect_uri", &code.redirect_uri),
-        ("code_verifier", &code.verifier),
-        ("client_id", &client.client_id),
-    ]);
-    if !code.resource.is_empty() {
-        form.extend(pairs(&[("resource", &code.resource)]));
-    }
-    let probe = TokenProbe {
-        what: format!("a valid code redemption for {resource}"),
-        form,
-        basic: None,
-        due: Due::Issued,
-        after: None,
-    };
+    let probe = super::token::probe(
+        format!("a valid code redemption for {resource}"),
+        super::token::redemption_form(&code, Some(&code.verifier), Some(&client.client_id)),
+        Due::Issued,
+    );
     let exchange = ctx.driver.send(token_request(ctx, &probe)).await;
     evidence.push(exchange.clone());
     let body = redeemed(&exchange).map_err(|why| {

@@ -1003,10 +1003,7 @@ pub(super) static ROWS: &[Row] = &[
     },
     Row {
         meta: CheckMeta {
-            applies: Applies::InVersions {
-                versions: &[SpecVersion::V2025_11_25, SpecVersion::V2026_07_28],
-                otherwise: Level::Info,
-            },
+            applies: super::cimd::FROM_2025_11_25,
             ..meta(
                 "as.metadata.cimd-flag",
                 "as-meta-cimd-flag",

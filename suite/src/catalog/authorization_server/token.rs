@@ -122,17 +122,7 @@ impl Prepared<'_> {
         let Some(code) = &self.code else {
             return Vec::new();
         };
-        let mut form = pairs(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code.code),
-            ("redirect_uri", &code.redirect_uri),
-            ("code_verifier", &code.verifier),
-            ("client_id", self.client_id()),
-        ]);
-        if !code.resource.is_empty() {
-            form.extend(pairs(&[("resource", &code.resource)]));
-        }
-        form
+        redemption_form(code, Some(&code.verifier), Some(self.client_id()))
     }
 
     /// A refresh of `refresh_token` with `extra` parameters.
@@ -160,6 +150,31 @@ impl Prepared<'_> {
                     .to_owned()
             })
     }
+}
+
+/// The form redeeming `code`: with `verifier` when one is sent, `client_id` when the client
+/// names itself in the form (a public client; a confidential one authenticates instead), and
+/// the resource the code was requested for.
+pub(crate) fn redemption_form(
+    code: &IssuedCode,
+    verifier: Option<&str>,
+    client_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut form = pairs(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code.code),
+        ("redirect_uri", &code.redirect_uri),
+    ]);
+    if let Some(verifier) = verifier {
+        form.extend(pairs(&[("code_verifier", verifier)]));
+    }
+    if let Some(client_id) = client_id {
+        form.extend(pairs(&[("client_id", client_id)]));
+    }
+    if !code.resource.is_empty() {
+        form.extend(pairs(&[("resource", &code.resource)]));
+    }
+    form
 }
 
 pub(crate) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -489,6 +504,23 @@ pub(crate) async fn send(ctx: &AsContext, probe: &TokenProbe) -> Exchange {
         tokio::time::sleep(wait).await;
     }
     ctx.driver.send(token_request(ctx, probe)).await
+}
+
+/// [`send`], recorded in `evidence`: the answer, or the Error of a token endpoint that did not
+/// answer `probe` (with every exchange so far).
+pub(crate) async fn answer_to(
+    ctx: &AsContext,
+    probe: &TokenProbe,
+    evidence: &mut Vec<Exchange>,
+) -> Result<RecordedResponse, Outcome> {
+    let exchange = send(ctx, probe).await;
+    evidence.push(exchange.clone());
+    exchange.response.map_err(|e| {
+        Outcome::error(
+            format!("the token endpoint did not answer {} ({e})", probe.what),
+            std::mem::take(evidence),
+        )
+    })
 }
 
 /// One token request as sent: a form POST to the token endpoint.
@@ -849,18 +881,11 @@ pub(crate) async fn run_token_row(ctx: &AsContext, row: &TokenRow) -> Outcome {
     let mut assertions = Vec::new();
     let mut done = Vec::new();
     for probe in &probes {
-        let exchange = send(ctx, probe).await;
-        evidence.push(exchange.clone());
-        let resp = match &exchange.response {
+        let resp = match answer_to(ctx, probe, &mut evidence).await {
             Ok(r) => r,
-            Err(e) => {
-                return Outcome::error(
-                    format!("the token endpoint did not answer {} ({e})", probe.what),
-                    evidence,
-                );
-            }
+            Err(outcome) => return outcome,
         };
-        let answer = Answer::of(resp);
+        let answer = Answer::of(&resp);
         if probe.due == Due::Issued && !answer.token_issued() {
             return Outcome::error(
                 format!(
@@ -1567,16 +1592,9 @@ pub(super) async fn refresh_reuse_revokes(ctx: &AsContext) -> Outcome {
         prepared.refresh(&rt2, &[]),
         recorded(&["invalid_grant"]),
     );
-    let exchange = send(ctx, &after).await;
-    evidence.push(exchange.clone());
-    let assertions = match &exchange.response {
-        Ok(resp) => grade(REFRESH_REUSE_REVOKES.level, &after, &Answer::of(resp)),
-        Err(e) => {
-            return Outcome::error(
-                format!("the token endpoint did not answer {} ({e})", after.what),
-                evidence,
-            );
-        }
+    let assertions = match answer_to(ctx, &after, &mut evidence).await {
+        Ok(resp) => grade(REFRESH_REUSE_REVOKES.level, &after, &Answer::of(&resp)),
+        Err(outcome) => return outcome,
     };
     finish(
         REFRESH_REUSE_REVOKES.level,
