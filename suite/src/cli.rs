@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use mock_idp::keystore::KeyRing;
 use mock_idp::server::{AsFault, IdpConfig, IssuerKind, KeySource, MockIdp};
 
@@ -26,10 +26,18 @@ macro_rules! say {
 use crate::wire::discovery::as_metadata_urls;
 use reference_server::{Config as DemoConfig, Fault, ReferenceServer};
 
+/// The version and the commit it was built from (suite/build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MCP_AUTHSPEC_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mcp-authspec",
-    version,
+    version = VERSION,
     about = "Conformance suite and fuzz harness for MCP authorization"
 )]
 pub struct Cli {
@@ -75,6 +83,19 @@ pub enum Command {
     Fuzz(crate::netfuzz::cli::FuzzArgs),
     /// Serve the reference MCP server (compliant, or with fault profiles) until interrupted.
     DemoServer(DemoServerArgs),
+    /// Print a shell completion script (e.g. `mcp-authspec completions bash >
+    /// ~/.local/share/bash-completion/completions/mcp-authspec`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or with --out write one page per command into a folder
+    /// (`mcp-authspec.1`, `mcp-authspec-run.1`, …).
+    Man {
+        /// The folder for one page per command.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -472,6 +493,27 @@ fn run(cli: Cli) -> Result<u8, String> {
             .ok_or("internal: default run arguments do not parse")?,
     };
     match command {
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mcp-authspec", &mut out);
+            print_bytes(&out);
+            Ok(exit::SUCCESS)
+        }
+        Command::Man { out: None } => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| e.to_string())?;
+            print_bytes(&page);
+            Ok(exit::SUCCESS)
+        }
+        Command::Man { out: Some(dir) } => {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            say!("Wrote the man pages under {}", dir.display());
+            Ok(exit::SUCCESS)
+        }
         Command::Fuzz(args) => crate::netfuzz::cli::main(args),
         Command::List => {
             for m in crate::catalog::metas() {
@@ -613,6 +655,12 @@ fn run(cli: Cli) -> Result<u8, String> {
             Ok(exit::SUCCESS)
         }
     }
+}
+
+/// Bytes to stdout; a closed stdout (a pipe into `head`) just drops them, as `say!` does.
+fn print_bytes(bytes: &[u8]) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(bytes);
 }
 
 fn parse_json_object(s: &str) -> Result<serde_json::Value, String> {
