@@ -118,6 +118,23 @@ pub fn docs_page(id: &str) -> String {
     format!("docs/checks/{id}.md")
 }
 
+/// [`docs_page`] as an absolute `file:` URI: the page in the source tree this build came from,
+/// the only copy of the catalogue whose place is known (the project names no public address).
+/// The HTML report links it and SARIF gives it as each rule's `helpUri`, which must be absolute.
+pub fn docs_page_uri(id: &str) -> String {
+    source_tree_uri(&docs_page(id))
+}
+
+/// A file of the source tree this build came from (the workspace root, one level above this
+/// crate) as an absolute, percent-encoded `file:` URI.
+pub fn source_tree_uri(relative: &str) -> String {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = crate_dir.parent().unwrap_or(crate_dir);
+    url::Url::from_file_path(root.join(relative))
+        .map(String::from)
+        .unwrap_or_else(|()| format!("file:///{relative}"))
+}
+
 impl CheckRecord {
     /// `rs` or `as`.
     pub fn role(&self) -> &str {
