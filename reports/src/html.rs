@@ -629,35 +629,12 @@ fn esc(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::event::{RunEnd, RunInfo};
+    use crate::record::sample_check as check;
     use crate::record::{RequestRecord, ResponseRecord, SpecRefRecord};
     use serde_json::json;
 
     const HOSTILE: &str = "</script><script>alert(1)</script> \"quoted\" 'single' \
                            <img src=x onerror=alert(2)> &amp; \u{0}\u{1b}[31m\u{202e}";
-
-    fn check(id: &str, verdict: Verdict, level: Level) -> CheckRecord {
-        CheckRecord {
-            id: id.into(),
-            row: "rs-row".into(),
-            title: format!("title of {id}"),
-            summary: "what it checks".into(),
-            level,
-            verdict,
-            message: "all sub-assertions hold".into(),
-            expected: vec!["[MUST] 401".into(), "[MUST] no 5xx".into()],
-            actual: String::new(),
-            evidence: vec![],
-            duration_ms: 3,
-            refs: vec![SpecRefRecord {
-                source: "RFC 6750".into(),
-                section: "§3".into(),
-                requirement: "a challenge on 401".into(),
-                url: "https://www.rfc-editor.org/rfc/rfc6750#section-3".into(),
-            }],
-            tags: vec![],
-            baseline: None,
-        }
-    }
 
     fn exchange(body: &str, header: &str) -> ExchangeRecord {
         ExchangeRecord {

@@ -175,6 +175,33 @@ pub fn exit_code(records: &[CheckRecord], strict: bool, reachable: bool, stale: 
     }
 }
 
+/// A check record for the sinks' unit tests: one reference, no evidence; tests change what
+/// they look at.
+#[cfg(test)]
+pub(crate) fn sample_check(id: &str, verdict: Verdict, level: Level) -> CheckRecord {
+    CheckRecord {
+        id: id.into(),
+        row: "rs-row".into(),
+        title: format!("title of {id}"),
+        summary: "what it checks".into(),
+        level,
+        verdict,
+        message: "all sub-assertions hold".into(),
+        expected: vec!["[MUST] 401".into(), "[MUST] no 5xx".into()],
+        actual: String::new(),
+        evidence: vec![],
+        duration_ms: 3,
+        refs: vec![SpecRefRecord {
+            source: "RFC 6750".into(),
+            section: "§3".into(),
+            requirement: "a challenge on 401".into(),
+            url: "https://www.rfc-editor.org/rfc/rfc6750#section-3".into(),
+        }],
+        tags: vec![],
+        baseline: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

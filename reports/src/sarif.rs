@@ -290,47 +290,31 @@ mod tests {
     use super::*;
     use crate::event::{RunEnd, RunInfo};
     use crate::record::{
-        ExchangeOutcome, ExchangeRecord, RequestRecord, ResponseRecord, SpecRefRecord,
+        ExchangeOutcome, ExchangeRecord, RequestRecord, ResponseRecord, sample_check,
     };
 
     fn check(id: &str, level: Level, verdict: Verdict) -> CheckRecord {
-        CheckRecord {
-            id: id.into(),
-            row: "rs-row".into(),
-            title: format!("title of {id}"),
-            summary: "what it checks".into(),
-            level,
-            verdict,
-            message: format!("what {id} saw"),
-            expected: vec!["[MUST] HTTP 401".into()],
-            actual: "HTTP 200".into(),
-            evidence: vec![ExchangeRecord {
-                request: RequestRecord {
-                    method: "POST".into(),
-                    url: "https://mcp.example:8443/mcp".into(),
-                    headers: vec![],
-                },
-                outcome: ExchangeOutcome::Response(ResponseRecord {
-                    status: 200,
-                    headers: vec![("www-authenticate".into(), "Bearer".into())],
-                    body: String::new(),
-                    truncated: false,
-                    body_incomplete: None,
-                }),
-                elapsed_ms: 1,
-                retried_after: None,
-                credentials: vec![],
-            }],
-            duration_ms: 1,
-            refs: vec![SpecRefRecord {
-                source: "RFC 6750".into(),
-                section: "3".into(),
-                requirement: "the resource server refuses it".into(),
-                url: "https://www.rfc-editor.org/rfc/rfc6750#section-3".into(),
-            }],
-            tags: vec!["CVE-2015-9235".into()],
-            baseline: None,
-        }
+        let mut check = sample_check(id, verdict, level);
+        check.message = format!("what {id} saw");
+        check.tags = vec!["CVE-2015-9235".into()];
+        check.evidence = vec![ExchangeRecord {
+            request: RequestRecord {
+                method: "POST".into(),
+                url: "https://mcp.example:8443/mcp".into(),
+                headers: vec![],
+            },
+            outcome: ExchangeOutcome::Response(ResponseRecord {
+                status: 200,
+                headers: vec![("www-authenticate".into(), "Bearer".into())],
+                body: String::new(),
+                truncated: false,
+                body_incomplete: None,
+            }),
+            elapsed_ms: 1,
+            retried_after: None,
+            credentials: vec![],
+        }];
+        check
     }
 
     fn report(checks: Vec<CheckRecord>, exit_code: u8) -> Report {
@@ -429,7 +413,7 @@ mod tests {
         );
         let markdown = rule["help"]["markdown"].as_str().unwrap();
         assert!(
-            markdown.contains("[RFC 6750 3](https://www.rfc-editor.org/rfc/rfc6750#section-3)")
+            markdown.contains("[RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)")
         );
         assert!(rule["help"]["text"].as_str().unwrap().contains("MUST"));
         assert_eq!(
