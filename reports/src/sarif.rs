@@ -6,7 +6,7 @@
 //! | Fail, Error | `level: error` |
 //! | Warn | `level: warning` |
 //! | Pass, Info, Skip, NotEvaluated | none (the rule is still listed) |
-//! | any of the above a baseline expects | the same, with an external suppression and its reason |
+//! | Fail, Warn or Error a baseline expects | the same, with an external suppression giving the baseline's reason |
 //!
 //! A check tests a deployed server, not a line of source, but code scanning refuses a whole
 //! upload when one result has no location with a file path ("expected at least one location",
@@ -102,7 +102,8 @@ pub fn rule_name(id: &str) -> String {
 }
 
 /// Where a result is, for code scanning: the target's host, port and path as a relative path
-/// (no scheme, no query; `:` and anything outside a path's plain characters become `_`).
+/// (no scheme, user information or query; `:` and anything outside a path's plain characters
+/// become `_`).
 pub fn target_path(target: &str) -> String {
     let without_scheme = target.split_once("://").map_or(target, |(_, rest)| rest);
     let without_query = without_scheme
@@ -110,6 +111,11 @@ pub fn target_path(target: &str) -> String {
         .next()
         .unwrap_or_default()
         .trim_end_matches('/');
+    let authority_end = without_query.find('/').unwrap_or(without_query.len());
+    let without_query = match without_query[..authority_end].rfind('@') {
+        Some(at) => &without_query[at + 1..],
+        None => without_query,
+    };
     let path: String = without_query
         .chars()
         .map(|c| {
@@ -168,7 +174,7 @@ fn help_text(c: &CheckRecord) -> String {
 fn help_markdown(c: &CheckRecord) -> String {
     use crate::markdown::escape;
     let mut text = format!(
-        "**{}** ({}, catalogue row `{}`)\n",
+        "**{}** ({}, catalogue row {})\n",
         escape(&c.title),
         c.level,
         escape(&c.row)
@@ -221,13 +227,14 @@ fn result(c: &CheckRecord, rule_index: usize, target: &str) -> Option<Value> {
     Some(result)
 }
 
-/// The one plain sentence of what the target did, then the exchanges that show it.
+/// The one plain sentence of what the target did, then the exchanges that show it. Never
+/// empty: code scanning refuses a result without message text.
 fn message(c: &CheckRecord) -> String {
-    let mut text = if c.message.is_empty() {
-        c.actual.clone()
-    } else {
-        c.message.clone()
-    };
+    let mut text = [&c.message, &c.actual, &c.title]
+        .into_iter()
+        .find(|text| !text.is_empty())
+        .cloned()
+        .unwrap_or_else(|| c.id.clone());
     for e in c.evidence.iter().take(MESSAGE_EXCHANGES_MAX) {
         text.push_str("\nExchange: ");
         text.push_str(&exchange_line(e));
@@ -488,6 +495,10 @@ mod tests {
         );
         assert_eq!(target_path("http://[::1]:9/a b"), "___1__9/a_b");
         assert_eq!(target_path("https://mcp.example"), "mcp.example");
+        assert_eq!(
+            target_path("https://u:p@mcp.example/a@b"),
+            "mcp.example/a_b"
+        );
         assert_eq!(target_path(""), "target");
         assert_eq!(rule_level(Level::May), "note");
         assert_eq!(result_level(Verdict::Info), None);
