@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::event::Report;
 use crate::model::{Level, Verdict, profiles_line};
 use crate::record::{CheckRecord, CredentialRecord, ExchangeOutcome, ExchangeRecord};
+use crate::utc::UtcTime;
 
 /// The only script of the page: wires the filters and buttons, then sets
 /// `document.body.dataset.ready = "1"` (a browser test reads that marker). It reads record
@@ -181,7 +182,10 @@ pub fn render(report: &Report) -> String {
     fact("Token source", &esc(&info.token_source));
     fact("Calibration", &esc(&info.calibration));
     fact("Tool", &format!("mcp-authspec {}", esc(&info.tool_version)));
-    fact("Started", &esc(&utc(info.started_unix)));
+    fact(
+        "Started",
+        &UtcTime::from_unix(info.started_unix).to_string(),
+    );
     if let Some(end) = &report.end {
         fact("Duration", &format!("{} ms", end.duration_ms));
     }
@@ -391,9 +395,10 @@ fn check(out: &mut String, c: &CheckRecord) {
     let _ = writeln!(out, "</dd>");
     let _ = writeln!(
         out,
-        "<dt>Row</dt><dd><code>{}</code> · {} · catalogue page <code>{}</code></dd>",
+        "<dt>Row</dt><dd><code>{}</code> · {} · catalogue page <a href=\"{}\"><code>{}</code></a></dd>",
         esc(&c.row),
         c.level.as_str(),
+        esc(&crate::record::docs_page_uri(&c.id)),
         esc(&crate::record::docs_page(&c.id))
     );
     if let Some(reason) = &c.baseline {
@@ -541,7 +546,7 @@ fn claim_times(claims: &Value) -> String {
         .iter()
         .filter_map(|name| {
             let t = claims.get(*name)?.as_i64()?;
-            Some(format!("{name} {}", utc(t)))
+            Some(format!("{name} {}", UtcTime::from_unix(t)))
         })
         .collect::<Vec<_>>()
         .join(" · ")
@@ -620,61 +625,16 @@ fn esc(text: &str) -> String {
     out
 }
 
-/// `2026-01-31 12:00:00 UTC` from seconds since the epoch.
-fn utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::{RunEnd, RunInfo};
+    use crate::record::sample_check as check;
     use crate::record::{RequestRecord, ResponseRecord, SpecRefRecord};
     use serde_json::json;
 
     const HOSTILE: &str = "</script><script>alert(1)</script> \"quoted\" 'single' \
                            <img src=x onerror=alert(2)> &amp; \u{0}\u{1b}[31m\u{202e}";
-
-    fn check(id: &str, verdict: Verdict, level: Level) -> CheckRecord {
-        CheckRecord {
-            id: id.into(),
-            row: "rs-row".into(),
-            title: format!("title of {id}"),
-            summary: "what it checks".into(),
-            level,
-            verdict,
-            message: "all sub-assertions hold".into(),
-            expected: vec!["[MUST] 401".into(), "[MUST] no 5xx".into()],
-            actual: String::new(),
-            evidence: vec![],
-            duration_ms: 3,
-            refs: vec![SpecRefRecord {
-                source: "RFC 6750".into(),
-                section: "§3".into(),
-                requirement: "a challenge on 401".into(),
-                url: "https://www.rfc-editor.org/rfc/rfc6750#section-3".into(),
-            }],
-            tags: vec![],
-            baseline: None,
-        }
-    }
 
     fn exchange(body: &str, header: &str) -> ExchangeRecord {
         ExchangeRecord {
@@ -802,7 +762,8 @@ mod tests {
         let html = render(&report());
         assert!(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;; script-src &#39;sha256-"));
         assert!(!STYLE.contains("url(") && !STYLE.contains("@import"));
-        // No tag loads anything; every href is an <a> to a spec (http(s)) or to this page.
+        // No tag loads anything; every href is an <a> to a spec (http(s)), to the check's
+        // catalogue page (file:) or to this page.
         let mut hrefs = 0;
         for tag in tags(&html) {
             // The tag without its (escaped, double-quoted) attribute values.
@@ -833,6 +794,7 @@ mod tests {
                 assert!(
                     target.starts_with("https://")
                         || target.starts_with("http://")
+                        || target.starts_with("file:///")
                         || target.starts_with("#check-"),
                     "{tag}"
                 );
@@ -921,14 +883,11 @@ mod tests {
     }
 
     #[test]
-    fn long_bodies_are_cut_and_dates_are_right() {
+    fn long_bodies_are_cut() {
         let mut report = report();
         report.checks[1].evidence = vec![exchange(&"a".repeat(BODY_MAX_CHARS + 10), "h")];
         let html = render(&report);
         assert!(html.contains("(excerpt: cut)"));
         assert!(!html.contains(&"a".repeat(BODY_MAX_CHARS + 1)));
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
     }
 }

@@ -1,6 +1,6 @@
 //! Report sinks of mcp-authspec: one event stream ([`event::Event`]) feeds every output —
-//! terminal, JUnit, JSON, Markdown, HTML — so they never disagree. The stable contract of a run
-//! ([`model`]) lives here too, beside the code that writes it out.
+//! terminal, JUnit, JSON, Markdown, HTML, SARIF — so they never disagree. The stable contract
+//! of a run ([`model`]) lives here too, beside the code that writes it out.
 
 pub mod baseline;
 pub mod event;
@@ -11,4 +11,6 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod record;
+pub mod sarif;
 pub mod terminal;
+pub mod utc;

@@ -94,7 +94,7 @@ pub fn render(report: &Report) -> String {
 }
 
 /// Text safe inside a table cell: no line breaks, pipes, or Markdown/HTML markup.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
         match ch {

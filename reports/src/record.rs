@@ -118,6 +118,23 @@ pub fn docs_page(id: &str) -> String {
     format!("docs/checks/{id}.md")
 }
 
+/// [`docs_page`] as an absolute `file:` URI: the page in the source tree this build came from,
+/// the only copy of the catalogue whose place is known (the project names no public address).
+/// The HTML report links it and SARIF gives it as each rule's `helpUri`, which must be absolute.
+pub fn docs_page_uri(id: &str) -> String {
+    source_tree_uri(&docs_page(id))
+}
+
+/// A file of the source tree this build came from (the workspace root, one level above this
+/// crate) as an absolute, percent-encoded `file:` URI.
+pub fn source_tree_uri(relative: &str) -> String {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = crate_dir.parent().unwrap_or(crate_dir);
+    url::Url::from_file_path(root.join(relative))
+        .map(String::from)
+        .unwrap_or_else(|()| format!("file:///{relative}"))
+}
+
 impl CheckRecord {
     /// `rs` or `as`.
     pub fn role(&self) -> &str {
@@ -155,6 +172,33 @@ pub fn exit_code(records: &[CheckRecord], strict: bool, reachable: bool, stale: 
         exit::FAILURES
     } else {
         exit::SUCCESS
+    }
+}
+
+/// A check record for the sinks' unit tests: one reference, no evidence; tests change what
+/// they look at.
+#[cfg(test)]
+pub(crate) fn sample_check(id: &str, verdict: Verdict, level: Level) -> CheckRecord {
+    CheckRecord {
+        id: id.into(),
+        row: "rs-row".into(),
+        title: format!("title of {id}"),
+        summary: "what it checks".into(),
+        level,
+        verdict,
+        message: "all sub-assertions hold".into(),
+        expected: vec!["[MUST] 401".into(), "[MUST] no 5xx".into()],
+        actual: String::new(),
+        evidence: vec![],
+        duration_ms: 3,
+        refs: vec![SpecRefRecord {
+            source: "RFC 6750".into(),
+            section: "§3".into(),
+            requirement: "a challenge on 401".into(),
+            url: "https://www.rfc-editor.org/rfc/rfc6750#section-3".into(),
+        }],
+        tags: vec![],
+        baseline: None,
     }
 }
 

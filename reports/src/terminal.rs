@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::event::{Event, RunEnd, RunInfo, Sink, Summary};
 use crate::model::Verdict;
-use crate::record::{CheckRecord, ExchangeOutcome};
+use crate::record::{CheckRecord, ExchangeOutcome, ExchangeRecord};
 
 /// Width of the id column: the longest id in the catalogue fits.
 const ID_WIDTH: usize = 40;
@@ -103,43 +103,48 @@ pub fn detail(c: &CheckRecord) -> String {
         let _ = writeln!(out, "   Actual:      {}", c.actual);
     }
     for e in &c.evidence {
-        let auth: Vec<String> = e
-            .credentials
-            .iter()
-            .map(|cr| match &cr.scheme {
-                Some(scheme) => format!("{}: {scheme} {}", cr.carrier, cr.fingerprint),
-                None => format!("{}: {}", cr.carrier, cr.fingerprint),
-            })
-            .collect();
-        let answer = match &e.outcome {
-            ExchangeOutcome::Response(r) => {
-                let www: Vec<&str> = r
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
-                    .map(|(_, v)| v.as_str())
-                    .collect();
-                let head = if www.is_empty() {
-                    format!("HTTP {}", r.status)
-                } else {
-                    format!("HTTP {} WWW-Authenticate: {}", r.status, www.join(" | "))
-                };
-                match &r.body_incomplete {
-                    Some(why) => format!("{head} (body incomplete: {why})"),
-                    None => head,
-                }
-            }
-            ExchangeOutcome::Error(err) => err.clone(),
-        };
-        let _ = writeln!(
-            out,
-            "   Exchange:    {} {} [{}] → {answer}",
-            e.request.method,
-            e.request.url,
-            auth.join(", ")
-        );
+        let _ = writeln!(out, "   Exchange:    {}", exchange_line(e));
     }
     out
+}
+
+/// One exchange in one line: `GET <url> [authorization: Bearer sha256:…] → HTTP 401
+/// WWW-Authenticate: …`, credentials as fingerprints (the record holds no secret).
+pub fn exchange_line(e: &ExchangeRecord) -> String {
+    let auth: Vec<String> = e
+        .credentials
+        .iter()
+        .map(|cr| match &cr.scheme {
+            Some(scheme) => format!("{}: {scheme} {}", cr.carrier, cr.fingerprint),
+            None => format!("{}: {}", cr.carrier, cr.fingerprint),
+        })
+        .collect();
+    let answer = match &e.outcome {
+        ExchangeOutcome::Response(r) => {
+            let www: Vec<&str> = r
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let head = if www.is_empty() {
+                format!("HTTP {}", r.status)
+            } else {
+                format!("HTTP {} WWW-Authenticate: {}", r.status, www.join(" | "))
+            };
+            match &r.body_incomplete {
+                Some(why) => format!("{head} (body incomplete: {why})"),
+                None => head,
+            }
+        }
+        ExchangeOutcome::Error(err) => err.clone(),
+    };
+    format!(
+        "{} {} [{}] → {answer}",
+        e.request.method,
+        e.request.url,
+        auth.join(", ")
+    )
 }
 
 /// The closing summary: counts, what was not evaluated and why, the exit code's reason.

@@ -281,8 +281,12 @@ pub struct ReportArgs {
     /// Write one self-contained HTML report (opens offline, loads nothing) here.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Write SARIF 2.1.0 (one rule per check, one result per failure, warning and error; for
+    /// code scanning) here.
+    #[arg(long)]
+    pub sarif: Option<PathBuf>,
     /// Write every report into this folder with default names (report.json, junit.xml,
-    /// summary.md, report.html); `--out` alone uses reports/out.
+    /// summary.md, report.html, report.sarif); `--out` alone uses reports/out.
     #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
     pub out: Option<PathBuf>,
 }
@@ -298,6 +302,7 @@ impl ReportArgs {
                     reports::junit::render(report, strict).map_err(|e| e.to_string())?
                 }
                 ReportKind::Html => reports::html::render(report),
+                ReportKind::Sarif => reports::sarif::render(report),
             };
             write_file(&path, &text)?;
         }
@@ -311,6 +316,7 @@ impl ReportArgs {
             (&self.markdown, ReportKind::Markdown),
             (&self.junit, ReportKind::Junit),
             (&self.html, ReportKind::Html),
+            (&self.sarif, ReportKind::Sarif),
         ]
         .into_iter()
         .filter_map(|(path, kind)| path.clone().map(|p| (p, kind)))
@@ -322,6 +328,7 @@ impl ReportArgs {
                 ("summary.md", ReportKind::Markdown),
                 ("junit.xml", ReportKind::Junit),
                 ("report.html", ReportKind::Html),
+                ("report.sarif", ReportKind::Sarif),
             ] {
                 if !files.iter().any(|(_, k)| *k == kind) {
                     files.push((dir.join(name), kind));
@@ -339,6 +346,7 @@ enum ReportKind {
     Markdown,
     Junit,
     Html,
+    Sarif,
 }
 
 /// When the terminal gets colours.

@@ -137,6 +137,8 @@ fn the_command_reports_the_finding_in_every_sink() {
         .arg(dir.join("summary.md"))
         .arg("--html")
         .arg(dir.join("report.html"))
+        .arg("--sarif")
+        .arg(dir.join("report.sarif"))
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -144,7 +146,13 @@ fn the_command_reports_the_finding_in_every_sink() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let reproduce = format!("mcp-authspec fuzz --target '{}' --seed 7", s.mcp_url());
     assert!(stdout.contains("rs.fuzz.malformed-credential"), "{stdout}");
-    for file in ["report.json", "junit.xml", "summary.md", "report.html"] {
+    for file in [
+        "report.json",
+        "junit.xml",
+        "summary.md",
+        "report.html",
+        "report.sarif",
+    ] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         assert!(
             text.contains("rs.fuzz.malformed-credential"),

