@@ -373,7 +373,7 @@ fn the_action_on_the_compliant_demo_passes_and_uploads_no_sarif_unless_asked() {
         other => panic!("{other:?}"),
     }
     assert_eq!(run.outputs["exit-code"], "0");
-    assert!(run.summary.contains("rs.token.aud-wrong") || run.summary.contains("pass"));
+    assert!(run.summary.contains("Exit code 0"), "{}", run.summary);
     assert!(
         matches!(run.step("Upload SARIF"), StepRun::Skipped),
         "{log}"
