@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::event::Report;
 use crate::model::{Level, Verdict, profiles_line};
-use crate::record::{CheckRecord, CredentialRecord, ExchangeOutcome, ExchangeRecord};
+use crate::record::{CheckRecord, CredentialRecord, DocsSite, ExchangeOutcome, ExchangeRecord};
 use crate::utc::UtcTime;
 
 /// The only script of the page: wires the filters and buttons, then sets
@@ -155,7 +155,7 @@ const OPEN_EXCHANGES_MAX: usize = 3;
 const BODY_MAX_CHARS: usize = 16 * 1024;
 
 /// The report as one self-contained HTML5 document.
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, docs: &DocsSite) -> String {
     let info = &report.info;
     let mut out = String::with_capacity(64 * 1024 + report.checks.len() * 4096);
     let _ = write!(
@@ -204,7 +204,7 @@ pub fn render(report: &Report) -> String {
             s = if checks.len() == 1 { "" } else { "s" }
         );
         for c in checks {
-            check(&mut out, c);
+            check(&mut out, c, docs);
         }
         let _ = writeln!(out, "</section>");
     }
@@ -344,7 +344,7 @@ fn filters(out: &mut String, report: &Report) {
     );
 }
 
-fn check(out: &mut String, c: &CheckRecord) {
+fn check(out: &mut String, c: &CheckRecord, docs: &DocsSite) {
     let open = if c.verdict == Verdict::Pass {
         ""
     } else {
@@ -398,7 +398,7 @@ fn check(out: &mut String, c: &CheckRecord) {
         "<dt>Row</dt><dd><code>{}</code> · {} · catalogue page <a href=\"{}\"><code>{}</code></a></dd>",
         esc(&c.row),
         c.level.as_str(),
-        esc(&crate::record::docs_page_uri(&c.id)),
+        esc(&docs.page_uri(&c.id)),
         esc(&crate::record::docs_page(&c.id))
     );
     if let Some(reason) = &c.baseline {
@@ -733,7 +733,7 @@ mod tests {
 
     #[test]
     fn hostile_text_renders_as_text() {
-        let html = render(&report());
+        let html = render(&report(), &DocsSite::SourceTree);
         assert_eq!(html.matches("<script").count(), 1, "only our script");
         assert_eq!(html.matches("</script").count(), 1);
         assert!(html.contains("&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -759,7 +759,7 @@ mod tests {
 
     #[test]
     fn nothing_is_loaded_from_anywhere() {
-        let html = render(&report());
+        let html = render(&report(), &DocsSite::SourceTree);
         assert!(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;; script-src &#39;sha256-"));
         assert!(!STYLE.contains("url(") && !STYLE.contains("@import"));
         // No tag loads anything; every href is an <a> to a spec (http(s)), to the check's
@@ -808,7 +808,7 @@ mod tests {
     #[test]
     fn every_check_is_rendered_with_its_evidence() {
         let report = report();
-        let html = render(&report);
+        let html = render(&report, &DocsSite::SourceTree);
         for c in &report.checks {
             assert!(
                 html.contains(&format!("id=\"{}\"", esc(&anchor(c)))),
@@ -837,7 +837,7 @@ mod tests {
 
     #[test]
     fn filters_cover_verdicts_roles_areas_and_levels() {
-        let html = render(&report());
+        let html = render(&report(), &DocsSite::SourceTree);
         assert!(html.contains("<form id=\"filters\" hidden"));
         for v in ["pass", "fail", "warn", "error", "not_evaluated", "info"] {
             assert!(
@@ -886,7 +886,7 @@ mod tests {
     fn long_bodies_are_cut() {
         let mut report = report();
         report.checks[1].evidence = vec![exchange(&"a".repeat(BODY_MAX_CHARS + 10), "h")];
-        let html = render(&report);
+        let html = render(&report, &DocsSite::SourceTree);
         assert!(html.contains("(excerpt: cut)"));
         assert!(!html.contains(&"a".repeat(BODY_MAX_CHARS + 1)));
     }

@@ -118,16 +118,49 @@ pub fn docs_page(id: &str) -> String {
     format!("docs/checks/{id}.md")
 }
 
-/// [`docs_page`] as an absolute `file:` URI: the page in the source tree this build came from,
-/// the only copy of the catalogue whose place is known (the project names no public address).
-/// The HTML report links it and SARIF gives it as each rule's `helpUri`, which must be absolute.
-pub fn docs_page_uri(id: &str) -> String {
-    source_tree_uri(&docs_page(id))
+/// Where the requirement catalogue's pages are read, which the HTML report links and SARIF gives
+/// as each rule's `helpUri` (absolute, as SARIF requires).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum DocsSite {
+    /// The `docs/` folder of the source tree this build came from, as `file:` URIs: the only
+    /// copy whose place a build knows (the project names no public address).
+    #[default]
+    SourceTree,
+    /// A published copy of the repository (`--docs-base-url`): the URL of its root, such as the
+    /// repository's files at the tool's commit, under which `docs/` and `README.md` are.
+    Published(url::Url),
+}
+
+impl DocsSite {
+    /// A published copy: `base` is the repository root; a missing final `/` is added, so that
+    /// `docs/…` resolves below it rather than beside it.
+    pub fn published(mut base: url::Url) -> Self {
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Self::Published(base)
+    }
+
+    /// The absolute URI of a check's catalogue page ([`docs_page`]).
+    pub fn page_uri(&self, id: &str) -> String {
+        self.uri(&docs_page(id))
+    }
+
+    /// The absolute URI of a file of the repository, given by its path from the root.
+    pub fn uri(&self, relative: &str) -> String {
+        match self {
+            Self::SourceTree => source_tree_uri(relative),
+            Self::Published(base) => base
+                .join(relative)
+                .map_or_else(|_| format!("{base}{relative}"), String::from),
+        }
+    }
 }
 
 /// A file of the source tree this build came from (the workspace root, one level above this
 /// crate) as an absolute, percent-encoded `file:` URI.
-pub fn source_tree_uri(relative: &str) -> String {
+fn source_tree_uri(relative: &str) -> String {
     let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = crate_dir.parent().unwrap_or(crate_dir);
     url::Url::from_file_path(root.join(relative))

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::event::Report;
 use crate::model::{Level, Verdict, exit};
-use crate::record::{CheckRecord, docs_page, docs_page_uri, source_tree_uri};
+use crate::record::{CheckRecord, DocsSite, docs_page};
 use crate::terminal::exchange_line;
 use crate::utc::UtcTime;
 
@@ -36,10 +36,10 @@ pub const FINGERPRINT: &str = "mcpAuthspecCheckTarget/v1";
 /// Exchanges written into a result's message; the other reports hold them all.
 const MESSAGE_EXCHANGES_MAX: usize = 10;
 
-/// The report as a SARIF log.
-pub fn log(report: &Report) -> Value {
+/// The report as a SARIF log, linking check pages at `docs`.
+pub fn log(report: &Report, docs: &DocsSite) -> Value {
     let info = &report.info;
-    let rules: Vec<Value> = report.checks.iter().map(rule).collect();
+    let rules: Vec<Value> = report.checks.iter().map(|c| rule(c, docs)).collect();
     let results: Vec<Value> = report
         .checks
         .iter()
@@ -54,7 +54,7 @@ pub fn log(report: &Report) -> Value {
                 "name": "mcp-authspec",
                 "version": info.tool_version,
                 "semanticVersion": info.tool_version,
-                "informationUri": source_tree_uri("README.md"),
+                "informationUri": docs.uri("README.md"),
                 "rules": rules,
             }},
             "invocations": [invocation(report)],
@@ -64,8 +64,8 @@ pub fn log(report: &Report) -> Value {
 }
 
 /// The report as pretty-printed SARIF text with a final newline.
-pub fn render(report: &Report) -> String {
-    let mut text = serde_json::to_string_pretty(&log(report)).unwrap_or_default();
+pub fn render(report: &Report, docs: &DocsSite) -> String {
+    let mut text = serde_json::to_string_pretty(&log(report, docs)).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -133,7 +133,7 @@ pub fn target_path(target: &str) -> String {
     }
 }
 
-fn rule(c: &CheckRecord) -> Value {
+fn rule(c: &CheckRecord, docs: &DocsSite) -> Value {
     let mut tags = c.tags.clone();
     tags.extend([c.role().to_owned(), c.area().to_owned()]);
     let full_description = if c.summary.is_empty() {
@@ -147,8 +147,8 @@ fn rule(c: &CheckRecord) -> Value {
         "shortDescription": {"text": c.title},
         "fullDescription": {"text": full_description},
         "defaultConfiguration": {"level": rule_level(c.level)},
-        "help": {"text": help_text(c), "markdown": help_markdown(c)},
-        "helpUri": docs_page_uri(&c.id),
+        "help": {"text": help_text(c), "markdown": help_markdown(c, docs)},
+        "helpUri": docs.page_uri(&c.id),
         "properties": {
             "tags": tags,
             "role": c.role(),
@@ -171,7 +171,7 @@ fn help_text(c: &CheckRecord) -> String {
     text
 }
 
-fn help_markdown(c: &CheckRecord) -> String {
+fn help_markdown(c: &CheckRecord, docs: &DocsSite) -> String {
     use crate::markdown::escape;
     let mut text = format!(
         "**{}** ({}, catalogue row {})\n",
@@ -191,7 +191,7 @@ fn help_markdown(c: &CheckRecord) -> String {
     text.push_str(&format!(
         "\n\nCatalogue page: [{}]({})\n",
         docs_page(&c.id),
-        docs_page_uri(&c.id)
+        docs.page_uri(&c.id)
     ));
     text
 }
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn one_rule_per_check_and_one_result_per_problem() {
-        let log = log(&every_verdict());
+        let log = log(&every_verdict(), &DocsSite::SourceTree);
         let run = &log["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
         assert_eq!(rules.len(), 7);
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn rules_describe_the_check_and_link_its_catalogue_page() {
-        let log = log(&every_verdict());
+        let log = log(&every_verdict(), &DocsSite::SourceTree);
         let rule = &log["runs"][0]["tool"]["driver"]["rules"][1];
         assert_eq!(rule["id"], "rs.token.fail");
         assert_eq!(rule["name"], "RsTokenFail");
@@ -415,8 +415,21 @@ mod tests {
         );
         assert_eq!(
             help_uri,
-            docs_page_uri("rs.token.fail"),
+            DocsSite::SourceTree.page_uri("rs.token.fail"),
             "the HTML links the same"
+        );
+        let published = DocsSite::published(
+            url::Url::parse("https://forge.example/o/mcp-authspec/blob/abc123").unwrap(),
+        );
+        let log = super::log(&every_verdict(), &published);
+        let driver = &log["runs"][0]["tool"]["driver"];
+        assert_eq!(
+            driver["rules"][1]["helpUri"],
+            "https://forge.example/o/mcp-authspec/blob/abc123/docs/checks/rs.token.fail.md"
+        );
+        assert_eq!(
+            driver["informationUri"],
+            "https://forge.example/o/mcp-authspec/blob/abc123/README.md"
         );
         let markdown = rule["help"]["markdown"].as_str().unwrap();
         assert!(
@@ -431,7 +444,7 @@ mod tests {
 
     #[test]
     fn results_carry_the_sentence_the_exchange_a_location_and_a_fingerprint() {
-        let log = log(&every_verdict());
+        let log = log(&every_verdict(), &DocsSite::SourceTree);
         let result = &log["runs"][0]["results"][0];
         assert_eq!(
             result["message"]["text"],
@@ -457,7 +470,7 @@ mod tests {
     fn a_baselined_problem_is_an_external_suppression() {
         let mut known = check("rs.token.known", Level::Must, Verdict::Fail);
         known.baseline = Some("tracked in ticket 7".into());
-        let log = log(&report(vec![known], exit::SUCCESS));
+        let log = log(&report(vec![known], exit::SUCCESS), &DocsSite::SourceTree);
         let suppression = &log["runs"][0]["results"][0]["suppressions"][0];
         assert_eq!(suppression["kind"], "external");
         assert_eq!(suppression["justification"], "tracked in ticket 7");
@@ -465,7 +478,7 @@ mod tests {
 
     #[test]
     fn the_invocation_says_whether_the_target_was_judged() {
-        let log = log(&every_verdict());
+        let log = log(&every_verdict(), &DocsSite::SourceTree);
         let invocation = &log["runs"][0]["invocations"][0];
         assert_eq!(invocation["executionSuccessful"], true);
         assert_eq!(invocation["exitCode"], 1);
@@ -475,7 +488,8 @@ mod tests {
         assert!(invocation.get("toolExecutionNotifications").is_none());
 
         let unreachable = report(vec![], exit::NOT_EVALUATED);
-        let invocation = &super::log(&unreachable)["runs"][0]["invocations"][0];
+        let invocation =
+            &super::log(&unreachable, &DocsSite::SourceTree)["runs"][0]["invocations"][0];
         assert_eq!(invocation["executionSuccessful"], false);
         assert_eq!(
             invocation["toolExecutionNotifications"][0]["message"]["text"],

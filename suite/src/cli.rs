@@ -13,7 +13,7 @@ use crate::engine::authorization_server::{AsClient, AsContext};
 use crate::model::exit;
 use reports::baseline::{Baseline, StaleEntry};
 use reports::event::{Collector, Event, Fanout, Report, RunEnd, RunInfo, Sink};
-use reports::record::CheckRecord;
+use reports::record::{CheckRecord, DocsSite};
 use reports::terminal::{StatusLevel, Style, Terminal};
 
 // Output that never panics: a closed stdout (a pipe into `head`) just drops the rest.
@@ -289,11 +289,21 @@ pub struct ReportArgs {
     /// summary.md, report.html, report.sarif); `--out` alone uses reports/out.
     #[arg(long, num_args = 0..=1, default_missing_value = "reports/out")]
     pub out: Option<PathBuf>,
+    /// Where the HTML and SARIF reports link each check's catalogue page: the URL of a
+    /// published copy of this repository at the tool's version, under which docs/checks/<id>.md
+    /// is (the GitHub Action passes the action's own repository and ref). Default: file: links
+    /// into the source tree the binary was built from.
+    #[arg(long, value_name = "URL", value_parser = parse_docs_base_url)]
+    pub docs_base_url: Option<url::Url>,
 }
 
 impl ReportArgs {
     /// Writes every requested report of `report`; `strict` counts warnings as JUnit failures.
     pub fn write(&self, report: &reports::event::Report, strict: bool) -> Result<(), String> {
+        let docs = self
+            .docs_base_url
+            .clone()
+            .map_or(DocsSite::SourceTree, DocsSite::published);
         for (path, kind) in self.files()? {
             let text = match kind {
                 ReportKind::Json => reports::json::render_text(report),
@@ -301,8 +311,8 @@ impl ReportArgs {
                 ReportKind::Junit => {
                     reports::junit::render(report, strict).map_err(|e| e.to_string())?
                 }
-                ReportKind::Html => reports::html::render(report),
-                ReportKind::Sarif => reports::sarif::render(report),
+                ReportKind::Html => reports::html::render(report, &docs),
+                ReportKind::Sarif => reports::sarif::render(report, &docs),
             };
             write_file(&path, &text)?;
         }
@@ -705,6 +715,17 @@ pub fn parse_signing_alg(s: &str) -> Result<mock_idp::alg::Algorithm, String> {
             let names: Vec<&str> = CANDIDATE_ALGS.iter().map(|a| a.name()).collect();
             format!("{s:?} is not one of {}", names.join(", "))
         })
+}
+
+/// `--docs-base-url`: an absolute http(s) URL, since reports are read away from this machine.
+fn parse_docs_base_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" | "http" => Ok(url),
+        other => Err(format!(
+            "{s:?}: expected an http or https URL, not {other}:"
+        )),
+    }
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {

@@ -77,15 +77,22 @@ fn bash(script: &str, cwd: &Path, env: &BTreeMap<String, String>) -> (i32, Strin
 
 /// The contexts a composite action's expressions read.
 struct Contexts {
+    github: BTreeMap<&'static str, &'static str>,
     inputs: BTreeMap<String, String>,
     steps: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Contexts {
-    /// `inputs.NAME` or `steps.ID.outputs.NAME`: the only contexts action.yml may use.
+    /// `github.NAME`, `inputs.NAME` or `steps.ID.outputs.NAME`: the only contexts action.yml
+    /// may use.
     fn lookup(&self, path: &str) -> String {
         let parts: Vec<&str> = path.trim().split('.').collect();
         match parts.as_slice() {
+            ["github", name] => self
+                .github
+                .get(*name)
+                .unwrap_or_else(|| panic!("the test sets no github.{name}"))
+                .to_string(),
             ["inputs", name] => self
                 .inputs
                 .get(*name)
@@ -196,6 +203,12 @@ fn run_action(given: &[(&str, &str)]) -> ActionRun {
         inputs.insert((*name).to_owned(), (*value).to_owned());
     }
     let mut contexts = Contexts {
+        // As a workflow using `uses: example-owner/mcp-authspec@v1` on github.com sees them.
+        github: BTreeMap::from([
+            ("server_url", "https://github.com"),
+            ("action_repository", "example-owner/mcp-authspec"),
+            ("action_ref", "v1"),
+        ]),
         inputs,
         steps: BTreeMap::new(),
     };
@@ -362,6 +375,14 @@ fn the_action_on_a_failing_demo_fails_with_its_summary_reports_and_sarif() {
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.workspace.join(sarif)).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
+    // Check pages are linked in the action's repository at the ref the workflow uses.
+    let help = sarif["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        help.starts_with("https://github.com/example-owner/mcp-authspec/blob/v1/docs/checks/"),
+        "{help}"
+    );
 }
 
 #[test]

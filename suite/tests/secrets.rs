@@ -366,7 +366,7 @@ fn assert_no_sink_shows(
         ("json", reports::json::render_text(report)),
         ("junit", reports::junit::render(report, true).unwrap()),
         ("markdown", reports::markdown::render(report)),
-        ("html", reports::html::render(report)),
+        ("html", reports::html::render(report, &Default::default())),
     ];
     for (sink, text) in &outputs {
         assert!(text.len() > 1000, "{sink} rendered the run");
