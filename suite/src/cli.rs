@@ -33,9 +33,12 @@ use reference_server::{Config as DemoConfig, Fault, ReferenceServer};
     about = "Conformance suite and fuzz harness for MCP authorization"
 )]
 pub struct Cli {
-    /// Without a command: `run` with its defaults (the embedded demo).
+    /// Without a command: `run` with its defaults (the embedded demo) and the config file's
+    /// options.
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +46,8 @@ pub enum Command {
     /// Run the conformance checks. Without --target: against the embedded reference server
     /// and mock IdP on loopback.
     Run(RunArgs),
+    /// Write a commented example config file (every key a `run` option) to start from.
+    Init(crate::config::InitArgs),
     /// List every check: id, level and title.
     List,
     /// Show what a check tests: requirement, references, stimulus, accepted responses, and
@@ -243,6 +248,9 @@ pub struct RunArgs {
     /// Tokens from the target's own authorization server instead of a mock IdP it trusts.
     #[command(flatten)]
     pub sources: crate::source::setup::SourceArgs,
+    /// Read by `config::expand` before the command line is parsed.
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
 }
 
 /// Where a command writes its reports (`run` and `fuzz`): each from the one event stream.
@@ -445,14 +453,29 @@ pub enum IdpCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let expanded = match crate::config::expand(std::env::args_os().collect()) {
+        Ok(expanded) => expanded,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let config_file = expanded.file.as_ref().map(|f| f.path.display().to_string());
+    let cli = match Cli::try_parse_from(expanded.argv) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { 0 };
             let _ = e.print();
+            if let Some(file) = config_file.filter(|_| e.use_stderr()) {
+                eprintln!("note: with the options of {file} (--no-config leaves it out)");
+            }
             return ExitCode::from(code);
         }
     };
+    if let Some(file) = &config_file {
+        // On stderr: a file read without being named should never go unnoticed.
+        eprintln!("Options from {file} (the command line's take precedence).");
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
@@ -477,6 +500,22 @@ fn run(cli: Cli) -> Result<u8, String> {
             for m in crate::catalog::metas() {
                 say!("{:<40} {:<6} {}", m.id, m.level.as_str(), m.title);
             }
+            Ok(exit::SUCCESS)
+        }
+        Command::Init(args) => {
+            crate::config::write_example(&args)?;
+            let reads_it = if args.path == std::path::Path::new(crate::config::DEFAULT_FILE) {
+                "`mcp-authspec run` reads it from this folder".to_owned()
+            } else {
+                format!(
+                    "`mcp-authspec run --config {}` reads it",
+                    args.path.display()
+                )
+            };
+            say!(
+                "Wrote {}: uncomment what you need; {reads_it}.",
+                args.path.display()
+            );
             Ok(exit::SUCCESS)
         }
         Command::Run(args) => {

@@ -1,0 +1,466 @@
+//! The config file (issue 15): every `run` option in TOML, keyed by its long flag name.
+//!
+//! There is no second description of the options to keep in step with the command line: the
+//! keys, their kinds (flag, one value, repeatable) and their value parsers are read from
+//! `RunArgs`'s own clap definition, the file becomes command-line tokens, and clap parses the
+//! file's tokens together with the real command line. An option the command line gives
+//! replaces the file's (a repeatable one's whole list), and so does any option it conflicts
+//! with; the rest of the file stays in force.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::parser::{ArgMatches, ValueSource};
+use clap::{Arg, ArgAction, Args as _, CommandFactory as _};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The file a run reads when `--config` names none, from the current folder, if it exists.
+pub const DEFAULT_FILE: &str = "mcp-authspec.toml";
+
+/// What `mcp-authspec init` writes.
+pub const EXAMPLE: &str = include_str!("config_example.toml");
+
+/// The ids of [`ConfigArgs`]: options about the file, which the file cannot set.
+const CONFIG_IDS: [&str; 2] = ["config", "no_config"];
+
+/// `--config` and `--no-config`, on `run` and `baseline write`, and before any command (for
+/// `mcp-authspec` alone, which is `run`).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Read run options from this TOML file: each key a long option name (`target = "URL"`,
+    /// `check = ["rs.token.*"]`, `strict = true`); options on the command line replace the
+    /// file's. Default: ./mcp-authspec.toml when it exists (`mcp-authspec init` writes one).
+    #[arg(long, value_name = "PATH", help_heading = "Config file")]
+    pub config: Option<PathBuf>,
+    /// Do not read ./mcp-authspec.toml.
+    #[arg(long, conflicts_with = "config", help_heading = "Config file")]
+    pub no_config: bool,
+}
+
+/// `mcp-authspec init`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// Where to write the example.
+    #[arg(default_value = DEFAULT_FILE)]
+    pub path: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// A config file that cannot be used, with the line at fault when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// One option of a config file, as the command-line tokens it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOption {
+    /// The key as written (the long option name).
+    pub key: String,
+    /// The clap id of the option.
+    pub id: String,
+    pub line: usize,
+    pub tokens: Vec<OsString>,
+}
+
+/// The options of a config file, each checked against `run`'s definition.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub options: Vec<FileOption>,
+}
+
+/// The `run` options as clap defines them (`baseline write` flattens the same `RunArgs`).
+fn run_options() -> clap::Command {
+    crate::cli::RunArgs::augment_args(clap::Command::new("run"))
+}
+
+impl ConfigFile {
+    /// Reads and checks the file at `path`.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: None,
+            message: e.to_string(),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks `text`, the content of `path`: relative paths in it are relative to the file's
+    /// folder (as from anywhere `--config` names it, the file means the same files).
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let error = |line: Option<usize>, message: String| ConfigError {
+            file: path.to_owned(),
+            line,
+            message,
+        };
+        let table = DeTable::parse(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            error(line, format!("not TOML: {}", e.message().trim_end()))
+        })?;
+        let command = run_options();
+        let base = path.parent().unwrap_or(Path::new(""));
+        let mut entries: Vec<_> = table.get_ref().iter().collect();
+        // The first mistake in the file is the one reported.
+        entries.sort_by_key(|(key, _)| key.span().start);
+        let mut options = Vec::new();
+        for (key, value) in entries {
+            let line = line_of(text, key.span().start);
+            let option = file_option(&command, key.get_ref(), value, base)
+                .map_err(|message| error(Some(line), message))?;
+            if let Some((id, tokens)) = option {
+                options.push(FileOption {
+                    key: key.get_ref().to_string(),
+                    id,
+                    line,
+                    tokens,
+                });
+            }
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            options,
+        })
+    }
+}
+
+/// 1-based line of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The clap id and tokens of `key = value`, `None` for a flag set to false; the message says
+/// what is wrong with it.
+fn file_option(
+    command: &clap::Command,
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+    base: &Path,
+) -> Result<Option<(String, Vec<OsString>)>, String> {
+    if let Some(references) = secret_references(command, key) {
+        return Err(format!(
+            "{key}: secrets are not written in a config file; name where the secret is \
+             instead: {}",
+            references.join(" or ")
+        ));
+    }
+    let Some(arg) = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(key) && !CONFIG_IDS.contains(&a.get_id().as_str()))
+    else {
+        return Err(unknown_key(command, key));
+    };
+    let long = format!("--{key}");
+    let value = value.get_ref();
+    let texts = match arg.get_action() {
+        ArgAction::SetTrue => match value {
+            DeValue::Boolean(true) => {
+                return Ok(Some((arg.get_id().to_string(), vec![long.into()])));
+            }
+            DeValue::Boolean(false) => return Ok(None),
+            other => return Err(wrong_type(key, "true or false", other)),
+        },
+        ArgAction::Append => match value {
+            DeValue::Array(items) => items
+                .iter()
+                .map(|item| {
+                    scalar_text(item.get_ref()).ok_or_else(|| {
+                        wrong_type(key, "a list of strings or integers", item.get_ref())
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            other => vec![
+                scalar_text(other)
+                    .ok_or_else(|| wrong_type(key, "a list of strings or integers", other))?,
+            ],
+        },
+        ArgAction::Set => {
+            // `out = true` is `--out` alone: the option's value is optional.
+            let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+            match value {
+                DeValue::Boolean(true) if optional => {
+                    return Ok(Some((arg.get_id().to_string(), vec![long.into()])));
+                }
+                DeValue::Boolean(false) if optional => return Ok(None),
+                other => vec![
+                    scalar_text(other)
+                        .ok_or_else(|| wrong_type(key, "a string or an integer", other))?,
+                ],
+            }
+        }
+        _ => return Err(format!("{key} cannot be set in a config file")),
+    };
+    if key.ends_with("-env") && !texts.iter().all(|t| is_env_name(t)) {
+        return Err(format!(
+            "{key} names an environment variable (letters, digits and _, not starting with a \
+             digit), not the value it holds"
+        ));
+    }
+    let is_path = arg.get_value_parser().type_id() == std::any::TypeId::of::<PathBuf>();
+    let tokens: Vec<OsString> = texts
+        .into_iter()
+        .map(|text| {
+            let text = if is_path && !base.as_os_str().is_empty() && Path::new(&text).is_relative()
+            {
+                base.join(&text).into_os_string()
+            } else {
+                OsString::from(text)
+            };
+            let mut token = OsString::from(format!("{long}="));
+            token.push(text);
+            token
+        })
+        .collect();
+    check_values(arg, &tokens).map_err(|why| format!("{key}: {why}"))?;
+    Ok(Some((arg.get_id().to_string(), tokens)))
+}
+
+/// A string or an integer as the option's text (numbers may be written bare: `concurrency = 4`).
+fn scalar_text(value: &DeValue<'_>) -> Option<String> {
+    match value {
+        DeValue::String(s) => Some(s.to_string()),
+        DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
+            .ok()
+            .map(|n| n.to_string()),
+        _ => None,
+    }
+}
+
+fn wrong_type(key: &str, expected: &str, found: &DeValue<'_>) -> String {
+    let found = match found.type_str() {
+        kind @ ("integer" | "array") => format!("an {kind}"),
+        kind => format!("a {kind}"),
+    };
+    format!("{key} takes {expected}, not {found}")
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// For a key that would hold a secret itself, the keys that name where it is instead: an
+/// option with an `-env` or `-file` twin carries the secret on the command line (`token`), and
+/// names like `client-secret` or `password` are what someone writing one in a file would try.
+fn secret_references(command: &clap::Command, key: &str) -> Option<Vec<String>> {
+    let longs: Vec<&str> = command.get_arguments().filter_map(Arg::get_long).collect();
+    let twins: Vec<String> = ["-env", "-file"]
+        .iter()
+        .map(|suffix| format!("{key}{suffix}"))
+        .filter(|twin| longs.contains(&twin.as_str()))
+        .collect();
+    if !twins.is_empty() {
+        return Some(twins.iter().map(|t| format!("{t} = \"…\"")).collect());
+    }
+    let word = ["secret", "password", "token"]
+        .into_iter()
+        .find(|w| key.contains(w) && !longs.contains(&key))?;
+    Some(
+        longs
+            .iter()
+            .filter(|l| l.contains(word) && (l.ends_with("-env") || l.ends_with("-file")))
+            .map(|l| format!("{l} = \"…\""))
+            .collect(),
+    )
+}
+
+fn unknown_key(command: &clap::Command, key: &str) -> String {
+    let nearest = command
+        .get_arguments()
+        .filter(|a| !CONFIG_IDS.contains(&a.get_id().as_str()))
+        .filter_map(Arg::get_long)
+        .map(|long| (strsim::jaro(key, long), long))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match (key, nearest) {
+        ("config" | "no-config", _) => format!("{key} cannot be set in a config file"),
+        (_, Some((_, long))) => format!("unknown key {key:?} (did you mean {long:?}?)"),
+        _ => format!(
+            "unknown key {key:?}: the keys are the long options of `mcp-authspec run \
+             --help`, without the dashes, at the top level (no sections)"
+        ),
+    }
+}
+
+/// Runs the option's own value parser over `tokens`, alone (its relations to other options
+/// are checked when the whole command line is parsed).
+fn check_values(arg: &Arg, tokens: &[OsString]) -> Result<(), String> {
+    use clap::builder::Resettable::Reset;
+    let alone = arg
+        .clone()
+        .required(false)
+        .requires(Reset)
+        .conflicts_with(Reset)
+        .overrides_with(Reset)
+        .group(Reset);
+    clap::Command::new("config")
+        .no_binary_name(true)
+        .arg(alone)
+        .try_get_matches_from(tokens)
+        .map(drop)
+        .map_err(|e| value_error(&e))
+}
+
+/// What is wrong with a value, in one line: the value parser's own reason, or the values
+/// allowed, else clap's message without its prefix and usage hint.
+fn value_error(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use std::error::Error as _;
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => value.as_str(),
+        _ => "",
+    };
+    match (error.kind(), error.get(ContextKind::ValidValue)) {
+        (ErrorKind::ValueValidation, _) if error.source().is_some() => {
+            format!(
+                "invalid value {value:?}: {}",
+                error.source().expect("checked")
+            )
+        }
+        (ErrorKind::InvalidValue, Some(ContextValue::Strings(allowed))) => {
+            format!(
+                "invalid value {value:?} (possible values: {})",
+                allowed.join(", ")
+            )
+        }
+        _ => {
+            let text = error.render().to_string();
+            let text = text.split("\n\n").next().unwrap_or_default();
+            let text = text.trim_start_matches("error:");
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    }
+}
+
+/// The command line to parse, and the config file whose options it holds.
+#[derive(Debug, Clone)]
+pub struct Expanded {
+    pub argv: Vec<OsString>,
+    pub file: Option<ConfigFile>,
+}
+
+/// `argv` with the options of the config file in force: `--config PATH`, else
+/// `./mcp-authspec.toml` when it exists (not with `--no-config`), for `run`, `baseline write`
+/// and no command (then `run` is added). Options the command line gives, or conflicts with,
+/// are left out of the file's. An `argv` clap will refuse anyway comes back unchanged, for
+/// clap to say why.
+pub fn expand(argv: Vec<OsString>) -> Result<Expanded, String> {
+    let unchanged = |argv| Ok(Expanded { argv, file: None });
+    let Ok(matches) = crate::cli::Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(&argv)
+    else {
+        return unchanged(argv);
+    };
+    let top = config_args(&matches);
+    let (given, add_run) = match matches.subcommand() {
+        None => (None, true),
+        Some(("run", run)) => (Some(run), false),
+        Some(("baseline", baseline)) => match baseline.subcommand() {
+            Some(("write", run)) => (Some(run), false),
+            _ => return unchanged(argv),
+        },
+        Some((name, _)) if top.config.is_some() => {
+            return Err(format!(
+                "--config applies to `run` and `baseline write`, not to `{name}`"
+            ));
+        }
+        Some(_) => return unchanged(argv),
+    };
+    let run = given.map(config_args).unwrap_or_default();
+    if top.no_config || run.no_config {
+        return unchanged(argv);
+    }
+    let path = match run.config.or(top.config) {
+        Some(path) => path,
+        None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
+        None => return unchanged(argv),
+    };
+    let file = ConfigFile::read(&path).map_err(|e| e.to_string())?;
+    let command = run_options();
+    let on_command_line: Vec<&Arg> = command
+        .get_arguments()
+        .filter(|a| {
+            given.is_some_and(|m| {
+                m.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+            })
+        })
+        .collect();
+    let mut tokens: Vec<OsString> = Vec::new();
+    if add_run {
+        tokens.push("run".into());
+    }
+    for option in &file.options {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == option.id.as_str())
+            .expect("a file option is a run option");
+        let replaced = on_command_line.iter().any(|given| {
+            given.get_id() == arg.get_id()
+                || command.get_arg_conflicts_with(given).contains(&arg)
+                || command.get_arg_conflicts_with(arg).contains(given)
+        });
+        if !replaced {
+            tokens.extend(option.tokens.iter().cloned());
+        }
+    }
+    // Before a `--`, after which every token is a positional value.
+    let at = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    let mut argv = argv;
+    argv.splice(at..at, tokens);
+    Ok(Expanded {
+        argv,
+        file: Some(file),
+    })
+}
+
+/// `--config`/`--no-config` as parsed (partly, when the rest of the command line is wrong).
+fn config_args(matches: &ArgMatches) -> ConfigArgs {
+    ConfigArgs {
+        config: matches.get_one::<PathBuf>("config").cloned(),
+        no_config: matches
+            .get_one::<bool>("no_config")
+            .copied()
+            .unwrap_or(false),
+    }
+}
+
+/// `mcp-authspec init`: writes [`EXAMPLE`], never over an existing file unless `force`.
+pub fn write_example(args: &InitArgs) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if args.force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let shown = args.path.display();
+    let mut file = options.open(&args.path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{shown} exists (--force replaces it)")
+        } else {
+            format!("{shown}: {e}")
+        }
+    })?;
+    file.write_all(EXAMPLE.as_bytes())
+        .map_err(|e| format!("{shown}: {e}"))
+}
