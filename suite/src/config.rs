@@ -464,3 +464,347 @@ pub fn write_example(args: &InitArgs) -> Result<(), String> {
     file.write_all(EXAMPLE.as_bytes())
         .map_err(|e| format!("{shown}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command, RunArgs};
+
+    fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+        ConfigFile::parse(Path::new("mcp-authspec.toml"), text)
+    }
+
+    fn error(text: &str) -> ConfigError {
+        parse(text).expect_err("the file is refused")
+    }
+
+    /// A config file in a folder of its own, removed when dropped.
+    struct TempConfig(PathBuf);
+
+    impl TempConfig {
+        fn new(text: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("config-{}", mock_idp::random_b64url(8)));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("run.toml"), text).unwrap();
+            Self(dir)
+        }
+
+        fn path(&self) -> String {
+            self.0.join("run.toml").display().to_string()
+        }
+    }
+
+    impl Drop for TempConfig {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The `run` options `args` come to with `config`'s file in force.
+    fn run_args(config: &TempConfig, args: &[&str]) -> RunArgs {
+        let argv = ["mcp-authspec", "run", "--config", &config.path()]
+            .iter()
+            .chain(args)
+            .map(OsString::from)
+            .collect();
+        let expanded = expand(argv).unwrap();
+        match Cli::try_parse_from(expanded.argv).unwrap().command {
+            Some(Command::Run(args)) => args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_option_becomes_its_command_line_tokens() {
+        let file = parse(
+            "target = \"https://mcp.example/mcp\"\ncheck = [\"rs.token.*\", \"rs.prm.*\"]\n\
+             skip = \"rs.dpop.*\"\nstrict = true\ndpop = false\nconcurrency = 4\nout = true\n",
+        )
+        .unwrap();
+        let tokens: Vec<(&str, usize, Vec<&str>)> = file
+            .options
+            .iter()
+            .map(|o| {
+                let tokens = o.tokens.iter().map(|t| t.to_str().unwrap()).collect();
+                (o.key.as_str(), o.line, tokens)
+            })
+            .collect();
+        assert_eq!(
+            tokens,
+            [
+                ("target", 1, vec!["--target=https://mcp.example/mcp"]),
+                ("check", 2, vec!["--check=rs.token.*", "--check=rs.prm.*"]),
+                ("skip", 3, vec!["--skip=rs.dpop.*"]),
+                ("strict", 4, vec!["--strict"]),
+                ("concurrency", 6, vec!["--concurrency=4"]),
+                ("out", 7, vec!["--out"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_line_and_the_nearest_key() {
+        let e = error("role = \"rs\"\n\ntargt = \"https://mcp.example/mcp\"\n");
+        assert_eq!(e.line, Some(3));
+        assert_eq!(
+            e.to_string(),
+            "mcp-authspec.toml:3: unknown key \"targt\" (did you mean \"target\"?)"
+        );
+        assert!(error("demo_fault = []").message.contains("\"demo-fault\""));
+        let far = error("colour-scheme = \"dark\"").message;
+        assert!(
+            far.contains("long options of `mcp-authspec run --help`"),
+            "{far}"
+        );
+    }
+
+    #[test]
+    fn sections_and_the_config_options_are_refused() {
+        assert!(
+            error("[reports]\nout = \"x\"")
+                .message
+                .contains("no sections")
+        );
+        assert_eq!(
+            error("[target]\nurl = \"x\"").message,
+            "target takes a string or an integer, not a table"
+        );
+        for key in ["config", "no-config"] {
+            assert_eq!(
+                error(&format!("{key} = true")).message,
+                format!("{key} cannot be set in a config file")
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_line() {
+        let e = error("role = \"rs\"\nstrict = \"yes\"\n");
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.message, "strict takes true or false, not a string");
+        assert_eq!(
+            error("target = [\"a\", \"b\"]").message,
+            "target takes a string or an integer, not an array"
+        );
+        assert_eq!(
+            error("check = [1.5]").message,
+            "check takes a list of strings or integers, not a float"
+        );
+    }
+
+    #[test]
+    fn a_value_the_option_refuses_names_its_line_and_why() {
+        let e = error("\n\nspec-version = \"1999\"\n");
+        assert_eq!(e.line, Some(3));
+        assert_eq!(
+            e.to_string(),
+            "mcp-authspec.toml:3: spec-version: invalid value \"1999\": \"1999\" is not one of \
+             2025-06-18, 2025-11-25, 2026-07-28"
+        );
+        assert_eq!(
+            error("role = \"everyone\"").message,
+            "role: invalid value \"everyone\" (possible values: rs, as, all)"
+        );
+        assert!(
+            error("profile = [\"rfc9068\", \"jwt\"]")
+                .message
+                .starts_with("profile: invalid value \"jwt\"")
+        );
+        assert!(
+            error("concurrency = \"many\"")
+                .message
+                .starts_with("concurrency: invalid value \"many\"")
+        );
+    }
+
+    #[test]
+    fn toml_that_does_not_parse_names_its_line() {
+        let e = error("role = \"rs\"\ntarget = https://mcp.example\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.starts_with("not TOML: "), "{}", e.message);
+    }
+
+    #[test]
+    fn secrets_are_refused_without_repeating_them() {
+        for (text, references) in [
+            (
+                "token = \"eyJhbGciOi.secret\"",
+                "token-env = \"…\" or token-file = \"…\"",
+            ),
+            (
+                "client-secret = \"hunter2-secret\"",
+                "client-secret-env = \"…\" or client-secret-file = \"…\"",
+            ),
+            (
+                "login-password = \"hunter2-secret\"",
+                "login-password-env = \"…\"",
+            ),
+            (
+                "password = \"hunter2-secret\"",
+                "login-password-env = \"…\"",
+            ),
+        ] {
+            let e = error(text);
+            assert_eq!(e.line, Some(1));
+            assert!(
+                e.message
+                    .contains("secrets are not written in a config file"),
+                "{e}"
+            );
+            assert!(e.message.ends_with(references), "{e}");
+            assert!(!e.to_string().contains("secret\""), "{e}");
+        }
+        let e = error("client-secret-env = \"hunter2 secret\"");
+        assert!(e.message.contains("names an environment variable"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(parse("client-secret-env = \"MCP_SECRET\"").is_ok());
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let file = ConfigFile::parse(
+            Path::new("ci/mcp-authspec.toml"),
+            "json = \"out/report.json\"\nbaseline = \"/etc/known.toml\"\ntarget = \"mcp\"\n",
+        )
+        .unwrap();
+        let tokens: Vec<_> = file.options.iter().map(|o| o.tokens.clone()).collect();
+        assert_eq!(
+            tokens,
+            [
+                vec![OsString::from("--json=ci/out/report.json")],
+                vec![OsString::from("--baseline=/etc/known.toml")],
+                vec![OsString::from("--target=mcp")],
+            ]
+        );
+    }
+
+    #[test]
+    fn the_file_sets_run_options_the_command_line_does_not() {
+        let config = TempConfig::new(
+            "target = \"https://mcp.example/mcp\"\nspec-version = \"2025-06-18\"\n\
+             profile = [\"dpop\"]\ncheck = [\"rs.token.*\", \"rs.prm.*\"]\nstrict = true\n\
+             client-secret-env = \"SECRET\"\n",
+        );
+        let args = run_args(&config, &[]);
+        assert_eq!(args.target.as_deref(), Some("https://mcp.example/mcp"));
+        assert_eq!(args.spec_version.as_str(), "2025-06-18");
+        assert_eq!(args.profiles, [crate::model::Profile::Dpop]);
+        assert_eq!(args.checks, ["rs.token.*", "rs.prm.*"]);
+        assert!(args.strict);
+        assert_eq!(args.sources.client_secret_env.as_deref(), Some("SECRET"));
+    }
+
+    #[test]
+    fn the_command_line_replaces_scalars_lists_and_conflicting_options() {
+        let config = TempConfig::new(
+            "target = \"https://mcp.example/mcp\"\ncheck = [\"rs.token.*\", \"rs.prm.*\"]\n\
+             skip = [\"rs.dpop.*\"]\nclient-secret-env = \"SECRET\"\n",
+        );
+        let args = run_args(
+            &config,
+            &[
+                "--target",
+                "https://other.example/mcp",
+                "--check",
+                "rs.challenge.*",
+                "--client-secret-file",
+                "secret.txt",
+            ],
+        );
+        assert_eq!(args.target.as_deref(), Some("https://other.example/mcp"));
+        assert_eq!(args.checks, ["rs.challenge.*"]);
+        assert_eq!(args.skips, ["rs.dpop.*"]);
+        assert_eq!(args.sources.client_secret_env, None);
+        assert_eq!(
+            args.sources.client_secret_file,
+            Some(PathBuf::from("secret.txt"))
+        );
+    }
+
+    #[test]
+    fn a_requirement_may_be_met_by_the_file() {
+        let config = TempConfig::new("client-id = \"mcp-authspec\"\n");
+        let args = run_args(&config, &["--client-credentials"]);
+        assert!(args.sources.client_credentials);
+        assert_eq!(args.sources.client_id.as_deref(), Some("mcp-authspec"));
+    }
+
+    #[test]
+    fn no_command_and_baseline_write_read_the_file_too() {
+        let config = TempConfig::new("check = [\"rs.prm.*\"]\n");
+        let path = config.path();
+        let bare = expand(
+            ["mcp-authspec", "--config", &path]
+                .map(OsString::from)
+                .to_vec(),
+        );
+        match Cli::try_parse_from(bare.unwrap().argv).unwrap().command {
+            Some(Command::Run(args)) => assert_eq!(args.checks, ["rs.prm.*"]),
+            other => panic!("not run: {other:?}"),
+        }
+        let argv = [
+            "mcp-authspec",
+            "baseline",
+            "write",
+            "known.toml",
+            "--reason",
+            "r",
+            "--config",
+            &path,
+        ];
+        let expanded = expand(argv.map(OsString::from).to_vec()).unwrap();
+        match Cli::try_parse_from(expanded.argv).unwrap().command {
+            Some(Command::Baseline(crate::cli::BaselineCommand::Write { run, file, .. })) => {
+                assert_eq!(run.checks, ["rs.prm.*"]);
+                assert_eq!(file, PathBuf::from("known.toml"));
+            }
+            other => panic!("not baseline write: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_config_and_other_commands_leave_the_command_line_alone() {
+        let config = TempConfig::new("check = [\"rs.prm.*\"]\n");
+        let path = config.path();
+        for argv in [
+            vec!["mcp-authspec", "run", "--config", &path, "--no-config"],
+            vec!["mcp-authspec", "list"],
+        ] {
+            let argv: Vec<OsString> = argv.into_iter().map(OsString::from).collect();
+            assert_eq!(expand(argv.clone()).unwrap().argv, argv);
+        }
+        let other = ["mcp-authspec", "--config", &path, "list"].map(OsString::from);
+        assert!(
+            expand(other.to_vec())
+                .unwrap_err()
+                .contains("not to `list`")
+        );
+        let missing = [
+            "mcp-authspec",
+            "run",
+            "--config",
+            "/nonexistent/mcp-authspec.toml",
+        ];
+        let e = expand(missing.map(OsString::from).to_vec()).unwrap_err();
+        assert!(e.starts_with("/nonexistent/mcp-authspec.toml: "), "{e}");
+    }
+
+    #[test]
+    fn the_example_parses_and_so_does_every_option_it_shows_commented_out() {
+        let example = parse(EXAMPLE).unwrap();
+        assert!(example.options.iter().any(|o| o.key == "spec-version"));
+        let commented: Vec<&str> = EXAMPLE
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = ") && !l.contains('`'))
+            .collect();
+        assert!(commented.len() > 30, "{commented:?}");
+        for line in commented {
+            if let Err(e) = parse(line) {
+                panic!("{line}: {e}");
+            }
+        }
+    }
+}
