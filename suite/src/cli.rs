@@ -136,12 +136,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub target: Option<String>,
     /// Switch on a fault of the embedded reference server (repeatable; not with --target).
-    #[arg(long = "demo-fault")]
-    pub demo_faults: Vec<String>,
+    #[arg(long = "demo-fault", value_name = "NAME", value_parser = str::parse::<Fault>)]
+    pub demo_faults: Vec<Fault>,
     /// Switch on a fault of the embedded mock IdP as an authorization server (repeatable; not
     /// with --target), for the as.* checks.
-    #[arg(long = "demo-as-fault")]
-    pub demo_as_faults: Vec<String>,
+    #[arg(long = "demo-as-fault", value_name = "NAME", value_parser = str::parse::<AsFault>)]
+    pub demo_as_faults: Vec<AsFault>,
     /// Which party to test: rs (the MCP server), as (its authorization server) or all.
     #[arg(long, value_enum, default_value = "all")]
     pub role: RoleChoice,
@@ -816,19 +816,12 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     use crate::engine::select::{Glob, Selection};
     use crate::engine::session::{self, Embedded, TokenDefaults};
 
-    let faults = args
-        .demo_faults
-        .iter()
-        .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
-        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    let faults: std::collections::BTreeSet<Fault> = args.demo_faults.iter().copied().collect();
     if args.target.is_some() && !faults.is_empty() {
         return Err("--demo-fault applies to the embedded demo, not to --target".into());
     }
-    let as_faults = args
-        .demo_as_faults
-        .iter()
-        .map(|f| f.parse::<AsFault>().map_err(|e| e.to_string()))
-        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    let as_faults: std::collections::BTreeSet<AsFault> =
+        args.demo_as_faults.iter().copied().collect();
     if args.target.is_some() && !as_faults.is_empty() {
         return Err("--demo-as-fault applies to the embedded demo, not to --target".into());
     }

@@ -612,6 +612,14 @@ mod tests {
                 .message
                 .starts_with("profile: invalid value \"jwt\"")
         );
+        let fault = error("role = \"rs\"\ndemo-fault = [\"accept-expired\", \"nope\"]");
+        assert_eq!(fault.line, Some(2));
+        assert!(
+            fault
+                .message
+                .starts_with("demo-fault: invalid value \"nope\": unknown fault profile"),
+            "{fault}"
+        );
         assert!(
             error("concurrency = \"many\"")
                 .message
