@@ -270,9 +270,14 @@ fn secret_references(command: &clap::Command, key: &str) -> Option<Vec<String>> 
     if !twins.is_empty() {
         return Some(twins.iter().map(|t| format!("{t} = \"…\"")).collect());
     }
+    // A misspelt reference (`client_secret_env`) is an unknown key with a suggestion.
+    let names_a_reference = ["env", "file", "command"].iter().any(|s| key.ends_with(s));
+    if names_a_reference || longs.contains(&key) {
+        return None;
+    }
     let word = ["secret", "password", "token"]
         .into_iter()
-        .find(|w| key.contains(w) && !longs.contains(&key))?;
+        .find(|w| key.contains(w))?;
     Some(
         longs
             .iter()
@@ -328,19 +333,16 @@ fn value_error(error: &clap::Error) -> String {
         Some(ContextValue::String(value)) => value.as_str(),
         _ => "",
     };
-    match (error.kind(), error.get(ContextKind::ValidValue)) {
-        (ErrorKind::ValueValidation, _) if error.source().is_some() => {
-            format!(
-                "invalid value {value:?}: {}",
-                error.source().expect("checked")
-            )
-        }
-        (ErrorKind::InvalidValue, Some(ContextValue::Strings(allowed))) => {
-            format!(
-                "invalid value {value:?} (possible values: {})",
-                allowed.join(", ")
-            )
-        }
+    match (
+        error.kind(),
+        error.source(),
+        error.get(ContextKind::ValidValue),
+    ) {
+        (ErrorKind::ValueValidation, Some(why), _) => format!("invalid value {value:?}: {why}"),
+        (ErrorKind::InvalidValue, _, Some(ContextValue::Strings(allowed))) => format!(
+            "invalid value {value:?} (possible values: {})",
+            allowed.join(", ")
+        ),
         _ => {
             let text = error.render().to_string();
             let text = text.split("\n\n").next().unwrap_or_default();
@@ -553,6 +555,10 @@ mod tests {
             "mcp-authspec.toml:3: unknown key \"targt\" (did you mean \"target\"?)"
         );
         assert!(error("demo_fault = []").message.contains("\"demo-fault\""));
+        assert_eq!(
+            error("client_secret_env = \"SECRET\"").message,
+            "unknown key \"client_secret_env\" (did you mean \"client-secret-env\"?)"
+        );
         let far = error("colour-scheme = \"dark\"").message;
         assert!(
             far.contains("long options of `mcp-authspec run --help`"),
