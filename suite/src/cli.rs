@@ -41,9 +41,12 @@ pub const VERSION: &str = concat!(
     about = "Conformance suite and fuzz harness for MCP authorization"
 )]
 pub struct Cli {
-    /// Without a command: `run` with its defaults (the embedded demo).
+    /// Without a command: `run` with its defaults (the embedded demo) and the config file's
+    /// options.
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +54,8 @@ pub enum Command {
     /// Run the conformance checks. Without --target: against the embedded reference server
     /// and mock IdP on loopback.
     Run(RunArgs),
+    /// Write a commented example config file (every key a `run` option) to start from.
+    Init(crate::config::InitArgs),
     /// List every check: id, level and title.
     List,
     /// Show what a check tests: requirement, references, stimulus, accepted responses, and
@@ -152,12 +157,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub target: Option<String>,
     /// Switch on a fault of the embedded reference server (repeatable; not with --target).
-    #[arg(long = "demo-fault")]
-    pub demo_faults: Vec<String>,
+    #[arg(long = "demo-fault", value_name = "NAME", value_parser = str::parse::<Fault>)]
+    pub demo_faults: Vec<Fault>,
     /// Switch on a fault of the embedded mock IdP as an authorization server (repeatable; not
     /// with --target), for the as.* checks.
-    #[arg(long = "demo-as-fault")]
-    pub demo_as_faults: Vec<String>,
+    #[arg(long = "demo-as-fault", value_name = "NAME", value_parser = str::parse::<AsFault>)]
+    pub demo_as_faults: Vec<AsFault>,
     /// Which party to test: rs (the MCP server), as (its authorization server) or all.
     #[arg(long, value_enum, default_value = "all")]
     pub role: RoleChoice,
@@ -264,6 +269,9 @@ pub struct RunArgs {
     /// Tokens from the target's own authorization server instead of a mock IdP it trusts.
     #[command(flatten)]
     pub sources: crate::source::setup::SourceArgs,
+    /// Read by `config::expand` before the command line is parsed.
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
 }
 
 /// Where a command writes its reports (`run` and `fuzz`): each from the one event stream.
@@ -484,14 +492,29 @@ pub enum IdpCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let expanded = match crate::config::expand(std::env::args_os().collect()) {
+        Ok(expanded) => expanded,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let config_file = expanded.file.as_ref().map(|f| f.path.display().to_string());
+    let cli = match Cli::try_parse_from(expanded.argv) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { 0 };
             let _ = e.print();
+            if let Some(file) = config_file.filter(|_| e.use_stderr()) {
+                eprintln!("note: with the options of {file} (--no-config leaves it out)");
+            }
             return ExitCode::from(code);
         }
     };
+    if let Some(file) = &config_file {
+        // On stderr: a file read without being named should never go unnoticed.
+        eprintln!("Options from {file} (the command line's take precedence).");
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
@@ -537,6 +560,22 @@ fn run(cli: Cli) -> Result<u8, String> {
             for m in crate::catalog::metas() {
                 say!("{:<40} {:<6} {}", m.id, m.level.as_str(), m.title);
             }
+            Ok(exit::SUCCESS)
+        }
+        Command::Init(args) => {
+            crate::config::write_example(&args)?;
+            let reads_it = if args.path == std::path::Path::new(crate::config::DEFAULT_FILE) {
+                "`mcp-authspec run` reads it from this folder".to_owned()
+            } else {
+                format!(
+                    "`mcp-authspec run --config {}` reads it",
+                    args.path.display()
+                )
+            };
+            say!(
+                "Wrote {}: uncomment what you need; {reads_it}.",
+                args.path.display()
+            );
             Ok(exit::SUCCESS)
         }
         Command::Run(args) => {
@@ -854,19 +893,12 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     use crate::engine::select::{Glob, Selection};
     use crate::engine::session::{self, Embedded, TokenDefaults};
 
-    let faults = args
-        .demo_faults
-        .iter()
-        .map(|f| f.parse::<Fault>().map_err(|e| e.to_string()))
-        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    let faults: std::collections::BTreeSet<Fault> = args.demo_faults.iter().copied().collect();
     if args.target.is_some() && !faults.is_empty() {
         return Err("--demo-fault applies to the embedded demo, not to --target".into());
     }
-    let as_faults = args
-        .demo_as_faults
-        .iter()
-        .map(|f| f.parse::<AsFault>().map_err(|e| e.to_string()))
-        .collect::<Result<std::collections::BTreeSet<_>, _>>()?;
+    let as_faults: std::collections::BTreeSet<AsFault> =
+        args.demo_as_faults.iter().copied().collect();
     if args.target.is_some() && !as_faults.is_empty() {
         return Err("--demo-as-fault applies to the embedded demo, not to --target".into());
     }

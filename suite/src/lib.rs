@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod demo_faults;
 pub mod docs;
 pub mod engine;
