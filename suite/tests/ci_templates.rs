@@ -190,8 +190,8 @@ impl ActionRun {
 }
 
 /// Runs action.yml's steps with `given` inputs (the rest at their defaults), as a runner with
-/// a warm cache would.
-fn run_action(given: &[(&str, &str)]) -> ActionRun {
+/// a warm cache would, in a workspace holding `files` (name, text).
+fn run_action(given: &[(&str, &str)], files: &[(&str, &str)]) -> ActionRun {
     let action = yaml("action.yml");
     let mut inputs = BTreeMap::new();
     for (name, spec) in action["inputs"].as_mapping().unwrap() {
@@ -218,6 +218,11 @@ fn run_action(given: &[(&str, &str)]) -> ActionRun {
     let runner_temp = home.join("runner-temp");
     std::fs::create_dir_all(&workspace).unwrap();
     std::fs::create_dir_all(&runner_temp).unwrap();
+    for (name, text) in files {
+        let path = workspace.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
     let summary_file = home.join("step-summary.md");
     let mut base_env: BTreeMap<String, String> = [
         ("CI", "true".to_owned()),
@@ -329,10 +334,13 @@ fn with_of<'a>(run: &'a ActionRun, step: &str, action: &str) -> &'a BTreeMap<Str
 
 #[test]
 fn the_action_on_a_failing_demo_fails_with_its_summary_reports_and_sarif() {
-    let run = run_action(&[
-        ("args", "--demo-fault accept-alg-none"),
-        ("upload-sarif", "true"),
-    ]);
+    let run = run_action(
+        &[
+            ("args", "--demo-fault accept-alg-none"),
+            ("upload-sarif", "true"),
+        ],
+        &[],
+    );
     let log = run.log();
     assert!(
         matches!(run.step("Install"), StepRun::Skipped),
@@ -386,8 +394,16 @@ fn the_action_on_a_failing_demo_fails_with_its_summary_reports_and_sarif() {
 }
 
 #[test]
-fn the_action_on_the_compliant_demo_passes_and_uploads_no_sarif_unless_asked() {
-    let run = run_action(&[("profiles", "rfc9068"), ("strict", "true")]);
+fn the_action_on_the_compliant_demo_with_a_config_file_passes_and_uploads_no_sarif_unless_asked() {
+    let config = "check = [\"rs.challenge.*\", \"rs.prm.*\"]\nconcurrency = 4\n";
+    let run = run_action(
+        &[
+            ("profiles", "rfc9068"),
+            ("strict", "true"),
+            ("config", "ci/authspec.toml"),
+        ],
+        &[("ci/authspec.toml", config)],
+    );
     let log = run.log();
     match run.step("Run mcp-authspec") {
         StepRun::Shell { exit, .. } => assert_eq!(*exit, 0, "{log}"),
@@ -395,6 +411,23 @@ fn the_action_on_the_compliant_demo_passes_and_uploads_no_sarif_unless_asked() {
     }
     assert_eq!(run.outputs["exit-code"], "0");
     assert!(run.summary.contains("Exit code 0"), "{}", run.summary);
+    // The config file's selection is in force: only its checks ran.
+    let reports = run.workspace.join(&run.outputs["reports"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    let ids: Vec<&str> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("rs.challenge.") || id.starts_with("rs.prm.")),
+        "{ids:?}"
+    );
     assert!(
         matches!(run.step("Upload SARIF"), StepRun::Skipped),
         "{log}"
@@ -407,7 +440,7 @@ fn the_action_on_the_compliant_demo_passes_and_uploads_no_sarif_unless_asked() {
 
 #[test]
 fn the_action_on_a_usage_error_exits_2_and_says_so_in_the_summary() {
-    let run = run_action(&[("role", "nobody")]);
+    let run = run_action(&[("role", "nobody")], &[]);
     match run.step("Run mcp-authspec") {
         StepRun::Shell { exit, log } => {
             assert_eq!(*exit, 2, "{log}");
