@@ -849,6 +849,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
         None => {
             let idp = MockIdp::start(IdpConfig {
+                keys: KeySource::Demo,
                 faults: as_faults.clone(),
                 cimd: crate::engine::listener::mock_idp_cimd(),
                 login: demo_login.as_ref().map(|l| mock_idp::server::LoginConfig {
