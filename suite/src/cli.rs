@@ -771,6 +771,11 @@ async fn serve_demo(
     Ok(())
 }
 
+/// The demo's mock IdP gives up a client ID metadata document fetch after this: the dripped
+/// document of as.cimd.size-limit (a byte per 100 ms) waits it out, and ends the run, while a
+/// valid document on loopback comes in milliseconds.
+const DEMO_CIMD_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(600);
+
 async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     use std::sync::Arc;
 
@@ -852,7 +857,10 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
             let idp = MockIdp::start(IdpConfig {
                 keys: KeySource::Demo,
                 faults: as_faults.clone(),
-                cimd: crate::engine::listener::mock_idp_cimd(),
+                cimd: mock_idp::server::CimdConfig {
+                    fetch_timeout: DEMO_CIMD_FETCH_TIMEOUT,
+                    ..crate::engine::listener::mock_idp_cimd()
+                },
                 login: demo_login.as_ref().map(|l| mock_idp::server::LoginConfig {
                     username: l.user.clone(),
                     password: l.password.expose().to_owned(),
