@@ -1100,10 +1100,6 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         jobs.extend(runner::jobs(&as_checks, &selection, as_ctx, options));
     }
     runner::run_jobs(jobs, options.concurrency, &mut finished).await;
-    if let Some(line) = as_client_line {
-        // No as.* check was selected after all: the line still says which client was used.
-        say!("{line}");
-    }
     if no_authorization_server {
         say!(
             "The target's PRM names no authorization server (and --as names none): the \
@@ -1178,9 +1174,9 @@ fn as_client(args: &RunArgs, idp: Option<&MockIdp>) -> Option<AsClient> {
     }
 }
 
-/// The client the as.* rows act as, and the line that says so in the run's output (issue 14): the one given or the
-/// mock IdP's own, else a public native client the run registers when the authorization
-/// server offers dynamic client registration (deleted at the end of the run).
+/// The client the as.* rows act as, and the line of the run's output that says so (issue 14):
+/// the one given or the mock IdP's own, else a public native client the run registers when the
+/// authorization server offers dynamic client registration (deleted at the end of the run).
 async fn choose_as_client(ctx: &mut AsContext, client_id_given: bool) -> String {
     if let Some(client) = &ctx.client {
         return format!(
