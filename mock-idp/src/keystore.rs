@@ -8,6 +8,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::alg::Algorithm;
 use crate::jwk::JwkSet;
@@ -116,6 +117,52 @@ impl KeyRing {
     }
 }
 
+/// The PEM files of the embedded demo's published rings (`fixtures/keys/demo`), in the order
+/// of `RING_ALGORITHMS`.
+macro_rules! demo_pems {
+    ($($prefix:literal),* $(,)?) => {
+        [$(($prefix, [
+            include_str!(concat!("../../fixtures/keys/demo/", $prefix, "-es256.pem")),
+            include_str!(concat!("../../fixtures/keys/demo/", $prefix, "-es384.pem")),
+            include_str!(concat!("../../fixtures/keys/demo/", $prefix, "-rs256.pem")),
+            include_str!(concat!("../../fixtures/keys/demo/", $prefix, "-ps256.pem")),
+            include_str!(concat!("../../fixtures/keys/demo/", $prefix, "-eddsa.pem")),
+        ])),*]
+    };
+}
+
+const DEMO_PEMS: [(&str, [&str; 5]); 5] =
+    demo_pems!("trusted", "rogue", "second", "dpop-client", "dpop-client-2");
+
+/// The published ring with kid prefix `prefix` of the loopback demo (`fixtures/keys/demo`:
+/// `trusted`, `rogue`, `second`, `dpop-client`, `dpop-client-2`), parsed once per process;
+/// `None` for any other prefix. Generating the rings (RSA) was most of a demo run's CPU.
+/// Everyone can sign with these keys: nothing but the embedded demo may trust them.
+pub fn demo_ring(prefix: &str) -> Option<KeyRing> {
+    static RINGS: OnceLock<Vec<(&str, KeyRing)>> = OnceLock::new();
+    let rings = RINGS.get_or_init(|| {
+        DEMO_PEMS
+            .iter()
+            .map(|(prefix, pems)| {
+                let keys = RING_ALGORITHMS
+                    .iter()
+                    .zip(pems)
+                    .map(|(&alg, pem)| {
+                        SigningKey::from_pem(alg, pem)
+                            .expect("the embedded demo keys parse (fixtures/keys/demo)")
+                            .with_kid(kid_for(prefix, alg))
+                    })
+                    .collect();
+                (*prefix, KeyRing { keys })
+            })
+            .collect()
+    });
+    rings
+        .iter()
+        .find(|(p, _)| *p == prefix)
+        .map(|(_, ring)| ring.clone())
+}
+
 fn save_key(dir: &Path, key: &SigningKey) -> Result<(), KeyStoreError> {
     let kid = key.kid().unwrap_or("key");
     let write = |name: String, text: String| {
@@ -149,6 +196,34 @@ mod tests {
         assert_eq!(first.default_key().kid(), Some("trusted-es256"));
         assert!(dir.join("trusted-rs256.private.jwk.json").exists());
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn demo_rings_are_distinct_and_complete() {
+        let prefixes = DEMO_PEMS.map(|(prefix, _)| prefix);
+        let rings = prefixes.map(|p| demo_ring(p).unwrap());
+        for (prefix, ring) in prefixes.iter().zip(&rings) {
+            for alg in RING_ALGORITHMS {
+                assert_eq!(
+                    ring.get(alg).unwrap().kid(),
+                    Some(kid_for(prefix, alg).as_str())
+                );
+            }
+        }
+        let mut thumbprints: Vec<String> = rings
+            .iter()
+            .flat_map(|r| {
+                r.jwks()
+                    .keys
+                    .iter()
+                    .map(|k| k.thumbprint())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        thumbprints.sort();
+        thumbprints.dedup();
+        assert_eq!(thumbprints.len(), 25);
+        assert!(demo_ring("fixture").is_none());
     }
 
     #[test]

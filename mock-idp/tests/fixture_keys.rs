@@ -17,18 +17,19 @@ fn read_json(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-#[test]
-fn every_fixture_key_is_consistent() {
+/// The ring with kid prefix `prefix` in `folder` (under fixtures/keys) is consistent.
+fn ring_is_consistent(folder: &str, prefix: &str) {
     for alg in RING_ALGORITHMS {
-        let kid = kid_for("fixture", alg);
-        let pem = std::fs::read_to_string(fixtures().join(format!("{kid}.pem"))).unwrap();
+        let kid = kid_for(prefix, alg);
+        let file = |suffix: &str| format!("{folder}{kid}{suffix}");
+        let pem = std::fs::read_to_string(fixtures().join(file(".pem"))).unwrap();
         let key = SigningKey::from_pem(alg, &pem)
             .unwrap()
             .with_kid(kid.clone());
-        let public = Jwk::from_json(&read_json(&format!("{kid}.jwk.json"))).unwrap();
+        let public = Jwk::from_json(&read_json(&file(".jwk.json"))).unwrap();
         assert_eq!(public, key.public_jwk(), "{kid}");
         assert!(!public.has_private_material(), "{kid}");
-        let private = Jwk::from_json(&read_json(&format!("{kid}.private.jwk.json"))).unwrap();
+        let private = Jwk::from_json(&read_json(&file(".private.jwk.json"))).unwrap();
         assert!(private.private_members.contains(&"d".to_owned()), "{kid}");
         assert_eq!(private.thumbprint(), public.thumbprint(), "{kid}");
         let sig = key.sign(b"fixture");
@@ -36,5 +37,24 @@ fn every_fixture_key_is_consistent() {
             .unwrap()
             .verify(alg, b"fixture", &sig, true)
             .unwrap();
+    }
+}
+
+#[test]
+fn every_fixture_key_is_consistent() {
+    ring_is_consistent("", "fixture");
+}
+
+/// The demo's rings: the files agree, and the binary embeds the same keys.
+#[test]
+fn every_demo_key_is_consistent_and_embedded() {
+    for prefix in ["trusted", "rogue", "second", "dpop-client", "dpop-client-2"] {
+        ring_is_consistent("demo/", prefix);
+        let embedded = mock_idp::keystore::demo_ring(prefix).unwrap();
+        for key in embedded.keys() {
+            let kid = key.kid().unwrap();
+            let public = Jwk::from_json(&read_json(&format!("demo/{kid}.jwk.json"))).unwrap();
+            assert_eq!(public, key.public_jwk(), "{kid}");
+        }
     }
 }

@@ -887,9 +887,15 @@ async fn serve_demo(
     Ok(())
 }
 
+/// The demo's mock IdP gives up a client ID metadata document fetch after this: the dripped
+/// document of as.cimd.size-limit (a byte per 100 ms) waits it out, and ends the run, while a
+/// valid document on loopback comes in milliseconds.
+const DEMO_CIMD_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(600);
+
 async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     use std::sync::Arc;
 
+    use crate::engine::runner;
     use crate::engine::select::{Glob, Selection};
     use crate::engine::session::{self, Embedded, TokenDefaults};
 
@@ -958,8 +964,12 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
         }
         None => {
             let idp = MockIdp::start(IdpConfig {
+                keys: KeySource::Demo,
                 faults: as_faults.clone(),
-                cimd: crate::engine::listener::mock_idp_cimd(),
+                cimd: mock_idp::server::CimdConfig {
+                    fetch_timeout: DEMO_CIMD_FETCH_TIMEOUT,
+                    ..crate::engine::listener::mock_idp_cimd()
+                },
                 login: demo_login.as_ref().map(|l| mock_idp::server::LoginConfig {
                     username: l.user.clone(),
                     password: l.password.expose().to_owned(),
@@ -1108,24 +1118,16 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     let mut collector = Collector::default();
     let mut stream = Fanout::new(vec![&mut terminal, &mut collector]);
     stream.event(&Event::RunStarted(&info));
-    let mut records = Vec::new();
-    let mut finished = |meta: &crate::check::CheckMeta, outcome: &crate::check::Outcome| {
-        let mut record = crate::output::record(meta, outcome);
-        if let Some(baseline) = &baseline {
-            baseline.mark(&mut record);
-        }
-        stream.event(&Event::CheckFinished(&record));
-        records.push(record);
-    };
-    if args.role.runs_rs() {
-        session::run_checks(&ctx, &selection, options, &mut finished).await;
-    }
     // A selection without any as.* check leaves the authorization server alone (no discovery,
     // no registration).
     let as_selected = crate::catalog::authorization_server_checks()
         .iter()
         .any(|c| selection.selects(c.meta.id));
-    if args.role.runs_as() && as_selected {
+    // The authorization server's context is made before the rs.* checks run, so that both
+    // roles' checks share one pool of --concurrency slots: the as.* checks need not wait for
+    // the slowest rs.* check.
+    let mut no_authorization_server = false;
+    let as_ctx = if args.role.runs_as() && as_selected {
         // The authorization server --as names, else the first one the PRM names (read even
         // when its metadata could not be: that is for the as.metadata checks to say).
         let issuer = args.as_issuer.clone().or_else(|| {
@@ -1165,15 +1167,56 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
                     .confidential_client()
                     .map_err(|e| e.to_string())?;
                 as_ctx.exchange_target = args.sources.other_resource.clone();
-                choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
-                session::run_as_checks(&as_ctx, &selection, options, &mut finished).await;
-                clean_up_registrations(&as_ctx).await;
+                let client = choose_as_client(&mut as_ctx, args.sources.client_id.is_some()).await;
+                Some((as_ctx, client))
             }
-            None => say!(
-                "The target's PRM names no authorization server (and --as names none): the \
-                 as.* checks did not run."
-            ),
+            None => {
+                no_authorization_server = true;
+                None
+            }
         }
+    } else {
+        None
+    };
+    // The discovery above fetched the trusted issuer's JWKS; rs.token.jwks-rotation counts the
+    // target's fetches only.
+    if let (Some(idp), Some(rotated)) = (&ctx.idp, ctx.rotated_key.as_mut()) {
+        rotated.jwks_requests_before = idp.jwks_requests(IssuerKind::Trusted);
+    }
+    let mut records = Vec::new();
+    let mut as_client_line = as_ctx.as_ref().map(|(_, line)| line.clone());
+    let mut finished = |meta: &crate::check::CheckMeta, outcome: &crate::check::Outcome| {
+        // Said where the as.* results begin, as when the roles ran one after the other.
+        if meta.id.starts_with("as.")
+            && let Some(line) = as_client_line.take()
+        {
+            say!("{line}");
+        }
+        let mut record = crate::output::record(meta, outcome);
+        if let Some(baseline) = &baseline {
+            baseline.mark(&mut record);
+        }
+        stream.event(&Event::CheckFinished(&record));
+        records.push(record);
+    };
+    let rs_checks = crate::catalog::all();
+    let as_checks = crate::catalog::authorization_server_checks();
+    let mut jobs = Vec::new();
+    if args.role.runs_rs() {
+        jobs.extend(runner::jobs(&rs_checks, &selection, &ctx, options));
+    }
+    if let Some((as_ctx, _)) = &as_ctx {
+        jobs.extend(runner::jobs(&as_checks, &selection, as_ctx, options));
+    }
+    runner::run_jobs(jobs, options.concurrency, &mut finished).await;
+    if no_authorization_server {
+        say!(
+            "The target's PRM names no authorization server (and --as names none): the \
+             as.* checks did not run."
+        );
+    }
+    if let Some((as_ctx, _)) = &as_ctx {
+        clean_up_registrations(as_ctx).await;
     }
     let stale = baseline
         .as_ref()
@@ -1240,28 +1283,23 @@ fn as_client(args: &RunArgs, idp: Option<&MockIdp>) -> Option<AsClient> {
     }
 }
 
-/// The client the as.* rows act as, said in the run's output (issue 14): the one given or the
-/// mock IdP's own, else a public native client the run registers when the authorization
-/// server offers dynamic client registration (deleted at the end of the run).
-async fn choose_as_client(ctx: &mut AsContext, client_id_given: bool) {
+/// The client the as.* rows act as, and the line of the run's output that says so (issue 14):
+/// the one given or the mock IdP's own, else a public native client the run registers when the
+/// authorization server offers dynamic client registration (deleted at the end of the run).
+async fn choose_as_client(ctx: &mut AsContext, client_id_given: bool) -> String {
     if let Some(client) = &ctx.client {
-        say!(
+        return format!(
             "as.* checks act as client {} with redirect URI {}.",
-            client.client_id,
-            client.redirect_uri
+            client.client_id, client.redirect_uri
         );
-        return;
     }
     if client_id_given {
-        say!("as.* checks have no client: --client-id needs its --redirect-uri.");
-        return;
+        return "as.* checks have no client: --client-id needs its --redirect-uri.".to_owned();
     }
     let Some(endpoint) = ctx.registration_endpoint().map(str::to_owned) else {
-        say!(
-            "as.* checks have no client: give --client-id and --redirect-uri (the authorization \
-             server offers no dynamic client registration)."
-        );
-        return;
+        return "as.* checks have no client: give --client-id and --redirect-uri (the \
+                authorization server offers no dynamic client registration)."
+            .to_owned();
     };
     let registered = crate::engine::registration::register_run_client(
         &ctx.driver,
@@ -1271,15 +1309,15 @@ async fn choose_as_client(ctx: &mut AsContext, client_id_given: bool) {
     .await;
     match registered {
         Ok(client) => {
-            say!(
+            let line = format!(
                 "as.* checks act as client {}, a public native client this run registered at \
                  {endpoint} (redirect URI {}).",
-                client.client_id,
-                client.redirect_uri
+                client.client_id, client.redirect_uri
             );
             ctx.client = Some(client);
+            line
         }
-        Err(why) => say!("as.* checks have no client: {why}."),
+        Err(why) => format!("as.* checks have no client: {why}."),
     }
 }
 
@@ -1358,7 +1396,10 @@ async fn run_as_only(
         .confidential_client()
         .map_err(|e| e.to_string())?;
     ctx.exchange_target = args.sources.other_resource.clone();
-    choose_as_client(&mut ctx, args.sources.client_id.is_some()).await;
+    say!(
+        "{}",
+        choose_as_client(&mut ctx, args.sources.client_id.is_some()).await
+    );
     let info = RunInfo {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         spec_version: ctx.spec_version.as_str().to_owned(),

@@ -22,6 +22,10 @@ pub enum KeySource {
     /// Rings loaded from (or generated and saved into) this folder, with kid prefixes
     /// `trusted`, `rogue` and `second`, so a deployed target configured once keeps trusting them.
     Dir(PathBuf),
+    /// The published rings of the loopback demo (`keystore::demo_ring`), embedded in the
+    /// binary: nothing is generated at start. Anyone can sign with them, so only a server
+    /// started for one demo run may trust this IdP.
+    Demo,
     /// Rings the caller already holds (tests share one pair to avoid key generation); the
     /// second issuer's ring is generated.
     Rings { trusted: KeyRing, rogue: KeyRing },

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::jwk::JwkSet;
 use crate::keys::{KeyError, SigningKey};
-use crate::keystore::{KeyRing, KeyStoreError};
+use crate::keystore::{KeyRing, KeyStoreError, demo_ring};
 use crate::random_b64url;
 use crate::token::TokenSpec;
 
@@ -466,6 +466,16 @@ fn load_rings(keys: KeySource) -> Result<Rings, IdpError> {
             rogue: KeyRing::load_or_generate(&dir, "rogue")?,
             second: KeyRing::load_or_generate(&dir, "second")?,
         },
+        KeySource::Demo => {
+            let ring = |prefix| {
+                demo_ring(prefix).ok_or_else(|| IdpError::Config(format!("no demo ring {prefix}")))
+            };
+            Rings {
+                trusted: ring("trusted")?,
+                rogue: ring("rogue")?,
+                second: ring("second")?,
+            }
+        }
         KeySource::Rings { trusted, rogue } => Rings {
             trusted,
             rogue,

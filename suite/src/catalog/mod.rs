@@ -34,6 +34,15 @@ pub fn all() -> Vec<Check<Context>> {
     checks
 }
 
+/// Checks that spend most of their time waiting (a key cache's cooldown, a fetch given up
+/// after a timeout, samples taken one after another): the runner starts them first, so their
+/// waits overlap the other checks rather than end the run.
+pub const STARTED_FIRST: &[&str] = &[
+    "rs.token.jwks-rotation",
+    "as.cimd.size-limit",
+    "as.token.guessing",
+];
+
 /// The `as.*` checks (spec §2), run against the target's authorization server.
 pub fn authorization_server_checks() -> Vec<Check<crate::engine::authorization_server::AsContext>> {
     authorization_server::checks()
@@ -46,6 +55,15 @@ pub fn metas() -> Vec<crate::check::CheckMeta> {
         .map(|c| c.meta)
         .chain(authorization_server_checks().into_iter().map(|c| c.meta))
         .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn the_checks_started_first_exist() {
+    let ids: Vec<&str> = metas().iter().map(|m| m.id).collect();
+    for id in STARTED_FIRST {
+        assert!(ids.contains(id), "{id} is not in the catalogue");
+    }
 }
 
 const MCP_AUTH: &str =

@@ -1,12 +1,13 @@
 //! What every check runs against: the target, the recording HTTP driver, discovery results, the
 //! valid-token defaults, and the token source.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mock_idp::alg::Algorithm;
 use mock_idp::dpop::ProofBuilder;
 use mock_idp::keys::SigningKey;
-use mock_idp::keystore::KeyRing;
+use mock_idp::keystore::{RING_ALGORITHMS, demo_ring, kid_for};
 use mock_idp::server::{IssuerKind, MockIdp};
 use mock_idp::token::TokenSpec;
 use serde_json::Value;
@@ -69,10 +70,53 @@ pub struct DpopClient {
 }
 
 struct DpopKeys {
-    ring: KeyRing,
-    other: SigningKey,
+    ring: LazyRing,
+    other: OnceLock<SigningKey>,
     /// ES512: an algorithm targets seldom advertise (rs.dpop.alg-unsupported).
-    es512: SigningKey,
+    es512: OnceLock<SigningKey>,
+}
+
+/// Keys are made once per process and shared by every run.
+static DPOP_KEYS: DpopKeys = DpopKeys {
+    ring: LazyRing::new("dpop-client"),
+    other: OnceLock::new(),
+    es512: OnceLock::new(),
+};
+
+/// Whether rings come from the embedded demo's published keys (`DpopClient::use_demo_keys`).
+static DEMO_KEYS: AtomicBool = AtomicBool::new(false);
+
+/// One key per algorithm of `RING_ALGORITHMS`, each made the first time it is asked for: an
+/// RSA key takes tens of milliseconds to generate, and a target often takes one algorithm.
+/// After `DpopClient::use_demo_keys` a prefix with a published demo ring takes its keys.
+pub struct LazyRing {
+    prefix: &'static str,
+    keys: [OnceLock<SigningKey>; RING_ALGORITHMS.len()],
+}
+
+impl LazyRing {
+    pub const fn new(prefix: &'static str) -> Self {
+        Self {
+            prefix,
+            keys: [const { OnceLock::new() }; RING_ALGORITHMS.len()],
+        }
+    }
+
+    /// The key of `alg` (`<prefix>-<alg>`); `None` for an algorithm rings do not carry.
+    pub fn get(&self, alg: Algorithm) -> Option<&SigningKey> {
+        let index = RING_ALGORITHMS.iter().position(|&a| a == alg)?;
+        Some(self.keys[index].get_or_init(|| {
+            let published = DEMO_KEYS
+                .load(Ordering::Relaxed)
+                .then(|| demo_ring(self.prefix)?.get(alg).cloned())
+                .flatten();
+            published.unwrap_or_else(|| {
+                SigningKey::generate(alg)
+                    .expect("key generation works")
+                    .with_kid(kid_for(self.prefix, alg))
+            })
+        }))
+    }
 }
 
 /// The algorithms the client can sign proofs with, in preference order.
@@ -85,36 +129,42 @@ pub const DPOP_ALGS: [Algorithm; 5] = [
 ];
 
 impl DpopClient {
-    /// Keys are made once per process (RSA generation is slow) and shared by every run.
     pub fn new() -> Self {
-        static KEYS: OnceLock<DpopKeys> = OnceLock::new();
-        let keys = KEYS.get_or_init(|| DpopKeys {
-            ring: KeyRing::generate("dpop-client").expect("key generation works"),
-            other: SigningKey::generate(Algorithm::Es256).expect("key generation works"),
-            es512: SigningKey::generate(Algorithm::Es512).expect("key generation works"),
-        });
         Self {
-            keys,
+            keys: &DPOP_KEYS,
             nonce: Mutex::new(None),
         }
     }
 
+    /// From now on, the keys not made yet are the embedded demo's published ones
+    /// (`fixtures/keys/demo`), for a process that runs against the embedded demo: no key is
+    /// generated on its critical path. Never for a deployed target, whose tokens would be
+    /// bound to keys everyone holds.
+    pub fn use_demo_keys() {
+        DEMO_KEYS.store(true, Ordering::Relaxed);
+    }
+
     /// `K_c` (ES256).
     pub fn key(&self) -> &'static SigningKey {
-        self.key_for(Algorithm::Es256).unwrap_or(&self.keys.other)
+        self.key_for(Algorithm::Es256)
+            .unwrap_or_else(|| self.other_key())
     }
 
     /// `K_c` for another algorithm.
     pub fn key_for(&self, alg: Algorithm) -> Option<&'static SigningKey> {
         match alg {
-            Algorithm::Es512 => Some(&self.keys.es512),
+            Algorithm::Es512 => Some(self.keys.es512.get_or_init(|| {
+                SigningKey::generate(Algorithm::Es512).expect("key generation works")
+            })),
             _ => self.keys.ring.get(alg),
         }
     }
 
     /// `K_c2`: a second ES256 key the tokens are never bound to.
     pub fn other_key(&self) -> &'static SigningKey {
-        &self.keys.other
+        self.keys
+            .other
+            .get_or_init(|| SigningKey::generate(Algorithm::Es256).expect("key generation works"))
     }
 
     /// The nonce the target last supplied.
@@ -348,11 +398,10 @@ impl Context {
         if let Some(idp) = &self.idp {
             return idp.key_for(IssuerKind::Rogue, self.token_alg());
         }
-        static TOOL_KEYS: OnceLock<KeyRing> = OnceLock::new();
-        let ring = TOOL_KEYS
-            .get_or_init(|| KeyRing::generate("mcp-authspec").expect("key generation works"));
-        ring.get(self.token_alg())
-            .or_else(|| ring.get(Algorithm::Es256))
+        static TOOL_KEYS: LazyRing = LazyRing::new("mcp-authspec");
+        TOOL_KEYS
+            .get(self.token_alg())
+            .or_else(|| TOOL_KEYS.get(Algorithm::Es256))
             .expect("the ring holds an ES256 key")
     }
 

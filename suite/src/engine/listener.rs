@@ -37,8 +37,9 @@ const TLS_KEY: &[u8] = include_bytes!("../../../fixtures/tls/localhost.key");
 pub const TLS_CA: &str = include_str!("../../../fixtures/tls/ca.pem");
 
 /// The client ID metadata document settings of a mock IdP that fetches from this listener (the
-/// embedded demo, the tests): it trusts the test CA and gives a fetch one second, so the slow
-/// document of as.cimd.size-limit costs a second rather than the default five.
+/// tests, and the embedded demo with a shorter deadline): it trusts the test CA and gives a
+/// fetch one second, so the slow document of as.cimd.size-limit costs a second rather than the
+/// default five.
 pub fn mock_idp_cimd() -> mock_idp::server::CimdConfig {
     mock_idp::server::CimdConfig {
         trust_roots_pem: vec![TLS_CA.to_owned()],

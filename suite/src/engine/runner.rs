@@ -66,40 +66,96 @@ impl Default for RunOptions {
     }
 }
 
+/// One selected check, ready to run against its context.
+pub struct Job<'a> {
+    pub meta: CheckMeta,
+    run: CheckFuture<'a>,
+}
+
+/// The selected checks of `checks` as jobs over `ctx`, in registry order: precluded, run
+/// under the deadline with panics caught, then set at the level in force.
+pub fn jobs<'a, C: Sync + Applicability>(
+    checks: &'a [Check<C>],
+    selection: &Selection,
+    ctx: &'a C,
+    options: RunOptions,
+) -> Vec<Job<'a>> {
+    checks
+        .iter()
+        .filter(|c| selection.selects(c.meta.id))
+        .map(|check| Job {
+            meta: check.meta,
+            run: Box::pin(async move {
+                let started = Instant::now();
+                if let Some(mut outcome) = ctx.precluded(&check.meta) {
+                    outcome.duration = started.elapsed();
+                    return outcome;
+                }
+                let guarded = std::panic::AssertUnwindSafe((check.run)(ctx)).catch_unwind();
+                let deadline = check.meta.deadline.unwrap_or(options.check_deadline);
+                let outcome = match tokio::time::timeout(deadline, guarded).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(_)) => {
+                        Outcome::error("the check panicked (a bug in mcp-authspec)", Vec::new())
+                    }
+                    Err(_) => Outcome::error(
+                        format!("the check did not finish within {deadline:?}"),
+                        Vec::new(),
+                    ),
+                };
+                let mut outcome = ctx.in_force(&check.meta, outcome);
+                outcome.duration = started.elapsed();
+                outcome
+            }),
+        })
+        .collect()
+}
+
 /// Runs the selected checks and calls `on_finished` for each in registry order.
 pub async fn run<C: Sync + Applicability>(
     checks: &[Check<C>],
     selection: &Selection,
     ctx: &C,
     options: RunOptions,
+    on_finished: impl FnMut(&CheckMeta, &Outcome),
+) -> Vec<(CheckMeta, Outcome)> {
+    run_jobs(
+        jobs(checks, selection, ctx, options),
+        options.concurrency,
+        on_finished,
+    )
+    .await
+}
+
+/// Runs `jobs`, `concurrency` at once, and calls `on_finished` for each in the order given,
+/// whatever order they finish in. A slot is taken again as soon as its check ends (a slow
+/// check holds one slot, not the queue behind it), and the checks of
+/// `catalog::STARTED_FIRST`, which mostly wait, start before the others so that their waits
+/// overlap the run instead of forming its tail.
+pub async fn run_jobs(
+    jobs: Vec<Job<'_>>,
+    concurrency: usize,
     mut on_finished: impl FnMut(&CheckMeta, &Outcome),
 ) -> Vec<(CheckMeta, Outcome)> {
-    let selected = checks.iter().filter(|c| selection.selects(c.meta.id));
-    let mut results = Vec::new();
-    let mut outcomes = stream::iter(selected.map(|check| async move {
-        let started = Instant::now();
-        if let Some(mut outcome) = ctx.precluded(&check.meta) {
-            outcome.duration = started.elapsed();
-            return (check.meta, outcome);
+    let metas: Vec<CheckMeta> = jobs.iter().map(|j| j.meta).collect();
+    let mut indexed: Vec<(usize, Job<'_>)> = jobs.into_iter().enumerate().collect();
+    // Stable: registry order otherwise.
+    indexed.sort_by_key(|(_, job)| !crate::catalog::STARTED_FIRST.contains(&job.meta.id));
+    let mut outcomes = stream::iter(
+        indexed
+            .into_iter()
+            .map(|(index, job)| job.run.map(move |outcome| (index, outcome))),
+    )
+    .buffer_unordered(concurrency.max(1));
+    let mut finished: Vec<Option<Outcome>> = metas.iter().map(|_| None).collect();
+    let mut results = Vec::with_capacity(metas.len());
+    while let Some((index, outcome)) = outcomes.next().await {
+        finished[index] = Some(outcome);
+        while let Some(outcome) = finished.get_mut(results.len()).and_then(Option::take) {
+            let meta = metas[results.len()];
+            on_finished(&meta, &outcome);
+            results.push((meta, outcome));
         }
-        let guarded = std::panic::AssertUnwindSafe((check.run)(ctx)).catch_unwind();
-        let deadline = check.meta.deadline.unwrap_or(options.check_deadline);
-        let outcome = match tokio::time::timeout(deadline, guarded).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Outcome::error("the check panicked (a bug in mcp-authspec)", Vec::new()),
-            Err(_) => Outcome::error(
-                format!("the check did not finish within {deadline:?}"),
-                Vec::new(),
-            ),
-        };
-        let mut outcome = ctx.in_force(&check.meta, outcome);
-        outcome.duration = started.elapsed();
-        (check.meta, outcome)
-    }))
-    .buffered(options.concurrency.max(1));
-    while let Some((meta, outcome)) = outcomes.next().await {
-        on_finished(&meta, &outcome);
-        results.push((meta, outcome));
     }
     results
 }
@@ -110,6 +166,7 @@ mod tests {
     use crate::model::{Level, Verdict};
 
     impl Applicability for u64 {}
+    impl Applicability for std::sync::Mutex<Vec<&'static str>> {}
 
     fn meta(id: &'static str) -> CheckMeta {
         CheckMeta {
@@ -179,6 +236,35 @@ mod tests {
         );
         assert!(results[1].1.message.contains("did not finish"));
         assert!(results[2].1.message.contains("panicked"));
+    }
+
+    #[tokio::test]
+    async fn waiting_checks_start_first_and_report_in_registry_order() {
+        fn note(
+            started: &std::sync::Mutex<Vec<&'static str>>,
+            id: &'static str,
+        ) -> CheckFuture<'static> {
+            started.lock().unwrap().push(id);
+            Box::pin(async { Outcome::new(Verdict::Pass, "ran") })
+        }
+        let started = std::sync::Mutex::new(Vec::new());
+        let waiting = crate::catalog::STARTED_FIRST[0];
+        let checks = vec![
+            Check::new(meta("rs.a.one"), |s| note(s, "rs.a.one")),
+            Check::new(meta("rs.a.two"), |s| note(s, "rs.a.two")),
+            Check::new(meta(waiting), move |s| note(s, waiting)),
+        ];
+        let options = RunOptions {
+            concurrency: 1,
+            ..RunOptions::default()
+        };
+        let mut seen = Vec::new();
+        run(&checks, &Selection::default(), &started, options, |m, _| {
+            seen.push(m.id)
+        })
+        .await;
+        assert_eq!(*started.lock().unwrap(), [waiting, "rs.a.one", "rs.a.two"]);
+        assert_eq!(seen, ["rs.a.one", "rs.a.two", waiting]);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mock_idp::server::{IdpConfig, IssuerKind, MockIdp};
+use mock_idp::server::{IdpConfig, IssuerKind, KeySource, MockIdp};
 use reference_server::{
     ADMIN_SCOPE, ADMIN_TOOL, CANARY_TOOL, Config as DemoConfig, Fault, MetadataSigner,
     PARENT_SCOPE, ReferenceServer, TrustedIssuer,
@@ -35,9 +35,12 @@ pub struct Embedded {
 
 impl Embedded {
     pub async fn start(faults: &BTreeSet<Fault>) -> Result<Self, String> {
-        let idp = MockIdp::start(IdpConfig::default())
-            .await
-            .map_err(|e| e.to_string())?;
+        let idp = MockIdp::start(IdpConfig {
+            keys: KeySource::Demo,
+            ..IdpConfig::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         Self::start_with(Arc::new(idp), faults).await
     }
 
@@ -81,6 +84,8 @@ impl Embedded {
         sign_metadata: bool,
         adjust: impl FnOnce(&mut DemoConfig),
     ) -> Result<Self, String> {
+        // The demo's DPoP client signs with published keys too: nothing to generate.
+        crate::engine::context::DpopClient::use_demo_keys();
         let upstream = UpstreamRecorder::start()
             .await
             .map_err(|e| format!("cannot start the upstream recorder: {e}"))?;

@@ -4,6 +4,7 @@
 
 pub mod redact;
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -250,6 +251,29 @@ impl ChallengeLog {
     }
 }
 
+/// The TLS configuration of every driver: what reqwest builds by default (the platform's
+/// verifier, TLS 1.2 and 1.3, HTTP/1.1), made once per process, since building it reads the
+/// system's trust roots again for every client and a form login alone starts a driver of four.
+pub fn tls_config() -> Result<rustls::ClientConfig, ClientBuildError> {
+    static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+                .map_err(|e| format!("the platform's TLS verifier: {e}"))?;
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+        .map_err(ClientBuildError)
+}
+
 impl Driver {
     pub fn new(limits: Limits) -> Result<Self, ClientBuildError> {
         let builder = |title_case: bool, pooled: bool| {
@@ -260,7 +284,8 @@ impl Driver {
                 // The whole deadline is `send`'s own, so a head that arrived in time is kept
                 // when the body does not.
                 .connect_timeout(limits.request_timeout)
-                .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .tls_backend_preconfigured(tls_config()?);
             let b = if title_case {
                 b.http1_title_case_headers()
             } else {

@@ -13,18 +13,15 @@
 //! `DPoP-Nonce` and a `use_dpop_nonce` answer is retried once, as a client does, unless the
 //! request is about nonces itself.
 
-use std::sync::OnceLock;
-
 use mock_idp::alg::Algorithm;
 use mock_idp::dpop::{ProofBuilder, SignatureMode};
 use mock_idp::keys::SigningKey;
-use mock_idp::keystore::KeyRing;
 use serde_json::{Value, json};
 
 use crate::catalog::dpop::{ProofField, rfc9449, sep1932};
 use crate::check::{CheckMeta, Need, Outcome};
 use crate::engine::authorization_server::{AsClient, AsContext, IssuedCode};
-use crate::engine::context::{DPOP_ALGS, DpopClient, jkt_of};
+use crate::engine::context::{DPOP_ALGS, DpopClient, LazyRing, jkt_of};
 use crate::expect::Assertion;
 use crate::http::{Exchange, ProbeRequest};
 use crate::model::{Level, Verdict};
@@ -309,9 +306,9 @@ fn dpop_algorithms(ctx: &AsContext) -> Result<Vec<String>, Outcome> {
 
 /// `K_c` and `K_c2` for the first algorithm the server lists that the tool signs with.
 fn keys_for(algs: &[String]) -> Result<(&'static SigningKey, &'static SigningKey), Outcome> {
-    static OTHER: OnceLock<KeyRing> = OnceLock::new();
+    static OTHER: LazyRing = LazyRing::new("dpop-client-2");
     let client = DpopClient::new();
-    let other = OTHER.get_or_init(|| KeyRing::generate("dpop-client-2").expect("keys generate"));
+    let other = &OTHER;
     DPOP_ALGS
         .iter()
         .find(|alg| algs.iter().any(|a| a == alg.name()))
