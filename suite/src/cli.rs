@@ -1093,6 +1093,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     say!("{}", ctx.clock.describe());
     let options = crate::engine::runner::RunOptions {
         concurrency: args.concurrency.max(1),
+        started_first: crate::catalog::STARTED_FIRST,
         ..Default::default()
     };
     let selected = selected_count(&selection, args.role);
@@ -1208,7 +1209,7 @@ async fn run_command(args: RunArgs) -> Result<(u8, Report), String> {
     if let Some((as_ctx, _)) = &as_ctx {
         jobs.extend(runner::jobs(&as_checks, &selection, as_ctx, options));
     }
-    runner::run_jobs(jobs, options.concurrency, &mut finished).await;
+    runner::run_jobs(jobs, options, &mut finished).await;
     if no_authorization_server {
         say!(
             "The target's PRM names no authorization server (and --as names none): the \
@@ -1424,6 +1425,7 @@ async fn run_as_only(
     let mut records = Vec::new();
     let options = crate::engine::runner::RunOptions {
         concurrency: args.concurrency.max(1),
+        started_first: crate::catalog::STARTED_FIRST,
         ..Default::default()
     };
     session::run_as_checks(&ctx, selection, options, |meta, outcome| {

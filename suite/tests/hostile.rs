@@ -42,6 +42,7 @@ async fn run_against(template: ResponseTemplate) -> BTreeMap<&'static str, Verdi
     let options = RunOptions {
         concurrency: 8,
         check_deadline: Duration::from_secs(20),
+        ..RunOptions::default()
     };
     let results = run_checks(&ctx, &Selection::default(), options, |_, _| {}).await;
     assert_eq!(results.len(), catalog::all().len(), "every check reports");

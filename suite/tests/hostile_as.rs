@@ -30,6 +30,7 @@ async fn run_against(server: &MockServer) -> Vec<(&'static str, Verdict, String)
     let options = RunOptions {
         concurrency: 8,
         check_deadline: Duration::from_secs(20),
+        ..RunOptions::default()
     };
     let results = run_as_checks(&ctx, &Selection::default(), options, |_, _| {}).await;
     assert_eq!(

@@ -55,6 +55,9 @@ impl<C> Check<C> {
 pub struct RunOptions {
     pub concurrency: usize,
     pub check_deadline: Duration,
+    /// Ids of checks that mostly wait, started before the others so that their waits overlap
+    /// the run instead of forming its tail (the catalogue names them: `catalog::STARTED_FIRST`).
+    pub started_first: &'static [&'static str],
 }
 
 impl Default for RunOptions {
@@ -62,6 +65,7 @@ impl Default for RunOptions {
         Self {
             concurrency: 8,
             check_deadline: Duration::from_secs(30),
+            started_first: &[],
         }
     }
 }
@@ -119,34 +123,29 @@ pub async fn run<C: Sync + Applicability>(
     options: RunOptions,
     on_finished: impl FnMut(&CheckMeta, &Outcome),
 ) -> Vec<(CheckMeta, Outcome)> {
-    run_jobs(
-        jobs(checks, selection, ctx, options),
-        options.concurrency,
-        on_finished,
-    )
-    .await
+    run_jobs(jobs(checks, selection, ctx, options), options, on_finished).await
 }
 
-/// Runs `jobs`, `concurrency` at once, and calls `on_finished` for each in the order given,
+/// Runs `jobs`, `options.concurrency` at once, and calls `on_finished` for each in the order given,
 /// whatever order they finish in. A slot is taken again as soon as its check ends (a slow
 /// check holds one slot, not the queue behind it), and the checks of
-/// `catalog::STARTED_FIRST`, which mostly wait, start before the others so that their waits
+/// `options.started_first`, which mostly wait, start before the others so that their waits
 /// overlap the run instead of forming its tail.
 pub async fn run_jobs(
     jobs: Vec<Job<'_>>,
-    concurrency: usize,
+    options: RunOptions,
     mut on_finished: impl FnMut(&CheckMeta, &Outcome),
 ) -> Vec<(CheckMeta, Outcome)> {
     let metas: Vec<CheckMeta> = jobs.iter().map(|j| j.meta).collect();
     let mut indexed: Vec<(usize, Job<'_>)> = jobs.into_iter().enumerate().collect();
     // Stable: registry order otherwise.
-    indexed.sort_by_key(|(_, job)| !crate::catalog::STARTED_FIRST.contains(&job.meta.id));
+    indexed.sort_by_key(|(_, job)| !options.started_first.contains(&job.meta.id));
     let mut outcomes = stream::iter(
         indexed
             .into_iter()
             .map(|(index, job)| job.run.map(move |outcome| (index, outcome))),
     )
-    .buffer_unordered(concurrency.max(1));
+    .buffer_unordered(options.concurrency.max(1));
     let mut finished: Vec<Option<Outcome>> = metas.iter().map(|_| None).collect();
     let mut results = Vec::with_capacity(metas.len());
     while let Some((index, outcome)) = outcomes.next().await {
@@ -222,6 +221,7 @@ mod tests {
         let options = RunOptions {
             concurrency: 4,
             check_deadline: Duration::from_millis(200),
+            ..RunOptions::default()
         };
         let mut seen = Vec::new();
         let results = run(&checks, &Selection::default(), &20u64, options, |m, _| {
@@ -248,7 +248,7 @@ mod tests {
             Box::pin(async { Outcome::new(Verdict::Pass, "ran") })
         }
         let started = std::sync::Mutex::new(Vec::new());
-        let waiting = crate::catalog::STARTED_FIRST[0];
+        let waiting = "rs.a.waits";
         let checks = vec![
             Check::new(meta("rs.a.one"), |s| note(s, "rs.a.one")),
             Check::new(meta("rs.a.two"), |s| note(s, "rs.a.two")),
@@ -256,6 +256,7 @@ mod tests {
         ];
         let options = RunOptions {
             concurrency: 1,
+            started_first: &["rs.a.waits"],
             ..RunOptions::default()
         };
         let mut seen = Vec::new();
