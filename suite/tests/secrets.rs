@@ -367,6 +367,7 @@ fn assert_no_sink_shows(
         ("junit", reports::junit::render(report, true).unwrap()),
         ("markdown", reports::markdown::render(report)),
         ("html", reports::html::render(report, &Default::default())),
+        ("sarif", reports::sarif::render(report, &Default::default())),
     ];
     for (sink, text) in &outputs {
         assert!(text.len() > 1000, "{sink} rendered the run");
